@@ -1,1 +1,48 @@
+//! `kvs-emulator`: the Amazon Kinesis Video Streams control plane over HTTP, for tests,
+//! local demos and benchmarks.
+//!
+//! It speaks the rest-json protocol of the AWS model (`kinesisvideo/2017-09-30`) so the
+//! real `aws-sdk-kinesisvideo` (or boto3) can be pointed at it with `endpoint_url`, and it
+//! behaves like the service: ARNs, versions that change on every update, CREATING →
+//! ACTIVE → UPDATING → ACTIVE → DELETING → gone after configurable delays, the model's
+//! validation, tag limits, paging, and TPS quotas. Faults (errors, latency, throttling)
+//! can be injected and every call is counted.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), kvs_emulator::EmulatorError> {
+//! use kvs_emulator::{Config, Emulator, Operation};
+//!
+//! let emulator = Emulator::start(Config::default()).await?;
+//! let endpoint_url = emulator.url(); // give this to the SDK, with any static credentials
+//! // ... drive the SDK ...
+//! assert_eq!(emulator.calls_of(Operation::CreateStream).total, 0);
+//! emulator.set_quotas_enabled(false);
+//! for stream in emulator.streams() {
+//!     println!("{} {:?} {:?}", stream.stream_name, stream.status, stream.tags);
+//! }
+//! # Ok(()) }
+//! ```
 
+mod admin;
+mod config;
+mod counters;
+mod emulator;
+mod error;
+mod handlers;
+mod http;
+mod model;
+mod operation;
+mod quota;
+mod state;
+mod store;
+mod validate;
+mod wire;
+
+pub use admin::PREFIX as ADMIN_PREFIX;
+pub use config::{Config, DEFAULT_MAX_BODY_BYTES, Delays, Faults, Limits, Quotas, Settings};
+pub use counters::{CallCounts, OperationCalls};
+pub use emulator::{Emulator, Running};
+pub use error::{ApiError, EmulatorError};
+pub use model::{StorageTier, StreamSnapshot, StreamStatus};
+pub use operation::Operation;
+pub use store::{MAX_RETENTION_HOURS, MAX_TAGS};

@@ -1,0 +1,55 @@
+//! Per-operation call counters, so tests and benchmarks can assert exactly which AWS
+//! calls were made.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::operation::Operation;
+
+/// Calls of one operation since the last reset.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct OperationCalls {
+    /// Every call that reached the operation, whatever its outcome.
+    pub total: u64,
+    /// Calls answered successfully.
+    pub succeeded: u64,
+    /// Failed calls by error type, e.g. `ClientLimitExceededException`.
+    pub errors: BTreeMap<String, u64>,
+}
+
+impl OperationCalls {
+    /// Failed calls with error type `code`.
+    pub fn errors_of(&self, code: &str) -> u64 {
+        self.errors.get(code).copied().unwrap_or(0)
+    }
+}
+
+/// Counters of every operation called at least once since the last reset.
+pub type CallCounts = BTreeMap<Operation, OperationCalls>;
+
+/// Records calls as they are answered.
+#[derive(Debug, Default)]
+pub struct Counters {
+    calls: CallCounts,
+}
+
+impl Counters {
+    /// Records one call of `op`; `error` is the error type when it failed.
+    pub fn record(&mut self, op: Operation, error: Option<&str>) {
+        let calls = self.calls.entry(op).or_default();
+        calls.total += 1;
+        match error {
+            None => calls.succeeded += 1,
+            Some(code) => *calls.errors.entry(code.to_owned()).or_default() += 1,
+        }
+    }
+
+    pub fn snapshot(&self) -> CallCounts {
+        self.calls.clone()
+    }
+
+    pub fn reset(&mut self) {
+        self.calls.clear();
+    }
+}

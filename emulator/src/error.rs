@@ -1,0 +1,156 @@
+//! Errors: the AWS-shaped errors the API answers with, and the emulator's own failures.
+
+use std::io;
+
+/// An error answered to an API client the way KVS does: an HTTP status, the
+/// `x-amzn-ErrorType` header and a JSON body carrying the message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    /// The error type, e.g. `ResourceNotFoundException`; the SDKs map it to the modelled
+    /// exception.
+    pub code: &'static str,
+    /// The HTTP status the model gives that exception.
+    pub status: u16,
+    /// Human-readable text, returned as `Message` (and `message`) in the body.
+    pub message: String,
+}
+
+impl ApiError {
+    fn new(code: &'static str, status: u16, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// An input breaks the model's constraints or the service's rules.
+    pub fn invalid_argument(message: impl Into<String>) -> Self {
+        Self::new("InvalidArgumentException", 400, message)
+    }
+
+    /// The addressed stream does not exist. The text is the service's own.
+    pub fn stream_not_found() -> Self {
+        Self::new(
+            "ResourceNotFoundException",
+            404,
+            "The requested stream is not found or not active.",
+        )
+    }
+
+    /// The stream exists already, or is not ACTIVE for a mutation.
+    pub fn resource_in_use(message: impl Into<String>) -> Self {
+        Self::new("ResourceInUseException", 400, message)
+    }
+
+    /// `CurrentVersion` is not the stream's latest version.
+    pub fn version_mismatch(message: impl Into<String>) -> Self {
+        Self::new("VersionMismatchException", 400, message)
+    }
+
+    /// More than 50 tags would be on the stream.
+    pub fn too_many_tags(message: impl Into<String>) -> Self {
+        Self::new("TagsPerResourceExceededLimitException", 400, message)
+    }
+
+    /// The ARN names a resource that is not a stream.
+    pub fn invalid_resource_format(message: impl Into<String>) -> Self {
+        Self::new("InvalidResourceFormatException", 400, message)
+    }
+
+    /// The account has as many streams as its quota allows.
+    pub fn account_stream_limit(message: impl Into<String>) -> Self {
+        Self::new("AccountStreamLimitExceededException", 400, message)
+    }
+
+    /// A TPS quota was exceeded.
+    pub fn client_limit_exceeded(message: impl Into<String>) -> Self {
+        Self::new("ClientLimitExceededException", 400, message)
+    }
+
+    /// An injected server-side failure; the SDKs retry it.
+    pub fn internal_failure() -> Self {
+        Self::new(
+            "InternalFailure",
+            500,
+            "The request processing has failed because of an unknown error, exception or failure.",
+        )
+    }
+
+    /// The request carries no `Authorization` header (nor a presigned query).
+    pub fn missing_authentication_token() -> Self {
+        Self::new(
+            "MissingAuthenticationTokenException",
+            403,
+            "Missing Authentication Token",
+        )
+    }
+
+    /// The `Authorization` header is not a complete SigV4 header.
+    pub fn incomplete_signature(message: impl Into<String>) -> Self {
+        Self::new("IncompleteSignatureException", 403, message)
+    }
+
+    /// No operation is served at this method and path.
+    pub fn unknown_operation(method: &str, path: &str) -> Self {
+        Self::new(
+            "UnknownOperationException",
+            404,
+            format!("No operation is served at {method} {path}."),
+        )
+    }
+
+    /// The body is not a JSON object of the operation's input shape.
+    pub fn serialization(message: impl Into<String>) -> Self {
+        Self::new("SerializationException", 400, message)
+    }
+
+    /// The body is declared as something other than JSON.
+    pub fn unsupported_media_type(content_type: &str) -> Self {
+        Self::new(
+            "UnsupportedMediaTypeException",
+            415,
+            format!("Content-Type {content_type:?} is not supported; use application/json."),
+        )
+    }
+
+    /// The body is larger than the emulator accepts.
+    pub fn request_too_large(limit: usize) -> Self {
+        Self::new(
+            "RequestEntityTooLargeException",
+            413,
+            format!("The request body exceeds {limit} bytes."),
+        )
+    }
+
+    /// The client took too long to send its body.
+    pub fn request_timeout() -> Self {
+        Self::new(
+            "RequestTimeoutException",
+            408,
+            "The request body was not received in time.",
+        )
+    }
+}
+
+/// A failure of the emulator itself (not of an API call).
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: io::Error,
+    },
+    /// The listener's local address could not be read.
+    #[error("cannot read the listening address: {0}")]
+    LocalAddr(#[source] io::Error),
+    /// A configuration value is out of range.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// A settings document (admin `PUT /_emulator/config`) could not be applied.
+    #[error("invalid settings: {0}")]
+    Settings(#[from] serde_json::Error),
+}

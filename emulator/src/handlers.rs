@@ -1,0 +1,534 @@
+//! One function per operation: decode the input, validate it against the model, apply it
+//! to the store, encode the output.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::config::Settings;
+use crate::error::ApiError;
+use crate::model::StorageTier;
+use crate::operation::Operation;
+use crate::store::{ArnCheck, Change, MAX_RETENTION_HOURS, NewStream, Store, StreamAddress};
+use crate::validate::{
+    KMS_KEY_ID, MEDIA_TYPE, NAME, NEXT_TOKEN, RESOURCE_ARN, VERSION, Violations, stream_address,
+};
+use crate::wire::{
+    AddressInput, CreateStreamInput, DeleteStreamInput, GetDataEndpointInput, ListStreamsInput,
+    ListTagsForStreamInput, StreamInfo, StreamStorageConfigurationInput, TagStreamInput,
+    UntagStreamInput, UpdateDataRetentionInput, UpdateStreamInput,
+    UpdateStreamStorageConfigurationInput,
+};
+
+/// Every APIName of GetDataEndpoint in the model.
+const API_NAMES: [&str; 8] = [
+    "PUT_MEDIA",
+    "GET_MEDIA",
+    "LIST_FRAGMENTS",
+    "GET_MEDIA_FOR_FRAGMENT_LIST",
+    "GET_HLS_STREAMING_SESSION_URL",
+    "GET_DASH_STREAMING_SESSION_URL",
+    "GET_CLIP",
+    "GET_IMAGES",
+];
+const STORAGE_TIERS: [&str; 2] = ["HOT", "WARM"];
+const RETENTION_OPERATIONS: [&str; 2] = ["INCREASE_DATA_RETENTION", "DECREASE_DATA_RETENTION"];
+const MAX_LIST_RESULTS: i64 = 10_000;
+
+/// What a handler needs besides its input.
+pub struct Context<'a> {
+    pub store: &'a mut Store,
+    pub settings: &'a Settings,
+    pub now: Instant,
+}
+
+/// Runs `op` on a JSON object body and returns the JSON response body.
+pub fn dispatch(op: Operation, body: &Value, ctx: Context<'_>) -> Result<Vec<u8>, ApiError> {
+    ctx.store.settle(ctx.now);
+    match op {
+        Operation::CreateStream => create_stream(decode(body)?, ctx),
+        Operation::DescribeStream => describe_stream(decode(body)?, ctx),
+        Operation::ListStreams => list_streams(decode(body)?, ctx),
+        Operation::UpdateStream => update_stream(decode(body)?, ctx),
+        Operation::UpdateDataRetention => update_data_retention(decode(body)?, ctx),
+        Operation::TagStream => tag_stream(decode(body)?, ctx),
+        Operation::UntagStream => untag_stream(decode(body)?, ctx),
+        Operation::ListTagsForStream => list_tags_for_stream(decode(body)?, ctx),
+        Operation::DeleteStream => delete_stream(decode(body)?, ctx),
+        Operation::GetDataEndpoint => get_data_endpoint(decode(body)?, ctx),
+        Operation::DescribeStreamStorageConfiguration => {
+            describe_storage_configuration(decode(body)?, ctx)
+        }
+        Operation::UpdateStreamStorageConfiguration => {
+            update_storage_configuration(decode(body)?, ctx)
+        }
+    }
+}
+
+/// The stream a request addresses, for the per-stream quota: its name, or the name
+/// inside its ARN. Best effort: validation reports malformed values later.
+pub fn quota_key(body: &Value) -> Option<&str> {
+    if let Some(name) = body.get("StreamName").and_then(Value::as_str) {
+        return Some(name);
+    }
+    let arn = body.get("StreamARN").and_then(Value::as_str)?;
+    arn.splitn(6, ':').nth(5)?.split('/').nth(1)
+}
+
+fn decode<T: DeserializeOwned>(body: &Value) -> Result<T, ApiError> {
+    T::deserialize(body).map_err(|err| {
+        ApiError::serialization(format!(
+            "The request body does not match the input shape: {err}"
+        ))
+    })
+}
+
+fn encode<T: Serialize>(output: &T) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(output).map_err(|_| ApiError::internal_failure())
+}
+
+fn empty() -> Result<Vec<u8>, ApiError> {
+    Ok(b"{}".to_vec())
+}
+
+fn address(input: &AddressInput) -> StreamAddress<'_> {
+    StreamAddress {
+        name: input.stream_name.as_deref(),
+        arn: input.stream_arn.as_deref(),
+    }
+}
+
+fn check_address(v: &mut Violations, input: &AddressInput) {
+    stream_address(v, input.stream_name.as_deref(), input.stream_arn.as_deref());
+}
+
+fn check_version(v: &mut Violations, version: &Option<String>) {
+    v.required("currentVersion", version);
+    v.string("currentVersion", version.as_deref(), 1, 64, Some(&VERSION));
+}
+
+fn check_next_token(v: &mut Violations, token: Option<&str>) {
+    v.string("nextToken", token, 0, 1024, Some(&NEXT_TOKEN));
+}
+
+fn check_storage_configuration(
+    v: &mut Violations,
+    config: Option<&StreamStorageConfigurationInput>,
+) {
+    if let Some(config) = config {
+        let field = "streamStorageConfiguration.defaultStorageTier";
+        v.required(field, &config.default_storage_tier);
+        v.one_of(
+            field,
+            config.default_storage_tier.as_deref(),
+            &STORAGE_TIERS,
+        );
+    }
+}
+
+fn storage_tier(config: Option<&StreamStorageConfigurationInput>) -> StorageTier {
+    config
+        .and_then(|c| c.default_storage_tier.as_deref())
+        .and_then(StorageTier::parse)
+        .unwrap_or_default()
+}
+
+/// NextTokens are the hex of the last key returned: opaque, within the model's
+/// `[a-zA-Z0-9+/=]*` and at most 1024 characters for keys of up to 512 bytes.
+fn encode_token(key: &str) -> String {
+    key.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_token(token: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    let invalid = || ApiError::invalid_argument(format!("NextToken {token} is not valid."));
+    if token.len() % 2 != 0 {
+        return Err(invalid());
+    }
+    let bytes = (0..token.len())
+        .step_by(2)
+        .map(|i| {
+            token
+                .get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect::<Option<Vec<u8>>>()
+        .ok_or_else(invalid)?;
+    String::from_utf8(bytes).map(Some).map_err(|_| invalid())
+}
+
+fn create_stream(input: CreateStreamInput, ctx: Context<'_>) -> Result<Vec<u8>, ApiError> {
+    let mut v = Violations::new();
+    v.required("streamName", &input.stream_name);
+    v.string(
+        "streamName",
+        input.stream_name.as_deref(),
+        1,
+        256,
+        Some(&NAME),
+    );
+    v.string(
+        "deviceName",
+        input.device_name.as_deref(),
+        1,
+        128,
+        Some(&NAME),
+    );
+    v.string(
+        "mediaType",
+        input.media_type.as_deref(),
+        1,
+        128,
+        Some(&MEDIA_TYPE),
+    );
+    v.string(
+        "kmsKeyId",
+        input.kms_key_id.as_deref(),
+        1,
+        2048,
+        Some(&KMS_KEY_ID),
+    );
+    v.integer(
+        "dataRetentionInHours",
+        input.data_retention_in_hours,
+        0,
+        None,
+    );
+    v.tags("tags", input.tags.as_ref());
+    check_storage_configuration(&mut v, input.stream_storage_configuration.as_ref());
+    v.finish()?;
+    let retention = input.data_retention_in_hours.unwrap_or(0);
+    let retention_hours = u32::try_from(retention)
+        .ok()
+        .filter(|h| *h <= MAX_RETENTION_HOURS)
+        .ok_or_else(|| {
+            ApiError::invalid_argument(format!(
+                "DataRetentionInHours {retention} must be within 0 and {MAX_RETENTION_HOURS}."
+            ))
+        })?;
+    let new = NewStream {
+        name: input.stream_name.unwrap_or_default(),
+        device_name: input.device_name,
+        media_type: input.media_type,
+        kms_key_id: input.kms_key_id,
+        retention_hours,
+        tags: input.tags.unwrap_or_default(),
+        storage_tier: storage_tier(input.stream_storage_configuration.as_ref()),
+    };
+    let limits = &ctx.settings.limits;
+    let stream = ctx.store.create(
+        new,
+        limits.max_streams,
+        limits.allow_reserved_tag_keys,
+        ctx.settings.delays.create,
+        ctx.now,
+    )?;
+    encode(&json!({ "StreamARN": stream.arn }))
+}
+
+fn describe_stream(input: AddressInput, ctx: Context<'_>) -> Result<Vec<u8>, ApiError> {
+    let mut v = Violations::new();
+    check_address(&mut v, &input);
+    v.finish()?;
+    let stream = ctx.store.get(address(&input), ArnCheck::Plain)?;
+    #[derive(Serialize)]
+    struct Output<'a> {
+        #[serde(rename = "StreamInfo")]
+        stream_info: StreamInfo<'a>,
+    }
+    encode(&Output {
+        stream_info: stream.into(),
+    })
+}
+
+fn list_streams(input: ListStreamsInput, ctx: Context<'_>) -> Result<Vec<u8>, ApiError> {
+    let mut v = Violations::new();
+    v.integer("maxResults", input.max_results, 1, Some(MAX_LIST_RESULTS));
+    check_next_token(&mut v, input.next_token.as_deref());
+    if let Some(condition) = &input.stream_name_condition {
+        let operator = condition.comparison_operator.as_deref();
+        v.one_of(
+            "streamNameCondition.comparisonOperator",
+            operator,
+            &["BEGINS_WITH"],
+        );
+        let value = &condition.comparison_value;
+        v.required("streamNameCondition.comparisonValue", value);
+        v.string(
+            "streamNameCondition.comparisonValue",
+            value.as_deref(),
+            1,
+            256,
+            Some(&NAME),
+        );
+    }
+    v.finish()?;
+    let after = decode_token(input.next_token.as_deref())?;
+    let prefix = input
+        .stream_name_condition
+        .as_ref()
+        .and_then(|c| c.comparison_value.as_deref())
+        .unwrap_or("");
+    let max = usize::try_from(input.max_results.unwrap_or(MAX_LIST_RESULTS)).unwrap_or(1);
+    let page = ctx.store.list(prefix, after.as_deref(), max);
+    #[derive(Serialize)]
+    struct Output<'a> {
+        #[serde(rename = "StreamInfoList")]
+        stream_info_list: Vec<StreamInfo<'a>>,
+        #[serde(rename = "NextToken", skip_serializing_if = "Option::is_none")]
+        next_token: Option<String>,
+    }
+    encode(&Output {
+        stream_info_list: page.items.into_iter().map(StreamInfo::from).collect(),
+        next_token: page.last_key.as_deref().map(encode_token),
+    })
+}
+
+fn update_stream(input: UpdateStreamInput, ctx: Context<'_>) -> Result<Vec<u8>, ApiError> {
+    let mut v = Violations::new();
+    check_address(&mut v, &input.address);
+    check_version(&mut v, &input.current_version);
+    v.string(
+        "deviceName",
+        input.device_name.as_deref(),
+        1,
+        128,
+        Some(&NAME),
+    );
+    v.string(
+        "mediaType",
+        input.media_type.as_deref(),
+        1,
+        128,
+        Some(&MEDIA_TYPE),
+    );
+    v.finish()?;
+    let change = Change::Stream {
+        device_name: input.device_name,
+        media_type: input.media_type,
+    };
+    ctx.store.update(
+        address(&input.address),
+        input.current_version.as_deref().unwrap_or_default(),
+        change,
+        ctx.settings.delays.update,
+        ctx.now,
+    )?;
+    empty()
+}
+
+fn update_data_retention(
+    input: UpdateDataRetentionInput,
+    ctx: Context<'_>,
+) -> Result<Vec<u8>, ApiError> {
+    let mut v = Violations::new();
+    check_address(&mut v, &input.address);
+    check_version(&mut v, &input.current_version);
+    v.required("operation", &input.operation);
+    v.one_of(
+        "operation",
+        input.operation.as_deref(),
+        &RETENTION_OPERATIONS,
+    );
+    v.required(
+        "dataRetentionChangeInHours",
+        &input.data_retention_change_in_hours,
+    );
+    v.integer(
+        "dataRetentionChangeInHours",
+        input.data_retention_change_in_hours,
+        1,
+        None,
+    );
+    v.finish()?;
+    let hours = input
+        .data_retention_change_in_hours
+        .and_then(|h| u32::try_from(h).ok())
+        .unwrap_or_default();
+    let change = Change::Retention {
+        increase: input.operation.as_deref() == Some("INCREASE_DATA_RETENTION"),
+        hours,
+    };
+    ctx.store.update(
+        address(&input.address),
+        input.current_version.as_deref().unwrap_or_default(),
+        change,
+        ctx.settings.delays.update,
+        ctx.now,
+    )?;
+    empty()
+}
+
+fn tag_stream(input: TagStreamInput, ctx: Context<'_>) -> Result<Vec<u8>, ApiError> {
+    let mut v = Violations::new();
+    check_address(&mut v, &input.address);
+    v.required("tags", &input.tags);
+    v.tags("tags", input.tags.as_ref());
+    v.finish()?;
+    ctx.store.tag(
+        address(&input.address),
+        input.tags.unwrap_or_default(),
+        ctx.settings.limits.allow_reserved_tag_keys,
+    )?;
+    empty()
+}
+
+fn untag_stream(input: UntagStreamInput, ctx: Context<'_>) -> Result<Vec<u8>, ApiError> {
+    let mut v = Violations::new();
+    check_address(&mut v, &input.address);
+    v.required("tagKeyList", &input.tag_key_list);
+    v.tag_keys("tagKeyList", input.tag_key_list.as_deref());
+    v.finish()?;
+    ctx.store.untag(
+        address(&input.address),
+        input.tag_key_list.as_deref().unwrap_or_default(),
+        ctx.settings.limits.allow_reserved_tag_keys,
+    )?;
+    empty()
+}
+
+fn list_tags_for_stream(
+    input: ListTagsForStreamInput,
+    ctx: Context<'_>,
+) -> Result<Vec<u8>, ApiError> {
+    let mut v = Violations::new();
+    check_address(&mut v, &input.address);
+    check_next_token(&mut v, input.next_token.as_deref());
+    v.finish()?;
+    let after = decode_token(input.next_token.as_deref())?;
+    let page = ctx.store.list_tags(
+        address(&input.address),
+        after.as_deref(),
+        ctx.settings.limits.tags_page_size,
+    )?;
+    #[derive(Serialize)]
+    struct Output<'a> {
+        #[serde(rename = "Tags")]
+        tags: BTreeMap<&'a String, &'a String>,
+        #[serde(rename = "NextToken", skip_serializing_if = "Option::is_none")]
+        next_token: Option<String>,
+    }
+    encode(&Output {
+        tags: page.items.into_iter().collect(),
+        next_token: page.last_key.as_deref().map(encode_token),
+    })
+}
+
+fn delete_stream(input: DeleteStreamInput, ctx: Context<'_>) -> Result<Vec<u8>, ApiError> {
+    let mut v = Violations::new();
+    v.required("streamARN", &input.stream_arn);
+    v.string(
+        "streamARN",
+        input.stream_arn.as_deref(),
+        1,
+        1024,
+        Some(&RESOURCE_ARN),
+    );
+    v.string(
+        "currentVersion",
+        input.current_version.as_deref(),
+        1,
+        64,
+        Some(&VERSION),
+    );
+    v.finish()?;
+    ctx.store.delete(
+        input.stream_arn.as_deref().unwrap_or_default(),
+        input.current_version.as_deref(),
+        ctx.settings.delays.delete,
+        ctx.now,
+    )?;
+    empty()
+}
+
+fn get_data_endpoint(input: GetDataEndpointInput, ctx: Context<'_>) -> Result<Vec<u8>, ApiError> {
+    let mut v = Violations::new();
+    check_address(&mut v, &input.address);
+    v.required("APIName", &input.api_name);
+    v.one_of("APIName", input.api_name.as_deref(), &API_NAMES);
+    v.finish()?;
+    let stream = ctx
+        .store
+        .get_live(address(&input.address), ArnCheck::Plain)?;
+    let endpoint = match &ctx.settings.data_endpoint {
+        Some(fixed) => fixed.clone(),
+        None => ctx
+            .store
+            .data_endpoint(stream, input.api_name.as_deref().unwrap_or_default()),
+    };
+    encode(&json!({ "DataEndpoint": endpoint }))
+}
+
+fn describe_storage_configuration(
+    input: AddressInput,
+    ctx: Context<'_>,
+) -> Result<Vec<u8>, ApiError> {
+    let mut v = Violations::new();
+    check_address(&mut v, &input);
+    v.finish()?;
+    let stream = ctx.store.get(address(&input), ArnCheck::Plain)?;
+    encode(&json!({
+        "StreamName": stream.name,
+        "StreamARN": stream.arn,
+        "StreamStorageConfiguration": { "DefaultStorageTier": stream.storage_tier.as_str() },
+    }))
+}
+
+fn update_storage_configuration(
+    input: UpdateStreamStorageConfigurationInput,
+    ctx: Context<'_>,
+) -> Result<Vec<u8>, ApiError> {
+    let mut v = Violations::new();
+    check_address(&mut v, &input.address);
+    check_version(&mut v, &input.current_version);
+    v.required(
+        "streamStorageConfiguration",
+        &input.stream_storage_configuration,
+    );
+    check_storage_configuration(&mut v, input.stream_storage_configuration.as_ref());
+    v.finish()?;
+    let tier = storage_tier(input.stream_storage_configuration.as_ref());
+    ctx.store.update(
+        address(&input.address),
+        input.current_version.as_deref().unwrap_or_default(),
+        Change::StorageTier(tier),
+        ctx.settings.delays.update,
+        ctx.now,
+    )?;
+    empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip() {
+        for key in ["", "cam-1", "Équipe/π"] {
+            let token = encode_token(key);
+            assert!(token.len() <= 1024);
+            if !key.is_empty() {
+                assert_eq!(decode_token(Some(&token)).unwrap().as_deref(), Some(key));
+            }
+        }
+        assert_eq!(decode_token(Some("")).unwrap(), None);
+        assert!(decode_token(Some("abc")).is_err());
+        assert!(decode_token(Some("zz")).is_err());
+        assert!(decode_token(Some("ff")).is_err());
+    }
+
+    #[test]
+    fn quota_key_reads_name_or_arn() {
+        let by_name = json!({"StreamName": "cam"});
+        assert_eq!(quota_key(&by_name), Some("cam"));
+        let by_arn =
+            json!({"StreamARN": "arn:aws:kinesisvideo:us-west-2:123456789012:stream/cam/1"});
+        assert_eq!(quota_key(&by_arn), Some("cam"));
+        assert_eq!(quota_key(&json!({})), None);
+    }
+}

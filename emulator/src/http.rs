@@ -1,0 +1,358 @@
+//! The HTTP front door: connections, routing, authentication, body limits, and AWS-shaped
+//! responses. Whatever a client sends, it gets a response and the state stays intact.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Body, Incoming};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, DATE, HeaderName, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{HeaderMap, Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde_json::Value;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::admin;
+use crate::error::ApiError;
+use crate::handlers::{self, Context};
+use crate::operation::Operation;
+use crate::state::{Shared, lock};
+
+/// How long a client may take to send its headers, and then its body.
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// An oversized body is read and discarded up to this size before the 413 is sent, so the
+/// client sees the answer instead of a connection reset.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+
+pub type HttpResponse = Response<Full<Bytes>>;
+
+/// Accepts connections until `shutdown` changes or its sender is dropped.
+pub async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    connections.spawn(serve_connection(stream, shared.clone()));
+                }
+                Err(err) => {
+                    // E.g. out of file descriptors: back off instead of spinning.
+                    tracing::warn!(%err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    connections.abort_all();
+}
+
+async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
+    // Small request/response pairs: do not wait for Nagle.
+    let _ = stream.set_nodelay(true);
+    let service = service_fn(move |request| {
+        let shared = shared.clone();
+        async move { Ok::<_, Infallible>(respond(&shared, request).await) }
+    });
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(READ_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service);
+    if let Err(err) = connection.await {
+        tracing::debug!(%err, "connection ended with an error");
+    }
+}
+
+async fn respond(shared: &Shared, request: Request<Incoming>) -> HttpResponse {
+    let path = request.uri().path();
+    if path == admin::PREFIX || path.starts_with(&format!("{}/", admin::PREFIX)) {
+        return admin::respond(shared, request).await;
+    }
+    let method = request.method().clone();
+    let path = path.to_owned();
+    let response = match api_call(shared, request).await {
+        Ok(body) => json_response(StatusCode::OK, body),
+        Err(err) => error_response(&err),
+    };
+    tracing::debug!(%method, %path, status = response.status().as_u16(), "api call");
+    response
+}
+
+async fn api_call(shared: &Shared, request: Request<Incoming>) -> Result<Vec<u8>, ApiError> {
+    check_authorization(request.headers(), request.uri().query())?;
+    let op = Some(request.method())
+        .filter(|method| *method == Method::POST)
+        .and_then(|_| Operation::from_path(request.uri().path()))
+        .ok_or_else(|| {
+            ApiError::unknown_operation(request.method().as_str(), request.uri().path())
+        })?;
+    let outcome = match check_content_type(request.headers()) {
+        Ok(()) => match read_body(request.into_body(), shared.max_body_bytes).await {
+            Ok(body) => call(shared, op, &body).await,
+            Err(err) => Err(err),
+        },
+        Err(err) => Err(err),
+    };
+    lock(&shared.counters).record(op, outcome.as_ref().err().map(|err| err.code));
+    outcome
+}
+
+/// One API call: injected latency and failures, quotas, then the operation itself.
+async fn call(shared: &Shared, op: Operation, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let settings = shared.settings();
+    if !settings.faults.latency.is_zero() {
+        tokio::time::sleep(settings.faults.latency).await;
+    }
+    let input = parse_json_object(body)?;
+    if settings.faults.error_rate > 0.0 && fastrand::f64() < settings.faults.error_rate {
+        return Err(ApiError::internal_failure());
+    }
+    let now = Instant::now();
+    lock(&shared.limiter).admit(&settings.quotas, op, handlers::quota_key(&input), now)?;
+    let mut store = lock(&shared.store);
+    let ctx = Context {
+        store: &mut store,
+        settings: &settings,
+        now,
+    };
+    handlers::dispatch(op, &input, ctx)
+}
+
+/// SigV4 signatures are not verified, but their presence and shape are, as AWS does
+/// before anything else.
+fn check_authorization(headers: &HeaderMap, query: Option<&str>) -> Result<(), ApiError> {
+    let Some(header) = headers.get(AUTHORIZATION) else {
+        let presigned = query
+            .is_some_and(|q| q.contains("X-Amz-Signature=") && q.contains("X-Amz-Credential="));
+        return if presigned {
+            Ok(())
+        } else {
+            Err(ApiError::missing_authentication_token())
+        };
+    };
+    let header = header.to_str().unwrap_or_default();
+    let Some(parameters) = header.strip_prefix("AWS4-HMAC-SHA256 ") else {
+        return Err(ApiError::incomplete_signature(format!(
+            "Authorization header requires the AWS4-HMAC-SHA256 scheme; got {:?}.",
+            header.split(' ').next().unwrap_or_default()
+        )));
+    };
+    let missing: Vec<&str> = ["Credential", "SignedHeaders", "Signature"]
+        .into_iter()
+        .filter(|name| !parameters.contains(&format!("{name}=")))
+        .collect();
+    if !missing.is_empty() {
+        return Err(ApiError::incomplete_signature(
+            missing
+                .iter()
+                .map(|name| format!("Authorization header requires '{name}' parameter."))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ));
+    }
+    if !headers.contains_key("x-amz-date") && !headers.contains_key(DATE) {
+        return Err(ApiError::incomplete_signature(
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
+        ));
+    }
+    Ok(())
+}
+
+/// The SDKs send `application/json`; a missing type is tolerated, another one is not.
+fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let text = value.to_str().unwrap_or("<not text>");
+    let media_type = text
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let json = media_type.is_empty()
+        || media_type == "application/json"
+        || media_type.starts_with("application/x-amz-json-");
+    if json {
+        Ok(())
+    } else {
+        Err(ApiError::unsupported_media_type(text))
+    }
+}
+
+/// Reads the whole body, refusing more than `limit` bytes and clients that stall.
+pub async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
+    let declared = body.size_hint().exact();
+    if declared.is_some_and(|len| len > limit as u64) {
+        drain(body).await;
+        return Err(ApiError::request_too_large(limit));
+    }
+    let collected = tokio::time::timeout(READ_TIMEOUT, Limited::new(body, limit).collect()).await;
+    match collected {
+        Err(_) => Err(ApiError::request_timeout()),
+        Ok(Ok(body)) => Ok(body.to_bytes()),
+        Ok(Err(err)) if err.is::<http_body_util::LengthLimitError>() => {
+            Err(ApiError::request_too_large(limit))
+        }
+        Ok(Err(err)) => Err(ApiError::serialization(format!(
+            "The request body could not be read: {err}"
+        ))),
+    }
+}
+
+async fn drain(mut body: Incoming) {
+    let mut seen = 0usize;
+    let _ = tokio::time::timeout(READ_TIMEOUT, async {
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, Bytes::len);
+            if seen > DRAIN_LIMIT {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// An empty body means an input with no members, as botocore may send.
+fn parse_json_object(body: &[u8]) -> Result<Value, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Default::default()));
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(value @ Value::Object(_)) => Ok(value),
+        Ok(_) => Err(ApiError::serialization(
+            "The request body must be a JSON object.",
+        )),
+        Err(err) => Err(ApiError::serialization(format!(
+            "The request body is not valid JSON: {err}"
+        ))),
+    }
+}
+
+/// A JSON response with the headers AWS services send.
+pub fn json_response(status: StatusCode, body: Vec<u8>) -> HttpResponse {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Ok(id) = HeaderValue::from_str(&request_id()) {
+        headers.insert(HeaderName::from_static("x-amzn-requestid"), id);
+    }
+    response
+}
+
+/// The rest-json error shape: `x-amzn-ErrorType` names the exception, the body carries
+/// the modelled `Message` (and `message`, which some clients read instead).
+pub fn error_response(err: &ApiError) -> HttpResponse {
+    let body = serde_json::json!({
+        "__type": err.code,
+        "Message": err.message,
+        "message": err.message,
+    });
+    let status = StatusCode::from_u16(err.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = json_response(status, serde_json::to_vec(&body).unwrap_or_default());
+    response.headers_mut().insert(
+        HeaderName::from_static("x-amzn-errortype"),
+        HeaderValue::from_static(err.code),
+    );
+    response
+}
+
+fn request_id() -> String {
+    let hex = format!("{:032x}", fastrand::u128(..));
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn authorization_rules() {
+        let missing = check_authorization(&HeaderMap::new(), None).unwrap_err();
+        assert_eq!(
+            (missing.code, missing.status),
+            ("MissingAuthenticationTokenException", 403)
+        );
+        assert!(
+            check_authorization(
+                &HeaderMap::new(),
+                Some("X-Amz-Credential=a&X-Amz-Signature=b")
+            )
+            .is_ok()
+        );
+        let signed = headers(&[
+            (
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-west-2/kinesisvideo/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc",
+            ),
+            ("x-amz-date", "20260101T000000Z"),
+        ]);
+        assert!(check_authorization(&signed, None).is_ok());
+        let basic = headers(&[("authorization", "Basic Zm9vOmJhcg==")]);
+        assert_eq!(
+            check_authorization(&basic, None).unwrap_err().code,
+            "IncompleteSignatureException"
+        );
+        let partial = headers(&[
+            ("authorization", "AWS4-HMAC-SHA256 Credential=x"),
+            ("x-amz-date", "x"),
+        ]);
+        let err = check_authorization(&partial, None).unwrap_err();
+        assert!(err.message.contains("'Signature'"), "{}", err.message);
+    }
+
+    #[test]
+    fn content_types() {
+        assert!(check_content_type(&HeaderMap::new()).is_ok());
+        assert!(
+            check_content_type(&headers(&[(
+                "content-type",
+                "application/json; charset=utf-8"
+            )]))
+            .is_ok()
+        );
+        assert!(
+            check_content_type(&headers(&[("content-type", "application/x-amz-json-1.1")])).is_ok()
+        );
+        let err = check_content_type(&headers(&[("content-type", "text/xml")])).unwrap_err();
+        assert_eq!(err.status, 415);
+    }
+
+    #[test]
+    fn bodies() {
+        assert_eq!(parse_json_object(b"").unwrap(), serde_json::json!({}));
+        assert!(parse_json_object(b"[1]").is_err());
+        assert!(parse_json_object(b"{\"a\":").is_err());
+        assert_eq!(request_id().len(), 36);
+    }
+}

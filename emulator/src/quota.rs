@@ -1,0 +1,181 @@
+//! TPS quotas as token buckets: each holds at most one second of calls and refills at
+//! the quota rate, so a burst up to the quota passes and a sustained rate above it is
+//! throttled, as the service behaves.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use crate::config::Quotas;
+use crate::error::ApiError;
+use crate::operation::Operation;
+
+/// Per-stream buckets idle this long are full again and can be forgotten.
+const IDLE_SECONDS: f64 = 2.0;
+/// Forget idle per-stream buckets once this many exist.
+const PRUNE_ABOVE: usize = 10_000;
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    limit: u32,
+    tokens: f64,
+    refilled: Instant,
+}
+
+impl Bucket {
+    fn full(limit: u32, now: Instant) -> Bucket {
+        Bucket {
+            limit,
+            tokens: f64::from(limit),
+            refilled: now,
+        }
+    }
+
+    /// Takes one token if there is one.
+    fn take(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
+        let capacity = f64::from(self.limit);
+        self.tokens = (self.tokens + elapsed * capacity).min(capacity);
+        self.refilled = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// The buckets of the account quotas and of the per-stream quotas.
+#[derive(Debug, Default)]
+pub struct RateLimiter {
+    account: HashMap<Operation, Bucket>,
+    per_stream: HashMap<(Operation, String), Bucket>,
+}
+
+impl RateLimiter {
+    /// Admits one call of `op` (on `stream`, for per-stream operations) or answers
+    /// `ClientLimitExceededException`.
+    pub fn admit(
+        &mut self,
+        quotas: &Quotas,
+        op: Operation,
+        stream: Option<&str>,
+        now: Instant,
+    ) -> Result<(), ApiError> {
+        if !quotas.enabled {
+            return Ok(());
+        }
+        if let Some(limit) = quotas.account_limit(op) {
+            let bucket = self
+                .account
+                .entry(op)
+                .or_insert_with(|| Bucket::full(limit, now));
+            if bucket.limit != limit {
+                *bucket = Bucket::full(limit, now);
+            }
+            if !bucket.take(now) {
+                return Err(ApiError::client_limit_exceeded(format!(
+                    "{op} is limited to {limit} calls per second per account."
+                )));
+            }
+        }
+        let Some(stream) = stream.filter(|_| op.is_per_stream()) else {
+            return Ok(());
+        };
+        let limit = quotas.per_stream_tps;
+        if self.per_stream.len() > PRUNE_ABOVE {
+            self.per_stream.retain(|_, bucket| {
+                now.saturating_duration_since(bucket.refilled).as_secs_f64() < IDLE_SECONDS
+            });
+        }
+        let bucket = self
+            .per_stream
+            .entry((op, stream.to_owned()))
+            .or_insert_with(|| Bucket::full(limit, now));
+        if bucket.limit != limit {
+            *bucket = Bucket::full(limit, now);
+        }
+        if !bucket.take(now) {
+            return Err(ApiError::client_limit_exceeded(format!(
+                "{op} is limited to {limit} calls per second per stream; stream {stream} is over it."
+            )));
+        }
+        Ok(())
+    }
+
+    /// Refills every bucket, e.g. after quotas were switched off and on again.
+    pub fn reset(&mut self) {
+        self.account.clear();
+        self.per_stream.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn burst_up_to_the_quota_then_refill() {
+        let mut limiter = RateLimiter::default();
+        let quotas = Quotas::default();
+        let t0 = Instant::now();
+        for _ in 0..50 {
+            limiter
+                .admit(&quotas, Operation::CreateStream, None, t0)
+                .unwrap();
+        }
+        let err = limiter
+            .admit(&quotas, Operation::CreateStream, None, t0)
+            .unwrap_err();
+        assert_eq!(err.code, "ClientLimitExceededException");
+        // 20 ms refills one token at 50/s.
+        limiter
+            .admit(
+                &quotas,
+                Operation::CreateStream,
+                None,
+                t0 + Duration::from_millis(20),
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn per_stream_quota_is_separate_per_stream() {
+        let mut limiter = RateLimiter::default();
+        let quotas = Quotas::default();
+        let t0 = Instant::now();
+        for _ in 0..5 {
+            limiter
+                .admit(&quotas, Operation::DescribeStream, Some("a"), t0)
+                .unwrap();
+        }
+        assert!(
+            limiter
+                .admit(&quotas, Operation::DescribeStream, Some("a"), t0)
+                .is_err()
+        );
+        limiter
+            .admit(&quotas, Operation::DescribeStream, Some("b"), t0)
+            .unwrap();
+        limiter
+            .admit(&quotas, Operation::TagStream, Some("a"), t0)
+            .unwrap();
+    }
+
+    #[test]
+    fn disabled_quotas_admit_everything() {
+        let mut limiter = RateLimiter::default();
+        let quotas = Quotas {
+            enabled: false,
+            ..Quotas::default()
+        };
+        let t0 = Instant::now();
+        for _ in 0..1000 {
+            limiter
+                .admit(&quotas, Operation::ListStreams, None, t0)
+                .unwrap();
+        }
+    }
+}

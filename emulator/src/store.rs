@@ -1,0 +1,663 @@
+//! The streams of one account and region, with the service's state machine.
+//!
+//! Transitions (CREATING→ACTIVE, UPDATING→ACTIVE, DELETING→gone) are scheduled at a due
+//! time and applied by [`Store::settle`] at the start of every call, so no background task
+//! is needed and a zero delay makes them immediate.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::error::ApiError;
+use crate::model::{StorageTier, StreamSnapshot, StreamStatus};
+
+/// Retention bounds of the service, in hours (0 = no persistence, 87600 = ten years).
+pub const MAX_RETENTION_HOURS: u32 = 87_600;
+/// Tags per stream.
+pub const MAX_TAGS: usize = 50;
+/// AWS reserves tag keys with this prefix (case-insensitive) for itself.
+const RESERVED_TAG_PREFIX: &str = "aws:";
+
+/// One stream as the service stores it.
+#[derive(Debug, Clone)]
+pub struct Stream {
+    pub name: String,
+    pub arn: String,
+    pub device_name: Option<String>,
+    pub media_type: Option<String>,
+    pub kms_key_id: String,
+    pub version: String,
+    pub status: StreamStatus,
+    pub creation_time: SystemTime,
+    pub retention_hours: u32,
+    pub storage_tier: StorageTier,
+    pub tags: BTreeMap<String, String>,
+    /// Random part of the stream's data endpoints, fixed for its lifetime.
+    pub endpoint_id: String,
+    /// The scheduled transition this stream waits for, if any.
+    ticket: Option<u64>,
+}
+
+impl Stream {
+    fn snapshot(&self) -> StreamSnapshot {
+        StreamSnapshot {
+            stream_name: self.name.clone(),
+            stream_arn: self.arn.clone(),
+            device_name: self.device_name.clone(),
+            media_type: self.media_type.clone(),
+            kms_key_id: self.kms_key_id.clone(),
+            version: self.version.clone(),
+            status: self.status,
+            creation_time: self.creation_time,
+            data_retention_in_hours: self.retention_hours,
+            storage_tier: self.storage_tier,
+            tags: self.tags.clone(),
+        }
+    }
+}
+
+/// How a request names its stream: by name, by ARN, or by both (which must agree).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StreamAddress<'a> {
+    pub name: Option<&'a str>,
+    pub arn: Option<&'a str>,
+}
+
+/// Which error a well-formed ARN of another resource type (e.g. a signaling channel)
+/// gets: the tagging operations model `InvalidResourceFormatException`, the rest do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArnCheck {
+    Tagging,
+    Plain,
+}
+
+/// A CreateStream request that passed validation.
+#[derive(Debug, Clone, Default)]
+pub struct NewStream {
+    pub name: String,
+    pub device_name: Option<String>,
+    pub media_type: Option<String>,
+    pub kms_key_id: Option<String>,
+    pub retention_hours: u32,
+    pub tags: BTreeMap<String, String>,
+    pub storage_tier: StorageTier,
+}
+
+/// A requested change that makes the stream UPDATING with a new version.
+#[derive(Debug, Clone)]
+pub enum Change {
+    Stream {
+        device_name: Option<String>,
+        media_type: Option<String>,
+    },
+    Retention {
+        increase: bool,
+        hours: u32,
+    },
+    StorageTier(StorageTier),
+}
+
+/// One page of a listing and the key to continue after, if there is more.
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub last_key: Option<String>,
+}
+
+/// All streams of the emulated account and region.
+pub struct Store {
+    region: String,
+    account_id: String,
+    partition: &'static str,
+    streams: BTreeMap<String, Stream>,
+    schedule: BTreeMap<(Instant, u64), String>,
+    next_ticket: u64,
+}
+
+impl Store {
+    pub fn new(region: &str, account_id: &str) -> Store {
+        Store {
+            region: region.to_owned(),
+            account_id: account_id.to_owned(),
+            partition: partition_of(region),
+            streams: BTreeMap::new(),
+            schedule: BTreeMap::new(),
+            next_ticket: 0,
+        }
+    }
+
+    /// Applies every transition due by `now`.
+    pub fn settle(&mut self, now: Instant) {
+        while let Some(entry) = self.schedule.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let ((_, ticket), name) = entry.remove_entry();
+            let Some(stream) = self.streams.get_mut(&name) else {
+                continue;
+            };
+            if stream.ticket != Some(ticket) {
+                continue;
+            }
+            stream.ticket = None;
+            if stream.status == StreamStatus::Deleting {
+                self.streams.remove(&name);
+            } else {
+                stream.status = StreamStatus::Active;
+            }
+        }
+    }
+
+    /// Every stream with its tags, sorted by name.
+    pub fn snapshots(&self) -> Vec<StreamSnapshot> {
+        self.streams.values().map(Stream::snapshot).collect()
+    }
+
+    /// Forgets every stream.
+    pub fn clear(&mut self) {
+        self.streams.clear();
+        self.schedule.clear();
+    }
+
+    /// CreateStream: the new stream is CREATING until `delay` has passed.
+    pub fn create(
+        &mut self,
+        new: NewStream,
+        max_streams: Option<usize>,
+        allow_reserved_tags: bool,
+        delay: Duration,
+        now: Instant,
+    ) -> Result<&Stream, ApiError> {
+        if self.streams.contains_key(&new.name) {
+            return Err(ApiError::resource_in_use(format!(
+                "The stream {} already exists.",
+                new.name
+            )));
+        }
+        if new.tags.len() > MAX_TAGS {
+            return Err(too_many_tags(new.tags.len()));
+        }
+        check_reserved_keys(new.tags.keys(), allow_reserved_tags)?;
+        if let Some(max) = max_streams
+            && self.streams.len() >= max
+        {
+            return Err(ApiError::account_stream_limit(format!(
+                "The account already has {max} streams, its limit."
+            )));
+        }
+        let creation_time = SystemTime::now();
+        let millis = creation_time
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        let arn = format!(
+            "arn:{}:kinesisvideo:{}:{}:stream/{}/{millis}",
+            self.partition, self.region, self.account_id, new.name
+        );
+        let kms_key_id = self.kms_key_arn(new.kms_key_id.as_deref());
+        let ticket = self.enqueue_if_delayed(&new.name, delay, now);
+        let stream = Stream {
+            name: new.name.clone(),
+            arn,
+            device_name: new.device_name,
+            media_type: new.media_type,
+            kms_key_id,
+            version: new_version(),
+            status: if ticket.is_some() {
+                StreamStatus::Creating
+            } else {
+                StreamStatus::Active
+            },
+            creation_time,
+            retention_hours: new.retention_hours,
+            storage_tier: new.storage_tier,
+            tags: new.tags,
+            endpoint_id: format!("{:08x}", fastrand::u32(..)),
+            ticket,
+        };
+        Ok(self.streams.entry(new.name).or_insert(stream))
+    }
+
+    /// The stream a read addresses, in any state.
+    pub fn get(&self, address: StreamAddress<'_>, check: ArnCheck) -> Result<&Stream, ApiError> {
+        let name = locate(address, check)?;
+        let stream = self
+            .streams
+            .get(name)
+            .ok_or_else(ApiError::stream_not_found)?;
+        match address.arn {
+            Some(arn) if arn != stream.arn => Err(ApiError::stream_not_found()),
+            _ => Ok(stream),
+        }
+    }
+
+    /// The stream addressed, unless it is being deleted.
+    pub fn get_live(
+        &self,
+        address: StreamAddress<'_>,
+        check: ArnCheck,
+    ) -> Result<&Stream, ApiError> {
+        let stream = self.get(address, check)?;
+        if stream.status == StreamStatus::Deleting {
+            return Err(ApiError::stream_not_found());
+        }
+        Ok(stream)
+    }
+
+    /// ListStreams: streams in name order, starting after `after`, whose names begin
+    /// with `prefix`.
+    pub fn list(&self, prefix: &str, after: Option<&str>, max: usize) -> Page<&Stream> {
+        let start = match after {
+            Some(after) if after >= prefix => Bound::Excluded(after),
+            _ => Bound::Included(prefix),
+        };
+        let mut items: Vec<&Stream> = self
+            .streams
+            .range::<str, _>((start, Bound::Unbounded))
+            .map(|(_, stream)| stream)
+            .take_while(|stream| stream.name.starts_with(prefix))
+            .take(max.saturating_add(1))
+            .collect();
+        let last_key = if items.len() > max {
+            items.truncate(max);
+            items.last().map(|stream| stream.name.clone())
+        } else {
+            None
+        };
+        Page { items, last_key }
+    }
+
+    /// ListTagsForStream: tags in key order, starting after `after`.
+    pub fn list_tags(
+        &self,
+        address: StreamAddress<'_>,
+        after: Option<&str>,
+        page_size: usize,
+    ) -> Result<Page<(&String, &String)>, ApiError> {
+        let stream = self.get(address, ArnCheck::Tagging)?;
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let mut items: Vec<(&String, &String)> = stream
+            .tags
+            .range::<str, _>((start, Bound::Unbounded))
+            .take(page_size.saturating_add(1))
+            .collect();
+        let last_key = if items.len() > page_size {
+            items.truncate(page_size);
+            items.last().map(|(key, _)| (*key).clone())
+        } else {
+            None
+        };
+        Ok(Page { items, last_key })
+    }
+
+    /// UpdateStream, UpdateDataRetention and UpdateStreamStorageConfiguration: the stream
+    /// must be ACTIVE at `current_version`; it becomes UPDATING with a new version.
+    pub fn update(
+        &mut self,
+        address: StreamAddress<'_>,
+        current_version: &str,
+        change: Change,
+        delay: Duration,
+        now: Instant,
+    ) -> Result<(), ApiError> {
+        let stream = self.get(address, ArnCheck::Plain)?;
+        check_mutable(stream, Some(current_version))?;
+        let retention = match change {
+            Change::Retention { increase, hours } => {
+                Some(changed_retention(stream.retention_hours, increase, hours)?)
+            }
+            _ => None,
+        };
+        let name = stream.name.clone();
+        let ticket = self.enqueue_if_delayed(&name, delay, now);
+        let Some(stream) = self.streams.get_mut(&name) else {
+            return Err(ApiError::stream_not_found());
+        };
+        match change {
+            Change::Stream {
+                device_name,
+                media_type,
+            } => {
+                if device_name.is_some() {
+                    stream.device_name = device_name;
+                }
+                if media_type.is_some() {
+                    stream.media_type = media_type;
+                }
+            }
+            Change::Retention { .. } => {
+                if let Some(hours) = retention {
+                    stream.retention_hours = hours;
+                }
+            }
+            Change::StorageTier(tier) => stream.storage_tier = tier,
+        }
+        stream.version = new_version();
+        stream.ticket = ticket;
+        if ticket.is_some() {
+            stream.status = StreamStatus::Updating;
+        }
+        Ok(())
+    }
+
+    /// TagStream: adds or overwrites tags; the stream keeps its version.
+    pub fn tag(
+        &mut self,
+        address: StreamAddress<'_>,
+        tags: BTreeMap<String, String>,
+        allow_reserved_tags: bool,
+    ) -> Result<(), ApiError> {
+        check_reserved_keys(tags.keys(), allow_reserved_tags)?;
+        let name = self.get_live(address, ArnCheck::Tagging)?.name.clone();
+        let Some(stream) = self.streams.get_mut(&name) else {
+            return Err(ApiError::stream_not_found());
+        };
+        let after = stream.tags.len()
+            + tags
+                .keys()
+                .filter(|k| !stream.tags.contains_key(*k))
+                .count();
+        if after > MAX_TAGS {
+            return Err(too_many_tags(after));
+        }
+        stream.tags.extend(tags);
+        Ok(())
+    }
+
+    /// UntagStream: removes the keys that exist; absent keys are ignored.
+    pub fn untag(
+        &mut self,
+        address: StreamAddress<'_>,
+        keys: &[String],
+        allow_reserved_tags: bool,
+    ) -> Result<(), ApiError> {
+        check_reserved_keys(keys.iter(), allow_reserved_tags)?;
+        let name = self.get_live(address, ArnCheck::Tagging)?.name.clone();
+        if let Some(stream) = self.streams.get_mut(&name) {
+            for key in keys {
+                stream.tags.remove(key);
+            }
+        }
+        Ok(())
+    }
+
+    /// DeleteStream: by ARN only; the stream is DELETING until `delay` has passed.
+    pub fn delete(
+        &mut self,
+        arn: &str,
+        current_version: Option<&str>,
+        delay: Duration,
+        now: Instant,
+    ) -> Result<(), ApiError> {
+        let address = StreamAddress {
+            name: None,
+            arn: Some(arn),
+        };
+        let stream = self.get(address, ArnCheck::Plain)?;
+        check_mutable(stream, current_version)?;
+        let name = stream.name.clone();
+        match self.enqueue_if_delayed(&name, delay, now) {
+            None => {
+                self.streams.remove(&name);
+            }
+            Some(ticket) => {
+                if let Some(stream) = self.streams.get_mut(&name) {
+                    stream.status = StreamStatus::Deleting;
+                    stream.ticket = Some(ticket);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The data endpoint of `stream` for `api_name`, shaped like the service's: `s-` hosts
+    /// for PUT_MEDIA and GET_MEDIA, `b-` hosts for the archived-media APIs.
+    pub fn data_endpoint(&self, stream: &Stream, api_name: &str) -> String {
+        let kind = match api_name {
+            "PUT_MEDIA" | "GET_MEDIA" => "s",
+            _ => "b",
+        };
+        let suffix = if self.partition == "aws-cn" {
+            "amazonaws.com.cn"
+        } else {
+            "amazonaws.com"
+        };
+        format!(
+            "https://{kind}-{}.kinesisvideo.{}.{suffix}",
+            stream.endpoint_id, self.region
+        )
+    }
+
+    /// The KMS key ARN a stream reports: the AWS-managed key when none was given, an
+    /// alias or key id expanded to an ARN, an ARN unchanged.
+    fn kms_key_arn(&self, given: Option<&str>) -> String {
+        let prefix = format!(
+            "arn:{}:kms:{}:{}",
+            self.partition, self.region, self.account_id
+        );
+        match given {
+            None => format!("{prefix}:alias/aws/kinesisvideo"),
+            Some(arn) if arn.starts_with("arn:") => arn.to_owned(),
+            Some(alias) if alias.starts_with("alias/") => format!("{prefix}:{alias}"),
+            Some(key_id) => format!("{prefix}:key/{key_id}"),
+        }
+    }
+
+    fn enqueue_if_delayed(&mut self, name: &str, delay: Duration, now: Instant) -> Option<u64> {
+        if delay.is_zero() {
+            return None;
+        }
+        self.next_ticket += 1;
+        let ticket = self.next_ticket;
+        self.schedule.insert((now + delay, ticket), name.to_owned());
+        Some(ticket)
+    }
+}
+
+/// The stream name a request addresses, from its name, its ARN or both.
+fn locate<'a>(address: StreamAddress<'a>, check: ArnCheck) -> Result<&'a str, ApiError> {
+    let Some(arn) = address.arn else {
+        return address.name.ok_or_else(|| {
+            ApiError::invalid_argument("Either StreamName or StreamARN must be specified.")
+        });
+    };
+    // Validation guarantees `arn:<partition>:kinesisvideo:<region>:<account>:<type>/<name>/<millis>`.
+    let resource = arn.splitn(6, ':').nth(5).unwrap_or_default();
+    let mut parts = resource.splitn(3, '/');
+    let (kind, name) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
+    if kind != "stream" {
+        let message = format!("The ARN {arn} does not identify a stream.");
+        return Err(match check {
+            ArnCheck::Tagging => ApiError::invalid_resource_format(message),
+            ArnCheck::Plain => ApiError::invalid_argument(message),
+        });
+    }
+    match address.name {
+        Some(given) if given != name => Err(ApiError::invalid_argument(format!(
+            "StreamName {given} and StreamARN {arn} do not identify the same stream."
+        ))),
+        _ => Ok(name),
+    }
+}
+
+fn check_mutable(stream: &Stream, current_version: Option<&str>) -> Result<(), ApiError> {
+    if stream.status != StreamStatus::Active {
+        return Err(ApiError::resource_in_use(format!(
+            "The stream {} is {}; it can only be changed while ACTIVE.",
+            stream.name,
+            stream.status.as_str()
+        )));
+    }
+    match current_version {
+        Some(version) if version != stream.version => Err(ApiError::version_mismatch(format!(
+            "The stream version {version} does not match the current version {} of stream {}.",
+            stream.version, stream.name
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn changed_retention(current: u32, increase: bool, hours: u32) -> Result<u32, ApiError> {
+    let result = if increase {
+        i64::from(current) + i64::from(hours)
+    } else {
+        i64::from(current) - i64::from(hours)
+    };
+    u32::try_from(result)
+        .ok()
+        .filter(|hours| *hours <= MAX_RETENTION_HOURS)
+        .ok_or_else(|| {
+            ApiError::invalid_argument(format!(
+                "The data retention would become {result} hours; it must be within 0 and \
+                 {MAX_RETENTION_HOURS}."
+            ))
+        })
+}
+
+fn too_many_tags(count: usize) -> ApiError {
+    ApiError::too_many_tags(format!(
+        "The stream would have {count} tags; at most {MAX_TAGS} are allowed."
+    ))
+}
+
+fn check_reserved_keys<'a>(
+    mut keys: impl Iterator<Item = &'a String>,
+    allowed: bool,
+) -> Result<(), ApiError> {
+    if allowed {
+        return Ok(());
+    }
+    match keys.find(|key| {
+        key.get(..RESERVED_TAG_PREFIX.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(RESERVED_TAG_PREFIX))
+    }) {
+        Some(key) => Err(ApiError::invalid_argument(format!(
+            "Tag key {key} uses the prefix aws:, which is reserved for AWS use."
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A fresh stream version: 20 random alphanumeric characters (model: `[a-zA-Z0-9]+`, ≤ 64).
+fn new_version() -> String {
+    std::iter::repeat_with(fastrand::alphanumeric)
+        .take(20)
+        .collect()
+}
+
+fn partition_of(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> Store {
+        Store::new("us-west-2", "123456789012")
+    }
+
+    fn named(name: &str) -> StreamAddress<'_> {
+        StreamAddress {
+            name: Some(name),
+            arn: None,
+        }
+    }
+
+    fn new_stream(name: &str) -> NewStream {
+        NewStream {
+            name: name.to_owned(),
+            ..NewStream::default()
+        }
+    }
+
+    #[test]
+    fn transitions_happen_when_due() {
+        let mut s = store();
+        let t0 = Instant::now();
+        let delay = Duration::from_secs(1);
+        s.create(new_stream("a"), None, false, delay, t0).unwrap();
+        assert_eq!(
+            s.get(named("a"), ArnCheck::Plain).unwrap().status,
+            StreamStatus::Creating
+        );
+        s.settle(t0 + Duration::from_millis(999));
+        assert_eq!(
+            s.get(named("a"), ArnCheck::Plain).unwrap().status,
+            StreamStatus::Creating
+        );
+        s.settle(t0 + delay);
+        let stream = s.get(named("a"), ArnCheck::Plain).unwrap();
+        assert_eq!(stream.status, StreamStatus::Active);
+        let (arn, version) = (stream.arn.clone(), stream.version.clone());
+        s.delete(&arn, Some(&version), delay, t0 + delay).unwrap();
+        assert_eq!(
+            s.get(named("a"), ArnCheck::Plain).unwrap().status,
+            StreamStatus::Deleting
+        );
+        s.settle(t0 + delay * 2);
+        assert!(s.get(named("a"), ArnCheck::Plain).is_err());
+        assert!(s.snapshots().is_empty());
+    }
+
+    #[test]
+    fn retention_bounds() {
+        assert_eq!(changed_retention(0, true, 87_600), Ok(87_600));
+        assert!(changed_retention(1, true, 87_600).is_err());
+        assert_eq!(changed_retention(24, false, 24), Ok(0));
+        assert!(changed_retention(24, false, 25).is_err());
+    }
+
+    #[test]
+    fn kms_keys_become_arns() {
+        let s = store();
+        let prefix = "arn:aws:kms:us-west-2:123456789012";
+        assert_eq!(
+            s.kms_key_arn(None),
+            format!("{prefix}:alias/aws/kinesisvideo")
+        );
+        assert_eq!(
+            s.kms_key_arn(Some("alias/cams")),
+            format!("{prefix}:alias/cams")
+        );
+        assert_eq!(
+            s.kms_key_arn(Some("1234abcd")),
+            format!("{prefix}:key/1234abcd")
+        );
+        let arn = "arn:aws:kms:eu-west-1:111122223333:key/x";
+        assert_eq!(s.kms_key_arn(Some(arn)), arn);
+        assert_eq!(partition_of("cn-north-1"), "aws-cn");
+    }
+
+    #[test]
+    fn listing_pages_by_name_with_prefix() {
+        let mut s = store();
+        for name in ["b2", "a1", "b1", "c1", "b3"] {
+            s.create(
+                new_stream(name),
+                None,
+                false,
+                Duration::ZERO,
+                Instant::now(),
+            )
+            .unwrap();
+        }
+        let page = s.list("b", None, 2);
+        let names: Vec<_> = page.items.iter().map(|st| st.name.as_str()).collect();
+        assert_eq!(names, ["b1", "b2"]);
+        assert_eq!(page.last_key.as_deref(), Some("b2"));
+        let page = s.list("b", Some("b2"), 2);
+        let names: Vec<_> = page.items.iter().map(|st| st.name.as_str()).collect();
+        assert_eq!(names, ["b3"]);
+        assert!(page.last_key.is_none());
+        assert_eq!(s.list("", None, 10).items.len(), 5);
+    }
+}

@@ -1,0 +1,164 @@
+//! Request and response bodies of the rest-json protocol, member names as in the model.
+//!
+//! Inputs are deserialized loosely (every member optional, unknown members ignored, as
+//! AWS does) so that missing required members are reported by validation as
+//! `InvalidArgumentException`, like the service, rather than as a parse failure.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::to_epoch_seconds;
+use crate::store::Stream;
+
+pub type Tags = BTreeMap<String, String>;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct StreamStorageConfigurationInput {
+    #[serde(rename = "DefaultStorageTier")]
+    pub default_storage_tier: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct CreateStreamInput {
+    pub device_name: Option<String>,
+    pub stream_name: Option<String>,
+    pub media_type: Option<String>,
+    pub kms_key_id: Option<String>,
+    pub data_retention_in_hours: Option<i64>,
+    pub tags: Option<Tags>,
+    pub stream_storage_configuration: Option<StreamStorageConfigurationInput>,
+}
+
+/// Members shared by every input that addresses one stream by name or ARN.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AddressInput {
+    #[serde(rename = "StreamName")]
+    pub stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct StreamNameCondition {
+    #[serde(rename = "ComparisonOperator")]
+    pub comparison_operator: Option<String>,
+    #[serde(rename = "ComparisonValue")]
+    pub comparison_value: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct ListStreamsInput {
+    pub max_results: Option<i64>,
+    pub next_token: Option<String>,
+    pub stream_name_condition: Option<StreamNameCondition>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct UpdateStreamInput {
+    #[serde(flatten)]
+    pub address: AddressInput,
+    pub current_version: Option<String>,
+    pub device_name: Option<String>,
+    pub media_type: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct UpdateDataRetentionInput {
+    #[serde(flatten)]
+    pub address: AddressInput,
+    pub current_version: Option<String>,
+    pub operation: Option<String>,
+    pub data_retention_change_in_hours: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct TagStreamInput {
+    #[serde(flatten)]
+    pub address: AddressInput,
+    pub tags: Option<Tags>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct UntagStreamInput {
+    #[serde(flatten)]
+    pub address: AddressInput,
+    pub tag_key_list: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct ListTagsForStreamInput {
+    #[serde(flatten)]
+    pub address: AddressInput,
+    pub next_token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct DeleteStreamInput {
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: Option<String>,
+    pub current_version: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct GetDataEndpointInput {
+    #[serde(flatten)]
+    pub address: AddressInput,
+    #[serde(rename = "APIName")]
+    pub api_name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct UpdateStreamStorageConfigurationInput {
+    #[serde(flatten)]
+    pub address: AddressInput,
+    pub current_version: Option<String>,
+    pub stream_storage_configuration: Option<StreamStorageConfigurationInput>,
+}
+
+/// The model's `StreamInfo`, borrowed from the store while it is serialized.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StreamInfo<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_name: Option<&'a str>,
+    pub stream_name: &'a str,
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<&'a str>,
+    pub kms_key_id: &'a str,
+    pub version: &'a str,
+    pub status: &'static str,
+    pub creation_time: f64,
+    pub data_retention_in_hours: u32,
+}
+
+impl<'a> From<&'a Stream> for StreamInfo<'a> {
+    fn from(stream: &'a Stream) -> Self {
+        StreamInfo {
+            device_name: stream.device_name.as_deref(),
+            stream_name: &stream.name,
+            stream_arn: &stream.arn,
+            media_type: stream.media_type.as_deref(),
+            kms_key_id: &stream.kms_key_id,
+            version: &stream.version,
+            status: stream.status.as_str(),
+            creation_time: to_epoch_seconds(stream.creation_time),
+            data_retention_in_hours: stream.retention_hours,
+        }
+    }
+}
