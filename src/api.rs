@@ -1,0 +1,229 @@
+//! The `VideoStream` custom resource (`kvs-operator.dev/v1alpha1`).
+//!
+//! Every constraint KVS puts on an input is expressed in the generated CRD schema (OpenAPI
+//! patterns, lengths, ranges and CEL rules), so the API server refuses a bad manifest at
+//! `kubectl apply` time instead of the operator discovering it at AWS.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// API group of every kind this operator serves.
+pub const GROUP: &str = "kvs-operator.dev";
+
+/// Tag that marks a stream as managed by one VideoStream; its value is `<namespace>/<name>`.
+pub const OWNER_TAG: &str = "kvs-operator.dev/owner";
+
+/// Tag keys under these prefixes are reserved: AWS owns `aws:`, the operator owns its own.
+pub const RESERVED_TAG_PREFIXES: [&str; 2] = ["aws:", "kvs-operator.dev/"];
+
+/// AWS allows 50 tags per stream; the operator's owner tag takes one of them.
+pub const MAX_USER_TAGS: usize = 49;
+
+/// Longest `metadata.name` allowed, so `<namespace>/<name>` fits the 256-character tag value.
+pub const MAX_RESOURCE_NAME: usize = 192;
+
+/// Desired state of one Kinesis Video stream.
+///
+/// Optional fields that are absent are not managed: the stream keeps whatever value it has
+/// (for a new stream, the KVS default). This makes adopting an existing stream safe: nothing
+/// is changed that the manifest does not name.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[kube(
+    group = "kvs-operator.dev",
+    version = "v1alpha1",
+    kind = "VideoStream",
+    plural = "videostreams",
+    shortname = "vs",
+    namespaced,
+    doc = "A Kinesis Video Streams stream, managed by kvs-operator.",
+    status = "VideoStreamStatus",
+    derive = "PartialEq",
+    derive = "Default",
+    printcolumn(name = "Stream", type_ = "string", json_path = ".status.streamName"),
+    printcolumn(name = "AWS-Status", type_ = "string", json_path = ".status.awsStatus"),
+    printcolumn(name = "Retention", type_ = "integer", json_path = ".status.dataRetentionInHours"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(name = "ARN", type_ = "string", json_path = ".status.streamARN", priority = 1),
+    validation = Rule::new("size(self.metadata.name) <= 192")
+        .message("metadata.name must be at most 192 characters so that the owner tag <namespace>/<name> fits in 256"),
+    validation = Rule::new("(has(self.spec.streamName) ? self.spec.streamName : self.metadata.name) == (has(oldSelf.spec.streamName) ? oldSelf.spec.streamName : oldSelf.metadata.name)")
+        .message("spec.streamName is immutable: Kinesis Video Streams cannot rename a stream")
+        .field_path(".spec.streamName"),
+)]
+#[x_kube(
+    validation = Rule::new("has(self.kmsKeyId) == has(oldSelf.kmsKeyId) && (!has(self.kmsKeyId) || self.kmsKeyId == oldSelf.kmsKeyId)")
+        .message("spec.kmsKeyId is immutable: Kinesis Video Streams cannot change a stream's encryption key")
+        .field_path(".kmsKeyId"),
+)]
+#[serde(rename_all = "camelCase")]
+pub struct VideoStreamSpec {
+    /// Name of the KVS stream. Defaults to `metadata.name`. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256), regex(pattern = r"^[a-zA-Z0-9_.-]+$"))]
+    pub stream_name: Option<String>,
+
+    /// Name of the device that writes to the stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128), regex(pattern = r"^[a-zA-Z0-9_.-]+$"))]
+    pub device_name: Option<String>,
+
+    /// Media type of the stream, e.g. `video/h264`; several as `video/h264,audio/aac`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 128),
+        regex(pattern = r"^[\w\-\.\+]+/[\w\-\.\+]+(,[\w\-\.\+]+/[\w\-\.\+]+)*$")
+    )]
+    pub media_type: Option<String>,
+
+    /// KMS key (id, alias or ARN) that encrypts the stream's data. Absent: the AWS-managed
+    /// key `alias/aws/kinesisvideo`. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2048))]
+    pub kms_key_id: Option<String>,
+
+    /// Hours the stream keeps its data; 0 keeps none. A decrease deletes older data at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 87600))]
+    pub data_retention_in_hours: Option<i32>,
+
+    /// Tags on the stream, exactly as listed (tags under `aws:` and the operator's own tag
+    /// are kept). Absent: tags are not managed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "tags_schema")]
+    pub tags: Option<BTreeMap<String, String>>,
+
+    /// Default storage tier of new fragments (HOT or WARM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_tier: Option<StorageTier>,
+
+    /// What happens to the stream when this resource is deleted.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+
+    /// Take over an existing stream of this name that no VideoStream owns yet. Without it,
+    /// an existing stream is left untouched and reported as `NotOwned`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adopt_existing: bool,
+}
+
+/// What deleting the VideoStream does to the stream.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Delete the stream and its data.
+    #[default]
+    Delete,
+    /// Keep the stream; only remove the operator's owner tag.
+    Retain,
+}
+
+/// The KVS default storage tier for new fragments.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum StorageTier {
+    Hot,
+    Warm,
+}
+
+impl StorageTier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StorageTier::Hot => "HOT",
+            StorageTier::Warm => "WARM",
+        }
+    }
+}
+
+/// What the operator last saw of the stream, and how the last reconcile went.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VideoStreamStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_name: Option<String>,
+    #[serde(rename = "streamARN", default, skip_serializing_if = "Option::is_none")]
+    pub stream_arn: Option<String>,
+    /// KVS version of the stream; it changes on every update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// CREATING, ACTIVE, UPDATING or DELETING.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creation_time: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_retention_in_hours: Option<i32>,
+    /// The KMS key as KVS reports it (an ARN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_tier: Option<StorageTier>,
+    /// Endpoints for the data-plane APIs (PUT_MEDIA, GET_MEDIA, ...), from GetDataEndpoint.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub data_endpoints: BTreeMap<String, String>,
+    /// When the operator last compared the stream with the spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_time: Option<Time>,
+    /// `Ready` (the stream is ACTIVE and matches the spec) and `Synced` (the last
+    /// reconcile succeeded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+}
+
+/// The CRD as YAML, exactly as `kvs-operator crd` prints it and `crds/` holds it.
+pub fn crd_yaml() -> crate::Result<String> {
+    use kube::CustomResourceExt;
+    serde_yaml_ng::to_string(&VideoStream::crd())
+        .map_err(|e| crate::Error::Config(format!("cannot render the CRD: {e}")))
+}
+
+impl VideoStream {
+    /// The KVS stream name: `spec.streamName`, else `metadata.name`.
+    pub fn stream_name(&self) -> String {
+        self.spec
+            .stream_name
+            .clone()
+            .unwrap_or_else(|| kube::ResourceExt::name_any(self))
+    }
+
+    /// The owner tag value that marks a stream as this resource's: `<namespace>/<name>`.
+    pub fn owner_id(&self) -> String {
+        let namespace = kube::ResourceExt::namespace(self).unwrap_or_default();
+        format!("{namespace}/{}", kube::ResourceExt::name_any(self))
+    }
+}
+
+/// Tags as a map with AWS's key and value alphabets and limits. Key rules are CEL because a
+/// structural schema cannot constrain map keys.
+fn tags_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "maxProperties": MAX_USER_TAGS,
+        "additionalProperties": {
+            "type": "string",
+            "maxLength": 256,
+            "pattern": r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$"
+        },
+        "x-kubernetes-validations": [
+            {
+                "rule": "self.all(k, size(k) >= 1 && size(k) <= 128)",
+                "message": "tag keys must be 1 to 128 characters"
+            },
+            {
+                "rule": r"self.all(k, k.matches('^[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*$'))",
+                "message": "tag keys may contain only letters, digits, spaces and _ . : / = + - @"
+            },
+            {
+                "rule": "self.all(k, !k.startsWith('aws:') && !k.startsWith('kvs-operator.dev/'))",
+                "message": "tag keys must not start with the reserved prefixes aws: or kvs-operator.dev/"
+            }
+        ]
+    })
+}

@@ -1,0 +1,119 @@
+//! Command-line interface: every `run` flag has an environment fallback, so the same binary
+//! is configured by flags locally and by env in a Deployment.
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::telemetry::LogFormat;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kvs-operator",
+    version,
+    about = "Kinesis Video Streams managed from Kubernetes"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the controller. AWS region, credentials and endpoint come from the standard AWS
+    /// chain (environment, profile, IRSA web identity, EKS Pod Identity; AWS_ENDPOINT_URL).
+    Run(RunArgs),
+    /// Print the VideoStream CustomResourceDefinition as YAML.
+    Crd,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Namespaces to watch, comma-separated; all namespaces when empty.
+    #[arg(
+        long,
+        env = "KVS_OPERATOR_NAMESPACES",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub namespaces: Vec<String>,
+
+    /// How often an in-sync VideoStream is fully compared with its stream (tags included).
+    #[arg(long, env = "KVS_OPERATOR_RESYNC_PERIOD", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub resync_period: Duration,
+
+    /// How often one ListStreams pass looks for changes made outside Kubernetes; 0s disables.
+    #[arg(long, env = "KVS_OPERATOR_DRIFT_SCAN_INTERVAL", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub drift_scan_interval: Duration,
+
+    /// How soon to look again after a change or while a stream is busy.
+    #[arg(long, env = "KVS_OPERATOR_POLL_INTERVAL", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub poll_interval: Duration,
+
+    /// VideoStreams reconciled concurrently.
+    #[arg(long, env = "KVS_OPERATOR_CONCURRENCY", default_value_t = 32)]
+    pub concurrency: u16,
+
+    /// Fraction of the published KVS API quotas the operator may use (1.0 = all of them).
+    #[arg(long, env = "KVS_OPERATOR_AWS_QUOTA_SHARE", default_value_t = 1.0)]
+    pub aws_quota_share: f64,
+
+    /// Timeout of one AWS API call, retries included.
+    #[arg(long, env = "KVS_OPERATOR_AWS_CALL_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub aws_call_timeout: Duration,
+
+    /// Log format.
+    #[arg(
+        long,
+        env = "KVS_OPERATOR_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+}
+
+impl RunArgs {
+    /// The namespaces to watch, without empty entries.
+    pub fn watched_namespaces(&self) -> Vec<String> {
+        self.namespaces
+            .iter()
+            .map(|ns| ns.trim().to_string())
+            .filter(|ns| !ns.is_empty())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_args(args: &[&str]) -> RunArgs {
+        let cli = Cli::try_parse_from(["kvs-operator", "run"].iter().chain(args)).unwrap();
+        match cli.command {
+            Command::Run(args) => args,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_watch_everything_with_ten_minute_resync() {
+        let args = run_args(&[]);
+        assert!(args.watched_namespaces().is_empty());
+        assert_eq!(args.resync_period, Duration::from_secs(600));
+        assert_eq!(args.drift_scan_interval, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn flags_parse_namespaces_and_durations() {
+        let args = run_args(&[
+            "--namespaces=a, b",
+            "--resync-period=90s",
+            "--log-format=json",
+            "--concurrency=4",
+        ]);
+        assert_eq!(args.watched_namespaces(), ["a", "b"]);
+        assert_eq!(args.resync_period, Duration::from_secs(90));
+        assert_eq!(args.log_format, LogFormat::Json);
+        assert_eq!(args.concurrency, 4);
+    }
+}

@@ -1,0 +1,435 @@
+//! The Kubernetes side: watches VideoStreams, runs [`sync`](crate::sync) for each, and writes
+//! the outcome back as status, conditions and Events.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Resource, ResourceExt};
+use tracing::{info, instrument, warn};
+
+use crate::api::{VideoStream, VideoStreamStatus};
+use crate::kvs::KinesisVideo;
+use crate::plan::{Desired, Mutation};
+use crate::status::{Outcome, SYNCED, find, next_status};
+use crate::sync::{self, CleanupStep, Report, Step, describe_mutation};
+use crate::{Error, Result, drift};
+
+/// Finalizer that keeps a VideoStream until its stream is cleaned up.
+pub const FINALIZER: &str = "kvs-operator.dev/finalizer";
+
+/// Field manager for status writes.
+const MANAGER: &str = "kvs-operator";
+
+/// Timing knobs of the reconcile loop.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How often an in-sync VideoStream is compared with its stream in full (tags included).
+    pub resync_period: Duration,
+    /// How soon to look again after a change, or while the stream is busy.
+    pub poll_interval: Duration,
+    /// How often one ListStreams pass looks for streams changed outside Kubernetes
+    /// (`None`: never; drift is then found at the resync period only).
+    pub drift_scan_interval: Option<Duration>,
+    /// VideoStreams reconciled at once.
+    pub concurrency: u16,
+    /// Reported as the Event reporting instance (e.g. the pod name).
+    pub instance: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            resync_period: Duration::from_secs(600),
+            poll_interval: Duration::from_secs(2),
+            drift_scan_interval: Some(Duration::from_secs(60)),
+            concurrency: 32,
+            instance: None,
+        }
+    }
+}
+
+/// Shared state of every reconcile.
+pub struct Context {
+    /// Kubernetes client.
+    pub client: Client,
+    /// Kinesis Video Streams, already rate limited.
+    pub kvs: Arc<dyn KinesisVideo>,
+    /// Publishes Events on VideoStreams (and aggregates repeats into series).
+    pub recorder: Recorder,
+    pub settings: Settings,
+    /// Consecutive failed reconciles per VideoStream, for the backoff.
+    failures: Mutex<HashMap<ObjectRef<VideoStream>, u32>>,
+}
+
+impl Context {
+    pub fn new(client: Client, kvs: Arc<dyn KinesisVideo>, settings: Settings) -> Self {
+        let reporter = Reporter {
+            controller: MANAGER.to_string(),
+            instance: settings.instance.clone(),
+        };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            kvs,
+            settings,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts one more failure of `vs` and returns the count.
+    fn record_failure(&self, vs: &VideoStream) -> u32 {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let count = failures.entry(ObjectRef::from(vs)).or_insert(0);
+        *count += 1;
+        *count
+    }
+
+    fn record_success(&self, vs: &VideoStream) {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        failures.remove(&ObjectRef::from(vs));
+    }
+}
+
+/// Runs the controller for the given namespaces (all when empty) until a shutdown signal.
+pub async fn run(ctx: Arc<Context>, namespaces: &[String]) -> Result<()> {
+    let apis: Vec<Api<VideoStream>> = if namespaces.is_empty() {
+        vec![Api::all(ctx.client.clone())]
+    } else {
+        namespaces
+            .iter()
+            .map(|ns| Api::namespaced(ctx.client.clone(), ns))
+            .collect()
+    };
+    for api in &apis {
+        ensure_crd_installed(api).await?;
+    }
+    let controllers = apis.into_iter().map(|api| run_one(api, ctx.clone()));
+    futures::future::join_all(controllers).await;
+    Ok(())
+}
+
+/// Fails with an install hint when the VideoStream CRD is missing.
+async fn ensure_crd_installed(api: &Api<VideoStream>) -> Result<()> {
+    match api.list(&ListParams::default().limit(1)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Err(Error::Config(
+            "the VideoStream CRD is not installed; install it with: kvs-operator crd | kubectl apply -f -"
+                .to_string(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn run_one(api: Api<VideoStream>, ctx: Arc<Context>) {
+    let (reader, writer) = reflector::store();
+    // Status writes must not trigger reconciles (lastSyncTime changes every time), so only
+    // spec changes (generation) and deletion wake a VideoStream up; everything else comes
+    // from requeues and the drift scan.
+    let objects = watcher(api, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(spec_or_deletion, Default::default());
+
+    let (drift_tx, drift_rx) = futures::channel::mpsc::channel(1024);
+    if let Some(interval) = ctx.settings.drift_scan_interval {
+        tokio::spawn(drift::scan_forever(
+            ctx.kvs.clone(),
+            reader.clone(),
+            interval,
+            drift_tx,
+        ));
+    }
+
+    let config = kube::runtime::controller::Config::default().concurrency(ctx.settings.concurrency);
+    Controller::for_stream(objects, reader)
+        .with_config(config)
+        .reconcile_on(drift_rx)
+        .shutdown_on_signal()
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                warn!(%error, "reconcile loop error");
+            }
+        })
+        .await;
+}
+
+/// Predicate: the spec generation plus whether deletion started.
+fn spec_or_deletion(vs: &VideoStream) -> Option<u64> {
+    let generation = vs.meta().generation.unwrap_or_default() as u64;
+    let deleting = u64::from(vs.meta().deletion_timestamp.is_some());
+    Some(generation.wrapping_mul(2).wrapping_add(deleting))
+}
+
+/// Reconciles one VideoStream: finalizer first, then cleanup or apply.
+#[instrument(skip_all, fields(namespace = vs.namespace(), name = vs.name_any()))]
+pub async fn reconcile(vs: Arc<VideoStream>, ctx: Arc<Context>) -> Result<Action> {
+    let namespace = vs.namespace().unwrap_or_default();
+    let api: Api<VideoStream> = Api::namespaced(ctx.client.clone(), &namespace);
+    let has_finalizer = vs.finalizers().iter().any(|f| f == FINALIZER);
+
+    if vs.meta().deletion_timestamp.is_some() {
+        if !has_finalizer {
+            return Ok(Action::await_change());
+        }
+        return cleanup(&vs, &api, &ctx).await;
+    }
+    if !has_finalizer {
+        // Before anything is created at AWS, so a deletion can never lose track of it.
+        set_finalizers(&api, &vs, with_finalizer(vs.finalizers())).await?;
+    }
+    apply(&vs, &api, &ctx).await
+}
+
+async fn apply(vs: &VideoStream, api: &Api<VideoStream>, ctx: &Context) -> Result<Action> {
+    let desired = Desired::from_resource(vs);
+    let previous = vs.status.as_ref();
+    let result = sync::sync(
+        ctx.kvs.as_ref(),
+        &desired,
+        previous.and_then(|s| s.stream_arn.as_deref()),
+        &previous
+            .map(|s| s.data_endpoints.clone())
+            .unwrap_or_default(),
+    )
+    .await;
+
+    let outcome = match &result {
+        Ok(report) => Outcome::Synced(report),
+        Err(error) => Outcome::Failed(error),
+    };
+    let status = next_status(
+        previous,
+        vs.meta().generation,
+        &desired.name,
+        outcome,
+        Timestamp::now(),
+    );
+    patch_status(api, vs, &status).await?;
+    publish_condition_change(ctx, vs, previous, &status).await;
+
+    let report = result?;
+    if let Some(event) = mutation_event(&report) {
+        publish(ctx, vs, event).await;
+    }
+    ctx.record_success(vs);
+    let next = match report.step {
+        Step::InSync => jittered(ctx.settings.resync_period),
+        Step::Created { .. } | Step::Mutated(_) | Step::Waiting(_) => ctx.settings.poll_interval,
+    };
+    Ok(Action::requeue(next))
+}
+
+async fn cleanup(vs: &VideoStream, api: &Api<VideoStream>, ctx: &Context) -> Result<Action> {
+    let desired = Desired::from_resource(vs);
+    let previous = vs.status.as_ref();
+    let result = sync::cleanup(ctx.kvs.as_ref(), &desired).await;
+    let outcome = match &result {
+        Ok(step) => Outcome::CleaningUp(step),
+        Err(error) => Outcome::Failed(error),
+    };
+    let status = next_status(
+        previous,
+        vs.meta().generation,
+        &desired.name,
+        outcome,
+        Timestamp::now(),
+    );
+    patch_status(api, vs, &status).await?;
+    publish_condition_change(ctx, vs, previous, &status).await;
+
+    let step = result?;
+    ctx.record_success(vs);
+    match step {
+        CleanupStep::Done | CleanupStep::Released { .. } => {
+            if let CleanupStep::Released { arn } = &step {
+                let note = format!(
+                    "removed the owner tag from {arn}; the stream is kept (deletionPolicy Retain)"
+                );
+                publish(ctx, vs, normal("ReleasedStream", "Release", note)).await;
+            }
+            let remaining = vs
+                .finalizers()
+                .iter()
+                .filter(|f| *f != FINALIZER)
+                .cloned()
+                .collect();
+            set_finalizers(api, vs, remaining).await?;
+            Ok(Action::await_change())
+        }
+        CleanupStep::Deleted { arn } => {
+            publish(
+                ctx,
+                vs,
+                normal("DeletingStream", "Delete", format!("deleting stream {arn}")),
+            )
+            .await;
+            Ok(Action::requeue(ctx.settings.poll_interval))
+        }
+        CleanupStep::Waiting(_) => Ok(Action::requeue(ctx.settings.poll_interval)),
+    }
+}
+
+/// Backs off per VideoStream by error class, with jitter so failures don't synchronise.
+pub fn error_policy(vs: Arc<VideoStream>, error: &Error, ctx: Arc<Context>) -> Action {
+    let attempt = ctx.record_failure(&vs);
+    let delay = error.class().backoff(attempt, ctx.settings.resync_period);
+    warn!(
+        namespace = vs.namespace(),
+        name = vs.name_any(),
+        reason = error.reason(),
+        attempt,
+        ?delay,
+        %error,
+        "reconcile failed"
+    );
+    Action::requeue(jittered(delay))
+}
+
+/// `base` ± 10%.
+fn jittered(base: Duration) -> Duration {
+    base.mul_f64(rand::random_range(0.9..1.1))
+}
+
+fn with_finalizer(existing: &[String]) -> Vec<String> {
+    let mut finalizers = existing.to_vec();
+    finalizers.push(FINALIZER.to_string());
+    finalizers
+}
+
+/// Replaces the finalizer list, guarded by the resourceVersion we read, so a concurrent
+/// change by someone else makes this fail (and retry) instead of being overwritten.
+async fn set_finalizers(
+    api: &Api<VideoStream>,
+    vs: &VideoStream,
+    finalizers: Vec<String>,
+) -> Result<()> {
+    let patch = serde_json::json!({
+        "metadata": {
+            "resourceVersion": vs.resource_version(),
+            "finalizers": finalizers,
+        }
+    });
+    api.patch(
+        &vs.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Writes the status with server-side apply: this is what we saw, and we own all of it.
+async fn patch_status(
+    api: &Api<VideoStream>,
+    vs: &VideoStream,
+    status: &VideoStreamStatus,
+) -> Result<()> {
+    let patch = serde_json::json!({
+        "apiVersion": VideoStream::api_version(&()),
+        "kind": VideoStream::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        &vs.name_any(),
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The Event for the AWS mutation a report performed, if any.
+fn mutation_event(report: &Report) -> Option<Event> {
+    let stream = report.stream.as_ref();
+    let event = match &report.step {
+        Step::Created { arn } => normal("CreatedStream", "Create", format!("created stream {arn}")),
+        Step::Mutated(mutation) => {
+            let note = describe_mutation(mutation, stream);
+            match mutation {
+                Mutation::Adopt => normal("AdoptedStream", "Adopt", note),
+                Mutation::UpdateStream { .. } => normal("UpdatedStream", "UpdateStream", note),
+                Mutation::UpdateRetention { to, from, .. } if to < from => Event {
+                    type_: EventType::Warning,
+                    ..normal("DecreasedRetention", "UpdateDataRetention", note)
+                },
+                Mutation::UpdateRetention { .. } => {
+                    normal("IncreasedRetention", "UpdateDataRetention", note)
+                }
+                Mutation::UpdateStorageTier(_) => normal(
+                    "UpdatedStorageTier",
+                    "UpdateStreamStorageConfiguration",
+                    note,
+                ),
+                Mutation::Untag(_) => normal("UntaggedStream", "UntagStream", note),
+                Mutation::Tag(_) => normal("TaggedStream", "TagStream", note),
+            }
+        }
+        Step::Waiting(_) | Step::InSync => return None,
+    };
+    Some(event)
+}
+
+/// An Event when the Synced condition changes: a new error, or recovery from one.
+async fn publish_condition_change(
+    ctx: &Context,
+    vs: &VideoStream,
+    previous: Option<&VideoStreamStatus>,
+    status: &VideoStreamStatus,
+) {
+    let before = previous.and_then(|s| find(&s.conditions, SYNCED));
+    let Some(now) = find(&status.conditions, SYNCED) else {
+        return;
+    };
+    let changed = before.is_none_or(|b| {
+        b.status != now.status || b.reason != now.reason || b.message != now.message
+    });
+    if !changed {
+        return;
+    }
+    if now.status == "False" {
+        let event = Event {
+            type_: EventType::Warning,
+            ..normal(&now.reason, "Reconcile", now.message.clone())
+        };
+        publish(ctx, vs, event).await;
+    } else if before.is_some_and(|b| b.status == "False") {
+        publish(
+            ctx,
+            vs,
+            normal(
+                "Recovered",
+                "Reconcile",
+                "the last reconcile succeeded again".into(),
+            ),
+        )
+        .await;
+    }
+}
+
+fn normal(reason: &str, action: &str, note: String) -> Event {
+    Event {
+        type_: EventType::Normal,
+        reason: reason.to_string(),
+        note: Some(note),
+        action: action.to_string(),
+        secondary: None,
+    }
+}
+
+/// Publishes an Event; a failure is logged, never fails the reconcile.
+async fn publish(ctx: &Context, vs: &VideoStream, event: Event) {
+    info!(reason = %event.reason, note = ?event.note, "event");
+    if let Err(error) = ctx.recorder.publish(&event, &vs.object_ref(&())).await {
+        warn!(%error, "could not publish event");
+    }
+}

@@ -1,0 +1,269 @@
+//! Client-side rate limiting under the KVS control-plane quotas.
+//!
+//! KVS answers calls above its per-account quotas with ClientLimitExceededException. When a
+//! thousand VideoStreams are applied at once, waiting here for a token converges at the quota
+//! rate; firing anyway would converge slower, through throttling errors and backoff.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use super::{KinesisVideo, NewStream, RetentionChange, Stream};
+use crate::Result;
+use crate::api::StorageTier;
+
+/// The control-plane operations, each with its own quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Operation {
+    CreateStream,
+    DescribeStream,
+    ListStreams,
+    UpdateStream,
+    UpdateDataRetention,
+    TagStream,
+    UntagStream,
+    ListTagsForStream,
+    DeleteStream,
+    GetDataEndpoint,
+    DescribeStreamStorageConfiguration,
+    UpdateStreamStorageConfiguration,
+}
+
+impl Operation {
+    pub const ALL: [Operation; 12] = [
+        Operation::CreateStream,
+        Operation::DescribeStream,
+        Operation::ListStreams,
+        Operation::UpdateStream,
+        Operation::UpdateDataRetention,
+        Operation::TagStream,
+        Operation::UntagStream,
+        Operation::ListTagsForStream,
+        Operation::DeleteStream,
+        Operation::GetDataEndpoint,
+        Operation::DescribeStreamStorageConfiguration,
+        Operation::UpdateStreamStorageConfiguration,
+    ];
+
+    /// Calls per second per account and region (KVS developer guide, "Quotas").
+    pub fn aws_quota(self) -> f64 {
+        match self {
+            Operation::DescribeStream | Operation::GetDataEndpoint => 300.0,
+            _ => 50.0,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::CreateStream => "CreateStream",
+            Operation::DescribeStream => "DescribeStream",
+            Operation::ListStreams => "ListStreams",
+            Operation::UpdateStream => "UpdateStream",
+            Operation::UpdateDataRetention => "UpdateDataRetention",
+            Operation::TagStream => "TagStream",
+            Operation::UntagStream => "UntagStream",
+            Operation::ListTagsForStream => "ListTagsForStream",
+            Operation::DeleteStream => "DeleteStream",
+            Operation::GetDataEndpoint => "GetDataEndpoint",
+            Operation::DescribeStreamStorageConfiguration => "DescribeStreamStorageConfiguration",
+            Operation::UpdateStreamStorageConfiguration => "UpdateStreamStorageConfiguration",
+        }
+    }
+}
+
+/// A token bucket that lets callers reserve a slot and sleep until it comes.
+///
+/// The refill rate is 90% of the quota and the burst 10% of it, so no one-second window
+/// ever sees more calls than the quota, whichever way the server counts.
+#[derive(Debug)]
+struct Bucket {
+    per_second: f64,
+    burst: f64,
+    state: Mutex<BucketState>,
+}
+
+#[derive(Debug)]
+struct BucketState {
+    tokens: f64,
+    refilled_at: Instant,
+}
+
+impl Bucket {
+    fn for_quota(quota: f64) -> Self {
+        let burst = (quota * 0.1).max(1.0);
+        Self {
+            per_second: quota * 0.9,
+            burst,
+            state: Mutex::new(BucketState {
+                tokens: burst,
+                refilled_at: Instant::now(),
+            }),
+        }
+    }
+
+    /// Waits until this caller may make one call.
+    async fn acquire(&self) {
+        let wait = {
+            let mut state = self.state.lock().await;
+            let now = Instant::now();
+            let elapsed = now.duration_since(state.refilled_at).as_secs_f64();
+            state.tokens = (state.tokens + elapsed * self.per_second).min(self.burst);
+            state.refilled_at = now;
+            // Going negative reserves a future slot, so waiters are served in order.
+            state.tokens -= 1.0;
+            if state.tokens >= 0.0 {
+                Duration::ZERO
+            } else {
+                Duration::from_secs_f64(-state.tokens / self.per_second)
+            }
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// Wraps a [`KinesisVideo`] so every call first waits for its operation's bucket.
+pub struct RateLimited<K> {
+    inner: K,
+    buckets: BTreeMap<Operation, Bucket>,
+}
+
+impl<K: KinesisVideo> RateLimited<K> {
+    /// Limits each operation to `scale` × its AWS quota (1.0 = the published quotas; lower
+    /// leaves room for other clients in the same account).
+    pub fn new(inner: K, scale: f64) -> Self {
+        let buckets = Operation::ALL
+            .into_iter()
+            .map(|op| (op, Bucket::for_quota(op.aws_quota() * scale)))
+            .collect();
+        Self { inner, buckets }
+    }
+
+    async fn wait_for(&self, op: Operation) {
+        if let Some(bucket) = self.buckets.get(&op) {
+            bucket.acquire().await;
+        }
+    }
+}
+
+#[async_trait]
+impl<K: KinesisVideo> KinesisVideo for RateLimited<K> {
+    async fn describe_stream(&self, name: &str) -> Result<Option<Stream>> {
+        self.wait_for(Operation::DescribeStream).await;
+        self.inner.describe_stream(name).await
+    }
+
+    async fn list_streams(&self, prefix: Option<&str>) -> Result<Vec<Stream>> {
+        // One token per call, not per page: pages of 10,000 make more than one rare.
+        self.wait_for(Operation::ListStreams).await;
+        self.inner.list_streams(prefix).await
+    }
+
+    async fn create_stream(&self, stream: &NewStream) -> Result<String> {
+        self.wait_for(Operation::CreateStream).await;
+        self.inner.create_stream(stream).await
+    }
+
+    async fn update_stream(
+        &self,
+        arn: &str,
+        version: &str,
+        device_name: Option<&str>,
+        media_type: Option<&str>,
+    ) -> Result<()> {
+        self.wait_for(Operation::UpdateStream).await;
+        self.inner
+            .update_stream(arn, version, device_name, media_type)
+            .await
+    }
+
+    async fn update_data_retention(
+        &self,
+        arn: &str,
+        version: &str,
+        change: RetentionChange,
+    ) -> Result<()> {
+        self.wait_for(Operation::UpdateDataRetention).await;
+        self.inner.update_data_retention(arn, version, change).await
+    }
+
+    async fn tag_stream(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<()> {
+        self.wait_for(Operation::TagStream).await;
+        self.inner.tag_stream(arn, tags).await
+    }
+
+    async fn untag_stream(&self, arn: &str, keys: &[String]) -> Result<()> {
+        self.wait_for(Operation::UntagStream).await;
+        self.inner.untag_stream(arn, keys).await
+    }
+
+    async fn list_tags(&self, arn: &str) -> Result<BTreeMap<String, String>> {
+        self.wait_for(Operation::ListTagsForStream).await;
+        self.inner.list_tags(arn).await
+    }
+
+    async fn delete_stream(&self, arn: &str, version: &str) -> Result<()> {
+        self.wait_for(Operation::DeleteStream).await;
+        self.inner.delete_stream(arn, version).await
+    }
+
+    async fn get_data_endpoint(&self, arn: &str, api_name: &str) -> Result<String> {
+        self.wait_for(Operation::GetDataEndpoint).await;
+        self.inner.get_data_endpoint(arn, api_name).await
+    }
+
+    async fn describe_storage_tier(&self, arn: &str) -> Result<Option<StorageTier>> {
+        self.wait_for(Operation::DescribeStreamStorageConfiguration)
+            .await;
+        self.inner.describe_storage_tier(arn).await
+    }
+
+    async fn update_storage_tier(&self, arn: &str, version: &str, tier: StorageTier) -> Result<()> {
+        self.wait_for(Operation::UpdateStreamStorageConfiguration)
+            .await;
+        self.inner.update_storage_tier(arn, version, tier).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_is_spread_at_the_refill_rate_after_the_initial_tokens() {
+        let bucket = Bucket::for_quota(50.0); // burst 5, refill 45/s
+        let start = Instant::now();
+        for _ in 0..95 {
+            bucket.acquire().await;
+        }
+        // 5 calls ride the burst; the other 90 take 90 / 45 = 2 seconds.
+        let elapsed = start.elapsed();
+        assert!(elapsed >= Duration::from_millis(1990), "{elapsed:?}");
+        assert!(elapsed <= Duration::from_millis(2010), "{elapsed:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_one_second_window_exceeds_the_quota() {
+        let bucket = Bucket::for_quota(50.0);
+        let mut times = Vec::new();
+        let start = Instant::now();
+        for _ in 0..300 {
+            bucket.acquire().await;
+            times.push(start.elapsed());
+        }
+        for (i, t) in times.iter().enumerate() {
+            let in_window = times[i..]
+                .iter()
+                .take_while(|u| **u < *t + Duration::from_secs(1))
+                .count();
+            assert!(
+                in_window <= 50,
+                "{in_window} calls within one second from {t:?}"
+            );
+        }
+    }
+}

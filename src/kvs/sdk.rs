@@ -1,0 +1,357 @@
+//! [`KinesisVideo`] over `aws-sdk-kinesisvideo`: the only place that knows SDK types.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_kinesisvideo::Client;
+use aws_sdk_kinesisvideo::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_kinesisvideo::types::{
+    ApiName, ComparisonOperator, DefaultStorageTier, StreamInfo, StreamNameCondition,
+    StreamStorageConfiguration, UpdateDataRetentionOperation,
+};
+
+use super::{KinesisVideo, NewStream, RetentionChange, Stream, StreamStatus};
+use crate::api::StorageTier;
+use crate::{Error, Result};
+
+/// ListStreams page size: the most KVS returns in one call.
+const LIST_PAGE_SIZE: i32 = 10_000;
+
+/// The adapter. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct SdkKinesisVideo {
+    client: Client,
+}
+
+impl SdkKinesisVideo {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    /// Builds a client from the standard AWS chain (env, profile, web identity, Pod
+    /// Identity, `AWS_ENDPOINT_URL`...), with a per-call timeout so a hung request cannot
+    /// stall a reconcile.
+    pub async fn from_env(call_timeout: Duration) -> Self {
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .operation_timeout(call_timeout)
+            .build();
+        let config = aws_config::from_env().timeout_config(timeouts).load().await;
+        Self::new(Client::new(&config))
+    }
+}
+
+/// Maps an SDK error to the operator's error, by the AWS error code.
+fn map_err<E>(err: SdkError<E, aws_smithy_runtime_api::http::Response>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match &err {
+        SdkError::ServiceError(service) => {
+            let inner = service.err();
+            let code = inner.code().unwrap_or("Unknown").to_string();
+            let message = inner.message().unwrap_or_default().to_string();
+            let status = service.raw().status().as_u16();
+            from_code(code, message, status)
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            Error::Unavailable(error_chain(&err))
+        }
+        // Construction failures are mostly missing credentials or region.
+        _ => Error::AccessDenied {
+            code: "ClientConfiguration".into(),
+            message: error_chain(&err),
+        },
+    }
+}
+
+fn from_code(code: String, message: String, http_status: u16) -> Error {
+    match code.as_str() {
+        "ClientLimitExceededException" | "ThrottlingException" => Error::Throttled(message),
+        "ResourceInUseException" => Error::ResourceInUse(message),
+        "VersionMismatchException" => Error::VersionMismatch(message),
+        "ResourceNotFoundException" => Error::NotFound(message),
+        "InvalidArgumentException"
+        | "InvalidDeviceException"
+        | "InvalidResourceFormatException"
+        | "NoDataRetentionException" => Error::InvalidArgument { code, message },
+        "TagsPerResourceExceededLimitException"
+        | "AccountStreamLimitExceededException"
+        | "DeviceStreamLimitExceededException" => Error::LimitExceeded { code, message },
+        "AccessDeniedException"
+        | "NotAuthorizedException"
+        | "UnrecognizedClientException"
+        | "InvalidSignatureException"
+        | "MissingAuthenticationTokenException"
+        | "ExpiredTokenException" => Error::AccessDenied { code, message },
+        _ if http_status >= 500 => Error::Unavailable(format!("{code}: {message}")),
+        _ => Error::Aws { code, message },
+    }
+}
+
+/// The error with its sources, since SDK errors keep the useful part in the chain.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn to_stream(info: &StreamInfo) -> Stream {
+    Stream {
+        name: info.stream_name().unwrap_or_default().to_string(),
+        arn: info.stream_arn().unwrap_or_default().to_string(),
+        version: info.version().unwrap_or_default().to_string(),
+        status: StreamStatus::parse(info.status().map(|s| s.as_str()).unwrap_or("UNKNOWN")),
+        device_name: info.device_name().map(str::to_string),
+        media_type: info.media_type().map(str::to_string),
+        kms_key_id: info.kms_key_id().map(str::to_string),
+        data_retention_in_hours: info.data_retention_in_hours().unwrap_or(0),
+        creation_time: info.creation_time().map(|t| t.secs()),
+    }
+}
+
+fn to_sdk_tier(tier: StorageTier) -> DefaultStorageTier {
+    match tier {
+        StorageTier::Hot => DefaultStorageTier::Hot,
+        StorageTier::Warm => DefaultStorageTier::Warm,
+    }
+}
+
+fn storage_configuration(tier: StorageTier) -> Result<StreamStorageConfiguration> {
+    StreamStorageConfiguration::builder()
+        .default_storage_tier(to_sdk_tier(tier))
+        .build()
+        .map_err(|e| Error::InvalidSpec(e.to_string()))
+}
+
+#[async_trait]
+impl KinesisVideo for SdkKinesisVideo {
+    async fn describe_stream(&self, name: &str) -> Result<Option<Stream>> {
+        match self.client.describe_stream().stream_name(name).send().await {
+            Ok(out) => Ok(out.stream_info().map(to_stream)),
+            Err(err) => match map_err(err) {
+                Error::NotFound(_) => Ok(None),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn list_streams(&self, prefix: Option<&str>) -> Result<Vec<Stream>> {
+        let mut streams = Vec::new();
+        let mut next_token: Option<String> = None;
+        loop {
+            let mut request = self
+                .client
+                .list_streams()
+                .max_results(LIST_PAGE_SIZE)
+                .set_next_token(next_token.take());
+            if let Some(prefix) = prefix {
+                request = request.stream_name_condition(
+                    StreamNameCondition::builder()
+                        .comparison_operator(ComparisonOperator::BeginsWith)
+                        .comparison_value(prefix)
+                        .build(),
+                );
+            }
+            let page = request.send().await.map_err(map_err)?;
+            streams.extend(page.stream_info_list().iter().map(to_stream));
+            match page.next_token() {
+                Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
+                _ => return Ok(streams),
+            }
+        }
+    }
+
+    async fn create_stream(&self, stream: &NewStream) -> Result<String> {
+        let mut request = self
+            .client
+            .create_stream()
+            .stream_name(&stream.name)
+            .set_device_name(stream.device_name.clone())
+            .set_media_type(stream.media_type.clone())
+            .set_kms_key_id(stream.kms_key_id.clone())
+            .set_data_retention_in_hours(stream.data_retention_in_hours);
+        for (key, value) in &stream.tags {
+            request = request.tags(key, value);
+        }
+        if let Some(tier) = stream.storage_tier {
+            request = request.stream_storage_configuration(storage_configuration(tier)?);
+        }
+        let out = request.send().await.map_err(map_err)?;
+        Ok(out.stream_arn().unwrap_or_default().to_string())
+    }
+
+    async fn update_stream(
+        &self,
+        arn: &str,
+        version: &str,
+        device_name: Option<&str>,
+        media_type: Option<&str>,
+    ) -> Result<()> {
+        self.client
+            .update_stream()
+            .stream_arn(arn)
+            .current_version(version)
+            .set_device_name(device_name.map(str::to_string))
+            .set_media_type(media_type.map(str::to_string))
+            .send()
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn update_data_retention(
+        &self,
+        arn: &str,
+        version: &str,
+        change: RetentionChange,
+    ) -> Result<()> {
+        let (operation, hours) = match change {
+            RetentionChange::Increase(h) => {
+                (UpdateDataRetentionOperation::IncreaseDataRetention, h)
+            }
+            RetentionChange::Decrease(h) => {
+                (UpdateDataRetentionOperation::DecreaseDataRetention, h)
+            }
+        };
+        self.client
+            .update_data_retention()
+            .stream_arn(arn)
+            .current_version(version)
+            .operation(operation)
+            .data_retention_change_in_hours(hours)
+            .send()
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn tag_stream(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<()> {
+        let mut request = self.client.tag_stream().stream_arn(arn);
+        for (key, value) in tags {
+            request = request.tags(key, value);
+        }
+        request.send().await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn untag_stream(&self, arn: &str, keys: &[String]) -> Result<()> {
+        self.client
+            .untag_stream()
+            .stream_arn(arn)
+            .set_tag_key_list(Some(keys.to_vec()))
+            .send()
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn list_tags(&self, arn: &str) -> Result<BTreeMap<String, String>> {
+        let mut tags = BTreeMap::new();
+        let mut next_token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_tags_for_stream()
+                .stream_arn(arn)
+                .set_next_token(next_token.take())
+                .send()
+                .await
+                .map_err(map_err)?;
+            if let Some(page_tags) = page.tags() {
+                tags.extend(page_tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            match page.next_token() {
+                Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
+                _ => return Ok(tags),
+            }
+        }
+    }
+
+    async fn delete_stream(&self, arn: &str, version: &str) -> Result<()> {
+        self.client
+            .delete_stream()
+            .stream_arn(arn)
+            .current_version(version)
+            .send()
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn get_data_endpoint(&self, arn: &str, api_name: &str) -> Result<String> {
+        let out = self
+            .client
+            .get_data_endpoint()
+            .stream_arn(arn)
+            .api_name(ApiName::from(api_name))
+            .send()
+            .await
+            .map_err(map_err)?;
+        Ok(out.data_endpoint().unwrap_or_default().to_string())
+    }
+
+    async fn describe_storage_tier(&self, arn: &str) -> Result<Option<StorageTier>> {
+        let out = self
+            .client
+            .describe_stream_storage_configuration()
+            .stream_arn(arn)
+            .send()
+            .await
+            .map_err(map_err)?;
+        Ok(out
+            .stream_storage_configuration()
+            .and_then(|c| match c.default_storage_tier() {
+                DefaultStorageTier::Hot => Some(StorageTier::Hot),
+                DefaultStorageTier::Warm => Some(StorageTier::Warm),
+                _ => None,
+            }))
+    }
+
+    async fn update_storage_tier(&self, arn: &str, version: &str, tier: StorageTier) -> Result<()> {
+        self.client
+            .update_stream_storage_configuration()
+            .stream_arn(arn)
+            .current_version(version)
+            .stream_storage_configuration(storage_configuration(tier)?)
+            .send()
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aws_error_codes_map_to_the_operator_error_families() {
+        let cases = [
+            ("ClientLimitExceededException", 400, "Throttled"),
+            ("ResourceInUseException", 400, "ResourceInUse"),
+            ("VersionMismatchException", 400, "VersionConflict"),
+            ("InvalidArgumentException", 400, "InvalidSpec"),
+            ("InvalidDeviceException", 400, "InvalidSpec"),
+            (
+                "TagsPerResourceExceededLimitException",
+                400,
+                "LimitExceeded",
+            ),
+            ("AccountStreamLimitExceededException", 400, "LimitExceeded"),
+            ("AccessDeniedException", 401, "AccessDenied"),
+            ("NotAuthorizedException", 401, "AccessDenied"),
+            ("InternalFailure", 500, "AWSUnavailable"),
+            ("SomethingNew", 400, "AWSError"),
+        ];
+        for (code, status, reason) in cases {
+            let error = from_code(code.to_string(), "m".to_string(), status);
+            assert_eq!(error.reason(), reason, "{code}");
+        }
+    }
+}

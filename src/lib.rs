@@ -1,0 +1,15 @@
+//! kvs-operator: Amazon Kinesis Video Streams managed declaratively from Kubernetes.
+
+pub mod api;
+pub mod cli;
+pub mod controller;
+pub mod drift;
+pub mod error;
+pub mod kms;
+pub mod kvs;
+pub mod plan;
+pub mod status;
+pub mod sync;
+pub mod telemetry;
+
+pub use error::{Error, ErrorClass, Result};
