@@ -69,7 +69,7 @@ impl Config {
 
 /// Behaviour that tests may change while the emulator runs (library setters or
 /// `PUT /_emulator/config`). Serialized with durations in milliseconds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// How long streams stay in their transitional states.
@@ -83,18 +83,6 @@ pub struct Settings {
     /// When set, GetDataEndpoint answers this URL for every stream and API; otherwise a
     /// realistic `https://{s|b}-xxxxxxxx.kinesisvideo.<region>.amazonaws.com` per stream.
     pub data_endpoint: Option<String>,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            delays: Delays::default(),
-            quotas: Quotas::default(),
-            faults: Faults::default(),
-            limits: Limits::default(),
-            data_endpoint: None,
-        }
-    }
 }
 
 impl Settings {

@@ -78,18 +78,20 @@ fn parse_quota(text: &str) -> Result<(Operation, u32), String> {
 
 impl Args {
     fn into_config(self) -> Config {
-        let mut settings = Settings::default();
-        settings.delays = Delays {
-            create: Duration::from_millis(self.create_delay_ms),
-            update: Duration::from_millis(self.update_delay_ms),
-            delete: Duration::from_millis(self.delete_delay_ms),
+        let mut settings = Settings {
+            delays: Delays {
+                create: Duration::from_millis(self.create_delay_ms),
+                update: Duration::from_millis(self.update_delay_ms),
+                delete: Duration::from_millis(self.delete_delay_ms),
+            },
+            data_endpoint: self.data_endpoint,
+            ..Settings::default()
         };
         settings.quotas.enabled = !self.no_quotas;
         settings.quotas.per_stream_tps = self.per_stream_tps;
         settings.quotas.account_tps.extend(self.quotas);
         settings.faults.error_rate = self.error_rate;
         settings.faults.latency = Duration::from_millis(self.latency_ms);
-        settings.data_endpoint = self.data_endpoint;
         settings.limits.max_streams = self.max_streams;
         settings.limits.tags_page_size = self.tags_page_size;
         settings.limits.allow_reserved_tag_keys = self.allow_reserved_tag_keys;
