@@ -17,9 +17,9 @@ use crate::validate::{
     KMS_KEY_ID, MEDIA_TYPE, NAME, NEXT_TOKEN, RESOURCE_ARN, VERSION, Violations, stream_address,
 };
 use crate::wire::{
-    AddressInput, CreateStreamInput, DeleteStreamInput, GetDataEndpointInput, ListStreamsInput,
-    ListTagsForStreamInput, StreamInfo, StreamStorageConfigurationInput, TagStreamInput,
-    UntagStreamInput, UpdateDataRetentionInput, UpdateStreamInput,
+    AddressInput, Addressed, CreateStreamInput, DeleteStreamInput, GetDataEndpointInput,
+    ListStreamsInput, ListTagsForStreamInput, StreamInfo, StreamStorageConfigurationInput,
+    TagStreamInput, UntagStreamInput, UpdateDataRetentionInput, UpdateStreamInput,
     UpdateStreamStorageConfigurationInput,
 };
 
@@ -78,10 +78,13 @@ pub fn quota_key(body: &Value) -> Option<&str> {
     arn.splitn(6, ':').nth(5)?.split('/').nth(1)
 }
 
+/// Type mismatches are `SerializationException`s, as AWS answers them, naming the member.
 fn decode<T: DeserializeOwned>(body: &Value) -> Result<T, ApiError> {
-    T::deserialize(body).map_err(|err| {
+    serde_path_to_error::deserialize(body).map_err(|err| {
         ApiError::serialization(format!(
-            "The request body does not match the input shape: {err}"
+            "Value at '{}' cannot be converted to the input shape: {}",
+            err.path(),
+            err.inner()
         ))
     })
 }
@@ -94,15 +97,15 @@ fn empty() -> Result<Vec<u8>, ApiError> {
     Ok(b"{}".to_vec())
 }
 
-fn address(input: &AddressInput) -> StreamAddress<'_> {
+fn address(input: &impl Addressed) -> StreamAddress<'_> {
     StreamAddress {
-        name: input.stream_name.as_deref(),
-        arn: input.stream_arn.as_deref(),
+        name: input.stream_name(),
+        arn: input.stream_arn(),
     }
 }
 
-fn check_address(v: &mut Violations, input: &AddressInput) {
-    stream_address(v, input.stream_name.as_deref(), input.stream_arn.as_deref());
+fn check_address(v: &mut Violations, input: &impl Addressed) {
+    stream_address(v, input.stream_name(), input.stream_arn());
 }
 
 fn check_version(v: &mut Violations, version: &Option<String>) {
@@ -291,7 +294,7 @@ fn list_streams(input: ListStreamsInput, ctx: Context<'_>) -> Result<Vec<u8>, Ap
 
 fn update_stream(input: UpdateStreamInput, ctx: Context<'_>) -> Result<Vec<u8>, ApiError> {
     let mut v = Violations::new();
-    check_address(&mut v, &input.address);
+    check_address(&mut v, &input);
     check_version(&mut v, &input.current_version);
     v.string(
         "deviceName",
@@ -309,11 +312,11 @@ fn update_stream(input: UpdateStreamInput, ctx: Context<'_>) -> Result<Vec<u8>, 
     );
     v.finish()?;
     let change = Change::Stream {
-        device_name: input.device_name,
-        media_type: input.media_type,
+        device_name: input.device_name.clone(),
+        media_type: input.media_type.clone(),
     };
     ctx.store.update(
-        address(&input.address),
+        address(&input),
         input.current_version.as_deref().unwrap_or_default(),
         change,
         ctx.settings.delays.update,
@@ -327,7 +330,7 @@ fn update_data_retention(
     ctx: Context<'_>,
 ) -> Result<Vec<u8>, ApiError> {
     let mut v = Violations::new();
-    check_address(&mut v, &input.address);
+    check_address(&mut v, &input);
     check_version(&mut v, &input.current_version);
     v.required("operation", &input.operation);
     v.one_of(
@@ -355,7 +358,7 @@ fn update_data_retention(
         hours,
     };
     ctx.store.update(
-        address(&input.address),
+        address(&input),
         input.current_version.as_deref().unwrap_or_default(),
         change,
         ctx.settings.delays.update,
@@ -366,13 +369,14 @@ fn update_data_retention(
 
 fn tag_stream(input: TagStreamInput, ctx: Context<'_>) -> Result<Vec<u8>, ApiError> {
     let mut v = Violations::new();
-    check_address(&mut v, &input.address);
+    check_address(&mut v, &input);
     v.required("tags", &input.tags);
     v.tags("tags", input.tags.as_ref());
     v.finish()?;
+    let tags = input.tags.clone().unwrap_or_default();
     ctx.store.tag(
-        address(&input.address),
-        input.tags.unwrap_or_default(),
+        address(&input),
+        tags,
         ctx.settings.limits.allow_reserved_tag_keys,
     )?;
     empty()
@@ -380,12 +384,12 @@ fn tag_stream(input: TagStreamInput, ctx: Context<'_>) -> Result<Vec<u8>, ApiErr
 
 fn untag_stream(input: UntagStreamInput, ctx: Context<'_>) -> Result<Vec<u8>, ApiError> {
     let mut v = Violations::new();
-    check_address(&mut v, &input.address);
+    check_address(&mut v, &input);
     v.required("tagKeyList", &input.tag_key_list);
     v.tag_keys("tagKeyList", input.tag_key_list.as_deref());
     v.finish()?;
     ctx.store.untag(
-        address(&input.address),
+        address(&input),
         input.tag_key_list.as_deref().unwrap_or_default(),
         ctx.settings.limits.allow_reserved_tag_keys,
     )?;
@@ -397,12 +401,12 @@ fn list_tags_for_stream(
     ctx: Context<'_>,
 ) -> Result<Vec<u8>, ApiError> {
     let mut v = Violations::new();
-    check_address(&mut v, &input.address);
+    check_address(&mut v, &input);
     check_next_token(&mut v, input.next_token.as_deref());
     v.finish()?;
     let after = decode_token(input.next_token.as_deref())?;
     let page = ctx.store.list_tags(
-        address(&input.address),
+        address(&input),
         after.as_deref(),
         ctx.settings.limits.tags_page_size,
     )?;
@@ -448,13 +452,11 @@ fn delete_stream(input: DeleteStreamInput, ctx: Context<'_>) -> Result<Vec<u8>, 
 
 fn get_data_endpoint(input: GetDataEndpointInput, ctx: Context<'_>) -> Result<Vec<u8>, ApiError> {
     let mut v = Violations::new();
-    check_address(&mut v, &input.address);
+    check_address(&mut v, &input);
     v.required("APIName", &input.api_name);
     v.one_of("APIName", input.api_name.as_deref(), &API_NAMES);
     v.finish()?;
-    let stream = ctx
-        .store
-        .get_live(address(&input.address), ArnCheck::Plain)?;
+    let stream = ctx.store.get_live(address(&input), ArnCheck::Plain)?;
     let endpoint = match &ctx.settings.data_endpoint {
         Some(fixed) => fixed.clone(),
         None => ctx
@@ -484,7 +486,7 @@ fn update_storage_configuration(
     ctx: Context<'_>,
 ) -> Result<Vec<u8>, ApiError> {
     let mut v = Violations::new();
-    check_address(&mut v, &input.address);
+    check_address(&mut v, &input);
     check_version(&mut v, &input.current_version);
     v.required(
         "streamStorageConfiguration",
@@ -494,7 +496,7 @@ fn update_storage_configuration(
     v.finish()?;
     let tier = storage_tier(input.stream_storage_configuration.as_ref());
     ctx.store.update(
-        address(&input.address),
+        address(&input),
         input.current_version.as_deref().unwrap_or_default(),
         Change::StorageTier(tier),
         ctx.settings.delays.update,
@@ -520,6 +522,24 @@ mod tests {
         assert!(decode_token(Some("abc")).is_err());
         assert!(decode_token(Some("zz")).is_err());
         assert!(decode_token(Some("ff")).is_err());
+    }
+
+    #[test]
+    fn type_errors_name_the_member() {
+        let body = json!({"StreamName": "x", "DataRetentionInHours": "24"});
+        let err = decode::<CreateStreamInput>(&body).unwrap_err();
+        assert_eq!(err.code, "SerializationException");
+        assert!(
+            err.message.contains("'DataRetentionInHours'"),
+            "{}",
+            err.message
+        );
+        let body = json!({"StreamName": 5, "CurrentVersion": "a"});
+        let err = decode::<UpdateStreamInput>(&body).unwrap_err();
+        assert!(err.message.contains("'StreamName'"), "{}", err.message);
+        let body = json!({"StreamName": "x", "Tags": {"a": 1}});
+        let err = decode::<TagStreamInput>(&body).unwrap_err();
+        assert!(err.message.contains("'Tags.a'"), "{}", err.message);
     }
 
     #[test]

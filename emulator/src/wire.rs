@@ -32,7 +32,39 @@ pub struct CreateStreamInput {
     pub stream_storage_configuration: Option<StreamStorageConfigurationInput>,
 }
 
-/// Members shared by every input that addresses one stream by name or ARN.
+/// An input that addresses one stream by `StreamName`, `StreamARN` or both.
+pub trait Addressed {
+    fn stream_name(&self) -> Option<&str>;
+    fn stream_arn(&self) -> Option<&str>;
+}
+
+macro_rules! addressed {
+    ($($input:ty),+) => {$(
+        impl Addressed for $input {
+            fn stream_name(&self) -> Option<&str> {
+                self.stream_name.as_deref()
+            }
+            fn stream_arn(&self) -> Option<&str> {
+                self.stream_arn.as_deref()
+            }
+        }
+    )+};
+}
+
+addressed!(
+    AddressInput,
+    UpdateStreamInput,
+    UpdateDataRetentionInput,
+    TagStreamInput,
+    UntagStreamInput,
+    ListTagsForStreamInput,
+    GetDataEndpointInput,
+    UpdateStreamStorageConfigurationInput
+);
+
+/// The input of operations that only address a stream (DescribeStream,
+/// DescribeStreamStorageConfiguration). Members are listed explicitly in every input,
+/// not flattened, so type errors can name them.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct AddressInput {
@@ -62,8 +94,10 @@ pub struct ListStreamsInput {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct UpdateStreamInput {
-    #[serde(flatten)]
-    pub address: AddressInput,
+    #[serde(rename = "StreamName")]
+    pub stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: Option<String>,
     pub current_version: Option<String>,
     pub device_name: Option<String>,
     pub media_type: Option<String>,
@@ -72,8 +106,10 @@ pub struct UpdateStreamInput {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct UpdateDataRetentionInput {
-    #[serde(flatten)]
-    pub address: AddressInput,
+    #[serde(rename = "StreamName")]
+    pub stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: Option<String>,
     pub current_version: Option<String>,
     pub operation: Option<String>,
     pub data_retention_change_in_hours: Option<i64>,
@@ -82,24 +118,30 @@ pub struct UpdateDataRetentionInput {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct TagStreamInput {
-    #[serde(flatten)]
-    pub address: AddressInput,
+    #[serde(rename = "StreamName")]
+    pub stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: Option<String>,
     pub tags: Option<Tags>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct UntagStreamInput {
-    #[serde(flatten)]
-    pub address: AddressInput,
+    #[serde(rename = "StreamName")]
+    pub stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: Option<String>,
     pub tag_key_list: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct ListTagsForStreamInput {
-    #[serde(flatten)]
-    pub address: AddressInput,
+    #[serde(rename = "StreamName")]
+    pub stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: Option<String>,
     pub next_token: Option<String>,
 }
 
@@ -114,8 +156,10 @@ pub struct DeleteStreamInput {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct GetDataEndpointInput {
-    #[serde(flatten)]
-    pub address: AddressInput,
+    #[serde(rename = "StreamName")]
+    pub stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: Option<String>,
     #[serde(rename = "APIName")]
     pub api_name: Option<String>,
 }
@@ -123,8 +167,10 @@ pub struct GetDataEndpointInput {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct UpdateStreamStorageConfigurationInput {
-    #[serde(flatten)]
-    pub address: AddressInput,
+    #[serde(rename = "StreamName")]
+    pub stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: Option<String>,
     pub current_version: Option<String>,
     pub stream_storage_configuration: Option<StreamStorageConfigurationInput>,
 }
