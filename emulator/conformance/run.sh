@@ -11,7 +11,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-cache="${KVS_CACHE_DIR:-$HOME/.cache/kvs-operator}"
+cache="${KVS_CACHE_DIR:-${HOME:-/tmp}/.cache/kvs-operator}"
 venv="$cache/venv-conformance"
 python="${PYTHON:-python3}"
 requirements="$here/requirements.txt"
@@ -22,7 +22,12 @@ if [[ ! -x "$venv/bin/python" || ! -f "$marker" || "$(cat "$marker")" != "$wante
     echo "conformance: creating $venv from requirements.txt" >&2
     rm -rf "$venv"
     mkdir -p "$cache"
-    "$python" -m venv "$venv"
+    if ! "$python" -m venv "$venv"; then
+        # A Python without the venv module (Debian's without python3-venv): virtualenv.
+        rm -rf "$venv"
+        "$python" -m pip install --quiet --user virtualenv
+        "$python" -m virtualenv --quiet "$venv"
+    fi
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
         --no-input -r "$requirements"
     # Written last: an interrupted install is redone on the next run.

@@ -33,14 +33,14 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVICE_MODEL = botocore.session.get_session().get_service_model("kinesisvideo")
 
 
-def client(endpoint_url: str, **config: Any):
+def client(endpoint_url: str, region: str = REGION, **config: Any):
     """A boto3 kinesisvideo client without retries, so every answer is seen as sent."""
     options = {"retries": {"max_attempts": 1, "mode": "standard"}}
     options.update(config)
     return boto3.client(
         "kinesisvideo",
         endpoint_url=endpoint_url,
-        region_name=REGION,
+        region_name=region,
         config=Config(**options),
         **CREDENTIALS,
     )

@@ -306,3 +306,24 @@ def test_arn_and_kms_formats(kvs):
     info = call(kvs, "describe_stream", StreamName="fmt")["StreamInfo"]
     assert info["KmsKeyId"] == f"arn:aws:kms:{REGION}:{ACCOUNT}:alias/cams"
     assert abs(info["CreationTime"].timestamp() * 1000 - int(arn[len(prefix):])) < 2
+
+
+def test_cli_flags(start_emulator):
+    emulator = start_emulator("--create-delay-ms", "0", "--quota", "CreateStream=2",
+                              "--max-streams", "3", "--data-endpoint", "http://media.local",
+                              "--region", "eu-west-1", "--account-id", "111122223333")
+    kvs = support.client(emulator.url, region="eu-west-1")
+    arn = call(kvs, "create_stream", StreamName="a")["StreamARN"]
+    assert arn.startswith("arn:aws:kinesisvideo:eu-west-1:111122223333:stream/a/")
+    call(kvs, "create_stream", StreamName="b")
+    expect_error(kvs, "create_stream", "ClientLimitExceededException", StreamName="c")
+    time.sleep(0.6)  # one token back at 2/s
+    call(kvs, "create_stream", StreamName="c")
+    time.sleep(0.6)
+    expect_error(kvs, "create_stream", "AccountStreamLimitExceededException", StreamName="d")
+    assert call(kvs, "get_data_endpoint", StreamName="a",
+                APIName="GET_CLIP")["DataEndpoint"] == "http://media.local"
+    info = call(kvs, "describe_stream", StreamName="a")["StreamInfo"]
+    assert info["KmsKeyId"] == "arn:aws:kms:eu-west-1:111122223333:alias/aws/kinesisvideo"
+    status, config = emulator.admin("GET", "/_emulator/config")
+    assert status == 200 and config["quotas"]["account_tps"]["CreateStream"] == 2
