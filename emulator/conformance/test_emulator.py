@@ -31,8 +31,8 @@ def version(kvs, name: str) -> str:
 
 
 def test_statuses_and_versions_with_delays(start_emulator):
-    emulator = start_emulator("--create-delay-ms", "400", "--update-delay-ms", "400",
-                              "--delete-delay-ms", "400")
+    emulator = start_emulator("--create-delay-ms", "1000", "--update-delay-ms", "1000",
+                              "--delete-delay-ms", "1000")
     kvs = support.client(emulator.url)
     arn = call(kvs, "create_stream", StreamName="cam", DataRetentionInHours=1)["StreamARN"]
     info = call(kvs, "describe_stream", StreamARN=arn)["StreamInfo"]
@@ -59,7 +59,7 @@ def test_statuses_and_versions_with_delays(start_emulator):
     listed = call(kvs, "list_streams")["StreamInfoList"]
     assert [s["Status"] for s in listed] == ["DELETING"]
     expect_error(kvs, "create_stream", "ResourceInUseException", StreamName="cam")
-    time.sleep(0.5)
+    time.sleep(1.2)
     expect_error(kvs, "describe_stream", "ResourceNotFoundException", 404, StreamName="cam")
 
 
@@ -232,7 +232,7 @@ def test_default_quotas_throttle(start_emulator):
     kvs = support.client(emulator.url)
     call(kvs, "create_stream", StreamName="q")
     outcomes = []
-    for _ in range(8):
+    for _ in range(12):
         try:
             call(kvs, "describe_stream", StreamName="q")
             outcomes.append("ok")

@@ -180,14 +180,14 @@ async fn latency_is_added_to_every_call() {
         .send()
         .await
         .expect("warm up the connection");
-    emulator.set_latency(Duration::from_millis(150));
+    emulator.set_latency(Duration::from_millis(400));
     let started = Instant::now();
     kvs.list_streams().send().await.expect("slow list");
-    assert!(started.elapsed() >= Duration::from_millis(150));
+    assert!(started.elapsed() >= Duration::from_millis(400));
     emulator.set_latency(Duration::ZERO);
     let started = Instant::now();
     kvs.list_streams().send().await.expect("fast list");
-    assert!(started.elapsed() < Duration::from_millis(150));
+    assert!(started.elapsed() < Duration::from_millis(400));
 }
 
 #[tokio::test]
@@ -195,7 +195,7 @@ async fn delays_can_change_at_runtime() {
     let emulator = start().await;
     let kvs = client(&emulator);
     emulator.set_delays(kvs_emulator::Delays {
-        create: Duration::from_millis(200),
+        create: Duration::from_millis(600),
         ..kvs_emulator::Delays::NONE
     });
     kvs.create_stream()
@@ -207,7 +207,7 @@ async fn delays_can_change_at_runtime() {
         emulator.stream("later").map(|s| s.status),
         Some(kvs_emulator::StreamStatus::Creating)
     );
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(
         emulator.stream("later").map(|s| s.status),
         Some(kvs_emulator::StreamStatus::Active)

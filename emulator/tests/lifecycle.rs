@@ -188,9 +188,9 @@ async fn duplicate_name_is_resource_in_use() {
 async fn states_follow_the_configured_delays() {
     let mut settings = instant_settings();
     settings.delays = Delays {
-        create: Duration::from_millis(300),
-        update: Duration::from_millis(300),
-        delete: Duration::from_millis(300),
+        create: Duration::from_millis(800),
+        update: Duration::from_millis(800),
+        delete: Duration::from_millis(800),
     };
     let emulator = start_with(settings).await;
     let kvs = client(&emulator);
@@ -280,7 +280,7 @@ async fn states_follow_the_configured_delays() {
     let again = kvs.delete_stream().stream_arn(&arn).send().await;
     assert_eq!(code_and_status(again).0, "ResourceInUseException");
 
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(900)).await;
     let gone = kvs.describe_stream().stream_name("slow").send().await;
     assert_eq!(
         code_and_status(gone),
