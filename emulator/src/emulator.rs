@@ -21,8 +21,9 @@ use crate::state::{Shared, lock};
 pub struct Emulator;
 
 impl Emulator {
-    /// Binds `config.listen` and serves in a task of the current Tokio runtime until the
-    /// returned [`Running`] is shut down or dropped.
+    /// Binds `config.listen` and serves in a task of the current Tokio runtime (so call
+    /// it inside one, e.g. a `#[tokio::test]`) until the returned [`Running`] is shut
+    /// down or dropped.
     pub async fn start(config: Config) -> Result<Running, EmulatorError> {
         config.validate()?;
         let listener =

@@ -76,7 +76,10 @@ async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
 
 async fn respond(shared: &Shared, request: Request<Incoming>) -> HttpResponse {
     let path = request.uri().path();
-    if path == admin::PREFIX || path.starts_with(&format!("{}/", admin::PREFIX)) {
+    let admin_path = path
+        .strip_prefix(admin::PREFIX)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+    if admin_path {
         return admin::respond(shared, request).await;
     }
     let method = request.method().clone();

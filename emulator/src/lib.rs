@@ -33,6 +33,7 @@ mod http;
 mod model;
 mod operation;
 mod quota;
+mod rules;
 mod state;
 mod store;
 mod validate;

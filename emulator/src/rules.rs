@@ -1,0 +1,141 @@
+//! The service's rules that do not depend on the store: how a request addresses a
+//! stream, when a stream may change, retention arithmetic, reserved tag keys, versions.
+
+use crate::error::ApiError;
+use crate::model::StreamStatus;
+use crate::store::{ArnCheck, MAX_RETENTION_HOURS, MAX_TAGS, Stream, StreamAddress};
+
+/// AWS reserves tag keys with this prefix (case-insensitive) for itself.
+const RESERVED_TAG_PREFIX: &str = "aws:";
+
+/// The stream name a request addresses, from its name, its ARN or both.
+pub fn locate<'a>(address: StreamAddress<'a>, check: ArnCheck) -> Result<&'a str, ApiError> {
+    let Some(arn) = address.arn else {
+        return address.name.ok_or_else(|| {
+            ApiError::invalid_argument("Either StreamName or StreamARN must be specified.")
+        });
+    };
+    // Validation guarantees `arn:<partition>:kinesisvideo:<region>:<account>:<type>/<name>/<millis>`.
+    let resource = arn.splitn(6, ':').nth(5).unwrap_or_default();
+    let mut parts = resource.splitn(3, '/');
+    let (kind, name) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
+    if kind != "stream" {
+        let message = format!("The ARN {arn} does not identify a stream.");
+        return Err(match check {
+            ArnCheck::Tagging => ApiError::invalid_resource_format(message),
+            ArnCheck::Plain => ApiError::invalid_argument(message),
+        });
+    }
+    match address.name {
+        Some(given) if given != name => Err(ApiError::invalid_argument(format!(
+            "StreamName {given} and StreamARN {arn} do not identify the same stream."
+        ))),
+        _ => Ok(name),
+    }
+}
+
+pub fn check_mutable(stream: &Stream, current_version: Option<&str>) -> Result<(), ApiError> {
+    if stream.status != StreamStatus::Active {
+        return Err(ApiError::resource_in_use(format!(
+            "The stream {} is {}; it can only be changed while ACTIVE.",
+            stream.name,
+            stream.status.as_str()
+        )));
+    }
+    match current_version {
+        Some(version) if version != stream.version => Err(ApiError::version_mismatch(format!(
+            "The stream version {version} does not match the current version {} of stream {}.",
+            stream.version, stream.name
+        ))),
+        _ => Ok(()),
+    }
+}
+
+pub fn changed_retention(current: u32, increase: bool, hours: u32) -> Result<u32, ApiError> {
+    let result = if increase {
+        i64::from(current) + i64::from(hours)
+    } else {
+        i64::from(current) - i64::from(hours)
+    };
+    u32::try_from(result)
+        .ok()
+        .filter(|hours| *hours <= MAX_RETENTION_HOURS)
+        .ok_or_else(|| {
+            ApiError::invalid_argument(format!(
+                "The data retention would become {result} hours; it must be within 0 and \
+                 {MAX_RETENTION_HOURS}."
+            ))
+        })
+}
+
+pub fn too_many_tags(count: usize) -> ApiError {
+    ApiError::too_many_tags(format!(
+        "The stream would have {count} tags; at most {MAX_TAGS} are allowed."
+    ))
+}
+
+pub fn check_reserved_keys<'a>(
+    mut keys: impl Iterator<Item = &'a String>,
+    allowed: bool,
+) -> Result<(), ApiError> {
+    if allowed {
+        return Ok(());
+    }
+    match keys.find(|key| {
+        key.get(..RESERVED_TAG_PREFIX.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(RESERVED_TAG_PREFIX))
+    }) {
+        Some(key) => Err(ApiError::invalid_argument(format!(
+            "Tag key {key} uses the prefix aws:, which is reserved for AWS use."
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A fresh stream version: 20 random alphanumeric characters (model: `[a-zA-Z0-9]+`, ≤ 64).
+pub fn new_version() -> String {
+    std::iter::repeat_with(fastrand::alphanumeric)
+        .take(20)
+        .collect()
+}
+
+pub fn partition_of(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retention_bounds() {
+        assert_eq!(changed_retention(0, true, 87_600), Ok(87_600));
+        assert!(changed_retention(1, true, 87_600).is_err());
+        assert_eq!(changed_retention(24, false, 24), Ok(0));
+        assert!(changed_retention(24, false, 25).is_err());
+    }
+
+    #[test]
+    fn partitions() {
+        assert_eq!(partition_of("cn-north-1"), "aws-cn");
+        assert_eq!(partition_of("us-gov-west-1"), "aws-us-gov");
+        assert_eq!(partition_of("eu-west-1"), "aws");
+    }
+
+    #[test]
+    fn reserved_keys_are_case_insensitive() {
+        let keys = ["team".to_owned(), "AWS:x".to_owned()];
+        assert!(check_reserved_keys(keys.iter(), false).is_err());
+        assert!(check_reserved_keys(keys.iter(), true).is_ok());
+        assert!(check_reserved_keys(keys[..1].iter(), false).is_ok());
+    }
+}
