@@ -4,12 +4,21 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 /// Everything a kubeconfig needs to reach the apiserver as admin.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Credentials {
     pub(crate) server: String,
     pub(crate) ca_pem: String,
     pub(crate) cert_pem: String,
     pub(crate) key_pem: String,
+}
+
+// Keeps PEM blobs out of `{:?}` of a ControlPlane.
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("server", &self.server)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Who the admin certificate acts as; `None` for admin itself.

@@ -41,7 +41,7 @@ impl ControlPlaneBuilder {
         self
     }
 
-    /// How long each server may take to become ready (default 90 s).
+    /// How long starting both servers may take in all (default 90 s).
     pub fn startup_timeout(mut self, timeout: Duration) -> Self {
         self.startup_timeout = timeout;
         self

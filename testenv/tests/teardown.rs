@@ -37,7 +37,9 @@ async fn drop_stops_both_servers_and_removes_the_directory() {
     let (pids, dir) = (plane.pids(), plane.dir().to_path_buf());
     assert!(process_is_running(pids.etcd) && process_is_running(pids.kube_apiserver));
     assert!(plane.kubeconfig_path().exists());
+    let stopping = Instant::now();
     drop(plane);
+    eprintln!("tear-down took {:?}", stopping.elapsed());
     assert_gone(pids, &dir);
 }
 
