@@ -16,6 +16,8 @@ versions_file="$repo_root/hack/versions.env"
 templates="$repo_root/hack/control-plane"
 cache_root="${KVS_CACHE_DIR:-$HOME/.cache/kvs-operator}/control-plane"
 binaries=(etcd kube-apiserver kubectl helm)
+# Reproducible paths; no VCS stamping even if the cache sits inside a checkout.
+go_build_flags=(-trimpath -buildvcs=false)
 
 # A plain KEY=VALUE file.
 # shellcheck source=versions.env disable=SC1091
@@ -124,7 +126,7 @@ build_kubernetes() {
     go mod tidy
     # Static, with the tags upstream's hack/lib/golang.sh uses for release builds.
     for pkg in kube-apiserver kubectl; do
-      CGO_ENABLED=0 go build -trimpath -tags=selinux,notest,grpcnotrace \
+      CGO_ENABLED=0 go build "${go_build_flags[@]}" -tags=selinux,notest,grpcnotrace \
         -ldflags "$ldflags" -o "$out/$pkg" "k8s.io/kubernetes/cmd/$pkg"
     done
   )
@@ -142,7 +144,7 @@ build_etcd() {
     cd "$work"
     go mod edit -require="go.etcd.io/etcd/server/v3@$ETCD_VERSION"
     go mod tidy
-    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out/etcd" .
+    CGO_ENABLED=0 go build "${go_build_flags[@]}" -ldflags "-s -w" -o "$out/etcd" .
   )
 }
 
@@ -161,7 +163,7 @@ build_helm() {
     ldflags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$k8s_minor"
   done
   mkdir -p "$work"
-  (cd "$work" && CGO_ENABLED=0 GOBIN="$out" go install -trimpath -ldflags "$ldflags" \
+  (cd "$work" && CGO_ENABLED=0 GOBIN="$out" go install "${go_build_flags[@]}" -ldflags "$ldflags" \
     "helm.sh/helm/v3/cmd/helm@$HELM_VERSION")
 }
 

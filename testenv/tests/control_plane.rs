@@ -354,3 +354,28 @@ async fn missing_binaries_fail_with_the_build_command() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn server_side_apply_tracks_field_owners() {
+    let plane = plane().await;
+    let ns = plane.unique_namespace("ssa").await.unwrap();
+    let manifest = widget("w", "  name: w\n  size: 1\n");
+    let apply_as = |manager: &'static str, manifest: String| {
+        let ns = ns.clone();
+        async move {
+            let manager = format!("--field-manager={manager}");
+            plane
+                .kubectl_with_stdin(
+                    ["apply", "--server-side", &manager, "-n", &ns, "-f", "-"],
+                    manifest,
+                )
+                .await
+                .unwrap()
+        }
+    };
+    apply_as("alice", manifest).await.check().unwrap();
+    let out = apply_as("bob", widget("w", "  name: w\n  size: 2\n")).await;
+    assert!(!out.success(), "{out:?}");
+    assert!(out.stderr.contains("conflict"), "{}", out.stderr);
+    assert!(out.stderr.contains(".spec.size"), "{}", out.stderr);
+}
