@@ -119,7 +119,7 @@ fn the_shared_plane_dies_with_a_killed_test_binary() {
     child.kill().unwrap(); // SIGKILL: no destructor, no atexit
     child.wait().unwrap();
 
-    // The kernel kills the servers; the files stay until the next plane starts.
+    // The kernel kills the servers; the files stay until a plane starts.
     let deadline = Instant::now() + Duration::from_secs(10);
     while process_is_running(pids.etcd) || process_is_running(pids.kube_apiserver) {
         assert!(
@@ -128,9 +128,51 @@ fn the_shared_plane_dies_with_a_killed_test_binary() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(dir.exists());
+    // Parallel tests may sweep it first; either way a new start leaves none.
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let plane = runtime.block_on(ControlPlane::start()).unwrap();
     assert!(!dir.exists(), "a new plane sweeps up after a dead one");
     drop(plane);
+}
+
+/// Processes whose command line mentions `needle`.
+fn processes_mentioning(needle: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains(needle))
+        })
+        .filter(|pid| process_is_running(*pid))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_failed_start_quotes_the_log_and_leaves_nothing_behind() {
+    let err = ControlPlane::builder()
+        .apiserver_arg("--no-such-flag")
+        .start()
+        .await
+        .unwrap_err();
+    let kvs_testenv::Error::Startup {
+        process,
+        reason,
+        log,
+        log_tail,
+        ..
+    } = &err
+    else {
+        panic!("expected a startup error, got {err:?}");
+    };
+    assert_eq!(*process, "kube-apiserver");
+    assert!(reason.contains("exited"), "{reason}");
+    assert!(log_tail.contains("unknown flag: --no-such-flag"), "{err}");
+    assert!(err.to_string().contains("unknown flag"), "{err}");
+
+    let dir = log.parent().unwrap();
+    assert!(!dir.exists(), "{} survived", dir.display());
+    let survivors = processes_mentioning(&dir.display().to_string());
+    assert!(survivors.is_empty(), "etcd survived: {survivors:?}");
 }
