@@ -89,7 +89,12 @@ init_module() {
   flags_text=$(modinfo "$upstream_gomod" edit-flags "$@")
   local -a flags
   mapfile -t flags <<<"$flags_text"
-  (cd "$dir" && go mod init "kvs-operator.local/control-plane/$name" 2>/dev/null && go mod edit "${flags[@]}")
+  (
+    cd "$dir"
+    local out
+    out=$(go mod init "kvs-operator.local/control-plane/$name" 2>&1) || die "go mod init: $out"
+    go mod edit "${flags[@]}"
+  )
 }
 
 timed() {
