@@ -33,7 +33,9 @@ fn assert_gone(pids: Pids, dir: &Path) {
 
 #[tokio::test]
 async fn drop_stops_both_servers_and_removes_the_directory() {
+    let starting = Instant::now();
     let plane = ControlPlane::start().await.unwrap();
+    eprintln!("start-up took {:?}", starting.elapsed());
     let (pids, dir) = (plane.pids(), plane.dir().to_path_buf());
     assert!(process_is_running(pids.etcd) && process_is_running(pids.kube_apiserver));
     assert!(plane.kubeconfig_path().exists());
