@@ -13,7 +13,7 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
-use tracing::{info, instrument, warn};
+use tracing::{debug, info, instrument, warn};
 
 use crate::api::{VideoStream, VideoStreamStatus};
 use crate::kvs::KinesisVideo;
@@ -156,8 +156,9 @@ async fn run_one(api: Api<VideoStream>, ctx: Arc<Context>) {
         .shutdown_on_signal()
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
+            // Failures were already logged by the error policy.
             if let Err(error) = result {
-                warn!(%error, "reconcile loop error");
+                debug!(%error, "reconcile loop error");
             }
         })
         .await;
@@ -329,23 +330,27 @@ async fn set_finalizers(
 }
 
 /// Writes the status with server-side apply: this is what we saw, and we own all of it.
+///
+/// Returns the object as stored afterwards: later writes in this reconcile need its
+/// resourceVersion.
 async fn patch_status(
     api: &Api<VideoStream>,
     vs: &VideoStream,
     status: &VideoStreamStatus,
-) -> Result<()> {
+) -> Result<VideoStream> {
     let patch = serde_json::json!({
         "apiVersion": VideoStream::api_version(&()),
         "kind": VideoStream::kind(&()),
         "status": status,
     });
-    api.patch_status(
-        &vs.name_any(),
-        &PatchParams::apply(MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await?;
-    Ok(())
+    let stored = api
+        .patch_status(
+            &vs.name_any(),
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+    Ok(stored)
 }
 
 /// The Event for the AWS mutation a report performed, if any.

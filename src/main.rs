@@ -13,6 +13,8 @@ use kvs_operator::{Error, telemetry};
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Several crates enable rustls providers; pick one explicitly so TLS never has to guess.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let result = match cli.command {
         Command::Crd => print_crd(),
         Command::Run(args) => run(args).await,

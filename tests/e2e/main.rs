@@ -1,0 +1,8 @@
+//! End-to-end tests: the built `kvs-operator` binary against a real kube-apiserver + etcd
+//! (built by `hack/control-plane.sh build`) and kvs-emulator, driven with `kubectl apply`
+//! as a user does.
+
+mod lifecycle;
+mod ownership;
+mod support;
+mod validation;

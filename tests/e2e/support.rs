@@ -1,0 +1,302 @@
+//! The e2e harness: a real API server (shared by the tests of this binary), an emulator
+//! and a `kvs-operator` process per test, and the waits and lookups the tests share.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, ListParams};
+use kvs_emulator::{Config, Delays, Emulator, Running, Settings};
+use kvs_operator::api::VideoStream;
+use kvs_operator::status::{READY, find};
+use kvs_testenv::{ControlPlane, Output};
+use tokio::process::Child;
+use tokio::sync::OnceCell;
+
+/// How long any one wait may take before the test fails.
+const WAIT: Duration = Duration::from_secs(60);
+
+/// The shared control plane, with the CRDs of `crds/` installed once.
+pub async fn plane() -> &'static ControlPlane {
+    static CRDS: OnceCell<()> = OnceCell::const_new();
+    let plane = kvs_testenv::shared().await.expect("control plane starts");
+    CRDS.get_or_init(|| async {
+        let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
+        plane.apply_dir(&crds).await.expect("CRDs install");
+    })
+    .await;
+    plane
+}
+
+/// One test's world: its namespace(s), its emulator and its operator.
+pub struct Harness {
+    pub plane: &'static ControlPlane,
+    pub namespace: String,
+    pub emulator: Running,
+    pub client: kube::Client,
+    operator: Option<Operator>,
+}
+
+impl Harness {
+    /// A namespace, an emulator and an operator that watches that namespace.
+    pub async fn start(prefix: &str) -> Harness {
+        let harness = Harness::without_operator(prefix).await;
+        let namespaces = [harness.namespace.clone()];
+        harness.with_operator(&namespaces)
+    }
+
+    /// A namespace and an emulator, no operator yet.
+    pub async fn without_operator(prefix: &str) -> Harness {
+        let plane = plane().await;
+        let namespace = plane.unique_namespace(prefix).await.expect("namespace");
+        let delay = Duration::from_millis(300);
+        let config = Config {
+            settings: Settings {
+                delays: Delays {
+                    create: delay,
+                    update: delay,
+                    delete: delay,
+                },
+                ..Settings::default()
+            },
+            ..Config::default()
+        };
+        let emulator = Emulator::start(config).await.expect("emulator starts");
+        let client = plane.kube_client().await.expect("kube client");
+        Harness {
+            plane,
+            namespace,
+            emulator,
+            client,
+            operator: None,
+        }
+    }
+
+    /// Starts the operator binary watching `namespaces`.
+    pub fn with_operator(mut self, namespaces: &[String]) -> Harness {
+        self.operator = Some(Operator::start(
+            self.plane,
+            &self.emulator,
+            namespaces,
+            &self.namespace,
+        ));
+        self
+    }
+
+    pub fn api(&self) -> Api<VideoStream> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    pub fn api_in(&self, namespace: &str) -> Api<VideoStream> {
+        Api::namespaced(self.client.clone(), namespace)
+    }
+
+    /// `kubectl apply -f -` of `yaml` into the test namespace, as a user does.
+    pub async fn apply(&self, yaml: &str) -> Output {
+        self.apply_in(&self.namespace, yaml).await
+    }
+
+    pub async fn apply_in(&self, namespace: &str, yaml: &str) -> Output {
+        self.plane
+            .kubectl_with_stdin(["apply", "-n", namespace, "-f", "-"], yaml)
+            .await
+            .expect("kubectl runs")
+    }
+
+    /// Applies `yaml` and fails the test with kubectl's message if it is refused.
+    pub async fn apply_ok(&self, yaml: &str) {
+        let out = self.apply(yaml).await;
+        assert!(
+            out.success(),
+            "kubectl apply failed: {}{}",
+            out.stdout,
+            out.stderr
+        );
+    }
+
+    pub async fn kubectl(&self, args: &[&str]) -> Output {
+        self.plane.kubectl(args).await.expect("kubectl runs")
+    }
+
+    /// Waits until `name` is Ready=True for its current generation.
+    pub async fn wait_ready(&self, name: &str) -> VideoStream {
+        self.wait_for(name, "Ready for the current generation", |vs| {
+            let Some(status) = &vs.status else {
+                return false;
+            };
+            let ready = find(&status.conditions, READY);
+            status.observed_generation == vs.metadata.generation
+                && ready.is_some_and(|c| {
+                    c.status == "True" && c.observed_generation == vs.metadata.generation
+                })
+        })
+        .await
+    }
+
+    /// Polls `name` until `check` holds.
+    pub async fn wait_for(
+        &self,
+        name: &str,
+        what: &str,
+        check: impl Fn(&VideoStream) -> bool,
+    ) -> VideoStream {
+        self.wait_for_in(&self.namespace, name, what, check).await
+    }
+
+    pub async fn wait_for_in(
+        &self,
+        namespace: &str,
+        name: &str,
+        what: &str,
+        check: impl Fn(&VideoStream) -> bool,
+    ) -> VideoStream {
+        let api = self.api_in(namespace);
+        let deadline = Instant::now() + WAIT;
+        let mut last = None;
+        while Instant::now() < deadline {
+            if let Ok(Some(vs)) = api.get_opt(name).await {
+                if check(&vs) {
+                    return vs;
+                }
+                last = Some(vs);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("{namespace}/{name} never became {what}; last seen: {last:#?}");
+    }
+
+    /// Waits until the VideoStream no longer exists (its finalizer was removed).
+    pub async fn wait_gone(&self, name: &str) {
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if self.api().get_opt(name).await.expect("get").is_none() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("{}/{name} was never deleted", self.namespace);
+    }
+
+    /// Waits until the emulator's stream `name` satisfies `check`.
+    pub async fn wait_stream(
+        &self,
+        name: &str,
+        what: &str,
+        check: impl Fn(Option<&kvs_emulator::StreamSnapshot>) -> bool,
+    ) {
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if check(self.emulator.stream(name).as_ref()) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!(
+            "stream {name} never became {what}: {:#?}",
+            self.emulator.stream(name)
+        );
+    }
+
+    /// The Events recorded for VideoStream `name`: (type, reason, note).
+    pub async fn events(&self, name: &str) -> Vec<(String, String, String)> {
+        let events: Api<Event> = Api::namespaced(self.client.clone(), &self.namespace);
+        let selector = format!("regarding.name={name},regarding.kind=VideoStream");
+        let list = events
+            .list(&ListParams::default().fields(&selector))
+            .await
+            .expect("list events");
+        list.items
+            .into_iter()
+            .map(|e| {
+                (
+                    e.type_.unwrap_or_default(),
+                    e.reason.unwrap_or_default(),
+                    e.note.unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
+    /// Waits for an Event with `reason` on `name` and returns its note.
+    pub async fn wait_event(&self, name: &str, reason: &str) -> (String, String) {
+        let deadline = Instant::now() + WAIT;
+        let mut seen = Vec::new();
+        while Instant::now() < deadline {
+            seen = self.events(name).await;
+            if let Some((type_, _, note)) = seen.iter().find(|(_, r, _)| r == reason) {
+                return (type_.clone(), note.clone());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("no {reason} event on {name}; events: {seen:#?}");
+    }
+}
+
+/// A running `kvs-operator run` process, killed when dropped. Its log is printed when the
+/// test fails, so a failure explains itself.
+struct Operator {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Operator {
+    fn start(
+        plane: &ControlPlane,
+        emulator: &Running,
+        namespaces: &[String],
+        tag: &str,
+    ) -> Operator {
+        let log = plane.dir().join(format!("operator-{tag}.log"));
+        let file = File::create(&log).expect("operator log");
+        let err = file.try_clone().expect("operator log");
+        let mut command = plane.command(env!("CARGO_BIN_EXE_kvs-operator"));
+        command
+            .args([
+                "run",
+                "--namespaces",
+                &namespaces.join(","),
+                "--poll-interval=300ms",
+                "--drift-scan-interval=1s",
+                "--resync-period=30s",
+            ])
+            .env("AWS_ENDPOINT_URL", emulator.url())
+            .env("AWS_REGION", emulator.region())
+            .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+            .env("AWS_SECRET_ACCESS_KEY", "secret")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("RUST_LOG", "info,kvs_operator=debug")
+            .stdin(Stdio::null())
+            .stdout(file)
+            .stderr(err);
+        let child = command.spawn().expect("kvs-operator starts");
+        Operator { child, log }
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+        if std::thread::panicking() || std::env::var_os("KVS_E2E_SHOW_LOGS").is_some() {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(60).collect();
+            eprintln!("--- operator log (last lines) ---");
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
+            }
+        }
+    }
+}
+
+/// The real SDK client pointed at an emulator, for changes made "outside Kubernetes".
+pub fn sdk_client(emulator: &Running) -> aws_sdk_kinesisvideo::Client {
+    use aws_sdk_kinesisvideo::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_kinesisvideo::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(emulator.region().to_string()))
+        .credentials_provider(Credentials::new("AKIDEXAMPLE", "secret", None, None, "e2e"))
+        .endpoint_url(emulator.url())
+        .build();
+    aws_sdk_kinesisvideo::Client::from_conf(config)
+}
