@@ -245,7 +245,7 @@ async fn cleanup(vs: &VideoStream, api: &Api<VideoStream>, ctx: &Context) -> Res
         outcome,
         Timestamp::now(),
     );
-    patch_status(api, vs, &status).await?;
+    let stored = patch_status(api, vs, &status).await?;
     publish_condition_change(ctx, vs, previous, &status).await;
 
     let step = result?;
@@ -258,13 +258,13 @@ async fn cleanup(vs: &VideoStream, api: &Api<VideoStream>, ctx: &Context) -> Res
                 );
                 publish(ctx, vs, normal("ReleasedStream", "Release", note)).await;
             }
-            let remaining = vs
+            let remaining = stored
                 .finalizers()
                 .iter()
                 .filter(|f| *f != FINALIZER)
                 .cloned()
                 .collect();
-            set_finalizers(api, vs, remaining).await?;
+            set_finalizers(api, &stored, remaining).await?;
             Ok(Action::await_change())
         }
         CleanupStep::Deleted { arn } => {
