@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Every check CI runs, in order. Installs what the tests need on a fresh machine first
+# (control-plane binaries from the Go module proxy, Python venvs from PyPI), all cached
+# under ${KVS_CACHE_DIR:-~/.cache/kvs-operator}, so a second run only tests.
+#
+#   hack/test.sh
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+timings=()
+step() {
+    local name=$1
+    shift
+    echo "==> $name" >&2
+    local start=$SECONDS
+    "$@"
+    timings+=("$(printf '%-28s %5ss' "$name" $((SECONDS - start)))")
+}
+report() {
+    echo "==> timings" >&2
+    printf '    %s\n' "${timings[@]}" >&2
+}
+trap report EXIT
+
+step "control plane build" hack/control-plane.sh build
+step "cargo fmt" cargo fmt --all -- --check
+step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+# Builds the binaries the e2e tests run, then every test: unit, component (emulator),
+# e2e (real kube-apiserver + etcd) and the harness's own.
+step "cargo test" cargo test --workspace --locked
+step "emulator conformance" emulator/conformance/run.sh -q
