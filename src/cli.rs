@@ -1,6 +1,7 @@
 //! Command-line interface: every `run` flag has an environment fallback, so the same binary
 //! is configured by flags locally and by env in a Deployment.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -22,7 +23,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the controller. AWS region, credentials and endpoint come from the standard AWS
     /// chain (environment, profile, IRSA web identity, EKS Pod Identity; AWS_ENDPOINT_URL).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the VideoStream CustomResourceDefinition as YAML.
     Crd,
 }
@@ -70,6 +71,38 @@ pub struct RunArgs {
         default_value = "text"
     )]
     pub log_format: LogFormat,
+
+    /// Address of the HTTP endpoint serving /metrics, /healthz and /readyz.
+    #[arg(
+        long,
+        env = "KVS_OPERATOR_METRICS_BIND_ADDRESS",
+        default_value = "0.0.0.0:8080"
+    )]
+    pub metrics_bind_address: SocketAddr,
+
+    /// Elect a leader through a Lease, so that of several replicas only one reconciles.
+    #[arg(long, env = "KVS_OPERATOR_LEADER_ELECT")]
+    pub leader_elect: bool,
+
+    /// Namespace of the leader election Lease (the operator's own namespace).
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub leader_election_namespace: Option<String>,
+
+    /// Name of the leader election Lease.
+    #[arg(
+        long,
+        env = "KVS_OPERATOR_LEADER_ELECTION_ID",
+        default_value = "kvs-operator"
+    )]
+    pub leader_election_id: String,
+
+    /// How long a leader's Lease lasts without renewal; another replica takes over after it.
+    #[arg(long, env = "KVS_OPERATOR_LEADER_ELECTION_LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub leader_election_lease_duration: Duration,
+
+    /// This replica's name in Events and the Lease (the pod name in a Deployment).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
 }
 
 impl RunArgs {
@@ -90,7 +123,7 @@ mod tests {
     fn run_args(args: &[&str]) -> RunArgs {
         let cli = Cli::try_parse_from(["kvs-operator", "run"].iter().chain(args)).unwrap();
         match cli.command {
-            Command::Run(args) => args,
+            Command::Run(args) => *args,
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -115,5 +148,15 @@ mod tests {
         assert_eq!(args.resync_period, Duration::from_secs(90));
         assert_eq!(args.log_format, LogFormat::Json);
         assert_eq!(args.concurrency, 4);
+    }
+
+    #[test]
+    fn leader_election_is_off_unless_asked_for() {
+        assert!(!run_args(&[]).leader_elect);
+        let args = run_args(&["--leader-elect", "--leader-election-namespace=ops"]);
+        assert!(args.leader_elect);
+        assert_eq!(args.leader_election_namespace.as_deref(), Some("ops"));
+        assert_eq!(args.leader_election_lease_duration, Duration::from_secs(15));
+        assert_eq!(args.metrics_bind_address.port(), 8080);
     }
 }

@@ -10,13 +10,15 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, instrument, warn};
 
 use crate::api::{VideoStream, VideoStreamStatus};
 use crate::kvs::KinesisVideo;
+use crate::metrics::Metrics;
 use crate::plan::{Desired, Mutation};
 use crate::status::{Outcome, SYNCED, find, next_status};
 use crate::sync::{self, CleanupStep, Report, Step, describe_mutation};
@@ -65,12 +67,20 @@ pub struct Context {
     /// Publishes Events on VideoStreams (and aggregates repeats into series).
     pub recorder: Recorder,
     pub settings: Settings,
+    pub metrics: Arc<Metrics>,
     /// Consecutive failed reconciles per VideoStream, for the backoff.
     failures: Mutex<HashMap<ObjectRef<VideoStream>, u32>>,
+    /// The caches of the running controllers (one per watched namespace), for metrics.
+    stores: Mutex<Vec<Store<VideoStream>>>,
 }
 
 impl Context {
-    pub fn new(client: Client, kvs: Arc<dyn KinesisVideo>, settings: Settings) -> Self {
+    pub fn new(
+        client: Client,
+        kvs: Arc<dyn KinesisVideo>,
+        metrics: Arc<Metrics>,
+        settings: Settings,
+    ) -> Self {
         let reporter = Reporter {
             controller: MANAGER.to_string(),
             instance: settings.instance.clone(),
@@ -80,8 +90,16 @@ impl Context {
             client,
             kvs,
             settings,
+            metrics,
             failures: Mutex::new(HashMap::new()),
+            stores: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Every VideoStream the running controllers know about.
+    pub fn known_resources(&self) -> Vec<Arc<VideoStream>> {
+        let stores = self.stores.lock().unwrap_or_else(|e| e.into_inner());
+        stores.iter().flat_map(Store::state).collect()
     }
 
     /// Counts one more failure of `vs` and returns the count.
@@ -98,38 +116,50 @@ impl Context {
     }
 }
 
-/// Runs the controller for the given namespaces (all when empty) until a shutdown signal.
-pub async fn run(ctx: Arc<Context>, namespaces: &[String]) -> Result<()> {
-    let apis: Vec<Api<VideoStream>> = if namespaces.is_empty() {
-        vec![Api::all(ctx.client.clone())]
+/// The VideoStream APIs for the watched namespaces (all namespaces when empty).
+fn apis(client: &Client, namespaces: &[String]) -> Vec<Api<VideoStream>> {
+    if namespaces.is_empty() {
+        vec![Api::all(client.clone())]
     } else {
         namespaces
             .iter()
-            .map(|ns| Api::namespaced(ctx.client.clone(), ns))
+            .map(|ns| Api::namespaced(client.clone(), ns))
             .collect()
-    };
-    for api in &apis {
-        ensure_crd_installed(api).await?;
     }
-    let controllers = apis.into_iter().map(|api| run_one(api, ctx.clone()));
+}
+
+/// Runs the controller for the given namespaces (all when empty) until `shutdown`, then
+/// lets the reconciles in flight finish.
+pub async fn run(ctx: Arc<Context>, namespaces: &[String], shutdown: CancellationToken) {
+    let controllers = apis(&ctx.client, namespaces)
+        .into_iter()
+        .map(|api| run_one(api, ctx.clone(), shutdown.clone()));
     futures::future::join_all(controllers).await;
+}
+
+/// Fails with an install hint when the VideoStream CRD is missing (or not readable).
+pub async fn check_crd_installed(client: &Client, namespaces: &[String]) -> Result<()> {
+    for api in apis(client, namespaces) {
+        match api.list(&ListParams::default().limit(1)).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 404 => {
+                return Err(Error::Config(
+                    "the VideoStream CRD is not installed; install it with: kvs-operator crd | kubectl apply -f -"
+                        .to_string(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     Ok(())
 }
 
-/// Fails with an install hint when the VideoStream CRD is missing.
-async fn ensure_crd_installed(api: &Api<VideoStream>) -> Result<()> {
-    match api.list(&ListParams::default().limit(1)).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(status)) if status.code == 404 => Err(Error::Config(
-            "the VideoStream CRD is not installed; install it with: kvs-operator crd | kubectl apply -f -"
-                .to_string(),
-        )),
-        Err(e) => Err(e.into()),
-    }
-}
-
-async fn run_one(api: Api<VideoStream>, ctx: Arc<Context>) {
+async fn run_one(api: Api<VideoStream>, ctx: Arc<Context>, shutdown: CancellationToken) {
     let (reader, writer) = reflector::store();
+    ctx.stores
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(reader.clone());
     // Status writes must not trigger reconciles (lastSyncTime changes every time), so only
     // spec changes (generation) and deletion wake a VideoStream up; everything else comes
     // from requeues and the drift scan.
@@ -153,7 +183,7 @@ async fn run_one(api: Api<VideoStream>, ctx: Arc<Context>) {
     Controller::for_stream(objects, reader)
         .with_config(config)
         .reconcile_on(drift_rx)
-        .shutdown_on_signal()
+        .graceful_shutdown_on(shutdown.cancelled_owned())
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
             // Failures were already logged by the error policy.
@@ -174,6 +204,17 @@ fn spec_or_deletion(vs: &VideoStream) -> Option<u64> {
 /// Reconciles one VideoStream: finalizer first, then cleanup or apply.
 #[instrument(skip_all, fields(namespace = vs.namespace(), name = vs.name_any()))]
 pub async fn reconcile(vs: Arc<VideoStream>, ctx: Arc<Context>) -> Result<Action> {
+    let started = std::time::Instant::now();
+    let result = reconcile_inner(&vs, &ctx).await;
+    let outcome = match &result {
+        Ok(_) => "success",
+        Err(error) => error.reason(),
+    };
+    ctx.metrics.record_reconcile(outcome, started.elapsed());
+    result
+}
+
+async fn reconcile_inner(vs: &VideoStream, ctx: &Context) -> Result<Action> {
     let namespace = vs.namespace().unwrap_or_default();
     let api: Api<VideoStream> = Api::namespaced(ctx.client.clone(), &namespace);
     let has_finalizer = vs.finalizers().iter().any(|f| f == FINALIZER);
@@ -182,13 +223,13 @@ pub async fn reconcile(vs: Arc<VideoStream>, ctx: Arc<Context>) -> Result<Action
         if !has_finalizer {
             return Ok(Action::await_change());
         }
-        return cleanup(&vs, &api, &ctx).await;
+        return cleanup(vs, &api, ctx).await;
     }
     if !has_finalizer {
         // Before anything is created at AWS, so a deletion can never lose track of it.
-        set_finalizers(&api, &vs, with_finalizer(vs.finalizers())).await?;
+        set_finalizers(&api, vs, with_finalizer(vs.finalizers())).await?;
     }
-    apply(&vs, &api, &ctx).await
+    apply(vs, &api, ctx).await
 }
 
 async fn apply(vs: &VideoStream, api: &Api<VideoStream>, ctx: &Context) -> Result<Action> {

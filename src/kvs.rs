@@ -1,7 +1,7 @@
 //! The port to Kinesis Video Streams, in the operator's own types.
 //!
 //! The controller only sees this trait. [`sdk::SdkKinesisVideo`] implements it over
-//! `aws-sdk-kinesisvideo`, and [`rate_limit::RateLimited`] wraps any implementation to keep
+//! `aws-sdk-kinesisvideo`, and [`gate::Gated`] wraps any implementation to keep
 //! the call rate under the KVS quotas.
 //!
 //! Contract for implementations:
@@ -11,7 +11,7 @@
 //! - list calls follow every `NextToken` and return all pages;
 //! - every AWS error is mapped to [`crate::Error`] once, here, so callers never see SDK types.
 
-pub mod rate_limit;
+pub mod gate;
 pub mod sdk;
 
 use std::collections::BTreeMap;

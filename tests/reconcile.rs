@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use aws_sdk_kinesisvideo::config::{BehaviorVersion, Credentials, Region};
 use kvs_emulator::{Config, Delays, Emulator, Operation, Running, Settings};
 use kvs_operator::api::{DeletionPolicy, OWNER_TAG, StorageTier};
-use kvs_operator::kvs::rate_limit::RateLimited;
+use kvs_operator::kvs::gate::Gated;
 use kvs_operator::kvs::sdk::SdkKinesisVideo;
 use kvs_operator::kvs::{KinesisVideo, NewStream, RetentionChange, Stream};
 use kvs_operator::plan::{Desired, Mutation};
@@ -603,7 +603,7 @@ async fn throttling_is_a_retryable_error_and_the_rate_limiter_stays_under_the_qu
     // Limited to 5/s (10% of the 50/s AWS quota), the same burst is never throttled.
     tokio::time::sleep(Duration::from_secs(1)).await;
     emulator.reset_calls();
-    let limited = Arc::new(RateLimited::new(kvs(&emulator), 0.1));
+    let limited = Arc::new(Gated::new(kvs(&emulator), 0.1, None));
     let results = futures::future::join_all((100..120).map(|i| {
         let kvs = limited.clone();
         async move { kvs.create_stream(&new(i)).await }

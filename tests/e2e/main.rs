@@ -3,6 +3,7 @@
 //! as a user does.
 
 mod lifecycle;
+mod operations;
 mod ownership;
 mod support;
 mod validation;

@@ -2,8 +2,10 @@
 //! and a `kvs-operator` process per test, and the waits and lookups the tests share.
 
 use std::fs::File;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::events::v1::Event;
@@ -76,13 +78,22 @@ impl Harness {
 
     /// Starts the operator binary watching `namespaces`.
     pub fn with_operator(mut self, namespaces: &[String]) -> Harness {
-        self.operator = Some(Operator::start(
-            self.plane,
-            &self.emulator,
-            namespaces,
-            &self.namespace,
-        ));
+        let options = OperatorOptions {
+            namespaces: namespaces.to_vec(),
+            ..OperatorOptions::default()
+        };
+        self.operator = Some(self.spawn_operator(&options));
         self
+    }
+
+    /// Starts one more operator process, owned by the caller.
+    pub fn spawn_operator(&self, options: &OperatorOptions) -> Operator {
+        Operator::start(self.plane, &self.emulator, options)
+    }
+
+    /// The operator started by [`Harness::start`].
+    pub fn operator(&self) -> &Operator {
+        self.operator.as_ref().expect("started with an operator")
     }
 
     pub fn api(&self) -> Api<VideoStream> {
@@ -234,33 +245,49 @@ impl Harness {
     }
 }
 
+/// How to start one operator process.
+#[derive(Debug, Clone, Default)]
+pub struct OperatorOptions {
+    /// Namespaces to watch (all when empty).
+    pub namespaces: Vec<String>,
+    /// Extra `run` flags, e.g. `--leader-elect`.
+    pub args: Vec<String>,
+    /// POD_NAME: the identity in Events and the Lease.
+    pub identity: Option<String>,
+    /// A kubeconfig other than the admin one (e.g. impersonating a ServiceAccount).
+    pub kubeconfig: Option<PathBuf>,
+}
+
 /// A running `kvs-operator run` process, killed when dropped. Its log is printed when the
 /// test fails, so a failure explains itself.
-struct Operator {
+pub struct Operator {
     child: Child,
     log: PathBuf,
+    metrics_addr: SocketAddr,
 }
 
 impl Operator {
-    fn start(
-        plane: &ControlPlane,
-        emulator: &Running,
-        namespaces: &[String],
-        tag: &str,
-    ) -> Operator {
-        let log = plane.dir().join(format!("operator-{tag}.log"));
+    pub fn start(plane: &ControlPlane, emulator: &Running, options: &OperatorOptions) -> Operator {
+        static NEXT: AtomicUsize = AtomicUsize::new(1);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let log = plane
+            .dir()
+            .join(format!("operator-{}-{n}.log", std::process::id()));
         let file = File::create(&log).expect("operator log");
         let err = file.try_clone().expect("operator log");
+        let metrics_addr = free_local_addr();
         let mut command = plane.command(env!("CARGO_BIN_EXE_kvs-operator"));
         command
             .args([
                 "run",
                 "--namespaces",
-                &namespaces.join(","),
+                &options.namespaces.join(","),
                 "--poll-interval=300ms",
                 "--drift-scan-interval=1s",
                 "--resync-period=30s",
+                &format!("--metrics-bind-address={metrics_addr}"),
             ])
+            .args(&options.args)
             .env("AWS_ENDPOINT_URL", emulator.url())
             .env("AWS_REGION", emulator.region())
             .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
@@ -270,8 +297,59 @@ impl Operator {
             .stdin(Stdio::null())
             .stdout(file)
             .stderr(err);
+        if let Some(identity) = &options.identity {
+            command.env("POD_NAME", identity);
+        }
+        if let Some(kubeconfig) = &options.kubeconfig {
+            command.env("KUBECONFIG", kubeconfig);
+        }
         let child = command.spawn().expect("kvs-operator starts");
-        Operator { child, log }
+        Operator {
+            child,
+            log,
+            metrics_addr,
+        }
+    }
+
+    /// GET `path` on the operator's metrics/health endpoint: (status code, body).
+    pub async fn get(&self, path: &str) -> Option<(u16, String)> {
+        http_get(self.metrics_addr, path).await
+    }
+
+    /// Waits until `/readyz` answers 200.
+    pub async fn wait_ready(&self) {
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if matches!(self.get("/readyz").await, Some((200, _))) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the operator never became ready:\n{}", self.log());
+    }
+
+    /// SIGKILL: a crash, with no chance to clean up.
+    pub async fn kill(&mut self) {
+        let _ = self.child.kill().await;
+    }
+
+    /// SIGTERM, as Kubernetes stops a pod; returns the exit code.
+    pub async fn terminate(&mut self) -> Option<i32> {
+        let pid = self.child.id()?;
+        rustix::process::kill_process(
+            rustix::process::Pid::from_raw(pid as i32)?,
+            rustix::process::Signal::TERM,
+        )
+        .ok()?;
+        let status = tokio::time::timeout(WAIT, self.child.wait())
+            .await
+            .ok()?
+            .ok()?;
+        status.code()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
 
@@ -279,14 +357,33 @@ impl Drop for Operator {
     fn drop(&mut self) {
         let _ = self.child.start_kill();
         if std::thread::panicking() || std::env::var_os("KVS_E2E_SHOW_LOGS").is_some() {
-            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let log = self.log();
             let tail: Vec<&str> = log.lines().rev().take(60).collect();
-            eprintln!("--- operator log (last lines) ---");
+            eprintln!("--- operator log {} (last lines) ---", self.log.display());
             for line in tail.iter().rev() {
                 eprintln!("{line}");
             }
         }
     }
+}
+
+/// A loopback address with a port free right now.
+fn free_local_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("address")
+}
+
+/// A minimal HTTP/1.0 GET; `None` when nothing listens.
+async fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    let code = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((code, body.to_string()))
 }
 
 /// The real SDK client pointed at an emulator, for changes made "outside Kubernetes".

@@ -1,10 +1,13 @@
-//! Client-side rate limiting under the KVS control-plane quotas.
+//! The gate every KVS call passes: a client-side rate limit under the KVS control-plane
+//! quotas, and metrics of each call.
 //!
 //! KVS answers calls above its per-account quotas with ClientLimitExceededException. When a
 //! thousand VideoStreams are applied at once, waiting here for a token converges at the quota
 //! rate; firing anyway would converge slower, through throttling errors and backoff.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,6 +17,7 @@ use tokio::time::Instant;
 use super::{KinesisVideo, NewStream, RetentionChange, Stream};
 use crate::Result;
 use crate::api::StorageTier;
+use crate::metrics::Metrics;
 
 /// The control-plane operations, each with its own quota.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -126,46 +130,63 @@ impl Bucket {
     }
 }
 
-/// Wraps a [`KinesisVideo`] so every call first waits for its operation's bucket.
-pub struct RateLimited<K> {
+/// Wraps a [`KinesisVideo`] so every call first waits for its operation's bucket, and is
+/// counted and timed when metrics are given.
+pub struct Gated<K> {
     inner: K,
     buckets: BTreeMap<Operation, Bucket>,
+    metrics: Option<Arc<Metrics>>,
 }
 
-impl<K: KinesisVideo> RateLimited<K> {
-    /// Limits each operation to `scale` × its AWS quota (1.0 = the published quotas; lower
-    /// leaves room for other clients in the same account).
-    pub fn new(inner: K, scale: f64) -> Self {
+impl<K: KinesisVideo> Gated<K> {
+    /// Limits each operation to `quota_share` × its AWS quota (1.0 = the published quotas;
+    /// lower leaves room for other clients in the same account).
+    pub fn new(inner: K, quota_share: f64, metrics: Option<Arc<Metrics>>) -> Self {
         let buckets = Operation::ALL
             .into_iter()
-            .map(|op| (op, Bucket::for_quota(op.aws_quota() * scale)))
+            .map(|op| (op, Bucket::for_quota(op.aws_quota() * quota_share)))
             .collect();
-        Self { inner, buckets }
+        Self {
+            inner,
+            buckets,
+            metrics,
+        }
     }
 
-    async fn wait_for(&self, op: Operation) {
+    /// Waits for a token of `op`, then runs the call and records its outcome.
+    async fn call<T>(&self, op: Operation, call: impl Future<Output = Result<T>>) -> Result<T> {
         if let Some(bucket) = self.buckets.get(&op) {
             bucket.acquire().await;
         }
+        let started = Instant::now();
+        let result = call.await;
+        if let Some(metrics) = &self.metrics {
+            let outcome = match &result {
+                Ok(_) => "success",
+                Err(error) => error.reason(),
+            };
+            metrics.record_aws_call(op.name(), outcome, started.elapsed());
+        }
+        result
     }
 }
 
 #[async_trait]
-impl<K: KinesisVideo> KinesisVideo for RateLimited<K> {
+impl<K: KinesisVideo> KinesisVideo for Gated<K> {
     async fn describe_stream(&self, name: &str) -> Result<Option<Stream>> {
-        self.wait_for(Operation::DescribeStream).await;
-        self.inner.describe_stream(name).await
+        self.call(Operation::DescribeStream, self.inner.describe_stream(name))
+            .await
     }
 
     async fn list_streams(&self, prefix: Option<&str>) -> Result<Vec<Stream>> {
         // One token per call, not per page: pages of 10,000 make more than one rare.
-        self.wait_for(Operation::ListStreams).await;
-        self.inner.list_streams(prefix).await
+        self.call(Operation::ListStreams, self.inner.list_streams(prefix))
+            .await
     }
 
     async fn create_stream(&self, stream: &NewStream) -> Result<String> {
-        self.wait_for(Operation::CreateStream).await;
-        self.inner.create_stream(stream).await
+        self.call(Operation::CreateStream, self.inner.create_stream(stream))
+            .await
     }
 
     async fn update_stream(
@@ -175,10 +196,10 @@ impl<K: KinesisVideo> KinesisVideo for RateLimited<K> {
         device_name: Option<&str>,
         media_type: Option<&str>,
     ) -> Result<()> {
-        self.wait_for(Operation::UpdateStream).await;
-        self.inner
-            .update_stream(arn, version, device_name, media_type)
-            .await
+        let call = self
+            .inner
+            .update_stream(arn, version, device_name, media_type);
+        self.call(Operation::UpdateStream, call).await
     }
 
     async fn update_data_retention(
@@ -187,45 +208,54 @@ impl<K: KinesisVideo> KinesisVideo for RateLimited<K> {
         version: &str,
         change: RetentionChange,
     ) -> Result<()> {
-        self.wait_for(Operation::UpdateDataRetention).await;
-        self.inner.update_data_retention(arn, version, change).await
+        self.call(
+            Operation::UpdateDataRetention,
+            self.inner.update_data_retention(arn, version, change),
+        )
+        .await
     }
 
     async fn tag_stream(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<()> {
-        self.wait_for(Operation::TagStream).await;
-        self.inner.tag_stream(arn, tags).await
+        self.call(Operation::TagStream, self.inner.tag_stream(arn, tags))
+            .await
     }
 
     async fn untag_stream(&self, arn: &str, keys: &[String]) -> Result<()> {
-        self.wait_for(Operation::UntagStream).await;
-        self.inner.untag_stream(arn, keys).await
+        self.call(Operation::UntagStream, self.inner.untag_stream(arn, keys))
+            .await
     }
 
     async fn list_tags(&self, arn: &str) -> Result<BTreeMap<String, String>> {
-        self.wait_for(Operation::ListTagsForStream).await;
-        self.inner.list_tags(arn).await
+        self.call(Operation::ListTagsForStream, self.inner.list_tags(arn))
+            .await
     }
 
     async fn delete_stream(&self, arn: &str, version: &str) -> Result<()> {
-        self.wait_for(Operation::DeleteStream).await;
-        self.inner.delete_stream(arn, version).await
+        self.call(
+            Operation::DeleteStream,
+            self.inner.delete_stream(arn, version),
+        )
+        .await
     }
 
     async fn get_data_endpoint(&self, arn: &str, api_name: &str) -> Result<String> {
-        self.wait_for(Operation::GetDataEndpoint).await;
-        self.inner.get_data_endpoint(arn, api_name).await
+        self.call(
+            Operation::GetDataEndpoint,
+            self.inner.get_data_endpoint(arn, api_name),
+        )
+        .await
     }
 
     async fn describe_storage_tier(&self, arn: &str) -> Result<Option<StorageTier>> {
-        self.wait_for(Operation::DescribeStreamStorageConfiguration)
-            .await;
-        self.inner.describe_storage_tier(arn).await
+        let call = self.inner.describe_storage_tier(arn);
+        self.call(Operation::DescribeStreamStorageConfiguration, call)
+            .await
     }
 
     async fn update_storage_tier(&self, arn: &str, version: &str, tier: StorageTier) -> Result<()> {
-        self.wait_for(Operation::UpdateStreamStorageConfiguration)
-            .await;
-        self.inner.update_storage_tier(arn, version, tier).await
+        let call = self.inner.update_storage_tier(arn, version, tier);
+        self.call(Operation::UpdateStreamStorageConfiguration, call)
+            .await
     }
 }
 

@@ -1,0 +1,232 @@
+//! Prometheus metrics of the operator.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::api::VideoStream;
+use crate::status::{READY, find};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// `success`, or the condition reason of the error (e.g. `Throttled`).
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AwsCallLabels {
+    pub operation: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OperationLabels {
+    pub operation: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AwsStatusLabels {
+    pub aws_status: String,
+}
+
+/// Every metric the operator exports, registered in one registry.
+pub struct Metrics {
+    registry: Registry,
+    reconciles: Family<OutcomeLabels, Counter>,
+    reconcile_duration: Histogram,
+    aws_calls: Family<AwsCallLabels, Counter>,
+    aws_call_duration: Family<OperationLabels, Histogram>,
+    aws_throttles: Family<OperationLabels, Counter>,
+    streams: Family<AwsStatusLabels, Gauge>,
+    not_ready: Gauge,
+    leader: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("kvs_operator");
+        let reconciles = Family::<OutcomeLabels, Counter>::default();
+        registry.register("reconciles", "Reconciles by outcome", reconciles.clone());
+        let reconcile_duration = Histogram::new(exponential_buckets(0.005, 2.0, 14));
+        registry.register(
+            "reconcile_duration_seconds",
+            "Duration of one reconcile",
+            reconcile_duration.clone(),
+        );
+        let aws_calls = Family::<AwsCallLabels, Counter>::default();
+        registry.register(
+            "aws_calls",
+            "Kinesis Video Streams API calls by operation and outcome",
+            aws_calls.clone(),
+        );
+        let aws_call_duration = Family::<OperationLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.002, 2.0, 14))
+        });
+        registry.register(
+            "aws_call_duration_seconds",
+            "Duration of Kinesis Video Streams API calls, after the rate limiter",
+            aws_call_duration.clone(),
+        );
+        let aws_throttles = Family::<OperationLabels, Counter>::default();
+        registry.register(
+            "aws_throttles",
+            "Calls answered with ClientLimitExceededException",
+            aws_throttles.clone(),
+        );
+        let streams = Family::<AwsStatusLabels, Gauge>::default();
+        registry.register(
+            "streams",
+            "VideoStreams by the AWS status of their stream",
+            streams.clone(),
+        );
+        let not_ready = Gauge::default();
+        registry.register(
+            "videostreams_not_ready",
+            "VideoStreams whose Ready condition is not True",
+            not_ready.clone(),
+        );
+        let leader = Gauge::default();
+        registry.register(
+            "leader",
+            "1 while this replica holds the leader Lease (or runs without election)",
+            leader.clone(),
+        );
+        Self {
+            registry,
+            reconciles,
+            reconcile_duration,
+            aws_calls,
+            aws_call_duration,
+            aws_throttles,
+            streams,
+            not_ready,
+            leader,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn shared() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    pub fn record_reconcile(&self, outcome: &str, duration: Duration) {
+        self.reconciles
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_string(),
+            })
+            .inc();
+        self.reconcile_duration.observe(duration.as_secs_f64());
+    }
+
+    pub fn record_aws_call(&self, operation: &str, outcome: &str, duration: Duration) {
+        self.aws_calls
+            .get_or_create(&AwsCallLabels {
+                operation: operation.to_string(),
+                outcome: outcome.to_string(),
+            })
+            .inc();
+        let op = OperationLabels {
+            operation: operation.to_string(),
+        };
+        self.aws_call_duration
+            .get_or_create(&op)
+            .observe(duration.as_secs_f64());
+        if outcome == "Throttled" {
+            self.aws_throttles.get_or_create(&op).inc();
+        }
+    }
+
+    pub fn set_leader(&self, leading: bool) {
+        self.leader.set(i64::from(leading));
+    }
+
+    /// Recomputes the per-resource gauges from the VideoStreams the controller knows.
+    pub fn observe_resources<'a>(&self, resources: impl IntoIterator<Item = &'a VideoStream>) {
+        self.streams.clear();
+        let mut not_ready = 0;
+        for vs in resources {
+            let status = vs.status.as_ref();
+            let aws_status = status
+                .and_then(|s| s.aws_status.clone())
+                .unwrap_or_else(|| "UNKNOWN".to_string());
+            self.streams
+                .get_or_create(&AwsStatusLabels { aws_status })
+                .inc();
+            let ready = status
+                .and_then(|s| find(&s.conditions, READY))
+                .is_some_and(|c| c.status == "True");
+            if !ready {
+                not_ready += 1;
+            }
+        }
+        self.not_ready.set(not_ready);
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{VideoStreamSpec, VideoStreamStatus};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+    use k8s_openapi::jiff::Timestamp;
+
+    fn resource(aws_status: Option<&str>, ready: bool) -> VideoStream {
+        let mut vs = VideoStream::new("x", VideoStreamSpec::default());
+        vs.status = aws_status.map(|s| VideoStreamStatus {
+            aws_status: Some(s.to_string()),
+            conditions: vec![Condition {
+                type_: READY.into(),
+                status: if ready { "True" } else { "False" }.into(),
+                reason: "r".into(),
+                message: String::new(),
+                observed_generation: None,
+                last_transition_time: Time(Timestamp::UNIX_EPOCH),
+            }],
+            ..Default::default()
+        });
+        vs
+    }
+
+    #[test]
+    fn the_exposition_counts_calls_reconciles_and_resources() {
+        let metrics = Metrics::default();
+        metrics.record_reconcile("success", Duration::from_millis(20));
+        metrics.record_aws_call("DescribeStream", "success", Duration::from_millis(3));
+        metrics.record_aws_call("CreateStream", "Throttled", Duration::from_millis(3));
+        metrics.set_leader(true);
+        let resources = [
+            resource(Some("ACTIVE"), true),
+            resource(Some("ACTIVE"), true),
+            resource(Some("CREATING"), false),
+            resource(None, false),
+        ];
+        metrics.observe_resources(&resources);
+        let text = metrics.encode().unwrap();
+        for line in [
+            "kvs_operator_reconciles_total{outcome=\"success\"} 1",
+            "kvs_operator_aws_calls_total{operation=\"DescribeStream\",outcome=\"success\"} 1",
+            "kvs_operator_aws_throttles_total{operation=\"CreateStream\"} 1",
+            "kvs_operator_streams{aws_status=\"ACTIVE\"} 2",
+            "kvs_operator_streams{aws_status=\"UNKNOWN\"} 1",
+            "kvs_operator_videostreams_not_ready 2",
+            "kvs_operator_leader 1",
+            "kvs_operator_reconcile_duration_seconds_count 1",
+        ] {
+            assert!(text.contains(line), "missing {line}:\n{text}");
+        }
+    }
+}
