@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::api::DeletionPolicy;
 use crate::telemetry::LogFormat;
 
 #[derive(Debug, Parser)]
@@ -26,6 +27,32 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Print the VideoStream CustomResourceDefinition as YAML.
     Crd,
+    /// Print VideoStream manifests that adopt existing streams (all whose name begins with
+    /// the prefix), to put streams made elsewhere under GitOps. Changes nothing at AWS.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Import the streams whose name begins with this ("" for all).
+    #[arg(long)]
+    pub prefix: String,
+
+    /// Namespace written into the manifests.
+    #[arg(long)]
+    pub namespace: Option<String>,
+
+    /// Deletion policy written into the manifests.
+    #[arg(long, value_parser = parse_deletion_policy, default_value = "Retain")]
+    pub deletion_policy: DeletionPolicy,
+}
+
+fn parse_deletion_policy(value: &str) -> Result<DeletionPolicy, String> {
+    match value {
+        "Retain" => Ok(DeletionPolicy::Retain),
+        "Delete" => Ok(DeletionPolicy::Delete),
+        other => Err(format!("{other}: expected Retain or Delete")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -148,6 +175,23 @@ mod tests {
         assert_eq!(args.resync_period, Duration::from_secs(90));
         assert_eq!(args.log_format, LogFormat::Json);
         assert_eq!(args.concurrency, 4);
+    }
+
+    #[test]
+    fn import_defaults_to_retain() {
+        let cli = Cli::try_parse_from(["kvs-operator", "import", "--prefix", "site-"]).unwrap();
+        let Command::Import(args) = cli.command else {
+            panic!("not import");
+        };
+        assert_eq!(args.prefix, "site-");
+        assert_eq!(args.deletion_policy, DeletionPolicy::Retain);
+        let bad = Cli::try_parse_from([
+            "kvs-operator",
+            "import",
+            "--prefix=x",
+            "--deletion-policy=Drop",
+        ]);
+        assert!(bad.is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod controller;
 pub mod drift;
 pub mod error;
+pub mod import;
 pub mod kms;
 pub mod kvs;
 pub mod leader;

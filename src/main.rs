@@ -1,12 +1,14 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
-use kvs_operator::cli::{Cli, Command, RunArgs};
+use kvs_operator::cli::{Cli, Command, ImportArgs, RunArgs};
 use kvs_operator::controller::{self, Context, Settings};
+use kvs_operator::import::ImportOptions;
 use kvs_operator::kvs::gate::Gated;
 use kvs_operator::kvs::sdk::SdkKinesisVideo;
 use kvs_operator::leader::{LeaderElector, LeaseTiming};
@@ -21,6 +23,7 @@ async fn main() -> ExitCode {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let result = match cli.command {
         Command::Crd => print_crd(),
+        Command::Import(args) => import(args).await,
         Command::Run(args) => run(*args).await,
     };
     match result {
@@ -30,6 +33,21 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn import(args: ImportArgs) -> Result<(), Error> {
+    let kvs = Gated::new(
+        SdkKinesisVideo::from_env(Duration::from_secs(30)).await,
+        1.0,
+        None,
+    );
+    let options = ImportOptions {
+        prefix: args.prefix,
+        namespace: args.namespace,
+        deletion_policy: args.deletion_policy,
+    };
+    print!("{}", kvs_operator::import::import(&kvs, &options).await?);
+    Ok(())
 }
 
 fn print_crd() -> Result<(), Error> {

@@ -1,0 +1,142 @@
+//! `kvs-operator import`: existing streams become manifests, and applying them adopts the
+//! streams with no AWS change but the owner tag.
+
+use std::collections::BTreeMap;
+
+use kvs_emulator::Operation;
+use kvs_operator::api::OWNER_TAG;
+
+use crate::support::{Harness, sdk_client};
+
+#[tokio::test]
+async fn imported_manifests_adopt_existing_streams_without_changing_them() {
+    let h = Harness::start("import").await;
+    h.emulator
+        .update_settings(|s| s.limits.allow_reserved_tag_keys = true)
+        .unwrap();
+    let aws = sdk_client(&h.emulator);
+    aws.create_stream()
+        .stream_name("site-a-door")
+        .device_name("cam-01")
+        .media_type("video/h264")
+        .data_retention_in_hours(720)
+        .tags("team", "security")
+        .tags("aws:cloudformation:stack-name", "legacy")
+        .send()
+        .await
+        .unwrap();
+    aws.create_stream()
+        .stream_name("site-a_Lobby.2")
+        .kms_key_id("alias/cameras")
+        .send()
+        .await
+        .unwrap();
+    aws.create_stream()
+        .stream_name("site-b-gate")
+        .send()
+        .await
+        .unwrap();
+    aws.create_stream()
+        .stream_name("site-a-managed")
+        .tags(OWNER_TAG, "elsewhere/cam")
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    let before: BTreeMap<String, _> = h
+        .emulator
+        .streams()
+        .into_iter()
+        .map(|s| (s.stream_name.clone(), s))
+        .collect();
+    h.emulator.reset_calls();
+
+    let mut command = h.plane.command(env!("CARGO_BIN_EXE_kvs-operator"));
+    command
+        .args(["import", "--prefix", "site-a", "--namespace", &h.namespace])
+        .env("AWS_ENDPOINT_URL", h.emulator.url())
+        .env("AWS_REGION", h.emulator.region())
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "secret");
+    let out = kvs_testenv::run(command, None)
+        .await
+        .unwrap()
+        .check()
+        .unwrap();
+    let manifests = out.stdout;
+    assert!(
+        manifests.contains(
+            "# skipped site-a-managed: it is already managed by VideoStream elsewhere/cam"
+        ),
+        "{manifests}"
+    );
+    assert!(!manifests.contains("site-b-gate"), "{manifests}");
+    assert_eq!(
+        manifests.matches("kind: VideoStream").count(),
+        2,
+        "{manifests}"
+    );
+    let listing = h.emulator.calls();
+    let mutations: u64 = listing
+        .iter()
+        .filter(|(op, _)| !matches!(op, Operation::ListStreams | Operation::ListTagsForStream))
+        .map(|(_, calls)| calls.total)
+        .sum();
+    assert_eq!(mutations, 0, "import only reads: {listing:?}");
+
+    h.apply_ok(&manifests).await;
+    h.wait_ready("site-a-door").await;
+    let lobby = manifests
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("name: site-a-lobby-2-"))
+        .map(|suffix| format!("site-a-lobby-2-{suffix}"))
+        .expect("a sanitised name for site-a_Lobby.2");
+    h.wait_ready(&lobby).await;
+
+    for name in ["site-a-door", "site-a_Lobby.2"] {
+        let after = h.emulator.stream(name).unwrap();
+        let was = &before[name];
+        let mut expected_tags = was.tags.clone();
+        expected_tags.insert(
+            OWNER_TAG.into(),
+            format!(
+                "{}/{}",
+                h.namespace,
+                if name == "site-a-door" { name } else { &lobby }
+            ),
+        );
+        assert_eq!(
+            after.tags, expected_tags,
+            "{name}: only the owner tag was added"
+        );
+        assert_eq!(
+            after.version, was.version,
+            "{name}: no update changed the stream"
+        );
+        assert_eq!(after.data_retention_in_hours, was.data_retention_in_hours);
+        assert_eq!(after.kms_key_id, was.kms_key_id);
+    }
+    for op in [
+        Operation::CreateStream,
+        Operation::UpdateStream,
+        Operation::UpdateDataRetention,
+        Operation::UntagStream,
+        Operation::DeleteStream,
+    ] {
+        assert_eq!(h.emulator.calls_of(op).total, 0, "{op:?}");
+    }
+    assert_eq!(
+        h.emulator.calls_of(Operation::TagStream).total,
+        2,
+        "one owner tag each"
+    );
+    assert_eq!(
+        h.emulator
+            .stream("site-a-managed")
+            .unwrap()
+            .tags
+            .get(OWNER_TAG)
+            .map(String::as_str),
+        Some("elsewhere/cam")
+    );
+}
