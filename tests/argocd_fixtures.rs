@@ -1,0 +1,492 @@
+//! The recorded VideoStreams that the Argo CD health check is tested against
+//! (deploy/argocd/testdata) must stay what the operator really writes, and the script's
+//! reason lists must stay the operator's error classes. A change to the status shape, a
+//! condition message or an error reason fails here, pointing at the fixture to update.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use k8s_openapi::jiff::Timestamp;
+use kvs_operator::api::{VideoStream, VideoStreamStatus};
+use kvs_operator::kvs::{RetentionChange, Stream, StreamStatus};
+use kvs_operator::plan::{Blocker, Mutation};
+use kvs_operator::status::{Outcome, next_status};
+use kvs_operator::sync::{CleanupStep, Report, Step};
+use kvs_operator::{Error, ErrorClass};
+
+const SCRIPT: &str = include_str!("../deploy/argocd/videostream-health.lua");
+
+const ARN: &str = "arn:aws:kinesisvideo:us-west-2:123456789012:stream/front-door-cam/1772442846042";
+const AWS_MANAGED_KEY: &str = "arn:aws:kms:us-west-2:123456789012:alias/aws/kinesisvideo";
+const VERSION_1: &str = "oM1TLC2nBGV3tR8d";
+const VERSION_2: &str = "Q2xk9WZ7r3pJfHs5";
+const ROLE: &str =
+    "arn:aws:sts::123456789012:assumed-role/kvs-operator/kvs-operator-7d9f8c6b5-x2lqp";
+
+fn testdata() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/argocd/testdata")
+}
+
+/// Every fixture: file stem and text.
+fn fixtures() -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = std::fs::read_dir(testdata())
+        .expect("deploy/argocd/testdata exists")
+        .map(|entry| entry.expect("readable directory").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "yaml"))
+        .map(|path| {
+            let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(&path).expect("readable fixture");
+            (stem, text)
+        })
+        .collect();
+    out.sort();
+    assert!(!out.is_empty(), "no fixtures in {}", testdata().display());
+    out
+}
+
+fn at(time: &str) -> Timestamp {
+    time.parse().expect("RFC 3339 time")
+}
+
+/// The front-door stream as DescribeStream reports it.
+fn front_door(status: StreamStatus, version: &str, retention: i32) -> Stream {
+    Stream {
+        name: "front-door-cam".into(),
+        arn: ARN.into(),
+        version: version.into(),
+        status,
+        device_name: Some("cam-01".into()),
+        media_type: Some("video/h264".into()),
+        kms_key_id: Some(AWS_MANAGED_KEY.into()),
+        data_retention_in_hours: retention,
+        creation_time: Some(1_772_442_846),
+    }
+}
+
+fn throttled() -> Error {
+    Error::Throttled("Rate exceeded".into())
+}
+
+fn denied(action: &str, resource: &str) -> Error {
+    Error::AccessDenied {
+        code: "AccessDeniedException".into(),
+        message: format!(
+            "User: {ROLE} is not authorized to perform: kinesisvideo:{action} on resource: {resource}"
+        ),
+    }
+}
+
+/// Replays reconciles through the operator's own status function.
+struct Replay {
+    stream_name: &'static str,
+    status: Option<VideoStreamStatus>,
+}
+
+impl Replay {
+    fn new(stream_name: &'static str) -> Self {
+        Replay {
+            stream_name,
+            status: None,
+        }
+    }
+
+    fn apply(mut self, generation: i64, time: &str, outcome: Outcome<'_>) -> Self {
+        self.status = Some(next_status(
+            self.status.as_ref(),
+            Some(generation),
+            self.stream_name,
+            outcome,
+            at(time),
+        ));
+        self
+    }
+
+    /// A successful reconcile; endpoints are fetched only once in sync, as sync() does.
+    fn synced(self, generation: i64, time: &str, stream: Option<Stream>, step: Step) -> Self {
+        let endpoints = match step {
+            Step::InSync => BTreeMap::from([
+                (
+                    "GET_MEDIA".to_string(),
+                    "https://s-1a2b3c4d.kinesisvideo.us-west-2.amazonaws.com".to_string(),
+                ),
+                (
+                    "PUT_MEDIA".to_string(),
+                    "https://s-5e6f7a8b.kinesisvideo.us-west-2.amazonaws.com".to_string(),
+                ),
+            ]),
+            _ => BTreeMap::new(),
+        };
+        let report = Report {
+            stream,
+            storage_tier: None,
+            step,
+            endpoints,
+        };
+        self.apply(generation, time, Outcome::Synced(&report))
+    }
+
+    fn failed(self, generation: i64, time: &str, error: Error) -> Self {
+        self.apply(generation, time, Outcome::Failed(&error))
+    }
+
+    fn cleanup(self, generation: i64, time: &str, step: CleanupStep) -> Self {
+        self.apply(generation, time, Outcome::CleaningUp(&step))
+    }
+}
+
+/// front-door created, waited for, and found in sync twice.
+fn ready() -> Replay {
+    Replay::new("front-door-cam")
+        .synced(
+            1,
+            "2026-03-02T09:14:06Z",
+            None,
+            Step::Created { arn: ARN.into() },
+        )
+        .synced(
+            1,
+            "2026-03-02T09:14:11Z",
+            Some(front_door(StreamStatus::Creating, VERSION_1, 24)),
+            Step::Waiting(StreamStatus::Creating),
+        )
+        .synced(
+            1,
+            "2026-03-02T09:14:16Z",
+            Some(front_door(StreamStatus::Active, VERSION_1, 24)),
+            Step::InSync,
+        )
+        .synced(
+            1,
+            "2026-03-02T10:04:51Z",
+            Some(front_door(StreamStatus::Active, VERSION_1, 24)),
+            Step::InSync,
+        )
+}
+
+/// Generation 2 raised the retention from 24h to 48h.
+fn updating() -> Replay {
+    ready().synced(
+        2,
+        "2026-03-02T11:30:01Z",
+        Some(front_door(StreamStatus::Active, VERSION_1, 24)),
+        Step::Mutated(Mutation::UpdateRetention {
+            from: 24,
+            to: 48,
+            change: RetentionChange::Increase(24),
+        }),
+    )
+}
+
+/// How the operator arrives at each fixture's status.
+fn history(fixture: &str) -> Option<Replay> {
+    let fresh = || Replay::new("front-door-cam");
+    let t1 = "2026-03-02T09:14:06Z";
+    let not_owned = || {
+        let blocker = Blocker::NotOwned {
+            owner: Some("security/front-door".into()),
+        };
+        fresh().failed(1, t1, Error::NotOwned(blocker.message("front-door-cam")))
+    };
+    let replay = match fixture {
+        "new" => fresh(),
+        "creating" => fresh().synced(1, t1, None, Step::Created { arn: ARN.into() }),
+        "waiting-for-creation" => fresh()
+            .synced(1, t1, None, Step::Created { arn: ARN.into() })
+            .synced(
+                1,
+                "2026-03-02T09:14:11Z",
+                Some(front_door(StreamStatus::Creating, VERSION_1, 24)),
+                Step::Waiting(StreamStatus::Creating),
+            ),
+        "ready" | "deletion-not-observed" => ready(),
+        "spec-changed" => ready().synced(
+            9,
+            "2026-03-09T16:20:03Z",
+            Some(front_door(StreamStatus::Active, VERSION_1, 24)),
+            Step::InSync,
+        ),
+        "updating" => updating(),
+        "waiting-for-update" => updating().synced(
+            2,
+            "2026-03-02T11:30:06Z",
+            Some(front_door(StreamStatus::Updating, VERSION_2, 48)),
+            Step::Waiting(StreamStatus::Updating),
+        ),
+        "aws-unavailable-during-update" => updating().failed(
+            2,
+            "2026-03-02T11:30:06Z",
+            Error::Unavailable(
+                "dispatch failure: io error: connection closed before message completed".into(),
+            ),
+        ),
+        "throttled-on-create" => fresh().failed(1, t1, throttled()),
+        "throttled-while-ready" => ready().failed(1, "2026-03-02T10:14:40Z", throttled()),
+        "throttled-after-spec-change" => ready().failed(2, "2026-03-02T11:30:01Z", throttled()),
+        "access-denied" => fresh().failed(
+            1,
+            t1,
+            denied(
+                "DescribeStream",
+                "arn:aws:kinesisvideo:us-west-2:123456789012:stream/front-door-cam/*",
+            ),
+        ),
+        "not-owned" => not_owned(),
+        "not-owned-then-throttled" => not_owned().failed(1, "2026-03-02T09:24:06Z", throttled()),
+        "invalid-spec" => fresh().failed(
+            1,
+            t1,
+            Error::InvalidArgument {
+                code: "InvalidArgumentException".into(),
+                message: "KMS key alias/retired-cameras is disabled".into(),
+            },
+        ),
+        "limit-exceeded" => fresh().failed(
+            1,
+            t1,
+            Error::LimitExceeded {
+                code: "AccountStreamLimitExceededException".into(),
+                message: "The number of streams created for the account is too high.".into(),
+            },
+        ),
+        "deleted-outside-kubernetes" => ready().synced(
+            1,
+            "2026-03-03T08:45:12Z",
+            Some(front_door(StreamStatus::Deleting, VERSION_1, 24)),
+            Step::Waiting(StreamStatus::Deleting),
+        ),
+        "deleting" => ready().cleanup(
+            2,
+            "2026-03-02T12:00:01Z",
+            CleanupStep::Deleted { arn: ARN.into() },
+        ),
+        "deletion-throttled" => ready().failed(2, "2026-03-02T12:00:01Z", throttled()),
+        "deletion-blocked" => {
+            ready().failed(2, "2026-03-02T12:00:01Z", denied("DeleteStream", ARN))
+        }
+        "immutable-kms-key" => {
+            let lobby = Stream {
+                name: "lobby-cam".into(),
+                arn: "arn:aws:kinesisvideo:us-west-2:123456789012:stream/lobby-cam/1763625600000"
+                    .into(),
+                version: "b7Hq3LmZ0xWc5RtN".into(),
+                status: StreamStatus::Active,
+                device_name: None,
+                media_type: Some("video/h264".into()),
+                kms_key_id: Some(AWS_MANAGED_KEY.into()),
+                data_retention_in_hours: 72,
+                creation_time: Some(1_763_625_600),
+            };
+            let blocker = Blocker::KmsKeyDiffers {
+                desired: "alias/cameras".into(),
+                actual: Some(AWS_MANAGED_KEY.into()),
+            };
+            Replay::new("lobby-cam")
+                .synced(
+                    1,
+                    "2026-03-04T14:02:10Z",
+                    Some(lobby),
+                    Step::Mutated(Mutation::Adopt),
+                )
+                .failed(
+                    1,
+                    "2026-03-04T14:02:15Z",
+                    Error::Immutable(blocker.message("lobby-cam")),
+                )
+        }
+        _ => return None,
+    };
+    Some(replay)
+}
+
+#[test]
+fn every_fixture_parses_as_a_video_stream_and_loses_nothing() {
+    for (name, text) in fixtures() {
+        let vs: VideoStream = serde_yaml_ng::from_str(&text)
+            .unwrap_or_else(|e| panic!("{name}.yaml is not a VideoStream: {e}"));
+        // Serde ignores unknown fields: a field the types no longer have would vanish
+        // silently, so the object must survive a round trip unchanged.
+        let original: serde_json::Value = serde_yaml_ng::from_str(&text).unwrap();
+        let round_trip = serde_json::to_value(&vs).unwrap();
+        assert_eq!(
+            round_trip, original,
+            "{name}.yaml does not survive a round trip through kvs_operator::api::VideoStream"
+        );
+        assert!(
+            text.lines().any(|l| l.starts_with("# expect-health: "))
+                && text.lines().any(|l| l.starts_with("# expect-message: ")),
+            "{name}.yaml must state its expected health"
+        );
+    }
+}
+
+#[test]
+fn every_fixture_status_is_what_the_operator_writes() {
+    for (name, text) in fixtures() {
+        let vs: VideoStream = serde_yaml_ng::from_str(&text).unwrap();
+        let replay = history(&name).unwrap_or_else(|| {
+            panic!("{name}.yaml has no history in tests/argocd_fixtures.rs: add how the operator gets there")
+        });
+        assert_eq!(
+            replay.stream_name,
+            vs.stream_name(),
+            "{name}.yaml: stream name"
+        );
+        if let Some(status) = &replay.status {
+            let observed = status.observed_generation.unwrap();
+            let generation = vs.metadata.generation.unwrap();
+            assert!(
+                observed <= generation,
+                "{name}.yaml: status of generation {observed} but metadata.generation is {generation}"
+            );
+        }
+        if vs.status != replay.status {
+            panic!(
+                "{name}.yaml: the status differs from what kvs_operator::status::next_status writes \
+                 for its history; update the fixture (and its expected health) to:\n{}",
+                serde_yaml_ng::to_string(&replay.status).unwrap()
+            );
+        }
+    }
+}
+
+/// The names in `local NAME = { Reason = true, ... }` of the health script.
+fn lua_reasons(name: &str) -> BTreeSet<String> {
+    let start = SCRIPT
+        .find(&format!("local {name} = {{"))
+        .unwrap_or_else(|| panic!("the health script has no table {name}"));
+    let body = &SCRIPT[start..];
+    let open = body.find('{').unwrap() + 1;
+    let close = body.find('}').unwrap();
+    body[open..close]
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            entry
+                .strip_suffix("= true")
+                .unwrap_or_else(|| panic!("{name}: unexpected entry {entry:?}"))
+                .trim()
+                .to_string()
+        })
+        .collect()
+}
+
+/// One error of every variant. The match makes a new variant a compile error here, so the
+/// health script's lists are revisited whenever the operator learns a new failure.
+fn one_of_each_error() -> Vec<Error> {
+    use kube::runtime::finalizer::Error as FinalizerError;
+    let kube = || kube::Error::LinesCodecMaxLineLengthExceeded;
+    let errors = vec![
+        Error::Throttled("x".into()),
+        Error::ResourceInUse("x".into()),
+        Error::VersionMismatch("x".into()),
+        Error::NotFound("x".into()),
+        Error::Unavailable("x".into()),
+        Error::InvalidArgument {
+            code: "InvalidArgumentException".into(),
+            message: "x".into(),
+        },
+        Error::LimitExceeded {
+            code: "TagsPerResourceExceededLimitException".into(),
+            message: "x".into(),
+        },
+        Error::AccessDenied {
+            code: "AccessDeniedException".into(),
+            message: "x".into(),
+        },
+        Error::Aws {
+            code: "SomethingElse".into(),
+            message: "x".into(),
+        },
+        Error::NotOwned("x".into()),
+        Error::Immutable("x".into()),
+        Error::InvalidSpec("x".into()),
+        Error::Kube(kube()),
+        Error::Finalizer(Box::new(FinalizerError::ApplyFailed(Error::Immutable(
+            "x".into(),
+        )))),
+        Error::Finalizer(Box::new(FinalizerError::CleanupFailed(
+            Error::AccessDenied {
+                code: "AccessDeniedException".into(),
+                message: "x".into(),
+            },
+        ))),
+        Error::Finalizer(Box::new(FinalizerError::AddFinalizer(kube()))),
+        Error::Config("x".into()),
+    ];
+    for error in &errors {
+        match error {
+            Error::Throttled(_)
+            | Error::ResourceInUse(_)
+            | Error::VersionMismatch(_)
+            | Error::NotFound(_)
+            | Error::Unavailable(_)
+            | Error::InvalidArgument { .. }
+            | Error::LimitExceeded { .. }
+            | Error::AccessDenied { .. }
+            | Error::Aws { .. }
+            | Error::NotOwned(_)
+            | Error::Immutable(_)
+            | Error::InvalidSpec(_)
+            | Error::Kube(_)
+            | Error::Finalizer(_)
+            | Error::Config(_) => {}
+        }
+    }
+    errors
+}
+
+#[test]
+fn the_health_script_classifies_every_reason_as_the_operator_retries_it() {
+    let mut expected: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for error in one_of_each_error() {
+        let table = match error.class() {
+            ErrorClass::Retryable => "RETRYABLE",
+            ErrorClass::Terminal => "TERMINAL",
+            ErrorClass::Permission => "PERMISSION",
+        };
+        expected
+            .entry(table)
+            .or_default()
+            .insert(error.reason().to_string());
+    }
+    for (table, reasons) in &expected {
+        assert_eq!(
+            &lua_reasons(table),
+            reasons,
+            "deploy/argocd/videostream-health.lua: {table} must list exactly the operator's {table} reasons (then run deploy/argocd/test.sh --update-configmap)"
+        );
+    }
+    // No reason in two classes.
+    let all: Vec<String> = expected.values().flatten().cloned().collect();
+    let unique: BTreeSet<&String> = all.iter().collect();
+    assert_eq!(all.len(), unique.len(), "a reason in two classes: {all:?}");
+}
+
+#[test]
+fn the_fixtures_cover_every_failure_class() {
+    let mut classes = BTreeSet::new();
+    for (name, text) in fixtures() {
+        let vs: VideoStream = serde_yaml_ng::from_str(&text).unwrap();
+        for condition in vs.status.iter().flat_map(|s| &s.conditions) {
+            if condition.status == "False" {
+                for table in ["RETRYABLE", "TERMINAL", "PERMISSION"] {
+                    if lua_reasons(table).contains(&condition.reason) {
+                        classes.insert(table);
+                    }
+                }
+            }
+        }
+        assert!(
+            vs.status.as_ref().is_none_or(|s| s
+                .conditions
+                .iter()
+                .all(|c| c.type_ == "Ready" || c.type_ == "Synced")),
+            "{name}.yaml: the operator writes only Ready and Synced"
+        );
+    }
+    assert_eq!(
+        classes,
+        BTreeSet::from(["PERMISSION", "RETRYABLE", "TERMINAL"])
+    );
+}
