@@ -29,3 +29,4 @@ step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnin
 # e2e (real kube-apiserver + etcd) and the harness's own.
 step "cargo test" cargo test --workspace --locked
 step "emulator conformance" emulator/conformance/run.sh -q
+step "argocd health" deploy/argocd/test.sh
