@@ -483,3 +483,48 @@ func TestHarnessRejectsWhatArgoCDWouldNot(t *testing.T) {
 		t.Fatalf("the open-libs mode must have the string library: %v", err)
 	}
 }
+
+// The sample Application must stay a valid-looking Application that does not prune.
+func TestSampleApplication(t *testing.T) {
+	raw, err := yaml.YAMLToJSON([]byte(readFile(t, "../application.yaml")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var app struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+		Metadata   struct {
+			Name      string `json:"name"`
+			Namespace string `json:"namespace"`
+		} `json:"metadata"`
+		Spec struct {
+			Project string `json:"project"`
+			Source  struct {
+				RepoURL, TargetRevision, Path string
+			} `json:"source"`
+			Destination struct {
+				Server, Namespace string
+			} `json:"destination"`
+			SyncPolicy struct {
+				Automated *struct {
+					Prune    *bool `json:"prune"`
+					SelfHeal bool  `json:"selfHeal"`
+				} `json:"automated"`
+			} `json:"syncPolicy"`
+		} `json:"spec"`
+	}
+	decoder := json.NewDecoder(bytes.NewReader(raw))
+	if err := decoder.Decode(&app); err != nil {
+		t.Fatal(err)
+	}
+	if app.APIVersion != "argoproj.io/v1alpha1" || app.Kind != "Application" || app.Metadata.Namespace != "argocd" {
+		t.Fatalf("not an Argo CD Application: %s %s in %q", app.APIVersion, app.Kind, app.Metadata.Namespace)
+	}
+	s := app.Spec
+	if s.Project == "" || s.Source.RepoURL == "" || s.Source.Path == "" || s.Destination.Server == "" || s.Destination.Namespace == "" {
+		t.Fatalf("incomplete Application spec: %+v", s)
+	}
+	if a := s.SyncPolicy.Automated; a == nil || a.Prune == nil || *a.Prune {
+		t.Fatalf("the sample must state prune: false (pruning a VideoStream deletes its stream and video)")
+	}
+}
