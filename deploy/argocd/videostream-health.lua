@@ -67,6 +67,14 @@ local function describe(condition)
   return text
 end
 
+-- A condition's message, or fallback when it has none.
+local function message_or(condition, fallback)
+  if condition.message == nil or condition.message == "" then
+    return fallback
+  end
+  return tostring(condition.message)
+end
+
 local function is_false(condition)
   return condition ~= nil and condition.status == "False"
 end
@@ -122,7 +130,7 @@ local function assess(obj)
       return result("Progressing", "Being deleted: retrying after " .. describe(synced))
     end
     if ready ~= nil and ready.reason == "Deleting" then
-      return result("Progressing", "Being deleted: " .. tostring(ready.message))
+      return result("Progressing", "Being deleted: " .. message_or(ready, "deleting the stream"))
     end
     return result("Progressing", "Being deleted: waiting for the operator to clean up")
   end
@@ -148,7 +156,7 @@ local function assess(obj)
       return result("Healthy",
         "Available; the last reconcile failed and is being retried: " .. describe(synced))
     end
-    return result("Healthy", tostring(ready.message or "Available"))
+    return result("Healthy", message_or(ready, "Available"))
   end
   if retrying then
     return result("Progressing", "Retrying after " .. describe(synced))
