@@ -1,0 +1,87 @@
+{{/* Chart name, shortened to the 63 characters a label value may have. */}}
+{{- define "kvs-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Full name of the release's objects: the release name alone when it already
+contains the chart name, else "<release>-<chart>".
+*/}}
+{{- define "kvs-operator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "kvs-operator.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "kvs-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "kvs-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "kvs-operator.labels" -}}
+helm.sh/chart: {{ include "kvs-operator.chart" . }}
+{{ include "kvs-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "kvs-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "kvs-operator.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "kvs-operator.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* The watched namespaces, de-duplicated, in the order given. */}}
+{{- define "kvs-operator.watchNamespaces" -}}
+{{- .Values.watchNamespaces | uniq | join "," }}
+{{- end }}
+
+{{/*
+Rules on VideoStreams and Events, shared by the ClusterRole (all namespaces)
+and the Roles of namespaced mode: exactly what the controller calls.
+*/}}
+{{- define "kvs-operator.rules" -}}
+- apiGroups: ["kvs-operator.dev"]
+  resources: ["videostreams"]
+  verbs: ["get", "list", "watch", "patch", "update"]
+- apiGroups: ["kvs-operator.dev"]
+  resources: ["videostreams/status"]
+  verbs: ["get", "patch", "update"]
+- apiGroups: ["kvs-operator.dev"]
+  resources: ["videostreams/finalizers"]
+  verbs: ["update"]
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}
+
+{{/* Fails rendering on combinations the schema cannot express clearly. */}}
+{{- define "kvs-operator.validate" -}}
+{{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) }}
+{{- fail "replicaCount > 1 needs leaderElection.enabled=true: without it every replica would reconcile the same VideoStreams" }}
+{{- end }}
+{{- if and .Values.metrics.serviceMonitor.enabled (not .Values.metrics.service.enabled) }}
+{{- fail "metrics.serviceMonitor.enabled=true needs metrics.service.enabled=true: the ServiceMonitor selects that Service" }}
+{{- end }}
+{{- end }}
