@@ -1,0 +1,922 @@
+//! The Helm chart and the Dockerfile, checked without a cluster: `helm lint --strict`, the
+//! values schema refusing typos, and the rendered manifests (security context, probes,
+//! resources, least-privilege RBAC, namespaced mode, leader election, metrics). Rendered
+//! output is validated against the real API server's schemas, installed and run in
+//! `tests/e2e/chart.rs`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command as Process;
+use std::time::Duration;
+
+use clap::Parser;
+use kvs_operator::cli::Command;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Container, Service, ServiceAccount};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+const RELEASE: &str = "kvs";
+const NAMESPACE: &str = "kvs-system";
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn chart() -> PathBuf {
+    repo().join("charts/kvs-operator")
+}
+
+/// The helm that `hack/control-plane.sh build` built; a missing one fails the test.
+fn helm() -> Process {
+    let bin = kvs_testenv::default_bin_dir()
+        .expect("bin dir")
+        .join("helm");
+    assert!(
+        bin.is_file(),
+        "{} is missing: run hack/control-plane.sh build",
+        bin.display()
+    );
+    let mut command = Process::new(bin);
+    // Keep helm's cache and config out of $HOME; nothing here needs a repository.
+    let home = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("helm-home");
+    command
+        .env("HELM_CACHE_HOME", home.join("cache"))
+        .env("HELM_CONFIG_HOME", home.join("config"))
+        .env("HELM_DATA_HOME", home.join("data"));
+    command
+}
+
+struct Run {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(mut command: Process) -> Run {
+    let out = command.output().expect("helm runs");
+    Run {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `helm template` of the chart with `args` (e.g. `--set x=y`).
+fn template(args: &[&str]) -> Run {
+    let mut command = helm();
+    command
+        .args(["template", RELEASE])
+        .arg(chart())
+        .args(["--namespace", NAMESPACE])
+        .args(args);
+    run(command)
+}
+
+fn lint(args: &[&str]) -> Run {
+    let mut command = helm();
+    command
+        .args(["lint", "--strict"])
+        .arg(chart())
+        .args(["--namespace", NAMESPACE])
+        .args(args);
+    run(command)
+}
+
+/// The rendered objects of a successful `helm template`.
+struct Rendered {
+    objects: Vec<Value>,
+}
+
+impl Rendered {
+    fn of(args: &[&str]) -> Rendered {
+        let out = template(args);
+        assert!(out.ok, "helm template {args:?} failed: {}", out.stderr);
+        let mut objects = Vec::new();
+        for doc in serde_yaml_ng::Deserializer::from_str(&out.stdout) {
+            let value = Value::deserialize(doc).expect("helm template prints YAML");
+            if !value.is_null() {
+                objects.push(value);
+            }
+        }
+        Rendered { objects }
+    }
+
+    fn kinds(&self) -> BTreeSet<String> {
+        self.objects
+            .iter()
+            .map(|o| o["kind"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    fn all<T: DeserializeOwned>(&self, kind: &str) -> Vec<T> {
+        self.objects
+            .iter()
+            .filter(|o| o["kind"] == kind)
+            .map(|o| {
+                serde_json::from_value(o.clone())
+                    .unwrap_or_else(|e| panic!("{kind} does not parse as one: {e}\n{o:#}"))
+            })
+            .collect()
+    }
+
+    fn one<T: DeserializeOwned>(&self, kind: &str) -> T {
+        let mut all = self.all(kind);
+        assert_eq!(all.len(), 1, "expected one {kind} in {:?}", self.kinds());
+        all.remove(0)
+    }
+
+    fn deployment(&self) -> Deployment {
+        self.one("Deployment")
+    }
+
+    fn container(&self) -> Container {
+        let deployment = self.deployment();
+        let spec = deployment
+            .spec
+            .expect("spec")
+            .template
+            .spec
+            .expect("pod spec");
+        assert_eq!(spec.containers.len(), 1);
+        spec.containers.into_iter().next().expect("container")
+    }
+
+    fn args(&self) -> Vec<String> {
+        self.container().args.unwrap_or_default()
+    }
+
+    fn env(&self, name: &str) -> Option<k8s_openapi::api::core::v1::EnvVar> {
+        self.container()
+            .env
+            .unwrap_or_default()
+            .into_iter()
+            .find(|e| e.name == name)
+    }
+}
+
+/// (apiGroup, resource, verb, resourceName) for every permission a rule grants.
+type Grant = (String, String, String, String);
+
+fn grants(rules: &[PolicyRule]) -> BTreeSet<Grant> {
+    let mut out = BTreeSet::new();
+    for rule in rules {
+        assert!(rule.non_resource_urls.is_none(), "{rule:?}");
+        let names = rule.resource_names.clone().unwrap_or_default();
+        let names = if names.is_empty() {
+            vec![String::new()]
+        } else {
+            names
+        };
+        for group in rule.api_groups.iter().flatten() {
+            for resource in rule.resources.iter().flatten() {
+                for verb in &rule.verbs {
+                    for name in &names {
+                        out.insert((group.clone(), resource.clone(), verb.clone(), name.clone()));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn grant_set(list: &[(&str, &str, &[&str], &str)]) -> BTreeSet<Grant> {
+    let mut out = BTreeSet::new();
+    for (group, resource, verbs, name) in list {
+        for verb in *verbs {
+            out.insert((
+                group.to_string(),
+                resource.to_string(),
+                verb.to_string(),
+                name.to_string(),
+            ));
+        }
+    }
+    out
+}
+
+/// Exactly what the controller needs on VideoStreams and Events — nothing else.
+fn operator_grants() -> BTreeSet<Grant> {
+    grant_set(&[
+        (
+            "kvs-operator.dev",
+            "videostreams",
+            &["get", "list", "watch", "patch", "update"],
+            "",
+        ),
+        (
+            "kvs-operator.dev",
+            "videostreams/status",
+            &["get", "patch", "update"],
+            "",
+        ),
+        (
+            "kvs-operator.dev",
+            "videostreams/finalizers",
+            &["update"],
+            "",
+        ),
+        ("events.k8s.io", "events", &["create", "patch"], ""),
+    ])
+}
+
+fn lease_grants(id: &str) -> BTreeSet<Grant> {
+    grant_set(&[
+        ("coordination.k8s.io", "leases", &["create"], ""),
+        ("coordination.k8s.io", "leases", &["get", "update"], id),
+    ])
+}
+
+fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    let prefix = format!("{name}=");
+    args.iter().find_map(|a| a.strip_prefix(&prefix))
+}
+
+#[test]
+fn the_chart_ships_the_generated_crds_byte_for_byte() {
+    let listing = |dir: &Path| -> BTreeSet<String> {
+        std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let generated = repo().join("crds");
+    let shipped = chart().join("crds");
+    assert_eq!(
+        listing(&generated),
+        listing(&shipped),
+        "charts/kvs-operator/crds/ must hold the files of crds/"
+    );
+    for name in listing(&generated) {
+        let a = std::fs::read(generated.join(&name)).expect("read");
+        let b = std::fs::read(shipped.join(&name)).expect("read");
+        assert!(
+            a == b,
+            "charts/kvs-operator/crds/{name} differs from crds/{name}; copy it:\n  cp crds/{name} charts/kvs-operator/crds/"
+        );
+    }
+}
+
+#[test]
+fn the_chart_installs_this_crate_version() {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Chart {
+        app_version: String,
+    }
+    let text = std::fs::read_to_string(chart().join("Chart.yaml")).expect("Chart.yaml");
+    let chart: Chart = serde_yaml_ng::from_str(&text).expect("Chart.yaml parses");
+    assert_eq!(chart.app_version, env!("CARGO_PKG_VERSION"));
+    let image = Rendered::of(&[]).container().image.expect("image");
+    assert_eq!(image, format!("kvs-operator:{}", env!("CARGO_PKG_VERSION")));
+    let pinned = Rendered::of(&[
+        "--set",
+        "image.repository=registry.example/kvs-operator",
+        "--set",
+        &format!("image.digest=sha256:{}", "ab".repeat(32)),
+    ]);
+    assert_eq!(
+        pinned.container().image.as_deref(),
+        Some(format!("registry.example/kvs-operator@sha256:{}", "ab".repeat(32)).as_str())
+    );
+}
+
+/// The value sets CI lints and the e2e tests validate and install.
+const MODES: [(&str, &[&str]); 4] = [
+    ("default", &[]),
+    ("namespaced", &["--set", "watchNamespaces={team-a,team-b}"]),
+    (
+        "single replica without leader election",
+        &[
+            "--set",
+            "replicaCount=1",
+            "--set",
+            "leaderElection.enabled=false",
+        ],
+    ),
+    (
+        "everything on",
+        &[
+            "--set",
+            "metrics.serviceMonitor.enabled=true",
+            "--set",
+            "aws.region=eu-west-1",
+            "--set",
+            "aws.endpointUrl=https://kinesisvideo.eu-west-1.amazonaws.com",
+            "--set",
+            "serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::123456789012:role/kvs",
+            "--set",
+            "replicaCount=3",
+        ],
+    ),
+];
+
+#[test]
+fn helm_lint_strict_passes_in_every_mode() {
+    for (mode, args) in MODES {
+        let out = lint(args);
+        assert!(
+            out.ok,
+            "helm lint --strict ({mode}) failed:\n{}{}",
+            out.stdout, out.stderr
+        );
+        assert!(out.stdout.contains("0 chart(s) failed"), "{}", out.stdout);
+    }
+}
+
+#[test]
+fn the_values_schema_refuses_typos_and_bad_values() {
+    let cases: [(&[&str], &str); 10] = [
+        (&["--set", "replicaCont=2"], "replicaCont"),
+        (&["--set", "image.pullpolicy=Always"], "pullpolicy"),
+        (&["--set", "image.pullPolicy=Sometimes"], "pullPolicy"),
+        (&["--set", "leaderElection.enable=false"], "enable"),
+        (&["--set", "operator.resyncPeriod=ten"], "resyncPeriod"),
+        (&["--set", "operator.awsQuotaShare=2"], "awsQuotaShare"),
+        (&["--set", "watchNamespaces={Team_A}"], "watchNamespaces"),
+        (&["--set", "metrics.serviceMonitor.enabeld=true"], "enabeld"),
+        (
+            &[
+                "--set",
+                "serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=my-role",
+            ],
+            "role-arn",
+        ),
+        (&["--set", "resources.limits.memory=lots"], "memory"),
+    ];
+    for (args, key) in cases {
+        let out = template(args);
+        assert!(!out.ok, "helm template {args:?} was accepted");
+        assert!(
+            out.stderr
+                .contains("values don't meet the specifications of the schema")
+                && out.stderr.contains(key),
+            "helm template {args:?} failed for another reason: {}",
+            out.stderr
+        );
+        let out = lint(args);
+        assert!(!out.ok, "helm lint {args:?} was accepted");
+    }
+
+    // The usual way: a values file with a misspelt key.
+    let file = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("chart-typo-values.yaml");
+    std::fs::write(&file, "replicaCont: 2\nleaderElection:\n  enabled: true\n").expect("write");
+    let out = template(&["--values", file.to_str().expect("utf-8 path")]);
+    assert!(
+        !out.ok
+            && out
+                .stderr
+                .contains("additional properties 'replicaCont' not allowed"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn several_replicas_without_leader_election_are_refused() {
+    let out = template(&["--set", "leaderElection.enabled=false"]);
+    assert!(!out.ok, "two replicas without leader election rendered");
+    assert!(
+        out.stderr.contains("needs leaderElection.enabled=true"),
+        "{}",
+        out.stderr
+    );
+    let out = template(&[
+        "--set",
+        "metrics.serviceMonitor.enabled=true",
+        "--set",
+        "metrics.service.enabled=false",
+    ]);
+    assert!(
+        !out.ok && out.stderr.contains("needs metrics.service.enabled=true"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn the_deployment_is_locked_down_with_probes_and_resources() {
+    let rendered = Rendered::of(&[]);
+    let deployment = rendered.deployment();
+    let spec = deployment.spec.expect("spec");
+    assert_eq!(spec.replicas, Some(2));
+    let pod = spec.template.spec.expect("pod spec");
+    let sa_name = format!("{RELEASE}-kvs-operator");
+    assert_eq!(pod.service_account_name.as_deref(), Some(sa_name.as_str()));
+    assert_eq!(pod.automount_service_account_token, Some(true));
+    let psc = pod.security_context.expect("pod securityContext");
+    assert_eq!(psc.run_as_non_root, Some(true));
+    assert_eq!(psc.run_as_user, Some(65532));
+    assert_eq!(psc.run_as_group, Some(65532));
+    assert_eq!(
+        psc.seccomp_profile.map(|p| p.type_).as_deref(),
+        Some("RuntimeDefault")
+    );
+    assert!(pod.host_network.is_none() && pod.host_pid.is_none());
+
+    let container = rendered.container();
+    let sc = container
+        .security_context
+        .clone()
+        .expect("container securityContext");
+    assert_eq!(sc.allow_privilege_escalation, Some(false));
+    assert_eq!(sc.read_only_root_filesystem, Some(true));
+    assert_eq!(sc.privileged, Some(false));
+    assert_eq!(sc.run_as_non_root, Some(true));
+    let caps = sc.capabilities.expect("capabilities");
+    assert_eq!(caps.drop, Some(vec!["ALL".to_string()]));
+    assert!(caps.add.is_none());
+    assert_eq!(
+        sc.seccomp_profile.map(|p| p.type_).as_deref(),
+        Some("RuntimeDefault")
+    );
+
+    let resources = container.resources.clone().expect("resources");
+    for (what, list) in [
+        ("requests", &resources.requests),
+        ("limits", &resources.limits),
+    ] {
+        let list = list.as_ref().unwrap_or_else(|| panic!("no {what}"));
+        assert!(
+            list.contains_key("cpu") && list.contains_key("memory"),
+            "{what}: {list:?}"
+        );
+    }
+
+    let ports = container.ports.clone().expect("ports");
+    assert_eq!(ports.len(), 1);
+    assert_eq!(
+        (ports[0].name.as_deref(), ports[0].container_port),
+        (Some("metrics"), 8080)
+    );
+    for (probe, path) in [
+        (container.liveness_probe.clone(), "/healthz"),
+        (container.readiness_probe.clone(), "/readyz"),
+    ] {
+        let get = probe
+            .and_then(|p| p.http_get)
+            .unwrap_or_else(|| panic!("no httpGet probe on {path}"));
+        assert_eq!(get.path.as_deref(), Some(path));
+        assert_eq!(get.port, IntOrString::String("metrics".into()));
+    }
+
+    let args = rendered.args();
+    assert_eq!(args.first().map(String::as_str), Some("run"));
+    assert_eq!(flag(&args, "--metrics-bind-address"), Some("0.0.0.0:8080"));
+    assert!(args.iter().any(|a| a == "--leader-elect"), "{args:?}");
+    assert_eq!(flag(&args, "--leader-election-id"), Some("kvs-operator"));
+    assert_eq!(
+        flag(&args, "--namespaces"),
+        None,
+        "all namespaces by default"
+    );
+    for (name, field) in [
+        ("POD_NAME", "metadata.name"),
+        ("POD_NAMESPACE", "metadata.namespace"),
+    ] {
+        let env = rendered.env(name).unwrap_or_else(|| panic!("no {name}"));
+        let field_ref = env.value_from.and_then(|v| v.field_ref).expect("fieldRef");
+        assert_eq!(field_ref.field_path, field);
+    }
+    assert!(rendered.env("AWS_REGION").is_none() && rendered.env("AWS_ENDPOINT_URL").is_none());
+}
+
+#[test]
+fn the_operator_parses_the_rendered_command_line() {
+    for (mode, values) in MODES {
+        let args = Rendered::of(values).args();
+        let cli = kvs_operator::cli::Cli::try_parse_from(
+            std::iter::once("kvs-operator").chain(args.iter().map(String::as_str)),
+        )
+        .unwrap_or_else(|e| panic!("{mode}: kvs-operator refuses {args:?}:\n{e}"));
+        let Command::Run(run) = cli.command else {
+            panic!("{mode}: {args:?} is not `run`");
+        };
+        assert_eq!(run.metrics_bind_address.port(), 8080, "{mode}");
+        assert_eq!(run.resync_period, Duration::from_secs(600), "{mode}");
+        assert_eq!(run.aws_quota_share, 1.0, "{mode}");
+        let leader = !values.contains(&"leaderElection.enabled=false");
+        assert_eq!(run.leader_elect, leader, "{mode}");
+        assert_eq!(run.leader_election_id, "kvs-operator", "{mode}");
+        let namespaces: &[&str] = if mode == "namespaced" {
+            &["team-a", "team-b"]
+        } else {
+            &[]
+        };
+        assert_eq!(run.watched_namespaces(), namespaces, "{mode}");
+    }
+}
+
+#[test]
+fn cluster_mode_grants_exactly_what_the_operator_uses() {
+    let rendered = Rendered::of(&[]);
+    let expected_kinds: BTreeSet<String> = [
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Role",
+        "RoleBinding",
+        "Service",
+        "Deployment",
+        "PodDisruptionBudget",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(rendered.kinds(), expected_kinds);
+
+    let sa: ServiceAccount = rendered.one("ServiceAccount");
+    let sa_name = sa.metadata.name.clone().expect("name");
+    assert_eq!(sa.metadata.namespace.as_deref(), Some(NAMESPACE));
+
+    let cluster_role: ClusterRole = rendered.one("ClusterRole");
+    assert_eq!(
+        grants(&cluster_role.rules.unwrap_or_default()),
+        operator_grants()
+    );
+    assert!(cluster_role.aggregation_rule.is_none());
+    let binding: ClusterRoleBinding = rendered.one("ClusterRoleBinding");
+    assert_eq!(binding.role_ref.kind, "ClusterRole");
+    assert_eq!(Some(binding.role_ref.name), cluster_role.metadata.name);
+    let subjects = binding.subjects.expect("subjects");
+    assert_eq!(subjects.len(), 1);
+    assert_eq!(
+        (
+            subjects[0].kind.as_str(),
+            subjects[0].name.as_str(),
+            subjects[0].namespace.as_deref()
+        ),
+        ("ServiceAccount", sa_name.as_str(), Some(NAMESPACE))
+    );
+
+    // The only Role: the Lease, in the release namespace.
+    let role: Role = rendered.one("Role");
+    assert_eq!(role.metadata.namespace.as_deref(), Some(NAMESPACE));
+    assert_eq!(
+        grants(&role.rules.unwrap_or_default()),
+        lease_grants("kvs-operator")
+    );
+    let binding: RoleBinding = rendered.one("RoleBinding");
+    assert_eq!(binding.metadata.namespace.as_deref(), Some(NAMESPACE));
+    assert_eq!(Some(binding.role_ref.name), role.metadata.name);
+    assert_eq!(binding.subjects.expect("subjects")[0].name, sa_name);
+
+    // A different Lease name is the one the Role lets the operator renew.
+    let renamed = Rendered::of(&["--set", "leaderElection.id=kvs-lock"]);
+    let role: Role = renamed.one("Role");
+    assert_eq!(
+        grants(&role.rules.unwrap_or_default()),
+        lease_grants("kvs-lock")
+    );
+    assert_eq!(
+        flag(&renamed.args(), "--leader-election-id"),
+        Some("kvs-lock")
+    );
+}
+
+#[test]
+fn namespaced_mode_has_roles_only_in_the_watched_namespaces() {
+    let rendered = Rendered::of(&["--set", "watchNamespaces={team-a,team-b}"]);
+    let kinds = rendered.kinds();
+    assert!(
+        !kinds.contains("ClusterRole") && !kinds.contains("ClusterRoleBinding"),
+        "{kinds:?}"
+    );
+    assert_eq!(
+        flag(&rendered.args(), "--namespaces"),
+        Some("team-a,team-b")
+    );
+
+    let roles: Vec<Role> = rendered.all("Role");
+    let mut by_namespace = std::collections::BTreeMap::new();
+    for role in roles {
+        let namespace = role.metadata.namespace.clone().expect("namespace");
+        by_namespace.insert(namespace, grants(&role.rules.unwrap_or_default()));
+    }
+    assert_eq!(
+        by_namespace.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["kvs-system", "team-a", "team-b"]
+    );
+    assert_eq!(by_namespace["team-a"], operator_grants());
+    assert_eq!(by_namespace["team-b"], operator_grants());
+    assert_eq!(by_namespace["kvs-system"], lease_grants("kvs-operator"));
+
+    let bindings: Vec<RoleBinding> = rendered.all("RoleBinding");
+    assert_eq!(bindings.len(), 3);
+    for binding in bindings {
+        let subjects = binding.subjects.expect("subjects");
+        assert_eq!(subjects.len(), 1);
+        assert_eq!(subjects[0].namespace.as_deref(), Some(NAMESPACE));
+        assert_eq!(subjects[0].name, format!("{RELEASE}-kvs-operator"));
+    }
+}
+
+#[test]
+fn leader_election_and_the_disruption_budget_follow_the_replicas() {
+    let single = Rendered::of(&[
+        "--set",
+        "replicaCount=1",
+        "--set",
+        "leaderElection.enabled=false",
+    ]);
+    let kinds = single.kinds();
+    assert!(
+        !kinds.contains("Role") && !kinds.contains("RoleBinding"),
+        "{kinds:?}"
+    );
+    assert!(!kinds.contains("PodDisruptionBudget"), "{kinds:?}");
+    let args = single.args();
+    assert!(
+        !args.iter().any(|a| a.starts_with("--leader-elect")),
+        "{args:?}"
+    );
+
+    // One replica with leader election: still a Lease, no budget that blocks drains.
+    let one = Rendered::of(&["--set", "replicaCount=1"]);
+    assert!(one.kinds().contains("Role") && !one.kinds().contains("PodDisruptionBudget"));
+
+    let three = Rendered::of(&["--set", "replicaCount=3"]);
+    let pdb: PodDisruptionBudget = three.one("PodDisruptionBudget");
+    let spec = pdb.spec.expect("spec");
+    assert_eq!(spec.max_unavailable, Some(IntOrString::Int(1)));
+    let deployment = three.deployment();
+    let deployment_spec = deployment.spec.expect("spec");
+    assert_eq!(deployment_spec.replicas, Some(3));
+    assert_eq!(
+        spec.selector.expect("selector").match_labels,
+        deployment_spec.selector.match_labels
+    );
+}
+
+#[test]
+fn the_metrics_service_and_service_monitor_point_at_the_probe_port() {
+    let rendered = Rendered::of(&[
+        "--set",
+        "metrics.port=9090",
+        "--set",
+        "metrics.serviceMonitor.enabled=true",
+        "--set",
+        "metrics.serviceMonitor.labels.release=prometheus",
+    ]);
+    assert_eq!(
+        flag(&rendered.args(), "--metrics-bind-address"),
+        Some("0.0.0.0:9090")
+    );
+    let container = rendered.container();
+    assert_eq!(container.ports.expect("ports")[0].container_port, 9090);
+
+    let service: Service = rendered.one("Service");
+    let spec = service.spec.clone().expect("spec");
+    let port = &spec.ports.expect("ports")[0];
+    assert_eq!(port.name.as_deref(), Some("metrics"));
+    assert_eq!(
+        port.target_port,
+        Some(IntOrString::String("metrics".into()))
+    );
+    let pod_labels = rendered
+        .deployment()
+        .spec
+        .expect("spec")
+        .template
+        .metadata
+        .expect("metadata")
+        .labels
+        .expect("labels");
+    for (key, value) in spec.selector.expect("selector") {
+        assert_eq!(pod_labels.get(&key), Some(&value), "Service selects {key}");
+    }
+
+    let monitor = rendered
+        .objects
+        .iter()
+        .find(|o| o["kind"] == "ServiceMonitor")
+        .expect("ServiceMonitor");
+    assert_eq!(monitor["apiVersion"], "monitoring.coreos.com/v1");
+    assert_eq!(monitor["metadata"]["labels"]["release"], "prometheus");
+    let endpoint = &monitor["spec"]["endpoints"][0];
+    assert_eq!(endpoint["port"], "metrics");
+    assert_eq!(endpoint["path"], "/metrics");
+    let service_labels = service.metadata.labels.expect("labels");
+    let selector = monitor["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .expect("matchLabels");
+    for (key, value) in selector {
+        assert_eq!(
+            service_labels.get(key).map(String::as_str),
+            value.as_str(),
+            "ServiceMonitor selects {key}"
+        );
+    }
+    assert_eq!(
+        monitor["spec"]["namespaceSelector"]["matchNames"][0],
+        NAMESPACE
+    );
+
+    assert!(
+        !Rendered::of(&[]).kinds().contains("ServiceMonitor"),
+        "off by default"
+    );
+}
+
+#[test]
+fn aws_settings_reach_the_service_account_and_the_container() {
+    let role_arn = "arn:aws:iam::123456789012:role/kvs-operator";
+    let rendered = Rendered::of(&[
+        "--set",
+        &format!("serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn={role_arn}"),
+        "--set",
+        "aws.region=eu-west-1",
+        "--set",
+        "aws.endpointUrl=https://vpce.example:443",
+        "--set",
+        "extraEnv[0].name=AWS_MAX_ATTEMPTS",
+        "--set-string",
+        "extraEnv[0].value=5",
+        "--set",
+        "nodeSelector.kubernetes\\.io/os=linux",
+        "--set",
+        "tolerations[0].key=dedicated",
+        "--set",
+        "tolerations[0].operator=Exists",
+        "--set",
+        "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key=arch",
+        "--set",
+        "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator=Exists",
+        "--set",
+        "operator.logFormat=text",
+        "--set",
+        "operator.extraArgs={--example-extra-flag}",
+    ]);
+    let sa: ServiceAccount = rendered.one("ServiceAccount");
+    assert_eq!(
+        sa.metadata
+            .annotations
+            .expect("annotations")
+            .get("eks.amazonaws.com/role-arn")
+            .map(String::as_str),
+        Some(role_arn)
+    );
+    let value = |name: &str| rendered.env(name).and_then(|e| e.value);
+    assert_eq!(value("AWS_REGION").as_deref(), Some("eu-west-1"));
+    assert_eq!(
+        value("AWS_ENDPOINT_URL").as_deref(),
+        Some("https://vpce.example:443")
+    );
+    assert_eq!(value("AWS_MAX_ATTEMPTS").as_deref(), Some("5"));
+    let args = rendered.args();
+    assert_eq!(flag(&args, "--log-format"), Some("text"));
+    assert_eq!(
+        args.last().map(String::as_str),
+        Some("--example-extra-flag")
+    );
+    let pod = rendered
+        .deployment()
+        .spec
+        .expect("spec")
+        .template
+        .spec
+        .expect("pod");
+    assert_eq!(
+        pod.node_selector
+            .expect("nodeSelector")
+            .get("kubernetes.io/os")
+            .map(String::as_str),
+        Some("linux")
+    );
+    assert_eq!(
+        pod.tolerations.expect("tolerations")[0].key.as_deref(),
+        Some("dedicated")
+    );
+    assert!(pod.affinity.and_then(|a| a.node_affinity).is_some());
+}
+
+/// One instruction of the Dockerfile, continuation lines joined.
+#[derive(Debug)]
+struct Instruction {
+    keyword: String,
+    rest: String,
+}
+
+fn dockerfile() -> Vec<Instruction> {
+    let text = std::fs::read_to_string(repo().join("Dockerfile")).expect("Dockerfile");
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if current.is_empty() && (trimmed.is_empty() || trimmed.starts_with('#')) {
+            continue;
+        }
+        if let Some(body) = trimmed.strip_suffix('\\') {
+            current.push_str(body);
+            current.push(' ');
+            continue;
+        }
+        current.push_str(trimmed);
+        let (keyword, rest) = current.split_once(' ').unwrap_or((current.as_str(), ""));
+        out.push(Instruction {
+            keyword: keyword.to_uppercase(),
+            rest: rest.split_whitespace().collect::<Vec<_>>().join(" "),
+        });
+        current.clear();
+    }
+    out
+}
+
+#[test]
+fn the_dockerfile_copies_the_release_binary_into_distroless_as_nonroot() {
+    let instructions = dockerfile();
+    let stages: Vec<(usize, &Instruction)> = instructions
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| i.keyword == "FROM")
+        .collect();
+    assert_eq!(stages.len(), 2, "multi-stage: a builder and the runtime");
+    let (builder_at, builder) = stages[0];
+    let (runtime_at, runtime) = stages[1];
+    let builder_words: Vec<&str> = builder.rest.split(' ').collect();
+    assert!(builder_words[0].contains("rust:"), "{builder:?}");
+    assert!(
+        builder_words[0].ends_with("-bookworm"),
+        "Debian 12, as the runtime: {builder:?}"
+    );
+    assert_eq!(builder_words[1..].join(" ").to_lowercase(), "as builder");
+    assert_eq!(runtime.rest, "gcr.io/distroless/cc-debian12:nonroot");
+
+    // The builder builds and strips exactly the binary the runtime stage copies.
+    let build = instructions[builder_at..runtime_at]
+        .iter()
+        .find(|i| i.keyword == "RUN" && i.rest.contains("cargo build"))
+        .expect("a RUN with cargo build");
+    assert!(
+        build
+            .rest
+            .contains("cargo build --release --locked --bin kvs-operator"),
+        "{build:?}"
+    );
+    assert!(
+        build
+            .rest
+            .contains("strip -o /kvs-operator target/release/kvs-operator"),
+        "{build:?}"
+    );
+    assert_eq!(
+        env!("CARGO_BIN_EXE_kvs-operator").rsplit('/').next(),
+        Some("kvs-operator"),
+        "the binary cargo builds is target/<profile>/kvs-operator"
+    );
+
+    let runtime_part = &instructions[runtime_at + 1..];
+    let copies: Vec<&Instruction> = runtime_part
+        .iter()
+        .filter(|i| i.keyword == "COPY")
+        .collect();
+    assert_eq!(copies.len(), 1, "the runtime image gets the binary only");
+    assert_eq!(copies[0].rest, "--from=builder /kvs-operator /kvs-operator");
+    assert!(
+        !runtime_part.iter().any(|i| i.keyword == "RUN"),
+        "distroless has no shell"
+    );
+    let last = |keyword: &str| {
+        runtime_part
+            .iter()
+            .rev()
+            .find(|i| i.keyword == keyword)
+            .map(|i| i.rest.as_str())
+    };
+    let user = last("USER").expect("USER");
+    let (uid, gid) = user.split_once(':').unwrap_or((user, user));
+    let uid: i64 = uid
+        .parse()
+        .expect("numeric uid, so runAsNonRoot can check it");
+    assert_ne!(uid, 0);
+    assert_ne!(gid, "0");
+    assert_eq!(last("ENTRYPOINT"), Some(r#"["/kvs-operator"]"#));
+    assert_eq!(last("CMD"), Some(r#"["run"]"#));
+
+    // The chart runs the image as that user, with the same subcommand.
+    let rendered = Rendered::of(&[]);
+    let pod = rendered
+        .deployment()
+        .spec
+        .expect("spec")
+        .template
+        .spec
+        .expect("pod");
+    let psc = pod.security_context.expect("securityContext");
+    assert_eq!(psc.run_as_user, Some(uid));
+    assert_eq!(
+        psc.run_as_group.map(|g| g.to_string()).as_deref(),
+        Some(gid)
+    );
+    assert!(
+        rendered.container().command.is_none(),
+        "the image's ENTRYPOINT runs"
+    );
+    assert_eq!(rendered.args()[0], "run");
+}
