@@ -23,6 +23,8 @@ report() {
 trap report EXIT
 
 step "control plane build" hack/control-plane.sh build
+# kubeconform and the ServiceMonitor CRD for the chart's e2e checks (tests/e2e/chart.rs).
+step "chart tools build" hack/tools.sh build
 step "cargo fmt" cargo fmt --all -- --check
 step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 # Builds the binaries the e2e tests run, then every test: unit, component (emulator),
@@ -30,3 +32,5 @@ step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnin
 step "cargo test" cargo test --workspace --locked
 step "emulator conformance" emulator/conformance/run.sh -q
 step "argocd health" deploy/argocd/test.sh
+# The Dockerfile without Docker: release build from its build context, then run and ldd.
+step "image check" hack/image-check.sh
