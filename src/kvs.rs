@@ -1,8 +1,9 @@
 //! The port to Kinesis Video Streams, in the operator's own types.
 //!
 //! The controller only sees this trait. [`sdk::SdkKinesisVideo`] implements it over
-//! `aws-sdk-kinesisvideo`, and [`gate::Gated`] wraps any implementation to keep
-//! the call rate under the KVS quotas.
+//! `aws-sdk-kinesisvideo`; [`gate::Gated`] wraps any implementation to keep the call rate
+//! under the KVS quotas and count the calls, and [`tag_cache::TagCached`] saves the
+//! ListTagsForStream calls whose answer the operator already knows.
 //!
 //! Contract for implementations:
 //! - reads never mutate; `describe_stream` returns `Ok(None)` for a stream that does not exist;
@@ -13,6 +14,7 @@
 
 pub mod gate;
 pub mod sdk;
+pub mod tag_cache;
 
 use std::collections::BTreeMap;
 

@@ -11,6 +11,7 @@ use kvs_operator::controller::{self, Context, Settings};
 use kvs_operator::import::ImportOptions;
 use kvs_operator::kvs::gate::Gated;
 use kvs_operator::kvs::sdk::SdkKinesisVideo;
+use kvs_operator::kvs::tag_cache::TagCached;
 use kvs_operator::leader::{LeaderElector, LeaseTiming};
 use kvs_operator::metrics::Metrics;
 use kvs_operator::server::{self, Endpoint};
@@ -63,7 +64,9 @@ async fn run(args: RunArgs) -> Result<(), Error> {
     let client = kube::Client::try_default().await?;
     let metrics = Metrics::shared();
     let sdk = SdkKinesisVideo::from_env(args.aws_call_timeout).await;
-    let kvs = Arc::new(Gated::new(sdk, args.aws_quota_share, Some(metrics.clone())));
+    let gated = Gated::new(sdk, args.aws_quota_share, Some(metrics.clone()));
+    // Entries expire before the next resync comes round, so each resync reads the tags.
+    let kvs = Arc::new(TagCached::new(gated, args.resync_period.mul_f64(0.8)));
     let identity = args.identity.clone().unwrap_or_else(default_identity);
     let settings = Settings {
         resync_period: args.resync_period,

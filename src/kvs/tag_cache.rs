@@ -1,0 +1,144 @@
+//! Remembering each stream's tags between reconciles.
+//!
+//! ListTagsForStream has a quota of 50 calls per second for the whole account: asking it on
+//! every reconcile would make it the bottleneck when many VideoStreams converge at once. The
+//! operator writes every tag change itself (CreateStream with tags, TagStream, UntagStream),
+//! so it knows the tags; only changes made outside Kubernetes are missed, and those are found
+//! when an entry ages out, at least once per resync period.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::time::Instant;
+
+use super::{KinesisVideo, NewStream, RetentionChange, Stream};
+use crate::Result;
+use crate::api::StorageTier;
+
+type Tags = BTreeMap<String, String>;
+
+/// Wraps a [`KinesisVideo`]: `list_tags` answers from memory while the entry is younger
+/// than `max_age`; the operator's own tag writes keep the entries exact.
+pub struct TagCached<K> {
+    inner: K,
+    max_age: Duration,
+    entries: Mutex<HashMap<String, (Tags, Instant)>>,
+}
+
+impl<K: KinesisVideo> TagCached<K> {
+    pub fn new(inner: K, max_age: Duration) -> Self {
+        Self {
+            inner,
+            max_age,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Tags, Instant)>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn fresh(&self, arn: &str) -> Option<Tags> {
+        let entries = self.entries();
+        let (tags, at) = entries.get(arn)?;
+        (at.elapsed() < self.max_age).then(|| tags.clone())
+    }
+
+    fn remember(&self, arn: &str, tags: Tags) {
+        self.entries()
+            .insert(arn.to_string(), (tags, Instant::now()));
+    }
+
+    /// Applies a change to a remembered entry, keeping its age: the rest of it is as old
+    /// as it was.
+    fn amend(&self, arn: &str, change: impl FnOnce(&mut Tags)) {
+        if let Some((tags, _)) = self.entries().get_mut(arn) {
+            change(tags);
+        }
+    }
+}
+
+#[async_trait]
+impl<K: KinesisVideo> KinesisVideo for TagCached<K> {
+    async fn describe_stream(&self, name: &str) -> Result<Option<Stream>> {
+        self.inner.describe_stream(name).await
+    }
+
+    async fn list_streams(&self, prefix: Option<&str>) -> Result<Vec<Stream>> {
+        self.inner.list_streams(prefix).await
+    }
+
+    async fn create_stream(&self, stream: &NewStream) -> Result<String> {
+        let arn = self.inner.create_stream(stream).await?;
+        self.remember(&arn, stream.tags.clone());
+        Ok(arn)
+    }
+
+    async fn update_stream(
+        &self,
+        arn: &str,
+        version: &str,
+        device_name: Option<&str>,
+        media_type: Option<&str>,
+    ) -> Result<()> {
+        self.inner
+            .update_stream(arn, version, device_name, media_type)
+            .await
+    }
+
+    async fn update_data_retention(
+        &self,
+        arn: &str,
+        version: &str,
+        change: RetentionChange,
+    ) -> Result<()> {
+        self.inner.update_data_retention(arn, version, change).await
+    }
+
+    async fn tag_stream(&self, arn: &str, tags: &Tags) -> Result<()> {
+        let result = self.inner.tag_stream(arn, tags).await;
+        match &result {
+            Ok(()) => self.amend(arn, |known| known.extend(tags.clone())),
+            // Unknown outcome: ask AWS next time.
+            Err(_) => drop(self.entries().remove(arn)),
+        }
+        result
+    }
+
+    async fn untag_stream(&self, arn: &str, keys: &[String]) -> Result<()> {
+        let result = self.inner.untag_stream(arn, keys).await;
+        match &result {
+            Ok(()) => self.amend(arn, |known| known.retain(|k, _| !keys.contains(k))),
+            Err(_) => drop(self.entries().remove(arn)),
+        }
+        result
+    }
+
+    async fn list_tags(&self, arn: &str) -> Result<Tags> {
+        if let Some(tags) = self.fresh(arn) {
+            return Ok(tags);
+        }
+        let tags = self.inner.list_tags(arn).await?;
+        self.remember(arn, tags.clone());
+        Ok(tags)
+    }
+
+    async fn delete_stream(&self, arn: &str, version: &str) -> Result<()> {
+        self.entries().remove(arn);
+        self.inner.delete_stream(arn, version).await
+    }
+
+    async fn get_data_endpoint(&self, arn: &str, api_name: &str) -> Result<String> {
+        self.inner.get_data_endpoint(arn, api_name).await
+    }
+
+    async fn describe_storage_tier(&self, arn: &str) -> Result<Option<StorageTier>> {
+        self.inner.describe_storage_tier(arn).await
+    }
+
+    async fn update_storage_tier(&self, arn: &str, version: &str, tier: StorageTier) -> Result<()> {
+        self.inner.update_storage_tier(arn, version, tier).await
+    }
+}

@@ -1,0 +1,127 @@
+//! The tag cache against kvs-emulator: it saves ListTagsForStream calls while staying exact
+//! for the operator's own writes, and sees outside changes once an entry ages out.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_kinesisvideo::config::{BehaviorVersion, Credentials, Region};
+use kvs_emulator::{Config, Delays, Emulator, Operation, Running, Settings};
+use kvs_operator::kvs::sdk::SdkKinesisVideo;
+use kvs_operator::kvs::tag_cache::TagCached;
+use kvs_operator::kvs::{KinesisVideo, NewStream};
+
+async fn emulator() -> Running {
+    let config = Config {
+        settings: Settings {
+            delays: Delays::NONE,
+            ..Settings::default()
+        },
+        ..Config::default()
+    };
+    Emulator::start(config).await.expect("emulator starts")
+}
+
+fn sdk(emulator: &Running) -> SdkKinesisVideo {
+    let config = aws_sdk_kinesisvideo::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(emulator.region().to_string()))
+        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "tests"))
+        .endpoint_url(emulator.url())
+        .build();
+    SdkKinesisVideo::new(aws_sdk_kinesisvideo::Client::from_conf(config))
+}
+
+fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn list_calls(emulator: &Running) -> u64 {
+    emulator.calls_of(Operation::ListTagsForStream).total
+}
+
+#[tokio::test]
+async fn the_operators_own_tag_writes_need_no_listing() {
+    let emulator = emulator().await;
+    let cached = TagCached::new(sdk(&emulator), Duration::from_secs(600));
+    let arn = cached
+        .create_stream(&NewStream {
+            name: "s".into(),
+            tags: tags(&[("team", "a")]),
+            ..NewStream::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        cached.list_tags(&arn).await.unwrap(),
+        tags(&[("team", "a")])
+    );
+
+    cached
+        .tag_stream(&arn, &tags(&[("site", "hq")]))
+        .await
+        .unwrap();
+    cached
+        .untag_stream(&arn, &["team".to_string()])
+        .await
+        .unwrap();
+    let known = cached.list_tags(&arn).await.unwrap();
+
+    assert_eq!(known, tags(&[("site", "hq")]));
+    assert_eq!(
+        known,
+        emulator.stream("s").unwrap().tags,
+        "the cache is exact"
+    );
+    assert_eq!(list_calls(&emulator), 0);
+}
+
+#[tokio::test]
+async fn a_change_made_elsewhere_is_seen_once_the_entry_ages_out() {
+    let emulator = emulator().await;
+    let cached = TagCached::new(sdk(&emulator), Duration::from_millis(300));
+    let plain = sdk(&emulator);
+    let arn = cached
+        .create_stream(&NewStream {
+            name: "s".into(),
+            tags: tags(&[("team", "a")]),
+            ..NewStream::default()
+        })
+        .await
+        .unwrap();
+    plain
+        .tag_stream(&arn, &tags(&[("intruder", "x")]))
+        .await
+        .unwrap();
+    assert_eq!(
+        cached.list_tags(&arn).await.unwrap(),
+        tags(&[("team", "a")]),
+        "still fresh"
+    );
+
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let seen = cached.list_tags(&arn).await.unwrap();
+    assert_eq!(seen, tags(&[("intruder", "x"), ("team", "a")]));
+    assert_eq!(list_calls(&emulator), 1);
+}
+
+#[tokio::test]
+async fn a_failed_tag_write_forgets_the_entry() {
+    let emulator = emulator().await;
+    let cached = TagCached::new(sdk(&emulator), Duration::from_secs(600));
+    let arn = cached
+        .create_stream(&NewStream {
+            name: "s".into(),
+            ..NewStream::default()
+        })
+        .await
+        .unwrap();
+    let too_many: BTreeMap<String, String> =
+        (0..51).map(|i| (format!("k{i}"), "v".into())).collect();
+    assert!(cached.tag_stream(&arn, &too_many).await.is_err());
+
+    assert_eq!(cached.list_tags(&arn).await.unwrap(), BTreeMap::new());
+    assert_eq!(list_calls(&emulator), 1, "asked AWS after the failure");
+}
