@@ -832,15 +832,62 @@ async fn the_installed_chart_runs_the_operator_with_just_enough_rbac_cluster_wid
     let release_ns = "kvs-system";
     let created = kubectl(&plane, &["create", "namespace", release_ns]).await;
     assert!(created.success(), "{}", created.stderr);
-    let port = free_port();
-    // The chart's crds/ install the CRD: nothing was applied before.
-    install(&plane, "kvs", release_ns, &emulator, port, &[]).await;
+    // A typo in the values fails `helm install` before anything is created.
+    let chart = chart_dir();
+    let typo = helm(
+        &plane,
+        &[
+            "install",
+            "kvs",
+            chart.to_str().expect("utf-8 path"),
+            "--namespace",
+            release_ns,
+            "--set",
+            "replicaCont=2",
+        ],
+    )
+    .await;
+    assert!(
+        !typo.success()
+            && typo
+                .stderr
+                .contains("additional properties 'replicaCont' not allowed"),
+        "{}{}",
+        typo.stdout,
+        typo.stderr
+    );
+    let nothing = kubectl(
+        &plane,
+        &[
+            "get",
+            "clusterroles,serviceaccounts,deployments",
+            "-A",
+            "-l",
+            "app.kubernetes.io/instance=kvs",
+            "-o",
+            "name",
+        ],
+    )
+    .await;
+    assert!(
+        nothing.success() && nothing.stdout.trim().is_empty(),
+        "{}{}",
+        nothing.stdout,
+        nothing.stderr
+    );
+    let releases = helm(&plane, &["list", "--all", "--namespace", release_ns, "-q"]).await;
+    assert!(releases.stdout.trim().is_empty(), "{}", releases.stdout);
+    // Helm installs crds/ before it checks the values, so the refused install did leave the
+    // CRD (it is the chart's, nothing else was ever applied to this control plane).
     let crd = kubectl(&plane, &["get", "crd", "videostreams.kvs-operator.dev"]).await;
     assert!(
         crd.success(),
         "helm did not install the CRD: {}",
         crd.stderr
     );
+
+    let port = free_port();
+    install(&plane, "kvs", release_ns, &emulator, port, &[]).await;
 
     let mut pod = Pod::start(
         &plane,
@@ -1011,6 +1058,26 @@ async fn the_installed_chart_runs_the_operator_with_just_enough_rbac_cluster_wid
     // A graceful stop (SIGTERM, as the kubelet sends) under the same identity.
     assert_eq!(pod.terminate().await, Some(0), "{}", pod.log());
     pod.assert_never_forbidden();
+
+    // Uninstalling removes the operator's objects but, as Helm does with crds/, never the
+    // CRD: the VideoStreams (and so the streams) survive the operator.
+    let out = helm(&plane, &["uninstall", "kvs", "--namespace", release_ns]).await;
+    assert!(out.success(), "{}", out.stderr);
+    let left = kubectl(&plane, &["get", "clusterroles,clusterrolebindings,roles,rolebindings,serviceaccounts,deployments,services,poddisruptionbudgets", "-A", "-l", "app.kubernetes.io/instance=kvs", "-o", "name"]).await;
+    assert!(
+        left.success() && left.stdout.trim().is_empty(),
+        "left behind: {}{}",
+        left.stdout,
+        left.stderr
+    );
+    let crd = kubectl(&plane, &["get", "crd", "videostreams.kvs-operator.dev"]).await;
+    assert!(
+        crd.success(),
+        "helm uninstall deleted the CRD: {}",
+        crd.stderr
+    );
+    let api: Api<VideoStream> = Api::namespaced(client.clone(), "cameras");
+    assert!(api.get_opt("front-door").await.expect("get").is_some());
 }
 
 /// Namespaced mode on the shared control plane: Roles in the watched namespaces only.
