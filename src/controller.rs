@@ -249,15 +249,7 @@ async fn apply(vs: &VideoStream, api: &Api<VideoStream>, ctx: &Context) -> Resul
         Ok(report) => Outcome::Synced(report),
         Err(error) => Outcome::Failed(error),
     };
-    let status = next_status(
-        previous,
-        vs.meta().generation,
-        &desired.name,
-        outcome,
-        Timestamp::now(),
-    );
-    patch_status(api, vs, &status).await?;
-    publish_condition_change(ctx, vs, previous, &status).await;
+    report(vs, api, ctx, &desired.name, outcome).await?;
 
     let report = result?;
     if let Some(event) = mutation_event(&report) {
@@ -273,21 +265,12 @@ async fn apply(vs: &VideoStream, api: &Api<VideoStream>, ctx: &Context) -> Resul
 
 async fn cleanup(vs: &VideoStream, api: &Api<VideoStream>, ctx: &Context) -> Result<Action> {
     let desired = Desired::from_resource(vs);
-    let previous = vs.status.as_ref();
     let result = sync::cleanup(ctx.kvs.as_ref(), &desired).await;
     let outcome = match &result {
         Ok(step) => Outcome::CleaningUp(step),
         Err(error) => Outcome::Failed(error),
     };
-    let status = next_status(
-        previous,
-        vs.meta().generation,
-        &desired.name,
-        outcome,
-        Timestamp::now(),
-    );
-    let stored = patch_status(api, vs, &status).await?;
-    publish_condition_change(ctx, vs, previous, &status).await;
+    let stored = report(vs, api, ctx, &desired.name, outcome).await?;
 
     let step = result?;
     ctx.record_success(vs);
@@ -319,6 +302,23 @@ async fn cleanup(vs: &VideoStream, api: &Api<VideoStream>, ctx: &Context) -> Res
         }
         CleanupStep::Waiting(_) => Ok(Action::requeue(ctx.settings.poll_interval)),
     }
+}
+
+/// Writes the status an outcome leads to and announces a change of error state. Returns the
+/// object as stored, for the writes that follow in the same reconcile.
+async fn report(
+    vs: &VideoStream,
+    api: &Api<VideoStream>,
+    ctx: &Context,
+    stream_name: &str,
+    outcome: Outcome<'_>,
+) -> Result<VideoStream> {
+    let previous = vs.status.as_ref();
+    let generation = vs.meta().generation;
+    let status = next_status(previous, generation, stream_name, outcome, Timestamp::now());
+    let stored = patch_status(api, vs, &status).await?;
+    publish_condition_change(ctx, vs, previous, &status).await;
+    Ok(stored)
 }
 
 /// Backs off per VideoStream by error class, with jitter so failures don't synchronise.
