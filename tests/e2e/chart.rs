@@ -397,6 +397,20 @@ spec: {dataRetentionInHours: 87601}
             report.resources
         );
     }
+    // Nor is the server's strict field validation.
+    let out = plane
+        .kubectl_with_stdin(
+            ["apply", "--dry-run=server", "--validate=strict", "-f", "-"],
+            deployment.as_bytes().to_vec(),
+        )
+        .await
+        .expect("kubectl runs");
+    assert!(
+        !out.success() && out.stderr.contains("unknown field"),
+        "the server accepted a misspelt Deployment: {}{}",
+        out.stdout,
+        out.stderr
+    );
     let report = kubeconform(plane, &schemas, videostreams).await;
     let good = report
         .resources
