@@ -533,6 +533,18 @@ impl Pod {
             .clone()
             .expect("serviceAccountName");
         let container = pod.containers[0].clone();
+        Pod::spawn(plane, namespace, container, service_account, pod_name)
+    }
+
+    /// Starts `container` of a pod `pod_name` in `namespace` that runs as ServiceAccount
+    /// `service_account`.
+    fn spawn(
+        plane: &ControlPlane,
+        namespace: &str,
+        container: Container,
+        service_account: String,
+        pod_name: &str,
+    ) -> Pod {
         assert!(container.command.is_none(), "the image's ENTRYPOINT runs");
         let args = container.args.clone().unwrap_or_default();
 
@@ -1092,6 +1104,29 @@ async fn the_installed_chart_runs_the_operator_with_just_enough_rbac_cluster_wid
     );
     let api: Api<VideoStream> = Api::namespaced(client.clone(), "cameras");
     assert!(api.get_opt("front-door").await.expect("get").is_some());
+
+    // The same process under the same identity, its bindings gone: refused at once. So it
+    // was the chart's RBAC, and nothing else, that let it work above.
+    let container = pod.container.clone();
+    let service_account = pod.service_account.clone();
+    drop(pod);
+    let mut orphan = Pod::spawn(
+        &plane,
+        release_ns,
+        container,
+        service_account,
+        "kvs-kvs-operator-6b7d9-orphan",
+    );
+    let status = tokio::time::timeout(WAIT, orphan.child.wait())
+        .await
+        .expect("the operator without RBAC exits")
+        .expect("exit status");
+    assert!(!status.success(), "{}", orphan.log());
+    assert!(
+        orphan.log().to_lowercase().contains("forbidden"),
+        "{}",
+        orphan.log()
+    );
 }
 
 /// Namespaced mode on the shared control plane: Roles in the watched namespaces only.
