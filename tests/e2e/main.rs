@@ -3,6 +3,7 @@
 //! as a user does.
 
 mod chart;
+mod crash;
 mod import;
 mod lifecycle;
 mod operations;
