@@ -48,7 +48,7 @@ done <.dockerignore
 log "build context: $(find "$context" -type f | wc -l) files, $(du -sh "$context" | cut -f1)"
 
 # Same command in the context; the shared target dir reuses compiled
-# dependencies, and the binary lands where the Dockerfile's cp takes it from.
+# dependencies, and the binary lands where the Dockerfile's strip takes it from.
 start=$SECONDS
 (cd "$context" && CARGO_TARGET_DIR="$repo/target" $build_cmd)
 log "release build from the context in $((SECONDS - start))s"
