@@ -5,8 +5,9 @@
 #   docker build -t kvs-operator:0.1.0 .
 #
 # The builder is Debian 12 like the runtime, so the binary needs no newer glibc
-# than the runtime has. Stripping the symbol table saves about a quarter. hack/image-check.sh proves in CI that the binary this
-# copies builds with --locked, runs and links against nothing else.
+# than the runtime has; stripping its symbol table saves about a quarter of it.
+# hack/image-check.sh proves in CI that the binary this copies builds with
+# --locked from this build context, runs, and links against nothing else.
 
 ARG RUST_VERSION=1.94
 
