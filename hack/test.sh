@@ -29,8 +29,17 @@ step "cargo fmt" cargo fmt --all -- --check
 step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 # Builds the binaries the e2e tests run, then every test: unit, component (emulator),
 # e2e (real kube-apiserver + etcd) and the harness's own.
-step "cargo test" cargo test --workspace --locked
+test_log=$(mktemp)
+run_tests() { cargo test --workspace --locked 2>&1 | tee "$test_log"; }
+step "cargo test" run_tests
+# The e2e binary's own timing, from its summary line.
+e2e=$(awk '/Running tests\/e2e\/main.rs/ { found = 1 } found && /test result/ { print; exit }' "$test_log")
+timings+=("$(printf '%-28s %s' "  of which e2e" "${e2e##*finished in }")")
+rm -f "$test_log"
 step "emulator conformance" emulator/conformance/run.sh -q
 step "argocd health" deploy/argocd/test.sh
+# The README's demo command, started and stopped as a user would.
+demo() { hack/dev.sh up && hack/dev.sh down; }
+step "demo (hack/dev.sh up, down)" demo
 # The Dockerfile without Docker: release build from its build context, then run and ldd.
 step "image check" hack/image-check.sh
