@@ -11,7 +11,6 @@ use std::fs::File;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use aws_sdk_kinesisvideo::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_kinesisvideo::types::UpdateDataRetentionOperation;
 use futures::{StreamExt, TryStreamExt};
 use kube::api::{Api, ListParams, PostParams};
@@ -19,6 +18,9 @@ use kvs_emulator::{Config, Emulator, Operation, Running};
 use kvs_operator::api::{VideoStream, VideoStreamSpec};
 use kvs_operator::status::{READY, find};
 use kvs_testenv::ControlPlane;
+
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 const NAMESPACE: &str = "bench";
 const DRIFT_SCAN: Duration = Duration::from_secs(10);
@@ -188,20 +190,7 @@ fn print_calls(emulator: &Running, title: &str) {
 
 /// Changes one stream's retention with the SDK and waits until the operator restores it.
 async fn drift_delay(emulator: &Running) -> Result<Duration, BoxError> {
-    let sdk = aws_sdk_kinesisvideo::Client::from_conf(
-        aws_sdk_kinesisvideo::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(emulator.region().to_string()))
-            .credentials_provider(Credentials::new(
-                "AKIDEXAMPLE",
-                "secret",
-                None,
-                None,
-                "bench",
-            ))
-            .endpoint_url(emulator.url())
-            .build(),
-    );
+    let sdk = common::sdk_client(emulator);
     let stream = emulator.stream("cam-00000").ok_or("no stream cam-00000")?;
     sdk.update_data_retention()
         .stream_arn(&stream.stream_arn)

@@ -8,8 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_kinesisvideo::config::{BehaviorVersion, Credentials, Region};
-use kvs_emulator::{Config, Delays, Emulator, Operation, Running, Settings};
+use kvs_emulator::{Emulator, Operation, Running};
 use kvs_operator::api::{DeletionPolicy, OWNER_TAG, StorageTier};
 use kvs_operator::kvs::gate::Gated;
 use kvs_operator::kvs::sdk::SdkKinesisVideo;
@@ -18,34 +17,16 @@ use kvs_operator::plan::{Desired, Mutation};
 use kvs_operator::sync::{CleanupStep, Report, Step, cleanup, sync};
 use kvs_operator::{Error, ErrorClass};
 
+mod common;
+use common::{emulator_config, sdk_client};
+
 const OWNER: &str = "cameras/front-door";
 
 /// An emulator with short but real transition delays and quotas on.
 async fn emulator() -> Running {
-    let delay = Duration::from_millis(100);
-    let config = Config {
-        settings: Settings {
-            delays: Delays {
-                create: delay,
-                update: delay,
-                delete: delay,
-            },
-            ..Settings::default()
-        },
-        ..Config::default()
-    };
-    Emulator::start(config).await.expect("emulator starts")
-}
-
-/// The real SDK client, pointed at the emulator.
-fn sdk_client(emulator: &Running) -> aws_sdk_kinesisvideo::Client {
-    let config = aws_sdk_kinesisvideo::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(emulator.region().to_string()))
-        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "tests"))
-        .endpoint_url(emulator.url())
-        .build();
-    aws_sdk_kinesisvideo::Client::from_conf(config)
+    Emulator::start(emulator_config(Duration::from_millis(100)))
+        .await
+        .expect("emulator starts")
 }
 
 fn kvs(emulator: &Running) -> SdkKinesisVideo {

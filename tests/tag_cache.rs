@@ -4,31 +4,22 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_sdk_kinesisvideo::config::{BehaviorVersion, Credentials, Region};
-use kvs_emulator::{Config, Delays, Emulator, Operation, Running, Settings};
+use kvs_emulator::{Emulator, Operation, Running};
 use kvs_operator::kvs::sdk::SdkKinesisVideo;
 use kvs_operator::kvs::tag_cache::TagCached;
 use kvs_operator::kvs::{KinesisVideo, NewStream};
 
+mod common;
+use common::{emulator_config, sdk_client};
+
 async fn emulator() -> Running {
-    let config = Config {
-        settings: Settings {
-            delays: Delays::NONE,
-            ..Settings::default()
-        },
-        ..Config::default()
-    };
-    Emulator::start(config).await.expect("emulator starts")
+    Emulator::start(emulator_config(Duration::ZERO))
+        .await
+        .expect("emulator starts")
 }
 
 fn sdk(emulator: &Running) -> SdkKinesisVideo {
-    let config = aws_sdk_kinesisvideo::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(emulator.region().to_string()))
-        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "tests"))
-        .endpoint_url(emulator.url())
-        .build();
-    SdkKinesisVideo::new(aws_sdk_kinesisvideo::Client::from_conf(config))
+    SdkKinesisVideo::new(sdk_client(emulator))
 }
 
 fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

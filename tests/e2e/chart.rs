@@ -18,7 +18,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Container;
 use kube::api::Api;
-use kvs_emulator::{Config, Delays, Emulator, Running, Settings};
+use kvs_emulator::{Emulator, Running};
 use kvs_operator::api::VideoStream;
 use kvs_operator::status::{READY, find};
 use kvs_testenv::{ControlPlane, Output, service_account_user};
@@ -26,6 +26,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::process::Child;
 
+use crate::common::{emulator_config, free_local_addr, http_get, terminate};
 use crate::support;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -422,26 +423,6 @@ spec: {dataRetentionInHours: 87601}
 
 // --- the installed chart, run ---------------------------------------------------------
 
-fn emulator_config() -> Config {
-    let delay = Duration::from_millis(300);
-    Config {
-        settings: Settings {
-            delays: Delays {
-                create: delay,
-                update: delay,
-                delete: delay,
-            },
-            ..Settings::default()
-        },
-        ..Config::default()
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("address").port()
-}
-
 /// `helm install` with the values that point the operator at `emulator`, poll fast and
 /// serve metrics on `port`; fails the test unless helm succeeds.
 async fn install(
@@ -648,17 +629,7 @@ impl Pod {
 
     /// SIGTERM, as the kubelet stops a pod; the exit code.
     async fn terminate(&mut self) -> Option<i32> {
-        let pid = self.child.id()?;
-        rustix::process::kill_process(
-            rustix::process::Pid::from_raw(i32::try_from(pid).ok()?)?,
-            rustix::process::Signal::TERM,
-        )
-        .ok()?;
-        let status = tokio::time::timeout(WAIT, self.child.wait())
-            .await
-            .ok()?
-            .ok()?;
-        status.code()
+        terminate(&mut self.child, WAIT).await
     }
 
     /// No request of the operator was refused by RBAC.
@@ -687,19 +658,6 @@ impl Drop for Pod {
             );
         }
     }
-}
-
-/// A minimal HTTP/1.0 GET: (status, body), or `None` when nothing listens yet.
-async fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
-    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    let code = head.split_whitespace().nth(1)?.parse().ok()?;
-    Some((code, body.to_string()))
 }
 
 fn camera(name: &str, stream: &str) -> String {
@@ -854,7 +812,9 @@ async fn assert_forbidden(
 #[tokio::test]
 async fn the_installed_chart_runs_the_operator_with_just_enough_rbac_cluster_wide() {
     let plane = ControlPlane::start().await.expect("control plane starts");
-    let emulator = Emulator::start(emulator_config()).await.expect("emulator");
+    let emulator = Emulator::start(emulator_config(Duration::from_millis(300)))
+        .await
+        .expect("emulator");
     let release_ns = "kvs-system";
     let created = kubectl(&plane, &["create", "namespace", release_ns]).await;
     assert!(created.success(), "{}", created.stderr);
@@ -912,7 +872,7 @@ async fn the_installed_chart_runs_the_operator_with_just_enough_rbac_cluster_wid
         crd.stderr
     );
 
-    let port = free_port();
+    let port = free_local_addr().port();
     install(&plane, "kvs", release_ns, &emulator, port, &[]).await;
 
     let mut pod = Pod::start(
@@ -1139,7 +1099,9 @@ async fn the_installed_chart_runs_the_operator_with_just_enough_rbac_cluster_wid
 #[tokio::test]
 async fn namespaced_mode_reconciles_the_watched_namespaces_and_nothing_else() {
     let plane = support::plane().await;
-    let emulator = Emulator::start(emulator_config()).await.expect("emulator");
+    let emulator = Emulator::start(emulator_config(Duration::from_millis(300)))
+        .await
+        .expect("emulator");
     let release_ns = plane
         .unique_namespace("chart-ns-release")
         .await
@@ -1148,7 +1110,7 @@ async fn namespaced_mode_reconciles_the_watched_namespaces_and_nothing_else() {
     let team_b = plane.unique_namespace("chart-ns-b").await.expect("ns");
     let other = plane.unique_namespace("chart-ns-other").await.expect("ns");
     let watch = format!("watchNamespaces={{{team_a},{team_b}}}");
-    let port = free_port();
+    let port = free_local_addr().port();
     install(
         plane,
         "teams",

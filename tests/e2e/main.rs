@@ -3,6 +3,8 @@
 //! as a user does.
 
 mod chart;
+#[path = "../common/mod.rs"]
+mod common;
 mod crash;
 mod import;
 mod lifecycle;

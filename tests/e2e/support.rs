@@ -10,12 +10,15 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams};
-use kvs_emulator::{Config, Delays, Emulator, Running, Settings};
+use kvs_emulator::{Emulator, Running};
 use kvs_operator::api::VideoStream;
 use kvs_operator::status::{READY, find};
 use kvs_testenv::{ControlPlane, Output};
 use tokio::process::Child;
 use tokio::sync::OnceCell;
+
+pub use crate::common::sdk_client;
+use crate::common::{emulator_config, free_local_addr, http_get, terminate};
 
 /// How long any one wait may take before the test fails.
 const WAIT: Duration = Duration::from_secs(60);
@@ -53,18 +56,7 @@ impl Harness {
     pub async fn without_operator(prefix: &str) -> Harness {
         let plane = plane().await;
         let namespace = plane.unique_namespace(prefix).await.expect("namespace");
-        let delay = Duration::from_millis(300);
-        let config = Config {
-            settings: Settings {
-                delays: Delays {
-                    create: delay,
-                    update: delay,
-                    delete: delay,
-                },
-                ..Settings::default()
-            },
-            ..Config::default()
-        };
+        let config = emulator_config(Duration::from_millis(300));
         let emulator = Emulator::start(config).await.expect("emulator starts");
         let client = plane.kube_client().await.expect("kube client");
         Harness {
@@ -335,17 +327,7 @@ impl Operator {
 
     /// SIGTERM, as Kubernetes stops a pod; returns the exit code.
     pub async fn terminate(&mut self) -> Option<i32> {
-        let pid = self.child.id()?;
-        rustix::process::kill_process(
-            rustix::process::Pid::from_raw(pid as i32)?,
-            rustix::process::Signal::TERM,
-        )
-        .ok()?;
-        let status = tokio::time::timeout(WAIT, self.child.wait())
-            .await
-            .ok()?
-            .ok()?;
-        status.code()
+        terminate(&mut self.child, WAIT).await
     }
 
     pub fn log(&self) -> String {
@@ -365,35 +347,4 @@ impl Drop for Operator {
             }
         }
     }
-}
-
-/// A loopback address with a port free right now.
-fn free_local_addr() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("address")
-}
-
-/// A minimal HTTP/1.0 GET; `None` when nothing listens.
-async fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
-    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    let code = head.split_whitespace().nth(1)?.parse().ok()?;
-    Some((code, body.to_string()))
-}
-
-/// The real SDK client pointed at an emulator, for changes made "outside Kubernetes".
-pub fn sdk_client(emulator: &Running) -> aws_sdk_kinesisvideo::Client {
-    use aws_sdk_kinesisvideo::config::{BehaviorVersion, Credentials, Region};
-    let config = aws_sdk_kinesisvideo::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(emulator.region().to_string()))
-        .credentials_provider(Credentials::new("AKIDEXAMPLE", "secret", None, None, "e2e"))
-        .endpoint_url(emulator.url())
-        .build();
-    aws_sdk_kinesisvideo::Client::from_conf(config)
 }
