@@ -150,6 +150,13 @@ pub fn plan(desired: &Desired, observed: Option<&Observed>) -> Plan {
     };
     let stream = &observed.stream;
 
+    // A stream on its way out changes for no one, whoever owns it; once it is gone the
+    // name is free, so waiting (rather than reporting NotOwned until the next resync)
+    // lets a VideoStream take the name as soon as KVS lets go of it.
+    if stream.status == StreamStatus::Deleting {
+        return Plan::Wait(StreamStatus::Deleting);
+    }
+
     // Ownership before anything else: a stream that is not ours is never changed.
     match observed.owner() {
         Some(owner) if owner == desired.owner => {}
@@ -251,6 +258,10 @@ pub fn plan_cleanup(desired: &Desired, observed: Option<&Observed>) -> CleanupPl
     let Some(observed) = observed else {
         return CleanupPlan::Done;
     };
+    // Whoever's it is, it will be gone soon: wait for that rather than ask for its tags.
+    if observed.stream.status == StreamStatus::Deleting {
+        return CleanupPlan::Wait(StreamStatus::Deleting);
+    }
     if observed.owner() != Some(desired.owner.as_str()) {
         return CleanupPlan::Done;
     }
@@ -547,6 +558,22 @@ mod tests {
                     owner: Some("other-ns/front-door".into())
                 }),
                 "adopt_existing={adopt}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_stream_being_deleted_is_waited_for_whoever_owns_it() {
+        let mut foreign = observed(StreamStatus::Deleting);
+        foreign.tags.clear();
+        for have in [observed(StreamStatus::Deleting), foreign] {
+            assert_eq!(
+                plan(&desired(), Some(&have)),
+                Plan::Wait(StreamStatus::Deleting)
+            );
+            assert_eq!(
+                plan_cleanup(&desired(), Some(&have)),
+                CleanupPlan::Wait(StreamStatus::Deleting)
             );
         }
     }

@@ -35,7 +35,11 @@ pub async fn observe(kvs: &dyn KinesisVideo, desired: &Desired) -> Result<Option
     let Some(stream) = kvs.describe_stream(&desired.name).await? else {
         return Ok(None);
     };
-    let tags = kvs.list_tags(&stream.arn).await?;
+    // The plan waits for a stream being deleted whoever owns it: its tags are not needed.
+    let tags = match stream.status {
+        StreamStatus::Deleting => BTreeMap::new(),
+        _ => kvs.list_tags(&stream.arn).await?,
+    };
     let storage_tier = match desired.storage_tier {
         Some(_) if stream.status == StreamStatus::Active => {
             kvs.describe_storage_tier(&stream.arn).await?

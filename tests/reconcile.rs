@@ -8,11 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use kvs_emulator::{Emulator, Operation, Running};
+use kvs_emulator::{Delays, Emulator, Operation, Running};
 use kvs_operator::api::{DeletionPolicy, OWNER_TAG, StorageTier};
 use kvs_operator::kvs::gate::Gated;
 use kvs_operator::kvs::sdk::SdkKinesisVideo;
-use kvs_operator::kvs::{KinesisVideo, NewStream, RetentionChange, Stream};
+use kvs_operator::kvs::{KinesisVideo, NewStream, RetentionChange, Stream, StreamStatus};
 use kvs_operator::plan::{Desired, Mutation};
 use kvs_operator::sync::{CleanupStep, Report, Step, cleanup, sync};
 use kvs_operator::{Error, ErrorClass};
@@ -306,11 +306,19 @@ async fn delete_policy_deletes_the_stream_and_waits_until_it_is_gone() {
     let kvs = kvs(&emulator);
     let want = desired("to-delete");
     converge(&kvs, &want).await;
+    // Long enough that cleanup sees the stream DELETING and waits it out.
+    emulator.set_delays(Delays {
+        delete: Duration::from_millis(800),
+        ..emulator.settings().delays
+    });
 
     let steps = clean_up(&kvs, &want).await;
 
     assert!(matches!(steps[0], CleanupStep::Deleted { .. }), "{steps:?}");
-    assert!(steps.len() >= 2, "waited for DELETING to end: {steps:?}");
+    assert!(
+        steps.contains(&CleanupStep::Waiting(StreamStatus::Deleting)),
+        "waited for DELETING to end: {steps:?}"
+    );
     assert!(emulator.stream("to-delete").is_none());
     assert_eq!(calls(&emulator, Operation::DeleteStream), 1);
 }
