@@ -29,6 +29,16 @@ fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Creates stream `s` with `tags` through `kvs`; its ARN.
+async fn create(kvs: &dyn KinesisVideo, tags: BTreeMap<String, String>) -> String {
+    let stream = NewStream {
+        name: "s".into(),
+        tags,
+        ..NewStream::default()
+    };
+    kvs.create_stream(&stream).await.expect("stream created")
+}
+
 fn list_calls(emulator: &Running) -> u64 {
     emulator.calls_of(Operation::ListTagsForStream).total
 }
@@ -37,14 +47,7 @@ fn list_calls(emulator: &Running) -> u64 {
 async fn the_operators_own_tag_writes_need_no_listing() {
     let emulator = emulator().await;
     let cached = TagCached::new(sdk(&emulator), Duration::from_secs(600));
-    let arn = cached
-        .create_stream(&NewStream {
-            name: "s".into(),
-            tags: tags(&[("team", "a")]),
-            ..NewStream::default()
-        })
-        .await
-        .unwrap();
+    let arn = create(&cached, tags(&[("team", "a")])).await;
     assert_eq!(
         cached.list_tags(&arn).await.unwrap(),
         tags(&[("team", "a")])
@@ -74,14 +77,7 @@ async fn a_change_made_elsewhere_is_seen_once_the_entry_ages_out() {
     let emulator = emulator().await;
     let cached = TagCached::new(sdk(&emulator), Duration::from_millis(300));
     let plain = sdk(&emulator);
-    let arn = cached
-        .create_stream(&NewStream {
-            name: "s".into(),
-            tags: tags(&[("team", "a")]),
-            ..NewStream::default()
-        })
-        .await
-        .unwrap();
+    let arn = create(&cached, tags(&[("team", "a")])).await;
     plain
         .tag_stream(&arn, &tags(&[("intruder", "x")]))
         .await
@@ -102,13 +98,7 @@ async fn a_change_made_elsewhere_is_seen_once_the_entry_ages_out() {
 async fn a_failed_tag_write_forgets_the_entry() {
     let emulator = emulator().await;
     let cached = TagCached::new(sdk(&emulator), Duration::from_secs(600));
-    let arn = cached
-        .create_stream(&NewStream {
-            name: "s".into(),
-            ..NewStream::default()
-        })
-        .await
-        .unwrap();
+    let arn = create(&cached, BTreeMap::new()).await;
     let too_many: BTreeMap<String, String> =
         (0..51).map(|i| (format!("k{i}"), "v".into())).collect();
     assert!(cached.tag_stream(&arn, &too_many).await.is_err());
