@@ -15,7 +15,7 @@ use kube::runtime::reflector::{ObjectRef, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use crate::api::{AccountBinding, AccountBindingStatus, VideoStream};
 use crate::controller::{Context, FINALIZER};
@@ -38,8 +38,9 @@ pub mod reason {
     pub const DELETING: &str = "Deleting";
 }
 
-/// A binding's generation and selected namespaces, as last reconciled.
-type Seen = (Option<i64>, HashSet<String>);
+/// A binding's generation, selected namespaces and whether it was being deleted, as last
+/// reconciled.
+type Seen = (Option<i64>, HashSet<String>, bool);
 
 /// What the binding controller remembers between reconciles.
 struct State {
@@ -85,6 +86,11 @@ async fn reconcile(binding: Arc<AccountBinding>, state: Arc<State>) -> Result<Ac
     let api: Api<AccountBinding> = Api::all(ctx.client.clone());
     let name = binding.name_any();
     let selected = selected_namespaces(ctx, &binding);
+    // A binding for namespaces this operator does not serve is another operator's to run.
+    // Looked at again later: a namespace it selects may appear.
+    if !selected.iter().any(|ns| ctx.serves(ns)) {
+        return Ok(Action::requeue(RECHECK));
+    }
     let served = ctx.resources_in(|ns| selected.contains(ns));
     wake_affected(&state, &binding, &selected).await;
 
@@ -168,23 +174,24 @@ fn selected_namespaces(ctx: &Context, binding: &AccountBinding) -> HashSet<Strin
         .collect()
 }
 
-/// After a spec change, reconciles every VideoStream the binding served before or serves
-/// now: their prefixes, adoption rule or identity may have changed.
+/// When a binding appears or its spec changes, reconciles every VideoStream it served
+/// before or serves now: their prefixes, adoption rule or identity may have changed, and
+/// one refused for want of a binding may now go ahead.
 async fn wake_affected(state: &State, binding: &AccountBinding, selected: &HashSet<String>) {
-    let generation = binding.meta().generation;
-    let before = lock(&state.seen).insert(binding.name_any(), (generation, selected.clone()));
-    let Some((seen_generation, seen_selected)) = before else {
-        return; // First sight: every VideoStream is reconciled at start anyway.
+    let now: Seen = (
+        binding.meta().generation,
+        selected.clone(),
+        binding.meta().deletion_timestamp.is_some(),
+    );
+    let before = lock(&state.seen).insert(binding.name_any(), now.clone());
+    let previously = match before {
+        Some(seen) if seen == now => return,
+        Some((_, namespaces, _)) => namespaces,
+        None => HashSet::new(),
     };
-    let deleting = binding.meta().deletion_timestamp.is_some();
-    if seen_generation == generation && seen_selected == *selected && !deleting {
-        return;
-    }
-    let affected: HashSet<&String> = seen_selected.iter().chain(selected).collect();
-    let resources = state
-        .ctx
-        .resources_in(|ns| affected.contains(&ns.to_string()));
-    info!(binding = %binding.name_any(), videostreams = resources.len(), "AccountBinding changed; reconciling what it affects");
+    let affected: HashSet<&String> = previously.iter().chain(selected).collect();
+    let resources = state.ctx.resources_in(|ns| affected.contains(&ns.to_string()));
+    debug!(binding = %binding.name_any(), videostreams = resources.len(), "reconciling what the AccountBinding affects");
     for vs in resources {
         state.ctx.trigger(ObjectRef::from(vs.as_ref())).await;
     }

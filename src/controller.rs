@@ -53,6 +53,8 @@ pub struct Settings {
     /// Refuse namespaces no AccountBinding selects, instead of using the operator's own
     /// identity for them.
     pub require_account_binding: bool,
+    /// The namespaces whose VideoStreams this operator serves; empty: all.
+    pub namespaces: Vec<String>,
 }
 
 impl Default for Settings {
@@ -65,6 +67,7 @@ impl Default for Settings {
             instance: None,
             cluster_id: String::new(),
             require_account_binding: false,
+            namespaces: Vec::new(),
         }
     }
 }
@@ -226,6 +229,12 @@ impl Context {
         }
     }
 
+    /// Whether this operator serves VideoStreams in `namespace`.
+    pub fn serves(&self, namespace: &str) -> bool {
+        let watched = &self.settings.namespaces;
+        watched.is_empty() || watched.iter().any(|n| n == namespace)
+    }
+
     /// The VideoStreams in the namespaces `selected` says yes to.
     pub fn resources_in(&self, selected: impl Fn(&str) -> bool) -> Vec<Arc<VideoStream>> {
         self.known_resources()
@@ -259,20 +268,43 @@ fn apis(client: &Client, namespaces: &[String]) -> Vec<Api<VideoStream>> {
     }
 }
 
-/// Runs the controllers (VideoStreams in the given namespaces, all when empty; every
-/// AccountBinding) until `shutdown`, then lets the reconciles in flight finish.
-pub async fn run(ctx: Arc<Context>, namespaces: &[String], shutdown: CancellationToken) {
+/// Runs the controllers (VideoStreams in the namespaces of the settings, all when empty;
+/// the AccountBindings that select them) until `shutdown`, then lets the reconciles in
+/// flight finish.
+pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
+    let namespaces = &ctx.settings.namespaces.clone();
     let Some(writers) = lock(&ctx.writers).take() else {
         warn!("the controllers of this context run already");
         return;
     };
     tokio::spawn(watch_namespaces(ctx.clone(), writers.namespaces));
-    let bindings = bindings::run(ctx.clone(), writers.bindings, shutdown.clone());
+    let bindings = tokio::spawn(bindings::run(
+        ctx.clone(),
+        writers.bindings,
+        shutdown.clone(),
+    ));
+    // Tenancy is decided from these caches: a VideoStream reconciled before they are
+    // filled would look unbound and act with the operator's own identity.
+    let caches = futures::future::join(
+        ctx.bindings.wait_until_ready(),
+        ctx.namespaces.wait_until_ready(),
+    );
+    tokio::select! {
+        (bindings_ready, namespaces_ready) = caches => {
+            if bindings_ready.is_err() || namespaces_ready.is_err() {
+                warn!("the AccountBinding or namespace watch ended before it was ready");
+                return;
+            }
+        }
+        () = shutdown.cancelled() => return,
+    }
     let controllers = apis(&ctx.client, namespaces)
         .into_iter()
         .zip(watched(namespaces))
         .map(|(api, namespace)| run_one(api, namespace, ctx.clone(), shutdown.clone()));
-    futures::future::join(bindings, futures::future::join_all(controllers)).await;
+    futures::future::join_all(controllers).await;
+    // The binding controller stops on the same shutdown.
+    let _ = bindings.await;
 }
 
 /// The namespace each controller of [`apis`] watches (`None`: all).

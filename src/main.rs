@@ -116,6 +116,7 @@ async fn run(args: RunArgs) -> Result<(), Error> {
         instance: Some(identity.clone()),
         cluster_id: cluster_id.clone(),
         require_account_binding: args.require_account_binding,
+        namespaces: args.watched_namespaces(),
     };
     let ctx = Arc::new(Context::new(
         client.clone(),
@@ -135,16 +136,16 @@ async fn run(args: RunArgs) -> Result<(), Error> {
     .await?;
     let server = tokio::spawn(server);
 
-    let namespaces = args.watched_namespaces();
+    let namespaces = ctx.settings.namespaces.clone();
     controller::check_crd_installed(&client, &namespaces).await?;
     endpoint.ready.store(true, Ordering::Relaxed);
     tracing::info!(version = env!("CARGO_PKG_VERSION"), %identity, %cluster_id, ?namespaces, "kvs-operator started");
 
     let result = match elector {
-        Some(elector) => lead_then_run(elector, ctx, &namespaces, shutdown.clone()).await,
+        Some(elector) => lead_then_run(elector, ctx, shutdown.clone()).await,
         None => {
             metrics.set_leader(true);
-            controller::run(ctx, &namespaces, shutdown.clone()).await;
+            controller::run(ctx, shutdown.clone()).await;
             Ok(())
         }
     };
@@ -191,14 +192,13 @@ fn session_name(cluster_id: &str) -> String {
 async fn lead_then_run(
     mut elector: LeaderElector,
     ctx: Arc<Context>,
-    namespaces: &[String],
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     if !elector.acquire(&shutdown).await? {
         return Ok(());
     }
     ctx.metrics.set_leader(true);
-    let controller = controller::run(ctx.clone(), namespaces, shutdown.clone());
+    let controller = controller::run(ctx.clone(), shutdown.clone());
     let result = tokio::select! {
         () = controller => Ok(()),
         lost = elector.hold() => Err(lost),

@@ -11,4 +11,5 @@ mod lifecycle;
 mod operations;
 mod ownership;
 mod support;
+mod tenancy;
 mod validation;

@@ -70,7 +70,7 @@ fn elected(h: &Harness, identity: &str) -> OperatorOptions {
             "--leader-election-lease-duration=4s".into(),
         ],
         identity: Some(identity.into()),
-        kubeconfig: None,
+        ..OperatorOptions::default()
     }
 }
 
