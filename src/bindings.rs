@@ -53,12 +53,25 @@ struct State {
     verified_at: Mutex<HashMap<String, Instant>>,
 }
 
-/// Runs until `shutdown`. `writer` fills `ctx.bindings`, which VideoStream reconciles read.
-pub async fn run(ctx: Arc<Context>, writer: Writer<AccountBinding>, shutdown: CancellationToken) {
+/// Runs until `shutdown`. `writer` fills `ctx.bindings`, which VideoStream reconciles read;
+/// `ready` turns true once it holds every binding.
+pub async fn run(
+    ctx: Arc<Context>,
+    writer: Writer<AccountBinding>,
+    ready: tokio::sync::watch::Sender<bool>,
+    shutdown: CancellationToken,
+) {
     let api: Api<AccountBinding> = Api::all(ctx.client.clone());
+    // The controller itself waits on the store's readiness, and that signal wakes one
+    // waiter only: others learn it from `ready`.
     let objects = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
         .reflect(writer)
+        .inspect(move |event| {
+            if let Ok(watcher::Event::InitDone) = event {
+                ready.send_replace(true);
+            }
+        })
         .applied_objects();
     let state = Arc::new(State {
         ctx: ctx.clone(),
@@ -190,7 +203,9 @@ async fn wake_affected(state: &State, binding: &AccountBinding, selected: &HashS
         None => HashSet::new(),
     };
     let affected: HashSet<&String> = previously.iter().chain(selected).collect();
-    let resources = state.ctx.resources_in(|ns| affected.contains(&ns.to_string()));
+    let resources = state
+        .ctx
+        .resources_in(|ns| affected.contains(&ns.to_string()));
     debug!(binding = %binding.name_any(), videostreams = resources.len(), "reconciling what the AccountBinding affects");
     for vs in resources {
         state.ctx.trigger(ObjectRef::from(vs.as_ref())).await;

@@ -278,26 +278,30 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
         return;
     };
     tokio::spawn(watch_namespaces(ctx.clone(), writers.namespaces));
+    let (bindings_ready, mut bindings_filled) = tokio::sync::watch::channel(false);
     let bindings = tokio::spawn(bindings::run(
         ctx.clone(),
         writers.bindings,
+        bindings_ready,
         shutdown.clone(),
     ));
     // Tenancy is decided from these caches: a VideoStream reconciled before they are
     // filled would look unbound and act with the operator's own identity.
+    debug!("waiting for the AccountBinding and namespace caches");
     let caches = futures::future::join(
-        ctx.bindings.wait_until_ready(),
+        bindings_filled.wait_for(|filled| *filled),
         ctx.namespaces.wait_until_ready(),
     );
     tokio::select! {
-        (bindings_ready, namespaces_ready) = caches => {
-            if bindings_ready.is_err() || namespaces_ready.is_err() {
+        (bindings, namespaces) = caches => {
+            if bindings.is_err() || namespaces.is_err() {
                 warn!("the AccountBinding or namespace watch ended before it was ready");
                 return;
             }
         }
         () = shutdown.cancelled() => return,
     }
+    debug!("AccountBinding and namespace caches filled");
     let controllers = apis(&ctx.client, namespaces)
         .into_iter()
         .zip(watched(namespaces))
@@ -331,10 +335,15 @@ async fn watch_namespaces(
         .applied_objects();
     futures::pin_mut!(events);
     while let Some(event) = events.next().await {
-        let Ok(namespace) = event else {
-            continue;
+        let namespace = match event {
+            Ok(namespace) => namespace,
+            Err(error) => {
+                warn!(%error, "namespace watch failed; retrying");
+                continue;
+            }
         };
         let name = namespace.name_any();
+        debug!(namespace = %name, "namespace seen");
         let labels = namespace.metadata.labels.clone().unwrap_or_default();
         let before = seen.insert(name.clone(), labels.clone());
         if before.is_none_or(|b| b == labels) {

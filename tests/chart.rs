@@ -217,7 +217,9 @@ fn cluster_grants() -> BTreeSet<Grant> {
 }
 
 /// The aggregated roles tenants get: VideoStreams, never AccountBindings.
-fn tenant_roles(rendered: &Rendered) -> BTreeMap<String, (BTreeMap<String, String>, BTreeSet<Grant>)> {
+fn tenant_roles(
+    rendered: &Rendered,
+) -> BTreeMap<String, (BTreeMap<String, String>, BTreeSet<Grant>)> {
     rendered
         .all::<ClusterRole>("ClusterRole")
         .into_iter()
@@ -580,7 +582,10 @@ fn cluster_mode_grants_exactly_what_the_operator_uses() {
         .into_iter()
         .find(|role| role.metadata.name.as_deref() == Some(operator_role.as_str()))
         .expect("the operator's ClusterRole");
-    let everything: BTreeSet<Grant> = operator_grants().union(&cluster_grants()).cloned().collect();
+    let everything: BTreeSet<Grant> = operator_grants()
+        .union(&cluster_grants())
+        .cloned()
+        .collect();
     assert_eq!(grants(&cluster_role.rules.unwrap_or_default()), everything);
     assert!(cluster_role.aggregation_rule.is_none());
     assert_eq!(
@@ -637,7 +642,10 @@ fn namespaced_mode_has_roles_only_in_the_watched_namespaces() {
     for role in &cluster_roles {
         let name = role.metadata.name.clone().unwrap_or_default();
         if name == operator_cluster_role {
-            assert_eq!(grants(role.rules.as_deref().unwrap_or_default()), cluster_grants());
+            assert_eq!(
+                grants(role.rules.as_deref().unwrap_or_default()),
+                cluster_grants()
+            );
         } else {
             assert!(tenants.contains_key(&name), "unexpected ClusterRole {name}");
         }
@@ -987,7 +995,11 @@ fn tenants_get_videostreams_through_the_default_roles_and_never_account_bindings
         "rbac.authorization.k8s.io/aggregate-to-edit",
         "rbac.authorization.k8s.io/aggregate-to-admin",
     ] {
-        assert_eq!(edit.0.get(label).map(String::as_str), Some("true"), "{label}");
+        assert_eq!(
+            edit.0.get(label).map(String::as_str),
+            Some("true"),
+            "{label}"
+        );
     }
     assert_eq!(
         view.0
@@ -1003,17 +1015,29 @@ fn tenants_get_videostreams_through_the_default_roles_and_never_account_bindings
             .collect()
     };
     let all: BTreeSet<String> = [
-        "get", "list", "watch", "create", "update", "patch", "delete", "deletecollection",
+        "get",
+        "list",
+        "watch",
+        "create",
+        "update",
+        "patch",
+        "delete",
+        "deletecollection",
     ]
     .into_iter()
     .map(String::from)
     .collect();
     assert_eq!(verbs_on(&edit.1, "videostreams"), all);
-    let read: BTreeSet<String> = ["get", "list", "watch"].into_iter().map(String::from).collect();
+    let read: BTreeSet<String> = ["get", "list", "watch"]
+        .into_iter()
+        .map(String::from)
+        .collect();
     assert_eq!(verbs_on(&view.1, "videostreams"), read);
     for (name, (_, grants)) in &roles {
         assert!(
-            grants.iter().all(|(_, resource, _, _)| !resource.starts_with("accountbindings")),
+            grants
+                .iter()
+                .all(|(_, resource, _, _)| !resource.starts_with("accountbindings")),
             "{name} must not grant AccountBindings: {grants:?}"
         );
     }

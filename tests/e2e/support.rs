@@ -123,6 +123,18 @@ impl Harness {
         self.plane.kubectl(args).await.expect("kubectl runs")
     }
 
+    /// The cluster id operators started with their default use: kube-system's UID.
+    pub async fn cluster_id(&self) -> String {
+        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
+        namespaces
+            .get("kube-system")
+            .await
+            .expect("kube-system")
+            .metadata
+            .uid
+            .expect("uid")
+    }
+
     /// `kubectl apply -f -` of cluster-scoped objects (AccountBindings), as an admin does;
     /// fails the test with kubectl's message if refused.
     pub async fn apply_cluster_ok(&self, yaml: &str) {
@@ -167,9 +179,9 @@ impl Harness {
     /// Waits until `name`'s Synced condition has `reason`, and returns the VideoStream.
     pub async fn wait_synced_reason(&self, name: &str, reason: &str) -> VideoStream {
         self.wait_for(name, &format!("Synced={reason}"), |vs| {
-            vs.status.as_ref().is_some_and(|s| {
-                find(&s.conditions, SYNCED).is_some_and(|c| c.reason == reason)
-            })
+            vs.status
+                .as_ref()
+                .is_some_and(|s| find(&s.conditions, SYNCED).is_some_and(|c| c.reason == reason))
         })
         .await
     }
@@ -338,7 +350,11 @@ impl Operator {
             .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
             .env("AWS_SECRET_ACCESS_KEY", "secret")
             .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("RUST_LOG", "info,kvs_operator=debug")
+            .env(
+                "RUST_LOG",
+                std::env::var("KVS_E2E_OPERATOR_LOG")
+                    .unwrap_or_else(|_| "info,kvs_operator=debug".into()),
+            )
             .stdin(Stdio::null())
             .stdout(file)
             .stderr(err);

@@ -87,7 +87,9 @@ async fn tenant(h: &Harness) -> std::path::PathBuf {
         ])
         .await;
     assert!(binding.success(), "{}", binding.stderr);
-    h.plane.kubeconfig_as(&user, &[]).expect("tenant kubeconfig")
+    h.plane
+        .kubeconfig_as(&user, &[])
+        .expect("tenant kubeconfig")
 }
 
 async fn kubectl_with(
@@ -136,7 +138,12 @@ async fn a_tenant_can_neither_take_nor_destroy_a_stream_it_never_owned() {
     let can_i = kubectl_with(
         &h,
         &tenant,
-        &["auth", "can-i", "create", "accountbindings.kvs-operator.dev"],
+        &[
+            "auth",
+            "can-i",
+            "create",
+            "accountbindings.kvs-operator.dev",
+        ],
         None,
     )
     .await;
@@ -180,8 +187,16 @@ async fn a_tenant_can_neither_take_nor_destroy_a_stream_it_never_owned() {
     assert!(deleted.success(), "{}", deleted.stderr);
     h.wait_gone("grab").await;
 
-    assert_eq!(kvs_calls(&h), 0, "no KVS call at all: {:?}", h.emulator.calls());
-    let stream = h.emulator.stream(&legacy).expect("Terraform's stream lives");
+    assert_eq!(
+        kvs_calls(&h),
+        0,
+        "no KVS call at all: {:?}",
+        h.emulator.calls()
+    );
+    let stream = h
+        .emulator
+        .stream(&legacy)
+        .expect("Terraform's stream lives");
     assert_eq!(stream.data_retention_in_hours, 24);
     assert!(!stream.tags.contains_key(OWNER_TAG), "{:?}", stream.tags);
 }
@@ -205,7 +220,8 @@ async fn stream_names_must_begin_with_a_prefix_and_adoption_needs_the_bindings_c
     tokio::time::sleep(Duration::from_millis(500)).await;
     h.emulator.reset_calls();
 
-    h.apply_ok(&camera("outside", "someone-elses-cam", "")).await;
+    h.apply_ok(&camera("outside", "someone-elses-cam", ""))
+        .await;
     let vs = h.wait_synced_reason("outside", "NameNotPermitted").await;
     let message = find(&vs.status.unwrap().conditions, SYNCED)
         .unwrap()
@@ -226,15 +242,22 @@ async fn stream_names_must_begin_with_a_prefix_and_adoption_needs_the_bindings_c
         .await;
     h.wait_ready("adopter").await;
     assert_eq!(
-        h.emulator.stream(&existing).unwrap().data_retention_in_hours,
+        h.emulator
+            .stream(&existing)
+            .unwrap()
+            .data_retention_in_hours,
         24
     );
 
     // The admin takes the consent back: adoption asked for again is refused.
     h.apply_cluster_ok(&binding(&name, &ns, "  adoption: Forbidden\n"))
         .await;
-    h.apply_ok(&camera("late-adopter", &format!("{ns}-late"), "  adoptExisting: true\n"))
-        .await;
+    h.apply_ok(&camera(
+        "late-adopter",
+        &format!("{ns}-late"),
+        "  adoptExisting: true\n",
+    ))
+    .await;
     h.wait_synced_reason("late-adopter", "AdoptionNotPermitted")
         .await;
     assert!(h.emulator.stream(&format!("{ns}-late")).is_none());
@@ -320,9 +343,9 @@ async fn a_binding_stays_until_the_streams_it_serves_are_cleaned_up_with_its_ide
     assert!(deleted.success(), "{}", deleted.stderr);
     let kept = h
         .wait_binding(&name, "kept for its VideoStream", |b| {
-            b.status.as_ref().is_some_and(|s| {
-                find(&s.conditions, READY).is_some_and(|c| c.reason == "Deleting")
-            })
+            b.status
+                .as_ref()
+                .is_some_and(|s| find(&s.conditions, READY).is_some_and(|c| c.reason == "Deleting"))
         })
         .await;
     let message = find(&kept.status.unwrap().conditions, READY)
@@ -368,11 +391,19 @@ async fn malformed_bindings_are_refused_at_admission_naming_the_field() {
     );
     let out = h.apply_cluster(&no_prefixes).await;
     assert!(!out.success());
-    assert!(out.stderr.contains("spec.streamNamePrefixes"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("spec.streamNamePrefixes"),
+        "{}",
+        out.stderr
+    );
     let no_namespaces = format!(
         "apiVersion: kvs-operator.dev/v1alpha1\nkind: AccountBinding\nmetadata:\n  name: {ns}-nowhere\nspec:\n  streamNamePrefixes: [x]\n"
     );
     let out = h.apply_cluster(&no_namespaces).await;
     assert!(!out.success());
-    assert!(out.stderr.contains("must select namespaces"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("must select namespaces"),
+        "{}",
+        out.stderr
+    );
 }
