@@ -29,6 +29,9 @@ const MANAGER: &str = "kvs-operator";
 /// How often a healthy binding is looked at again (its VideoStream count).
 const RECHECK: Duration = Duration::from_secs(300);
 
+/// How soon a binding whose identity could not be verified is verified again.
+const RETRY_REFUSED: Duration = Duration::from_secs(60);
+
 /// How often a binding being deleted checks whether its VideoStreams let go.
 const DELETION_POLL: Duration = Duration::from_secs(2);
 
@@ -49,8 +52,31 @@ struct State {
     seen: Mutex<HashMap<String, Seen>>,
     /// Consecutive failures per binding, for the backoff.
     failures: Mutex<HashMap<String, u32>>,
-    /// When each binding's identity was last verified successfully.
-    verified_at: Mutex<HashMap<String, Instant>>,
+    /// The last verification of each binding: when, of which generation, and whether it
+    /// succeeded.
+    attempts: Mutex<HashMap<String, Attempt>>,
+}
+
+/// One verification of a binding's identity.
+#[derive(Debug, Clone, Copy)]
+struct Attempt {
+    at: Instant,
+    generation: Option<i64>,
+    succeeded: bool,
+}
+
+impl Attempt {
+    /// Whether the identity should be asked of STS again: the spec changed, a success is a
+    /// recheck period old, or a failure is a retry period old. Status writes wake the
+    /// binding up too, and must not turn into STS calls.
+    fn due(&self, generation: Option<i64>) -> bool {
+        let wait = if self.succeeded {
+            RECHECK * 9 / 10
+        } else {
+            RETRY_REFUSED
+        };
+        generation != self.generation || self.at.elapsed() >= wait
+    }
 }
 
 /// Runs until `shutdown`. `writer` fills `ctx.bindings`, which VideoStream reconciles read;
@@ -77,7 +103,7 @@ pub async fn run(
         ctx: ctx.clone(),
         seen: Mutex::new(HashMap::new()),
         failures: Mutex::new(HashMap::new()),
-        verified_at: Mutex::new(HashMap::new()),
+        attempts: Mutex::new(HashMap::new()),
     });
     Controller::for_stream(objects, ctx.bindings.clone())
         .graceful_shutdown_on(shutdown.cancelled_owned())
@@ -117,21 +143,30 @@ async fn reconcile(binding: Arc<AccountBinding>, state: Arc<State>) -> Result<Ac
     }
 
     let key = IdentityKey::of_binding(&binding, &ctx.accounts.default_region());
-    // Asked of STS again once per recheck period (a role's trust can be revoked), and
-    // whenever the last attempt failed; otherwise the remembered identity answers.
-    let due = lock(&state.verified_at)
+    // Asked of STS again when due; otherwise the registry answers from memory (a
+    // remembered refusal included), so status echoes cost nothing.
+    let generation = binding.meta().generation;
+    let due = lock(&state.attempts)
         .get(&name)
-        .is_none_or(|at| at.elapsed() >= RECHECK * 9 / 10);
+        .is_none_or(|attempt| attempt.due(generation));
     let verified = if due {
-        ctx.accounts.verify(&key).await
+        let outcome = ctx.accounts.verify(&key).await;
+        let attempt = Attempt {
+            at: Instant::now(),
+            generation,
+            succeeded: outcome.is_ok(),
+        };
+        let before = lock(&state.attempts).insert(name.clone(), attempt);
+        // Refused until now: the VideoStreams it serves are backing off; wake them.
+        if outcome.is_ok() && before.is_some_and(|b| !b.succeeded) {
+            for vs in &served {
+                ctx.trigger(ObjectRef::from(vs.as_ref())).await;
+            }
+        }
+        outcome
     } else {
         ctx.accounts.identity(&key).await
     };
-    match &verified {
-        Ok(_) if due => drop(lock(&state.verified_at).insert(name.clone(), Instant::now())),
-        Ok(_) => {}
-        Err(_) => drop(lock(&state.verified_at).remove(&name)),
-    }
     let stamp = ConditionStamp {
         generation: binding.meta().generation,
         now: Timestamp::now(),

@@ -2,6 +2,7 @@
 //! (built by `hack/control-plane.sh build`) and kvs-emulator, driven with `kubectl apply`
 //! as a user does.
 
+mod accounts;
 mod chart;
 #[path = "../common/mod.rs"]
 mod common;
