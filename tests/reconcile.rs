@@ -756,3 +756,34 @@ async fn ownership_is_read_fresh_before_a_delete_or_a_retention_decrease() {
         24
     );
 }
+
+#[tokio::test]
+async fn a_closed_leader_fence_refuses_every_mutation_and_no_read() {
+    use kvs_operator::leader::Fence;
+    let emulator = emulator().await;
+    let fence = Arc::new(Fence::closed());
+    let kvs = Gated::new(self::kvs(&emulator), 1.0, None).fenced(fence.clone());
+
+    let refused = kvs
+        .create_stream(&NewStream {
+            name: "fenced".into(),
+            ..NewStream::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.reason(), "NotLeader", "{refused}");
+    assert!(
+        kvs.describe_stream("fenced").await.unwrap().is_none(),
+        "reads pass"
+    );
+    assert_eq!(calls(&emulator, Operation::CreateStream), 0, "never sent");
+
+    fence.open_until(tokio::time::Instant::now() + Duration::from_secs(5));
+    kvs.create_stream(&NewStream {
+        name: "fenced".into(),
+        ..NewStream::default()
+    })
+    .await
+    .expect("open: mutations pass");
+    assert_eq!(calls(&emulator, Operation::CreateStream), 1);
+}

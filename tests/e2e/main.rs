@@ -4,6 +4,7 @@
 
 mod accounts;
 mod chart;
+mod clusters;
 #[path = "../common/mod.rs"]
 mod common;
 mod crash;
@@ -11,6 +12,7 @@ mod import;
 mod lifecycle;
 mod operations;
 mod ownership;
+mod proxy;
 mod support;
 mod tenancy;
 mod validation;

@@ -321,6 +321,7 @@ pub struct Operator {
     child: Child,
     log: PathBuf,
     metrics_addr: SocketAddr,
+    identity: String,
 }
 
 impl Operator {
@@ -370,6 +371,7 @@ impl Operator {
             child,
             log,
             metrics_addr,
+            identity: options.identity.clone().unwrap_or_default(),
         }
     }
 
@@ -388,6 +390,16 @@ impl Operator {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("the operator never became ready:\n{}", self.log());
+    }
+
+    /// The identity it was started with (POD_NAME), empty when none was given.
+    pub fn identity(&self) -> &str {
+        &self.identity
+    }
+
+    /// Waits for the process to exit by itself; its exit code.
+    pub async fn wait(&mut self) -> Option<i32> {
+        self.child.wait().await.ok()?.code()
     }
 
     /// SIGKILL: a crash, with no chance to clean up.
