@@ -372,3 +372,41 @@ async fn iam_on_the_tenant_role_enforces_the_same_boundary_a_second_time() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn one_drift_scan_per_account_however_many_namespaces_are_watched() {
+    let h = Harness::without_operator("scans").await;
+    let mut namespaces = vec![h.namespace.clone()];
+    for i in 0..3 {
+        let ns = h
+            .plane
+            .unique_namespace(&format!("scans-{i}"))
+            .await
+            .expect("namespace");
+        namespaces.push(ns);
+    }
+    let _operator = h.spawn_operator(&OperatorOptions {
+        namespaces: namespaces.clone(),
+        ..OperatorOptions::default()
+    });
+    for ns in &namespaces {
+        let out = h
+            .apply_in(ns, &camera("cam", &format!("{ns}-cam"), ""))
+            .await;
+        assert!(out.success(), "{}", out.stderr);
+    }
+    for ns in &namespaces {
+        h.wait_for_in(ns, "cam", "Ready", |vs| {
+            vs.status
+                .as_ref()
+                .is_some_and(|s| find(&s.conditions, READY).is_some_and(|c| c.status == "True"))
+        })
+        .await;
+    }
+    // The e2e operators scan every second: over 6 s, one scan of the account gives about
+    // six ListStreams; one per namespace would give about 24.
+    h.emulator.reset_calls();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let lists = h.emulator.calls_of(Operation::ListStreams).total;
+    assert!((1..=9).contains(&lists), "{lists} ListStreams in 6 s");
+}
