@@ -17,8 +17,10 @@ use aws_sdk_kinesisvideo::config::Region;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
+use crate::budget::Budget;
+use crate::drift::Scans;
 use crate::kvs::KinesisVideo;
-use crate::kvs::gate::{Gated, Limiter};
+use crate::kvs::gate::{Gated, Limiter, Operation};
 use crate::kvs::sdk::{SdkKinesisVideo, map_err};
 use crate::kvs::tag_cache::{TagCache, TagCached};
 use crate::leader::Fence;
@@ -45,6 +47,10 @@ pub struct Account {
     pub key: AccountKey,
     pub limiter: Arc<Limiter>,
     pub tags: Arc<TagCache>,
+    /// The account's drift scan: its latest ListStreams pass, and how to hurry it.
+    pub scans: Scans,
+    /// The share of ListTagsForStream's quota that tag audits may use.
+    pub audits: Budget,
 }
 
 /// A verified identity: who STS says it is, and its rate-limited, tag-caching client.
@@ -61,8 +67,10 @@ pub struct Identity {
 pub struct Settings {
     /// Fraction of the published KVS quotas to use, per account.
     pub quota_share: f64,
-    /// How long remembered tags are trusted.
+    /// How long remembered tags are trusted (the tag audit reads them fresh before that).
     pub tag_cache_age: Duration,
+    /// Share (0..=1) of the ListTagsForStream quota that tag audits may use.
+    pub tag_audit_share: f64,
     /// Timeout of one AWS call, retries included.
     pub call_timeout: Duration,
     /// Session name of assumed roles (shown in CloudTrail).
@@ -256,10 +264,19 @@ impl Accounts {
         accounts
             .entry(key.clone())
             .or_insert_with(|| {
+                let audit_rate = Operation::ListTagsForStream.aws_quota()
+                    * self.settings.quota_share
+                    * self.settings.tag_audit_share;
                 Arc::new(Account {
-                    key,
-                    limiter: Arc::new(Limiter::new(self.settings.quota_share)),
+                    limiter: Arc::new(Limiter::for_account(
+                        self.settings.quota_share,
+                        &key,
+                        self.settings.metrics.clone(),
+                    )),
                     tags: Arc::new(TagCache::new(self.settings.tag_cache_age)),
+                    scans: Scans::default(),
+                    audits: Budget::new(audit_rate, audit_rate),
+                    key,
                 })
             })
             .clone()

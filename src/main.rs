@@ -98,8 +98,9 @@ async fn run(args: RunArgs) -> Result<(), Error> {
     };
     let accounts = Accounts::from_env(accounts::Settings {
         quota_share: args.aws_quota_share,
-        // Entries expire before the next resync comes round, so each resync reads the tags.
-        tag_cache_age: args.resync_period.mul_f64(0.8),
+        // Trusted until the audit reads them fresh (what the operator writes stays exact).
+        tag_cache_age: args.tag_audit_period.mul_f64(2.0),
+        tag_audit_share: args.tag_audit_share,
         call_timeout: args.aws_call_timeout,
         session_name: session_name(&cluster_id),
         retry_failed_after: Duration::from_secs(60),
@@ -112,6 +113,7 @@ async fn run(args: RunArgs) -> Result<(), Error> {
         poll_interval: args.poll_interval,
         drift_scan_interval: (!args.drift_scan_interval.is_zero())
             .then_some(args.drift_scan_interval),
+        tag_audit_period: args.tag_audit_period,
         concurrency: args.concurrency,
         instance: Some(identity.clone()),
         cluster_id: cluster_id.clone(),

@@ -262,19 +262,26 @@ fn next_mutation(desired: &Desired, observed: &Observed) -> Option<Mutation> {
         return Some(Mutation::UpdateStorageTier(want));
     }
 
-    let want_tags = desired.tags.as_ref()?;
-    let stale: Vec<String> = observed
-        .tags
+    tag_mutation(desired.tags.as_ref()?, &observed.tags)
+}
+
+/// The tag change that takes `have` to `want` (removals first, so a replacement never
+/// crosses the 50-tag limit), leaving reserved tags alone; `None` when they agree.
+pub fn tag_mutation(
+    want: &BTreeMap<String, String>,
+    have: &BTreeMap<String, String>,
+) -> Option<Mutation> {
+    let stale: Vec<String> = have
         .keys()
-        .filter(|key| !is_reserved_tag(key) && !want_tags.contains_key(*key))
+        .filter(|key| !is_reserved_tag(key) && !want.contains_key(*key))
         .cloned()
         .collect();
     if !stale.is_empty() {
         return Some(Mutation::Untag(stale));
     }
-    let changed: BTreeMap<String, String> = want_tags
+    let changed: BTreeMap<String, String> = want
         .iter()
-        .filter(|(key, value)| observed.tags.get(*key) != Some(*value))
+        .filter(|(key, value)| have.get(*key) != Some(*value))
         .map(|(key, value)| (key.clone(), value.clone()))
         .collect();
     (!changed.is_empty()).then_some(Mutation::Tag(changed))

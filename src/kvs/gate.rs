@@ -147,9 +147,19 @@ impl Bucket {
 
 /// The token buckets of one AWS account and region: every client acting in that account
 /// shares one, because the quotas are per account, not per client.
-#[derive(Debug)]
 pub struct Limiter {
     buckets: BTreeMap<Operation, Bucket>,
+    /// `account/region`, for the wait metrics.
+    account: String,
+    metrics: Option<Arc<Metrics>>,
+}
+
+impl std::fmt::Debug for Limiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limiter")
+            .field("account", &self.account)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Limiter {
@@ -160,13 +170,39 @@ impl Limiter {
             .into_iter()
             .map(|op| (op, Bucket::for_quota(op.aws_quota() * quota_share)))
             .collect();
-        Self { buckets }
+        Self {
+            buckets,
+            account: String::new(),
+            metrics: None,
+        }
+    }
+
+    /// The limiter of one account, reporting how many calls wait and for how long.
+    pub fn for_account(
+        quota_share: f64,
+        account: &crate::accounts::AccountKey,
+        metrics: Option<Arc<Metrics>>,
+    ) -> Self {
+        Self {
+            account: account.to_string(),
+            metrics,
+            ..Self::new(quota_share)
+        }
     }
 
     async fn acquire(&self, op: Operation) {
-        if let Some(bucket) = self.buckets.get(&op) {
-            bucket.acquire().await;
-        }
+        let Some(bucket) = self.buckets.get(&op) else {
+            return;
+        };
+        let Some(metrics) = &self.metrics else {
+            return bucket.acquire().await;
+        };
+        let started = Instant::now();
+        let waiting = metrics.limiter_waiting(&self.account, op.name());
+        waiting.inc();
+        bucket.acquire().await;
+        waiting.dec();
+        metrics.record_limiter_wait(&self.account, op.name(), started.elapsed());
     }
 }
 

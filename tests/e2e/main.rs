@@ -13,6 +13,7 @@ mod lifecycle;
 mod operations;
 mod ownership;
 mod proxy;
+mod rest;
 mod support;
 mod tenancy;
 mod validation;
