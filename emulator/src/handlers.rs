@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use crate::channels::Channels;
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::model::StorageTier;
@@ -22,6 +23,7 @@ use crate::wire::{
     TagStreamInput, UntagStreamInput, UpdateDataRetentionInput, UpdateStreamInput,
     UpdateStreamStorageConfigurationInput,
 };
+use crate::{channel_api, resource_tags, stream_configs};
 
 /// Every APIName of GetDataEndpoint in the model.
 const API_NAMES: [&str; 8] = [
@@ -36,11 +38,12 @@ const API_NAMES: [&str; 8] = [
 ];
 const STORAGE_TIERS: [&str; 2] = ["HOT", "WARM"];
 const RETENTION_OPERATIONS: [&str; 2] = ["INCREASE_DATA_RETENTION", "DECREASE_DATA_RETENTION"];
-const MAX_LIST_RESULTS: i64 = 10_000;
+pub const MAX_LIST_RESULTS: i64 = 10_000;
 
 /// What a handler needs besides its input.
 pub struct Context<'a> {
     pub store: &'a mut Store,
+    pub channels: &'a mut Channels,
     pub settings: &'a Settings,
     pub now: Instant,
 }
@@ -48,6 +51,7 @@ pub struct Context<'a> {
 /// Runs `op` on a JSON object body and returns the JSON response body.
 pub fn dispatch(op: Operation, body: &Value, ctx: Context<'_>) -> Result<Vec<u8>, ApiError> {
     ctx.store.settle(ctx.now);
+    ctx.channels.settle(ctx.now);
     match op {
         Operation::CreateStream => create_stream(decode(body)?, ctx),
         Operation::DescribeStream => describe_stream(decode(body)?, ctx),
@@ -65,6 +69,33 @@ pub fn dispatch(op: Operation, body: &Value, ctx: Context<'_>) -> Result<Vec<u8>
         Operation::UpdateStreamStorageConfiguration => {
             update_storage_configuration(decode(body)?, ctx)
         }
+        Operation::DescribeImageGenerationConfiguration => {
+            stream_configs::describe_image_generation(decode(body)?, ctx)
+        }
+        Operation::UpdateImageGenerationConfiguration => {
+            stream_configs::update_image_generation(decode(body)?, ctx)
+        }
+        Operation::DescribeNotificationConfiguration => {
+            stream_configs::describe_notification(decode(body)?, ctx)
+        }
+        Operation::UpdateNotificationConfiguration => {
+            stream_configs::update_notification(decode(body)?, ctx)
+        }
+        Operation::CreateSignalingChannel => channel_api::create(decode(body)?, ctx),
+        Operation::DescribeSignalingChannel => channel_api::describe(decode(body)?, ctx),
+        Operation::ListSignalingChannels => channel_api::list(decode(body)?, ctx),
+        Operation::UpdateSignalingChannel => channel_api::update(decode(body)?, ctx),
+        Operation::DeleteSignalingChannel => channel_api::delete(decode(body)?, ctx),
+        Operation::GetSignalingChannelEndpoint => channel_api::endpoint(decode(body)?, ctx),
+        Operation::DescribeMediaStorageConfiguration => {
+            channel_api::describe_media_storage(decode(body)?, ctx)
+        }
+        Operation::UpdateMediaStorageConfiguration => {
+            channel_api::update_media_storage(decode(body)?, ctx)
+        }
+        Operation::TagResource => resource_tags::tag(decode(body)?, ctx),
+        Operation::UntagResource => resource_tags::untag(decode(body)?, ctx),
+        Operation::ListTagsForResource => resource_tags::list(decode(body)?, ctx),
         // Served by `sts`, never routed here.
         Operation::AssumeRole | Operation::GetCallerIdentity => {
             Err(ApiError::unknown_operation("POST", op.name()))
@@ -72,19 +103,8 @@ pub fn dispatch(op: Operation, body: &Value, ctx: Context<'_>) -> Result<Vec<u8>
     }
 }
 
-/// The stream a request addresses (for the per-stream quota, permissions and the call
-/// log): its name, or the name inside its ARN. Best effort: validation reports malformed
-/// values later.
-pub fn addressed_stream(body: &Value) -> Option<&str> {
-    if let Some(name) = body.get("StreamName").and_then(Value::as_str) {
-        return Some(name);
-    }
-    let arn = body.get("StreamARN").and_then(Value::as_str)?;
-    arn.splitn(6, ':').nth(5)?.split('/').nth(1)
-}
-
 /// Type mismatches are `SerializationException`s, as AWS answers them, naming the member.
-fn decode<T: DeserializeOwned>(body: &Value) -> Result<T, ApiError> {
+pub fn decode<T: DeserializeOwned>(body: &Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(body).map_err(|err| {
         ApiError::serialization(format!(
             "Value at '{}' cannot be converted to the input shape: {}",
@@ -94,11 +114,11 @@ fn decode<T: DeserializeOwned>(body: &Value) -> Result<T, ApiError> {
     })
 }
 
-fn encode<T: Serialize>(output: &T) -> Result<Vec<u8>, ApiError> {
+pub fn encode<T: Serialize>(output: &T) -> Result<Vec<u8>, ApiError> {
     serde_json::to_vec(output).map_err(|_| ApiError::internal_failure())
 }
 
-fn empty() -> Result<Vec<u8>, ApiError> {
+pub fn empty() -> Result<Vec<u8>, ApiError> {
     Ok(b"{}".to_vec())
 }
 
@@ -118,7 +138,7 @@ fn check_version(v: &mut Violations, version: &Option<String>) {
     v.string("currentVersion", version.as_deref(), 1, 64, Some(&VERSION));
 }
 
-fn check_next_token(v: &mut Violations, token: Option<&str>) {
+pub fn check_next_token(v: &mut Violations, token: Option<&str>) {
     v.string("nextToken", token, 0, 1024, Some(&NEXT_TOKEN));
 }
 
@@ -146,11 +166,11 @@ fn storage_tier(config: Option<&StreamStorageConfigurationInput>) -> StorageTier
 
 /// NextTokens are the hex of the last key returned: opaque, within the model's
 /// `[a-zA-Z0-9+/=]*` and at most 1024 characters for keys of up to 512 bytes.
-fn encode_token(key: &str) -> String {
+pub fn encode_token(key: &str) -> String {
     key.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
-fn decode_token(token: Option<&str>) -> Result<Option<String>, ApiError> {
+pub fn decode_token(token: Option<&str>) -> Result<Option<String>, ApiError> {
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
@@ -545,15 +565,5 @@ mod tests {
         let body = json!({"StreamName": "x", "Tags": {"a": 1}});
         let err = decode::<TagStreamInput>(&body).unwrap_err();
         assert!(err.message.contains("'Tags.a'"), "{}", err.message);
-    }
-
-    #[test]
-    fn addressed_stream_reads_name_or_arn() {
-        let by_name = json!({"StreamName": "cam"});
-        assert_eq!(addressed_stream(&by_name), Some("cam"));
-        let by_arn =
-            json!({"StreamARN": "arn:aws:kinesisvideo:us-west-2:123456789012:stream/cam/1"});
-        assert_eq!(addressed_stream(&by_arn), Some("cam"));
-        assert_eq!(addressed_stream(&json!({})), None);
     }
 }

@@ -27,6 +27,8 @@ mod admin;
 mod arn;
 mod auth;
 mod call;
+mod channel_api;
+mod channels;
 mod config;
 mod counters;
 mod emulator;
@@ -37,11 +39,16 @@ mod identity;
 mod log;
 mod model;
 mod operation;
+mod paging;
 mod quota;
+mod resource;
+mod resource_tags;
 mod rules;
+mod schedule;
 mod scope;
 mod state;
 mod store;
+mod stream_configs;
 mod sts;
 mod validate;
 mod wire;
@@ -56,7 +63,10 @@ pub use counters::{CallCounts, OperationCalls};
 pub use emulator::{Emulator, Running};
 pub use error::{ApiError, EmulatorError};
 pub use log::CallRecord;
-pub use model::{StorageTier, StreamSnapshot, StreamStatus};
-pub use operation::Operation;
+pub use model::{
+    ChannelSnapshot, ImageDestination, ImageGeneration, MediaStorage, MediaStorageStatus,
+    Notification, NotificationDestination, StorageTier, StreamSnapshot, StreamStatus,
+};
+pub use operation::{Addresses, Operation};
 pub use scope::Scope;
 pub use store::{MAX_RETENTION_HOURS, MAX_TAGS};

@@ -8,10 +8,11 @@ use std::time::Instant;
 use crate::config::Quotas;
 use crate::error::ApiError;
 use crate::operation::Operation;
+use crate::resource::{Kind, Resource};
 
-/// Per-stream buckets idle this long are full again and can be forgotten.
+/// Per-resource buckets idle this long are full again and can be forgotten.
 const IDLE_SECONDS: f64 = 2.0;
-/// Forget idle per-stream buckets once this many exist.
+/// Forget idle per-resource buckets once this many exist.
 const PRUNE_ABOVE: usize = 10_000;
 
 #[derive(Debug, Clone, Copy)]
@@ -45,21 +46,21 @@ impl Bucket {
     }
 }
 
-/// The buckets of the account quotas and of the per-stream quotas.
+/// The buckets of the account quotas and of the per-resource (stream, channel) quotas.
 #[derive(Debug, Default)]
 pub struct RateLimiter {
     account: HashMap<Operation, Bucket>,
-    per_stream: HashMap<(Operation, String), Bucket>,
+    per_resource: HashMap<(Operation, Kind, String), Bucket>,
 }
 
 impl RateLimiter {
-    /// Admits one call of `op` (on `stream`, for per-stream operations) or answers
+    /// Admits one call of `op` (on `resource`, for per-resource operations) or answers
     /// `ClientLimitExceededException`.
     pub fn admit(
         &mut self,
         quotas: &Quotas,
         op: Operation,
-        stream: Option<&str>,
+        resource: Option<Resource<'_>>,
         now: Instant,
     ) -> Result<(), ApiError> {
         if !quotas.enabled {
@@ -79,25 +80,29 @@ impl RateLimiter {
                 )));
             }
         }
-        let Some(stream) = stream.filter(|_| op.is_per_stream()) else {
+        let Some(resource) = resource.filter(|_| op.is_per_resource()) else {
             return Ok(());
         };
-        let limit = quotas.per_stream_tps;
-        if self.per_stream.len() > PRUNE_ABOVE {
-            self.per_stream.retain(|_, bucket| {
+        let limit = match resource.kind {
+            Kind::Stream => quotas.per_stream_tps,
+            Kind::Channel => quotas.per_channel_tps,
+        };
+        if self.per_resource.len() > PRUNE_ABOVE {
+            self.per_resource.retain(|_, bucket| {
                 now.saturating_duration_since(bucket.refilled).as_secs_f64() < IDLE_SECONDS
             });
         }
         let bucket = self
-            .per_stream
-            .entry((op, stream.to_owned()))
+            .per_resource
+            .entry((op, resource.kind, resource.name.to_owned()))
             .or_insert_with(|| Bucket::full(limit, now));
         if bucket.limit != limit {
             *bucket = Bucket::full(limit, now);
         }
         if !bucket.take(now) {
+            let (kind, name) = (resource.kind.as_str(), resource.name);
             return Err(ApiError::client_limit_exceeded(format!(
-                "{op} is limited to {limit} calls per second per stream; stream {stream} is over it."
+                "{op} is limited to {limit} calls per second per {kind}; {kind} {name} is over it."
             )));
         }
         Ok(())
@@ -106,7 +111,7 @@ impl RateLimiter {
     /// Refills every bucket, e.g. after quotas were switched off and on again.
     pub fn reset(&mut self) {
         self.account.clear();
-        self.per_stream.clear();
+        self.per_resource.clear();
     }
 }
 
@@ -141,27 +146,50 @@ mod tests {
             .unwrap();
     }
 
+    fn stream(name: &str) -> Option<Resource<'_>> {
+        Some(Resource {
+            kind: Kind::Stream,
+            name,
+        })
+    }
+
     #[test]
-    fn per_stream_quota_is_separate_per_stream() {
+    fn per_resource_quota_is_separate_per_resource() {
         let mut limiter = RateLimiter::default();
         let quotas = Quotas::default();
         let t0 = Instant::now();
         for _ in 0..5 {
             limiter
-                .admit(&quotas, Operation::DescribeStream, Some("a"), t0)
+                .admit(&quotas, Operation::DescribeStream, stream("a"), t0)
                 .unwrap();
         }
         assert!(
             limiter
-                .admit(&quotas, Operation::DescribeStream, Some("a"), t0)
+                .admit(&quotas, Operation::DescribeStream, stream("a"), t0)
                 .is_err()
         );
         limiter
-            .admit(&quotas, Operation::DescribeStream, Some("b"), t0)
+            .admit(&quotas, Operation::DescribeStream, stream("b"), t0)
             .unwrap();
         limiter
-            .admit(&quotas, Operation::TagStream, Some("a"), t0)
+            .admit(&quotas, Operation::TagStream, stream("a"), t0)
             .unwrap();
+        let channel = Some(Resource {
+            kind: Kind::Channel,
+            name: "a",
+        });
+        for _ in 0..5 {
+            limiter
+                .admit(&quotas, Operation::TagResource, stream("a"), t0)
+                .unwrap();
+            limiter
+                .admit(&quotas, Operation::TagResource, channel, t0)
+                .unwrap();
+        }
+        let err = limiter
+            .admit(&quotas, Operation::TagResource, channel, t0)
+            .unwrap_err();
+        assert!(err.message.contains("per channel"), "{}", err.message);
     }
 
     #[test]

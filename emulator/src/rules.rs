@@ -1,8 +1,11 @@
 //! The service's rules that do not depend on the store: how a request addresses a
 //! stream, when a stream may change, retention arithmetic, reserved tag keys, versions.
 
+use std::collections::BTreeMap;
+
 use crate::error::ApiError;
 use crate::model::StreamStatus;
+use crate::resource::Kind;
 use crate::store::{ArnCheck, MAX_RETENTION_HOURS, MAX_TAGS, Stream, StreamAddress};
 
 /// AWS reserves tag keys with this prefix (case-insensitive) for itself.
@@ -71,10 +74,28 @@ pub fn changed_retention(current: u32, increase: bool, hours: u32) -> Result<u32
         })
 }
 
-pub fn too_many_tags(count: usize) -> ApiError {
+pub fn too_many_tags(kind: Kind, count: usize) -> ApiError {
+    let kind = match kind {
+        Kind::Stream => "stream",
+        Kind::Channel => "signaling channel",
+    };
     ApiError::too_many_tags(format!(
-        "The stream would have {count} tags; at most {MAX_TAGS} are allowed."
+        "The {kind} would have {count} tags; at most {MAX_TAGS} are allowed."
     ))
+}
+
+/// Adds or overwrites `tags`, unless the resource would then have more than 50.
+pub fn add_tags(
+    existing: &mut BTreeMap<String, String>,
+    tags: BTreeMap<String, String>,
+    kind: Kind,
+) -> Result<(), ApiError> {
+    let after = existing.len() + tags.keys().filter(|k| !existing.contains_key(*k)).count();
+    if after > MAX_TAGS {
+        return Err(too_many_tags(kind, after));
+    }
+    existing.extend(tags);
+    Ok(())
 }
 
 pub fn check_reserved_keys<'a>(

@@ -57,6 +57,18 @@ pattern!(VERSION, r"[a-zA-Z0-9]+");
 pattern!(NEXT_TOKEN, r"[a-zA-Z0-9+/=]*");
 pattern!(TAG, r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*");
 
+pattern!(
+    DESTINATION_URI,
+    r"^[a-zA-Z_0-9]+:(//)?([^/]+)/?([^*]*)$",
+    r"[a-zA-Z_0-9]+:(//)?([^/]+)/?([^*]*)"
+);
+pattern!(
+    DESTINATION_REGION,
+    r"^[a-z]+(-[a-z]+)?-[a-z]+-[0-9]$",
+    r"[a-z]+(-[a-z]+)?-[a-z]+-[0-9]"
+);
+pattern!(FORMAT_CONFIG_VALUE, r"^[a-zA-Z_0-9]+", r"[a-zA-Z_0-9]+");
+
 // STS (`sts/2011-06-15`), `\w` and `\d` spelled out as ASCII.
 pattern!(
     STS_ARN,
@@ -194,6 +206,48 @@ impl Violations {
         }
     }
 
+    /// Checks a list of `{Key, Value}` tags (at least `min`, at most 50 members are the
+    /// model's bounds; more than 50 is left to the tag limit, which answers
+    /// TagsPerResourceExceededLimitException) and answers them as a map, later keys
+    /// winning.
+    pub fn tag_list(
+        &mut self,
+        field: &str,
+        tags: Option<&[crate::wire::TagInput]>,
+        min: usize,
+    ) -> BTreeMap<String, String> {
+        let Some(tags) = tags else {
+            return BTreeMap::new();
+        };
+        if tags.len() < min {
+            self.push(
+                "'[]'",
+                field,
+                &format!("Member must have length greater than or equal to {min}"),
+            );
+        }
+        let mut map = BTreeMap::new();
+        for (index, tag) in tags.iter().enumerate() {
+            let member = format!("{field}.{}.member", index + 1);
+            self.required(&format!("{member}.key"), &tag.key);
+            self.required(&format!("{member}.value"), &tag.value);
+            if let Some(key) = &tag.key {
+                self.tag_key(&format!("{member}.key"), key);
+            }
+            self.string(
+                &format!("{member}.value"),
+                tag.value.as_deref(),
+                0,
+                256,
+                Some(&TAG),
+            );
+            if let (Some(key), Some(value)) = (&tag.key, &tag.value) {
+                map.insert(key.clone(), value.clone());
+            }
+        }
+        map
+    }
+
     /// Checks a list of tag keys.
     pub fn tag_keys(&mut self, field: &str, keys: Option<&[String]>) {
         let Some(keys) = keys else { return };
@@ -224,6 +278,17 @@ impl Violations {
     /// every value as text).
     pub fn not_integer(&mut self, field: &str, value: &str) {
         self.push(&format!("'{value}'"), field, "Member must be an integer");
+    }
+
+    /// Records a list with fewer members than required.
+    pub fn list_min(&mut self, field: &str, length: usize, min: usize) {
+        if length < min {
+            self.push(
+                &format!("'[{length} members]'"),
+                field,
+                &format!("Member must have length greater than or equal to {min}"),
+            );
+        }
     }
 
     /// Records a list with more members than allowed.
@@ -296,6 +361,9 @@ mod tests {
             &SESSION_POLICY,
             &SERIAL_NUMBER,
             &TOKEN_CODE,
+            &DESTINATION_URI,
+            &DESTINATION_REGION,
+            &FORMAT_CONFIG_VALUE,
         ] {
             assert!(p.regex.is_some(), "{} must compile", p.source);
         }
@@ -315,6 +383,11 @@ mod tests {
         assert!(!TAG.matches("semi;colon"));
         assert!(!KMS_KEY_ID.matches("line\nbreak"));
         assert!(NEXT_TOKEN.matches(""));
+        assert!(DESTINATION_URI.matches("s3://bucket/prefix/x"));
+        assert!(DESTINATION_URI.matches("arn:aws:sns:us-west-2:123456789012:topic"));
+        assert!(!DESTINATION_URI.matches("s3://bucket/*"));
+        assert!(DESTINATION_REGION.matches("us-gov-west-1"));
+        assert!(!DESTINATION_REGION.matches("uswest2"));
         assert!(STS_ARN.matches("arn:aws:iam::111111111111:role/r"));
         assert!(!STS_ARN.matches("bell\u{7}"));
         assert!(ROLE_SESSION_NAME.matches("kvs-operator@cluster.1"));

@@ -13,6 +13,14 @@ use crate::store::Stream;
 
 pub type Tags = BTreeMap<String, String>;
 
+/// A member of the model's tag lists (`[{"Key": …, "Value": …}]`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct TagInput {
+    pub key: Option<String>,
+    pub value: Option<String>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct StreamStorageConfigurationInput {

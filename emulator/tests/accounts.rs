@@ -834,7 +834,7 @@ async fn admin_reads_scopes_streams_calls_and_the_log() {
     let scopes = get("/_emulator/scopes").await.json();
     assert_eq!(
         scopes["scopes"],
-        serde_json::json!([{"account": ACCOUNT, "region": OTHER_REGION, "streams": 1, "calls": 1}])
+        serde_json::json!([{"account": ACCOUNT, "region": OTHER_REGION, "streams": 1, "channels": 0, "calls": 1}])
     );
     let streams = get("/_emulator/streams?region=eu-west-1").await.json();
     assert_eq!(streams["streams"][0]["StreamName"], "eu-cam");

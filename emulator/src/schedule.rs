@@ -1,0 +1,43 @@
+//! Transitions due at a time (CREATING→ACTIVE, UPDATING→ACTIVE, DELETING→gone), applied
+//! by the store at the start of every call, so no background task is needed and a zero
+//! delay makes a transition immediate.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// Pending transitions by due time. Each resource remembers the ticket of the one it
+/// waits for; a ticket that no longer matches (the resource changed again, or is gone)
+/// is ignored when it comes due.
+#[derive(Debug, Default)]
+pub struct Schedule {
+    due: BTreeMap<(Instant, u64), String>,
+    next_ticket: u64,
+}
+
+impl Schedule {
+    /// A ticket for `name` due after `delay`, or `None` when the transition is
+    /// immediate.
+    pub fn enqueue(&mut self, name: &str, delay: Duration, now: Instant) -> Option<u64> {
+        if delay.is_zero() {
+            return None;
+        }
+        self.next_ticket += 1;
+        let ticket = self.next_ticket;
+        self.due.insert((now + delay, ticket), name.to_owned());
+        Some(ticket)
+    }
+
+    /// The next transition due by `now`: its resource name and ticket.
+    pub fn pop_due(&mut self, now: Instant) -> Option<(String, u64)> {
+        let entry = self.due.first_entry()?;
+        if entry.key().0 > now {
+            return None;
+        }
+        let ((_, ticket), name) = entry.remove_entry();
+        Some((name, ticket))
+    }
+
+    pub fn clear(&mut self) {
+        self.due.clear();
+    }
+}
