@@ -12,7 +12,9 @@ use crate::resource::{Kind, Resource};
 
 /// Per-resource buckets idle this long are full again and can be forgotten.
 const IDLE_SECONDS: f64 = 2.0;
-/// Forget idle per-resource buckets once this many exist.
+/// Forget idle per-resource buckets once this many exist (and, after a prune, once
+/// twice as many as it kept exist, so that pruning costs O(1) per call amortized even
+/// when every bucket is busy).
 const PRUNE_ABOVE: usize = 10_000;
 
 #[derive(Debug, Clone, Copy)]
@@ -47,10 +49,22 @@ impl Bucket {
 }
 
 /// The buckets of the account quotas and of the per-resource (stream, channel) quotas.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RateLimiter {
     account: HashMap<Operation, Bucket>,
     per_resource: HashMap<(Operation, Kind, String), Bucket>,
+    /// Size at which the next prune of `per_resource` runs.
+    prune_at: usize,
+}
+
+impl Default for RateLimiter {
+    fn default() -> Self {
+        RateLimiter {
+            account: HashMap::new(),
+            per_resource: HashMap::new(),
+            prune_at: PRUNE_ABOVE,
+        }
+    }
 }
 
 impl RateLimiter {
@@ -87,10 +101,11 @@ impl RateLimiter {
             Kind::Stream => quotas.per_stream_tps,
             Kind::Channel => quotas.per_channel_tps,
         };
-        if self.per_resource.len() > PRUNE_ABOVE {
+        if self.per_resource.len() >= self.prune_at {
             self.per_resource.retain(|_, bucket| {
                 now.saturating_duration_since(bucket.refilled).as_secs_f64() < IDLE_SECONDS
             });
+            self.prune_at = PRUNE_ABOVE.max(self.per_resource.len() * 2);
         }
         let bucket = self
             .per_resource
@@ -112,6 +127,7 @@ impl RateLimiter {
     pub fn reset(&mut self) {
         self.account.clear();
         self.per_resource.clear();
+        self.prune_at = PRUNE_ABOVE;
     }
 }
 
@@ -190,6 +206,42 @@ mod tests {
             .admit(&quotas, Operation::TagResource, channel, t0)
             .unwrap_err();
         assert!(err.message.contains("per channel"), "{}", err.message);
+    }
+
+    #[test]
+    fn pruning_is_amortized_and_forgets_idle_buckets() {
+        let mut limiter = RateLimiter::default();
+        let quotas = Quotas {
+            account_tps: Default::default(),
+            ..Quotas::default()
+        };
+        let t0 = Instant::now();
+        let names: Vec<String> = (0..3 * PRUNE_ABOVE).map(|i| format!("s{i}")).collect();
+        for name in &names {
+            limiter
+                .admit(&quotas, Operation::DescribeStream, stream(name), t0)
+                .unwrap();
+        }
+        // Every bucket was busy: the prunes kept them, and the threshold grew.
+        assert_eq!(limiter.per_resource.len(), names.len());
+        assert!(limiter.prune_at > names.len(), "{}", limiter.prune_at);
+        let later = t0 + Duration::from_secs(3);
+        let needed = limiter.prune_at - names.len();
+        for name in &names[..=needed] {
+            limiter
+                .admit(&quotas, Operation::TagStream, stream(name), later)
+                .unwrap();
+        }
+        // Past the threshold again, two seconds later: the idle buckets are gone.
+        assert!(
+            limiter.per_resource.len() <= needed + 1,
+            "{}",
+            limiter.per_resource.len()
+        );
+        // A forgotten bucket starts full again.
+        limiter
+            .admit(&quotas, Operation::DescribeStream, stream("s0"), later)
+            .unwrap();
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! Transitions (CREATING→ACTIVE, UPDATING→ACTIVE, DELETING→gone) are scheduled at a due
 //! time and applied by [`Store::settle`] at the start of every call.
 
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -41,9 +42,18 @@ pub struct Stream {
     pub endpoint_id: String,
     /// The scheduled transition this stream waits for, if any.
     ticket: Option<u64>,
+    /// Its StreamInfo as JSON, serialized once and kept until the stream changes, so
+    /// that a ListStreams page of 10,000 copies text instead of serializing (see
+    /// `wire::stream_info_json`).
+    pub(crate) info_json: OnceCell<Box<str>>,
 }
 
 impl Stream {
+    /// Forgets the cached StreamInfo JSON; called by every change of a member of it.
+    fn changed(&mut self) {
+        self.info_json = OnceCell::new();
+    }
+
     /// The region in the stream's ARN.
     pub fn region(&self) -> &str {
         self.arn.split(':').nth(3).unwrap_or_default()
@@ -139,6 +149,7 @@ impl Store {
                 continue;
             }
             stream.ticket = None;
+            stream.changed();
             if stream.status == StreamStatus::Deleting {
                 self.streams.remove(&name);
             } else {
@@ -230,6 +241,7 @@ impl Store {
             notification: None,
             endpoint_id: format!("{:08x}", fastrand::u32(..)),
             ticket,
+            info_json: OnceCell::new(),
         };
         Ok(self.streams.entry(new.name).or_insert(stream))
     }
@@ -338,6 +350,7 @@ impl Store {
         }
         stream.version = new_version();
         stream.ticket = ticket;
+        stream.changed();
         if ticket.is_some() {
             stream.status = StreamStatus::Updating;
         }
@@ -399,6 +412,7 @@ impl Store {
                 if let Some(stream) = self.streams.get_mut(&name) {
                     stream.status = StreamStatus::Deleting;
                     stream.ticket = Some(ticket);
+                    stream.changed();
                 }
             }
         }
@@ -492,6 +506,37 @@ mod tests {
         s.settle(t0 + delay * 2);
         assert!(s.get(named("a"), ArnCheck::Plain).is_err());
         assert!(s.snapshots().is_empty());
+    }
+
+    #[test]
+    fn the_cached_stream_info_follows_every_change() {
+        use crate::wire::stream_info_json;
+        let mut s = store();
+        let t0 = Instant::now();
+        let delay = Duration::from_secs(1);
+        s.create(new_stream("a"), None, false, delay, t0).unwrap();
+        let info =
+            |s: &Store| stream_info_json(s.get(named("a"), ArnCheck::Plain).unwrap()).to_owned();
+        assert!(info(&s).contains("\"Status\":\"CREATING\""), "{}", info(&s));
+        s.settle(t0 + delay);
+        assert!(info(&s).contains("\"Status\":\"ACTIVE\""), "{}", info(&s));
+        let version = s.get(named("a"), ArnCheck::Plain).unwrap().version.clone();
+        let change = Change::Retention {
+            increase: true,
+            hours: 5,
+        };
+        s.update(named("a"), &version, change, delay, t0 + delay)
+            .unwrap();
+        let updated = info(&s);
+        assert!(updated.contains("\"DataRetentionInHours\":5"), "{updated}");
+        assert!(updated.contains("\"Status\":\"UPDATING\""), "{updated}");
+        assert!(!updated.contains(&version), "{updated}");
+        s.settle(t0 + delay * 2);
+        let stream = s.get(named("a"), ArnCheck::Plain).unwrap();
+        let (arn, version) = (stream.arn.clone(), stream.version.clone());
+        s.delete(&arn, Some(&version), delay, t0 + delay * 2)
+            .unwrap();
+        assert!(info(&s).contains("\"Status\":\"DELETING\""), "{}", info(&s));
     }
 
     #[test]

@@ -122,18 +122,19 @@ impl Violations {
         pattern: Option<&Pattern>,
     ) {
         let Some(value) = value else { return };
-        let quoted = format!("'{value}'");
+        // Formatted only for a violation: every valid member of every call passes here.
+        let quoted = || format!("'{value}'");
         let length = value.chars().count();
         if length < min {
             self.push(
-                &quoted,
+                &quoted(),
                 field,
                 &format!("Member must have length greater than or equal to {min}"),
             );
         }
         if length > max {
             self.push(
-                &quoted,
+                &quoted(),
                 field,
                 &format!("Member must have length less than or equal to {max}"),
             );
@@ -143,7 +144,7 @@ impl Violations {
             && !pattern.matches(value)
         {
             self.push(
-                &quoted,
+                &quoted(),
                 field,
                 &format!(
                     "Member must satisfy regular expression pattern: {}",
@@ -156,10 +157,11 @@ impl Violations {
     /// Checks an optional integer member's range (and that it fits the model's int32).
     pub fn integer(&mut self, field: &str, value: Option<i64>, min: i64, max: Option<i64>) {
         let Some(value) = value else { return };
-        let quoted = format!("'{value}'");
+        // Formatted only for a violation: every valid member of every call passes here.
+        let quoted = || format!("'{value}'");
         if value < min {
             self.push(
-                &quoted,
+                &quoted(),
                 field,
                 &format!("Member must have value greater than or equal to {min}"),
             );
@@ -167,7 +169,7 @@ impl Violations {
         let max = max.unwrap_or(INT_MAX);
         if value > max {
             self.push(
-                &quoted,
+                &quoted(),
                 field,
                 &format!("Member must have value less than or equal to {max}"),
             );
@@ -201,8 +203,13 @@ impl Violations {
             );
         }
         for (key, value) in tags {
-            self.tag_key(&format!("{field}.key"), key);
-            self.string(&format!("{field}.{key}"), Some(value), 0, 256, Some(&TAG));
+            // The field names are formatted only for a violation.
+            if !satisfies(key, 1, 128, &TAG) {
+                self.tag_key(&format!("{field}.key"), key);
+            }
+            if !satisfies(value, 0, 256, &TAG) {
+                self.string(&format!("{field}.{key}"), Some(value), 0, 256, Some(&TAG));
+            }
         }
     }
 
@@ -321,6 +328,13 @@ impl Violations {
             ))),
         }
     }
+}
+
+/// Whether `value` meets a string member's length and pattern (the check of
+/// [`Violations::string`], without recording anything).
+fn satisfies(value: &str, min: usize, max: usize, pattern: &Pattern) -> bool {
+    let length = value.chars().count();
+    (min..=max).contains(&length) && (length == 0 || pattern.matches(value))
 }
 
 /// The common members that address one stream.

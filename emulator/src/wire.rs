@@ -216,3 +216,12 @@ impl<'a> From<&'a Stream> for StreamInfo<'a> {
         }
     }
 }
+
+/// The StreamInfo of `stream` as JSON, from its cache (filled on first use).
+pub fn stream_info_json(stream: &Stream) -> &str {
+    stream.info_json.get_or_init(|| {
+        serde_json::to_string(&StreamInfo::from(stream))
+            .unwrap_or_default()
+            .into_boxed_str()
+    })
+}
