@@ -139,20 +139,8 @@ fn credential_scope(credential: &str) -> Result<(String, String), AuthError> {
 
 #[cfg(test)]
 mod tests {
-    use hyper::header::{HeaderName, HeaderValue};
-
     use super::*;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.insert(
-                HeaderName::from_static(name),
-                HeaderValue::from_static(value),
-            );
-        }
-        map
-    }
+    use crate::http::test_headers as headers;
 
     #[test]
     fn header_signatures() {

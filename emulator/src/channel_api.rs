@@ -10,7 +10,7 @@ use crate::handlers::{
     Context, MAX_LIST_RESULTS, check_next_token, decode_token, empty, encode, encode_token,
 };
 use crate::model::{MediaStorage, MediaStorageStatus, StreamStatus, to_epoch_seconds};
-use crate::validate::{NAME, RESOURCE_ARN, VERSION, Violations};
+use crate::validate::{NAME, RESOURCE_ARN, Violations};
 use crate::wire::TagInput;
 
 const CHANNEL_TYPES: [&str; 2] = ["SINGLE_MASTER", "FULL_MESH"];
@@ -266,13 +266,7 @@ pub fn update(input: UpdateInput, ctx: Context<'_>) -> Result<Vec<u8>, ApiError>
     v.required("channelARN", &input.channel_arn);
     check_arn(&mut v, "channelARN", input.channel_arn.as_deref());
     v.required("currentVersion", &input.current_version);
-    v.string(
-        "currentVersion",
-        input.current_version.as_deref(),
-        1,
-        64,
-        Some(&VERSION),
-    );
+    v.version(input.current_version.as_deref());
     let ttl = check_ttl(&mut v, input.single_master_configuration.as_ref());
     v.finish()?;
     ctx.channels.update(
@@ -289,13 +283,7 @@ pub fn delete(input: DeleteInput, ctx: Context<'_>) -> Result<Vec<u8>, ApiError>
     let mut v = Violations::new();
     v.required("channelARN", &input.channel_arn);
     check_arn(&mut v, "channelARN", input.channel_arn.as_deref());
-    v.string(
-        "currentVersion",
-        input.current_version.as_deref(),
-        1,
-        64,
-        Some(&VERSION),
-    );
+    v.version(input.current_version.as_deref());
     v.finish()?;
     ctx.channels.delete(
         input.channel_arn.as_deref().unwrap_or_default(),

@@ -3,15 +3,16 @@
 //! tags and media storage.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::error::ApiError;
 use crate::model::{ChannelSnapshot, MediaStorage, StreamStatus};
 use crate::paging::{self, Page};
 use crate::resource::Kind;
-use crate::rules::{add_tags, check_reserved_keys, new_version, partition_of, too_many_tags};
-use crate::schedule::Schedule;
-use crate::store::MAX_TAGS;
+use crate::rules::{
+    add_tags, check_create, check_reserved_keys, new_arn, new_version, partition_of,
+};
+use crate::schedule::{Schedule, Transitions};
 
 /// The only channel type the service supports.
 pub const SINGLE_MASTER: &str = "SINGLE_MASTER";
@@ -30,6 +31,21 @@ pub struct Channel {
     /// Random part of the channel's endpoints, fixed for its lifetime.
     pub endpoint_id: String,
     ticket: Option<u64>,
+}
+
+impl Transitions for Channel {
+    fn ticket(&self) -> Option<u64> {
+        self.ticket
+    }
+
+    fn status(&self) -> StreamStatus {
+        self.status
+    }
+
+    fn become_active(&mut self) {
+        self.ticket = None;
+        self.status = StreamStatus::Active;
+    }
 }
 
 impl Channel {
@@ -134,20 +150,7 @@ impl Channels {
 
     /// Applies every transition due by `now`.
     pub fn settle(&mut self, now: Instant) {
-        while let Some((name, ticket)) = self.schedule.pop_due(now) {
-            let Some(channel) = self.channels.get_mut(&name) else {
-                continue;
-            };
-            if channel.ticket != Some(ticket) {
-                continue;
-            }
-            channel.ticket = None;
-            if channel.status == StreamStatus::Deleting {
-                self.channels.remove(&name);
-            } else {
-                channel.status = StreamStatus::Active;
-            }
-        }
+        self.schedule.settle(&mut self.channels, now);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -181,31 +184,20 @@ impl Channels {
         delay: Duration,
         now: Instant,
     ) -> Result<&Channel, ApiError> {
-        if self.channels.contains_key(&new.name) {
-            return Err(ApiError::resource_in_use(format!(
-                "The signaling channel {} already exists.",
-                new.name
-            )));
-        }
-        if new.tags.len() > MAX_TAGS {
-            return Err(too_many_tags(Kind::Channel, new.tags.len()));
-        }
-        check_reserved_keys(new.tags.keys(), allow_reserved_tags)?;
-        if let Some(max) = max_channels
-            && self.channels.len() >= max
-        {
-            return Err(ApiError::account_channel_limit(format!(
-                "The account already has {max} signaling channels in this region, its limit."
-            )));
-        }
-        let creation_time = SystemTime::now();
-        let millis = creation_time
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0);
-        let arn = format!(
-            "arn:{}:kinesisvideo:{}:{}:channel/{}/{millis}",
-            self.partition, self.region, self.account_id, new.name
+        check_create(
+            Kind::Channel,
+            &new.name,
+            &new.tags,
+            allow_reserved_tags,
+            &self.channels,
+            max_channels,
+        )?;
+        let (creation_time, arn) = new_arn(
+            self.partition,
+            &self.region,
+            &self.account_id,
+            Kind::Channel,
+            &new.name,
         );
         let ticket = self.schedule.enqueue(&new.name, delay, now);
         let channel = Channel {

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::channels::Channels;
@@ -13,9 +13,10 @@ use crate::config::Settings;
 use crate::error::ApiError;
 use crate::model::StorageTier;
 use crate::operation::Operation;
+use crate::paging::Page;
 use crate::store::{ArnCheck, Change, MAX_RETENTION_HOURS, NewStream, Store, StreamAddress};
 use crate::validate::{
-    KMS_KEY_ID, MEDIA_TYPE, NAME, NEXT_TOKEN, RESOURCE_ARN, VERSION, Violations, stream_address,
+    KMS_KEY_ID, MEDIA_TYPE, NAME, NEXT_TOKEN, RESOURCE_ARN, Violations, stream_address,
 };
 use crate::wire::{
     AddressInput, Addressed, CreateStreamInput, DeleteStreamInput, GetDataEndpointInput,
@@ -118,6 +119,21 @@ pub fn decode<T: DeserializeOwned>(body: &Value) -> Result<T, ApiError> {
     })
 }
 
+/// A page of tags as ListTagsForStream and ListTagsForResource answer it.
+pub fn tags_page(page: Page<(&String, &String)>) -> Result<Vec<u8>, ApiError> {
+    #[derive(Serialize)]
+    struct Output<'a> {
+        #[serde(rename = "Tags")]
+        tags: BTreeMap<&'a String, &'a String>,
+        #[serde(rename = "NextToken", skip_serializing_if = "Option::is_none")]
+        next_token: Option<String>,
+    }
+    encode(&Output {
+        tags: page.items.into_iter().collect(),
+        next_token: page.last_key.as_deref().map(encode_token),
+    })
+}
+
 pub fn encode<T: Serialize>(output: &T) -> Result<Vec<u8>, ApiError> {
     serde_json::to_vec(output).map_err(|_| ApiError::internal_failure())
 }
@@ -139,7 +155,7 @@ fn check_address(v: &mut Violations, input: &impl Addressed) {
 
 fn check_version(v: &mut Violations, version: &Option<String>) {
     v.required("currentVersion", version);
-    v.string("currentVersion", version.as_deref(), 1, 64, Some(&VERSION));
+    v.version(version.as_deref());
 }
 
 pub fn check_next_token(v: &mut Violations, token: Option<&str>) {
@@ -445,17 +461,7 @@ fn list_tags_for_stream(
         after.as_deref(),
         ctx.settings.limits.tags_page_size,
     )?;
-    #[derive(Serialize)]
-    struct Output<'a> {
-        #[serde(rename = "Tags")]
-        tags: BTreeMap<&'a String, &'a String>,
-        #[serde(rename = "NextToken", skip_serializing_if = "Option::is_none")]
-        next_token: Option<String>,
-    }
-    encode(&Output {
-        tags: page.items.into_iter().collect(),
-        next_token: page.last_key.as_deref().map(encode_token),
-    })
+    tags_page(page)
 }
 
 fn delete_stream(input: DeleteStreamInput, ctx: Context<'_>) -> Result<Vec<u8>, ApiError> {
@@ -468,13 +474,7 @@ fn delete_stream(input: DeleteStreamInput, ctx: Context<'_>) -> Result<Vec<u8>, 
         1024,
         Some(&RESOURCE_ARN),
     );
-    v.string(
-        "currentVersion",
-        input.current_version.as_deref(),
-        1,
-        64,
-        Some(&VERSION),
-    );
+    v.version(input.current_version.as_deref());
     v.finish()?;
     ctx.store.delete(
         input.stream_arn.as_deref().unwrap_or_default(),

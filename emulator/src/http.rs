@@ -241,19 +241,25 @@ pub fn request_id() -> String {
     id
 }
 
+/// Headers from static pairs, for unit tests.
+#[cfg(test)]
+pub fn test_headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        map.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+    map
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.insert(
-                HeaderName::from_static(name),
-                HeaderValue::from_static(value),
-            );
-        }
-        map
+        test_headers(pairs)
     }
 
     #[test]

@@ -1,12 +1,10 @@
 //! TagResource, UntagResource and ListTagsForResource: tags of a stream or a signaling
 //! channel by its ARN (the stream tags are the same ones TagStream manages).
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::error::ApiError;
-use crate::handlers::{Context, check_next_token, decode_token, empty, encode, encode_token};
+use crate::handlers::{Context, check_next_token, decode_token, empty, tags_page};
 use crate::paging::Page;
 use crate::resource::arn_parts;
 use crate::store::{ArnCheck, StreamAddress};
@@ -106,15 +104,5 @@ pub fn list(input: ListInput, ctx: Context<'_>) -> Result<Vec<u8>, ApiError> {
             }
             Target::Channel(arn) => ctx.channels.list_tags(arn, after.as_deref(), page_size)?,
         };
-    #[derive(Serialize)]
-    struct Output<'a> {
-        #[serde(rename = "Tags")]
-        tags: BTreeMap<&'a String, &'a String>,
-        #[serde(rename = "NextToken", skip_serializing_if = "Option::is_none")]
-        next_token: Option<String>,
-    }
-    encode(&Output {
-        tags: page.items.into_iter().collect(),
-        next_token: page.last_key.as_deref().map(encode_token),
-    })
+    tags_page(page)
 }

@@ -5,17 +5,17 @@
 
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::error::ApiError;
 use crate::model::{ImageGeneration, Notification, StorageTier, StreamSnapshot, StreamStatus};
 use crate::paging::{self, Page};
 use crate::resource::Kind;
 use crate::rules::{
-    add_tags, changed_retention, check_mutable, check_reserved_keys, locate, new_version,
-    partition_of, too_many_tags,
+    add_tags, changed_retention, check_create, check_mutable, check_reserved_keys, locate, new_arn,
+    new_version, partition_of,
 };
-use crate::schedule::Schedule;
+use crate::schedule::{Schedule, Transitions};
 
 /// Retention bounds of the service, in hours (0 = no persistence, 87600 = ten years).
 pub const MAX_RETENTION_HOURS: u32 = 87_600;
@@ -46,6 +46,22 @@ pub struct Stream {
     /// that a ListStreams page of 10,000 copies text instead of serializing (see
     /// `wire::stream_info_json`).
     pub(crate) info_json: OnceCell<Box<str>>,
+}
+
+impl Transitions for Stream {
+    fn ticket(&self) -> Option<u64> {
+        self.ticket
+    }
+
+    fn status(&self) -> StreamStatus {
+        self.status
+    }
+
+    fn become_active(&mut self) {
+        self.ticket = None;
+        self.status = StreamStatus::Active;
+        self.changed();
+    }
 }
 
 impl Stream {
@@ -141,21 +157,7 @@ impl Store {
 
     /// Applies every transition due by `now`.
     pub fn settle(&mut self, now: Instant) {
-        while let Some((name, ticket)) = self.schedule.pop_due(now) {
-            let Some(stream) = self.streams.get_mut(&name) else {
-                continue;
-            };
-            if stream.ticket != Some(ticket) {
-                continue;
-            }
-            stream.ticket = None;
-            stream.changed();
-            if stream.status == StreamStatus::Deleting {
-                self.streams.remove(&name);
-            } else {
-                stream.status = StreamStatus::Active;
-            }
-        }
+        self.schedule.settle(&mut self.streams, now);
     }
 
     /// Whether the store holds no stream.
@@ -193,31 +195,20 @@ impl Store {
         delay: Duration,
         now: Instant,
     ) -> Result<&Stream, ApiError> {
-        if self.streams.contains_key(&new.name) {
-            return Err(ApiError::resource_in_use(format!(
-                "The stream {} already exists.",
-                new.name
-            )));
-        }
-        if new.tags.len() > MAX_TAGS {
-            return Err(too_many_tags(Kind::Stream, new.tags.len()));
-        }
-        check_reserved_keys(new.tags.keys(), allow_reserved_tags)?;
-        if let Some(max) = max_streams
-            && self.streams.len() >= max
-        {
-            return Err(ApiError::account_stream_limit(format!(
-                "The account already has {max} streams, its limit."
-            )));
-        }
-        let creation_time = SystemTime::now();
-        let millis = creation_time
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0);
-        let arn = format!(
-            "arn:{}:kinesisvideo:{}:{}:stream/{}/{millis}",
-            self.partition, self.region, self.account_id, new.name
+        check_create(
+            Kind::Stream,
+            &new.name,
+            &new.tags,
+            allow_reserved_tags,
+            &self.streams,
+            max_streams,
+        )?;
+        let (creation_time, arn) = new_arn(
+            self.partition,
+            &self.region,
+            &self.account_id,
+            Kind::Stream,
+            &new.name,
         );
         let kms_key_id = self.kms_key_arn(new.kms_key_id.as_deref());
         let ticket = self.enqueue_if_delayed(&new.name, delay, now);

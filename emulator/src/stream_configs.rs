@@ -14,6 +14,7 @@ use crate::store::{ArnCheck, Stream, StreamAddress};
 use crate::validate::{
     DESTINATION_REGION, DESTINATION_URI, FORMAT_CONFIG_VALUE, Violations, stream_address,
 };
+use crate::wire::AddressInput;
 
 const STATUSES: [&str; 2] = ["ENABLED", "DISABLED"];
 const SELECTORS: [&str; 2] = ["SERVER_TIMESTAMP", "PRODUCER_TIMESTAMP"];
@@ -40,15 +41,6 @@ pub struct ImageGenerationInput {
     pub format_config: Option<BTreeMap<String, String>>,
     pub width_pixels: Option<i64>,
     pub height_pixels: Option<i64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct AddressInput {
-    #[serde(rename = "StreamName")]
-    pub stream_name: Option<String>,
-    #[serde(rename = "StreamARN")]
-    pub stream_arn: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -119,10 +111,8 @@ fn check_delivery(
     Ok(())
 }
 
-pub fn describe_image_generation(
-    input: AddressInput,
-    ctx: Context<'_>,
-) -> Result<Vec<u8>, ApiError> {
+/// The stream a Describe…Configuration addresses (in any state).
+fn described<'a>(input: &AddressInput, ctx: &'a Context<'_>) -> Result<&'a Stream, ApiError> {
     let mut v = Violations::new();
     stream_address(
         &mut v,
@@ -130,11 +120,17 @@ pub fn describe_image_generation(
         input.stream_arn.as_deref(),
     );
     v.finish()?;
-    let stream = ctx.store.get(
+    ctx.store.get(
         located(&input.stream_name, &input.stream_arn),
         ArnCheck::Plain,
-    )?;
-    match &stream.image_generation {
+    )
+}
+
+pub fn describe_image_generation(
+    input: AddressInput,
+    ctx: Context<'_>,
+) -> Result<Vec<u8>, ApiError> {
+    match &described(&input, &ctx)?.image_generation {
         Some(config) => encode(&json!({ "ImageGenerationConfiguration": config })),
         None => empty(),
     }
@@ -256,18 +252,7 @@ pub fn update_image_generation(
 }
 
 pub fn describe_notification(input: AddressInput, ctx: Context<'_>) -> Result<Vec<u8>, ApiError> {
-    let mut v = Violations::new();
-    stream_address(
-        &mut v,
-        input.stream_name.as_deref(),
-        input.stream_arn.as_deref(),
-    );
-    v.finish()?;
-    let stream = ctx.store.get(
-        located(&input.stream_name, &input.stream_arn),
-        ArnCheck::Plain,
-    )?;
-    match &stream.notification {
+    match &described(&input, &ctx)?.notification {
         Some(config) => encode(&json!({ "NotificationConfiguration": config })),
         None => empty(),
     }

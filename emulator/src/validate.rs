@@ -154,6 +154,11 @@ impl Violations {
         }
     }
 
+    /// Checks a `CurrentVersion` member (the model's `Version`: 1–64 of `[a-zA-Z0-9]+`).
+    pub fn version(&mut self, value: Option<&str>) {
+        self.string("currentVersion", value, 1, 64, Some(&VERSION));
+    }
+
     /// Checks an optional integer member's range (and that it fits the model's int32).
     pub fn integer(&mut self, field: &str, value: Option<i64>, min: i64, max: Option<i64>) {
         let Some(value) = value else { return };
