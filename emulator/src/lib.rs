@@ -5,8 +5,12 @@
 //! real `aws-sdk-kinesisvideo` (or boto3) can be pointed at it with `endpoint_url`, and it
 //! behaves like the service: ARNs, versions that change on every update, CREATING →
 //! ACTIVE → UPDATING → ACTIVE → DELETING → gone after configurable delays, the model's
-//! validation, tag limits, paging, and TPS quotas. Faults (errors, latency, throttling)
-//! can be injected and every call is counted.
+//! validation, tag limits, paging, and TPS quotas. Signaling channels, image generation
+//! and notification configurations are served too. STS (AssumeRole, GetCallerIdentity)
+//! answers on the same endpoint: the account comes from the credentials, the region from
+//! the SigV4 scope, and state, quotas and counters are kept per (account, region).
+//! Faults (errors, latency, throttling) can be injected; every call is counted and
+//! written to a bounded call log.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), kvs_emulator::EmulatorError> {

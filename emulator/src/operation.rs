@@ -135,6 +135,17 @@ impl Operation {
         self.quota().per_resource
     }
 
+    /// Whether a successful call changes state in AWS (creates, updates, deletes,
+    /// tags, configurations; AssumeRole issues credentials and counts as none), for
+    /// tests that read the call log for writes.
+    pub fn is_mutation(self) -> bool {
+        let name = self.name();
+        !self.is_sts()
+            && ["Create", "Update", "Delete", "Tag", "Untag"]
+                .iter()
+                .any(|verb| name.starts_with(verb))
+    }
+
     /// The published quota in calls per second per account and region, if any.
     pub fn default_account_tps(self) -> Option<u32> {
         self.quota().account_tps
@@ -169,6 +180,20 @@ mod tests {
         assert_eq!(Operation::from_path("/CreateStream"), None);
         assert_eq!(Operation::from_action("CreateStream"), None);
         assert_eq!(Operation::ALL.len(), 29);
+    }
+
+    #[test]
+    fn mutations() {
+        let mutations: Vec<Operation> = Operation::ALL
+            .into_iter()
+            .filter(|op| op.is_mutation())
+            .collect();
+        assert_eq!(mutations.len(), 15, "{mutations:?}");
+        assert!(Operation::UpdateMediaStorageConfiguration.is_mutation());
+        assert!(Operation::UntagResource.is_mutation());
+        assert!(!Operation::DescribeStream.is_mutation());
+        assert!(!Operation::ListTagsForResource.is_mutation());
+        assert!(!Operation::AssumeRole.is_mutation());
     }
 
     #[test]

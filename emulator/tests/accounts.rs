@@ -742,6 +742,12 @@ async fn the_call_log_orders_every_call_with_who_where_and_outcome() {
         ]
     );
     assert_eq!(log[3].role_arn.as_deref(), Some(TENANT_ROLE));
+    let writes: Vec<&str> = log
+        .iter()
+        .filter(|r| r.operation.is_mutation() && r.succeeded())
+        .map(|r| r.access_key_id.as_str())
+        .collect();
+    assert_eq!(writes, [BASE_KEY, session.access_key_id()]);
     assert!(
         log.windows(2)
             .all(|w| w[0].seq < w[1].seq && w[0].time <= w[1].time)
