@@ -14,6 +14,7 @@ mod operations;
 mod ownership;
 mod proxy;
 mod rest;
+mod sharding;
 mod support;
 mod tenancy;
 mod validation;
