@@ -1,227 +1,566 @@
 //! The operator measured end to end: the release binary against a real kube-apiserver and
 //! kvs-emulator enforcing the published KVS quotas. Prints numbers; asserts nothing.
 //!
-//!     cargo bench --bench operator                      # 1,000 VideoStreams
-//!     BENCH_STREAMS=10000 cargo bench --bench operator  # the footprint at 10,000
+//!     cargo bench --bench operator                                      # 1,000 VideoStreams
+//!     BENCH_STREAMS=10000 cargo bench --bench operator                  # 10,000, one account
+//!     BENCH_STREAMS=100000 BENCH_ACCOUNTS=10 cargo bench --bench operator
+//!     BENCH_STREAMS=10000 BENCH_ACCOUNTS=10 BENCH_REPLICAS=3 cargo bench --bench operator
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `BENCH_STREAMS` | 1000 | VideoStreams in all |
+//! | `BENCH_ACCOUNTS` | 0 | AccountBindings, each with its own namespace, role and account (through the emulator's STS); 0: one namespace and the operator's own identity |
+//! | `BENCH_REPLICAS` | 1 | operator replicas; more than one elect per shard (`--leader-elect`) |
+//! | `BENCH_REST_SECS` | 900 | the rest window at the defaults (three 5-minute drift scans) |
+//! | `BENCH_TAG_AUDIT_SECS` | 120 | the tag-audit period of the tag-drift phase (the operator stretches it past its quota share) |
+//! | `BENCH_STALL_SECS` | 300 | stop when no VideoStream became Ready for this long, and say where it stopped |
+//! | `BENCH_DOCS` | `docs/benchmarks.md` | where the scenario's table is written (`-`: nowhere) |
+//! | `BENCH_OPERATOR_WRAPPER` | — | a command the convergence operator runs under, e.g. `valgrind --tool=callgrind --callgrind-out-file=/tmp/op.%p` (its CPU and RSS are then the wrapper's) |
+//!
+//! Phases: (1) the idle control plane for 10 s, a baseline of the API server's own writes;
+//! (2) convergence: the operator with a 10 s drift scan and a 1-minute resync, N
+//! VideoStreams applied at once, until all are Ready; (3) a restart with every flag at its
+//! default, until the replicas are back at rest; (4) the rest window at the defaults; (5)
+//! version, status, retention, media-type and device-name drift made with the SDK, and how
+//! long the defaults take to correct each; (6) a restart with a short tag-audit period and
+//! a tag changed outside Kubernetes. Each phase counts the AWS calls at the emulator (per
+//! account), the API server's write requests (its `/metrics`), and the CPU and memory of
+//! the operator, kube-apiserver and etcd (from /proc). The last lines compare with
+//! Crossplane's and ACK's polling models at their documented defaults.
 //!
 //! Needs the control-plane binaries (`hack/control-plane.sh build`).
 
-use std::collections::BTreeMap;
-use std::fs::File;
-use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use aws_sdk_kinesisvideo::types::UpdateDataRetentionOperation;
-use futures::{StreamExt, TryStreamExt};
-use kube::api::{Api, ListParams, PostParams};
-use kvs_emulator::{Config, Emulator, Operation, Running};
-use kvs_operator::api::{VideoStream, VideoStreamSpec};
-use kvs_operator::status::{READY, find};
+use kube::api::Api;
+use kvs_emulator::{Config, Emulator, Operation, Running, Settings};
+use kvs_operator::api::VideoStream;
 use kvs_testenv::ControlPlane;
 
+#[path = "operator/apiserver.rs"]
+mod apiserver;
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "operator/drift.rs"]
+mod drift;
+#[path = "operator/fleet.rs"]
+mod fleet;
+#[path = "operator/machine.rs"]
+mod machine;
+#[path = "operator/models.rs"]
+mod models;
+#[path = "operator/operators.rs"]
+mod operators;
+#[path = "operator/phase.rs"]
+mod phase;
+#[path = "operator/report.rs"]
+mod report;
+#[path = "operator/scenario.rs"]
+mod scenario;
 
-const NAMESPACE: &str = "bench";
-const DRIFT_SCAN: Duration = Duration::from_secs(10);
-const RESYNC: Duration = Duration::from_secs(60);
+use machine::{Machine, human};
+use operators::{Operator, Settings as OperatorSettings};
+use phase::{Mark, Measured, Process, Sampler};
+use report::Results;
+use scenario::{REGION, Scenario};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// How often progress is printed while converging.
+const PROGRESS_EVERY: Duration = Duration::from_secs(15);
+/// The default drift-scan interval, which bounds drift correction at the defaults.
+const DEFAULT_DRIFT_SCAN: Duration = Duration::from_secs(300);
+/// The benchmark's access key for out-of-band changes.
+const CONSOLE_KEY: &str = "AKIDCONSOLE";
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     // `cargo bench` passes `--bench`; there is nothing to filter.
-    let streams: usize = std::env::var("BENCH_STREAMS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(1000);
+    let scenario = Scenario::from_env()?;
+    let mut results = Results {
+        machine: Some(Machine::describe()),
+        started: k8s_openapi::jiff::Timestamp::now()
+            .strftime("%Y-%m-%d %H:%M UTC")
+            .to_string(),
+        commit: commit(),
+        ..Results::default()
+    };
+    println!(
+        "kvs-operator benchmark: {}; KVS quotas enforced by kvs-emulator",
+        scenario.title()
+    );
+    println!(
+        "machine: {}",
+        results
+            .machine
+            .as_ref()
+            .map_or(String::new(), Machine::summary)
+    );
+
     let plane = ControlPlane::start().await?;
     plane
         .apply_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/crds"))
         .await?;
-    plane.create_namespace(NAMESPACE).await?;
-    let emulator = Emulator::start(Config::default()).await?;
-    let mut operator = start_operator(&plane, &emulator)?;
+    let emulator = Arc::new(start_emulator(&scenario).await?);
+    fleet::prepare(&plane, &scenario).await?;
     let client = plane.kube_client().await?;
-    let api: Api<VideoStream> = Api::namespaced(client, NAMESPACE);
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let sampler = Sampler::start(emulator.clone());
+    let pids = plane.pids();
+    let fixed = vec![
+        Process {
+            label: "kube-apiserver".into(),
+            pid: pids.kube_apiserver,
+        },
+        Process {
+            label: "etcd".into(),
+            pid: pids.etcd,
+        },
+        Process {
+            label: "benchmark (emulator, watch)".into(),
+            pid: std::process::id(),
+        },
+    ];
 
-    println!("kvs-operator benchmark: {streams} VideoStreams, KVS quotas enforced by kvs-emulator");
-    let converged = converge(&api, streams).await?;
-    let floor = streams as f64 / 50.0;
-    println!(
-        "convergence: all {streams} Ready in {:.1}s; the CreateStream quota (50/s) allows {floor:.1}s: {:.2}x the floor",
-        converged.as_secs_f64(),
-        converged.as_secs_f64() / floor
-    );
-    print_calls(&emulator, "calls to converge (per operation)");
-    let throttled: u64 = emulator
-        .calls()
-        .values()
-        .map(|c| c.errors_of("ClientLimitExceededException"))
-        .sum();
-    println!("throttled calls while converging: {throttled}");
-    if let Some(rss) = rss_mib(operator.id()) {
-        println!("operator RSS with {streams} VideoStreams: {rss:.1} MiB");
-    }
+    // (1) What the API server writes on its own (its identity lease, endpoints).
+    let start = Mark::take(&emulator, &client, &fixed).await?;
+    sampler.take_load();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let end = Mark::take(&emulator, &client, &fixed).await?;
+    results.baseline = Some(Measured::between(&start, &end, &fixed, sampler.take_load()));
 
-    // Steady state: nothing changes for two resync periods.
-    emulator.reset_calls();
-    let window = RESYNC * 2 + Duration::from_secs(10);
-    tokio::time::sleep(window).await;
-    let per_stream_hour = |op: Operation| {
-        emulator.calls_of(op).total as f64 / streams as f64 * 3600.0 / window.as_secs_f64()
+    let run = Run {
+        scenario: &scenario,
+        plane: &plane,
+        emulator: &emulator,
+        client: &client,
+        sampler: &sampler,
+        fixed: &fixed,
     };
-    println!(
-        "steady state over {}s (resync {}s, drift scan {}s):",
-        window.as_secs(),
-        RESYNC.as_secs(),
-        DRIFT_SCAN.as_secs()
-    );
-    let mut total = 0.0;
-    for op in [
-        Operation::DescribeStream,
-        Operation::ListTagsForStream,
-        Operation::ListStreams,
-        Operation::GetDataEndpoint,
-    ] {
-        let rate = per_stream_hour(op);
-        total += rate;
-        println!("  {:<20} {rate:8.3} calls per stream per hour", op.name());
+    let outcome = run.all(&mut results).await;
+    if let Err(error) = &outcome {
+        println!("the run stopped: {error}");
+        results.stopped.get_or_insert_with(|| error.to_string());
     }
-    println!("  {:<20} {total:8.3} calls per stream per hour", "all");
-    let at_defaults = total * RESYNC.as_secs_f64() / 600.0;
-    println!(
-        "  at the default 10-minute resync: about {at_defaults:.1} calls per stream per hour (Crossplane polls each resource every minute: 120)"
-    );
 
-    // Drift: someone doubles one stream's retention outside Kubernetes.
-    let delay = drift_delay(&emulator).await?;
-    println!(
-        "drift corrected {:.1}s after an out-of-band change (drift scan every {}s)",
-        delay.as_secs_f64(),
-        DRIFT_SCAN.as_secs()
-    );
-
-    operator.kill().await?;
-    Ok(())
+    println!();
+    println!("{}", report::table(&scenario, &results));
+    println!("{}", report::details(&scenario, &results));
+    if let Some(path) = &scenario.docs {
+        report::write_docs(path, &scenario.key(), &report::block(&scenario, &results))?;
+        println!("written to {path}");
+    }
+    outcome
 }
 
-fn start_operator(
-    plane: &ControlPlane,
-    emulator: &Running,
-) -> Result<tokio::process::Child, BoxError> {
-    let log = File::create(plane.dir().join("bench-operator.log"))?;
-    let child = plane
-        .command(env!("CARGO_BIN_EXE_kvs-operator"))
+/// The emulator at the published quotas and default delays; with accounts, the benchmark's
+/// own "console" key acts in the first tenant account, where the drifts are made.
+async fn start_emulator(scenario: &Scenario) -> Result<Running, BoxError> {
+    let mut settings = Settings::default();
+    // Nothing reads the call log; keep it small.
+    settings.log.capacity = 10_000;
+    if let Some((account, _)) = scenario.tenants().first() {
+        settings
+            .sts
+            .access_keys
+            .insert(CONSOLE_KEY.into(), account.clone());
+    }
+    Ok(Emulator::start(Config {
+        settings,
+        ..Config::default()
+    })
+    .await?)
+}
+
+/// The commit being measured, when git knows it.
+fn commit() -> String {
+    std::process::Command::new("git")
         .args([
-            "run",
-            "--namespaces",
-            NAMESPACE,
-            "--metrics-bind-address=127.0.0.1:0",
-            &format!("--drift-scan-interval={}s", DRIFT_SCAN.as_secs()),
-            &format!("--resync-period={}s", RESYNC.as_secs()),
-            "--concurrency=64",
+            "-C",
+            env!("CARGO_MANIFEST_DIR"),
+            "rev-parse",
+            "--short",
+            "HEAD",
         ])
-        .env("AWS_ENDPOINT_URL", emulator.url())
-        .env("AWS_REGION", emulator.region())
-        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-        .env("AWS_SECRET_ACCESS_KEY", "secret")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()?;
-    Ok(child)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
 }
 
-/// Creates `count` VideoStreams at once and waits until all are Ready.
-async fn converge(api: &Api<VideoStream>, count: usize) -> Result<Duration, BoxError> {
-    let started = Instant::now();
-    futures::stream::iter(0..count)
-        .map(|i| {
-            let spec = VideoStreamSpec {
-                device_name: Some(format!("cam-{i}")),
-                media_type: Some("video/h264".into()),
-                data_retention_in_hours: Some(24),
-                tags: Some(BTreeMap::from([("bench".into(), "true".into())])),
-                ..VideoStreamSpec::default()
-            };
-            let vs = VideoStream::new(&format!("cam-{i:05}"), spec);
-            async move { api.create(&PostParams::default(), &vs).await }
-        })
-        .buffer_unordered(32)
-        .try_collect::<Vec<_>>()
-        .await?;
-    println!(
-        "applied {count} VideoStreams in {:.1}s",
-        started.elapsed().as_secs_f64()
-    );
-    loop {
-        let list = api.list(&ListParams::default()).await?;
-        let ready = list
-            .items
+/// What every phase works with.
+struct Run<'a> {
+    scenario: &'a Scenario,
+    plane: &'a ControlPlane,
+    emulator: &'a Arc<Running>,
+    client: &'a kube::Client,
+    sampler: &'a Sampler,
+    fixed: &'a [Process],
+}
+
+impl Run<'_> {
+    async fn all(&self, results: &mut Results) -> Result<(), BoxError> {
+        let operators = self.converge(results).await?;
+        let converged = results.converged.is_some();
+        stop_all(operators).await;
+        if !converged {
+            return Ok(());
+        }
+        let operators = self.restart(results).await?;
+        self.rest(&operators, results).await?;
+        self.drift(&operators, results).await?;
+        stop_all(operators).await;
+        self.tag_drift(results).await
+    }
+
+    fn processes(&self, operators: &[Operator]) -> Vec<Process> {
+        let mut processes: Vec<Process> = operators
             .iter()
-            .filter(|vs| {
-                vs.status
-                    .as_ref()
-                    .and_then(|s| find(&s.conditions, READY))
-                    .is_some_and(|c| c.status == "True")
+            .filter_map(|o| {
+                Some(Process {
+                    label: format!("operator {}", o.name),
+                    pid: o.pid()?,
+                })
             })
-            .count();
-        if ready == count {
-            return Ok(started.elapsed());
+            .collect();
+        processes.extend(self.fixed.iter().cloned());
+        processes
+    }
+
+    async fn mark(&self, operators: &[Operator]) -> Result<Mark, BoxError> {
+        Mark::take(self.emulator, self.client, &self.processes(operators)).await
+    }
+
+    fn start(&self, settings: &OperatorSettings, phase: &str) -> Result<Vec<Operator>, BoxError> {
+        let operators = operators::start(
+            self.plane,
+            self.emulator,
+            self.scenario.replicas,
+            settings,
+            phase,
+        )?;
+        println!(
+            "{phase}: {} operator replica(s), {}",
+            operators.len(),
+            settings.describe()
+        );
+        Ok(operators)
+    }
+
+    /// (2) Applies the fleet at once and waits until every VideoStream is Ready.
+    async fn converge(&self, results: &mut Results) -> Result<Vec<Operator>, BoxError> {
+        let scenario = self.scenario;
+        let settings = OperatorSettings::Converge {
+            wrapper: scenario.wrapper.clone(),
+        };
+        let operators = self.start(&settings, "converge")?;
+        let startup = if scenario.wrapper.is_empty() { 60 } else { 600 };
+        operators::wait_up(&operators, Duration::from_secs(startup)).await?;
+        if scenario.accounts > 0 {
+            fleet::wait_bindings_ready(self.client, Duration::from_secs(120)).await?;
         }
-        if started.elapsed() > Duration::from_secs(1800) {
-            return Err(format!("only {ready} of {count} Ready after 30 minutes").into());
+        let ready = fleet::ReadyCount::start(self.client);
+        self.emulator.reset_calls();
+        self.sampler.clear_creates();
+        self.sampler.take_load();
+        let start = self.mark(&operators).await?;
+        let applied = AtomicUsize::new(0);
+        let began = Instant::now();
+        let apply = fleet::apply(self.client, scenario, &applied);
+        let watch = self.watch_convergence(&operators, &ready, &applied, began);
+        let (apply, watched) = tokio::join!(apply, watch);
+        results.apply = Some(apply?);
+        match watched {
+            Ok(t) => results.converged = Some(t),
+            Err(stopped) => results.stopped = Some(stopped),
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        let end = self.mark(&operators).await?;
+        let measured = Measured::between(
+            &start,
+            &end,
+            &self.processes(&operators),
+            self.sampler.take_load(),
+        );
+        results.create_rates = self.sampler.create_rates();
+        let floor = scenario.floor();
+        if let Some(t) = results.converged {
+            println!(
+                "convergence: all {} Ready in {:.1}s; the CreateStream quota (50/s) allows {:.1}s: {:.2}x the floor",
+                scenario.streams,
+                t.as_secs_f64(),
+                floor.as_secs_f64(),
+                t.as_secs_f64() / floor.as_secs_f64()
+            );
+        }
+        println!("calls to converge: {}", measured.describe_calls());
+        let summary = operators::summary(&operators).await;
+        println!("operator metrics: {summary}");
+        results.operator_metrics.push(("converge".into(), summary));
+        results.converge = Some(measured);
+        Ok(operators)
+    }
+
+    /// Prints progress while converging; the time until all are Ready, or where it stopped.
+    async fn watch_convergence(
+        &self,
+        operators: &[Operator],
+        ready: &fleet::ReadyCount,
+        applied: &AtomicUsize,
+        began: Instant,
+    ) -> Result<Duration, String> {
+        let n = self.scenario.streams;
+        let limit = (self.scenario.floor() * 10).max(Duration::from_secs(1800));
+        let mut last_progress = (0, Instant::now());
+        let mut last_print = Instant::now();
+        loop {
+            let count = ready.ready();
+            if count >= n {
+                return Ok(began.elapsed());
+            }
+            if count > last_progress.0 {
+                last_progress = (count, Instant::now());
+            }
+            let stalled = last_progress.1.elapsed() > self.scenario.stall;
+            if last_print.elapsed() >= PROGRESS_EVERY || stalled || began.elapsed() > limit {
+                let line = self.progress(operators, ready, applied, began).await;
+                println!("  {line}");
+                last_print = Instant::now();
+                if stalled {
+                    return Err(format!(
+                        "no VideoStream became Ready for {}; at {line}",
+                        human(self.scenario.stall)
+                    ));
+                }
+                if began.elapsed() > limit {
+                    return Err(format!("gave up after {}; at {line}", human(limit)));
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    async fn progress(
+        &self,
+        operators: &[Operator],
+        ready: &fleet::ReadyCount,
+        applied: &AtomicUsize,
+        began: Instant,
+    ) -> String {
+        let created: u64 = self
+            .emulator
+            .scopes()
+            .iter()
+            .map(|s| {
+                self.emulator
+                    .calls_of_in(&s.account, &s.region, Operation::CreateStream)
+                    .succeeded
+            })
+            .sum();
+        let memory = |pid: Option<u32>| {
+            pid.and_then(machine::memory)
+                .map_or("?".into(), |m| format!("{:.0} MiB", m.rss_mib))
+        };
+        let operators_rss: Vec<String> = operators.iter().map(|o| memory(o.pid())).collect();
+        let elapsed = began.elapsed().as_secs_f64();
+        let applied = applied.load(Ordering::Relaxed);
+        let mut waiting = 0.0;
+        for operator in operators {
+            waiting += operators::metric_sum(
+                &operator.metrics().await,
+                "kvs_operator_aws_limiter_waiting",
+            );
+        }
+        format!(
+            "{elapsed:.0} s: {applied} applied ({:.0}/s), {created} streams created, {} seen and {} Ready by the watch, {waiting:.0} calls waiting in the limiters; RSS operator {}, kube-apiserver {}; load {:.2}",
+            applied as f64 / elapsed.max(1e-9),
+            ready.seen(),
+            ready.ready(),
+            operators_rss.join("+"),
+            memory(Some(self.plane.pids().kube_apiserver)),
+            machine::load_average().unwrap_or(0.0),
+        )
+    }
+
+    /// (3) Restarts every replica with the defaults and waits until they are at rest: every
+    /// VideoStream reconciled once more, and no reconcile for five seconds.
+    async fn restart(&self, results: &mut Results) -> Result<Vec<Operator>, BoxError> {
+        self.emulator.reset_calls();
+        self.sampler.take_load();
+        let start = self.mark(&[]).await?;
+        let began = Instant::now();
+        let operators = self.start(&OperatorSettings::Defaults, "restart")?;
+        let at_rest = self.wait_at_rest(&operators, began).await;
+        let end = self.mark(&operators).await?;
+        let measured = Measured::between(
+            &start,
+            &end,
+            &self.processes(&operators),
+            self.sampler.take_load(),
+        );
+        results.back_at_rest = at_rest;
+        println!(
+            "restart: {} (back at rest after {})",
+            measured.describe_calls(),
+            at_rest.map_or("—".into(), human)
+        );
+        results.restart = Some(measured);
+        Ok(operators)
+    }
+
+    async fn wait_at_rest(&self, operators: &[Operator], began: Instant) -> Option<Duration> {
+        let n = self.scenario.streams as f64;
+        let within = Duration::from_secs(600);
+        let mut last = (-1.0, Instant::now());
+        while began.elapsed() < within {
+            let reconciles = operators::reconciles(operators).await;
+            if reconciles != last.0 {
+                last = (reconciles, Instant::now());
+            } else if reconciles >= n && last.1.elapsed() >= Duration::from_secs(5) {
+                // At rest since the last reconcile was counted.
+                return Some(last.1.duration_since(began));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        None
+    }
+
+    /// (4) Nothing changes for the rest window; every replica runs with the defaults.
+    async fn rest(&self, operators: &[Operator], results: &mut Results) -> Result<(), BoxError> {
+        let window = self.scenario.rest;
+        println!("rest: {} at the defaults", human(window));
+        self.sampler.take_load();
+        let start = self.mark(operators).await?;
+        tokio::time::sleep(window).await;
+        let end = self.mark(operators).await?;
+        let measured = Measured::between(
+            &start,
+            &end,
+            &self.processes(operators),
+            self.sampler.take_load(),
+        );
+        let rate = report::per_stream_hour(&measured, self.scenario.streams);
+        println!(
+            "at rest: {rate:.2} calls per stream per hour over {}s at the default settings ({}; target 0.2; Crossplane {}, ACK {})",
+            measured.duration.as_secs(),
+            measured.describe_calls(),
+            models::CROSSPLANE.at_rest_text(),
+            models::ACK.at_rest_text(),
+        );
+        for operator in operators {
+            let held = operators::metric_sum(&operator.metrics().await, "kvs_operator_shards_held");
+            results.shards.push((operator.name.clone(), held));
+        }
+        results
+            .operator_metrics
+            .push(("rest".into(), operators::summary(operators).await));
+        results.rest = Some(measured);
+        Ok(())
+    }
+
+    /// Where drifts are made: the first namespace's account.
+    fn target(&self) -> drift::Target<'_> {
+        let account = self
+            .scenario
+            .tenants()
+            .first()
+            .map(|(a, _)| a.clone())
+            .unwrap_or_else(|| self.emulator.account_id().to_string());
+        let namespace = self.scenario.namespaces().remove(0);
+        drift::Target {
+            emulator: self.emulator,
+            sdk: console_client(self.emulator),
+            account,
+            region: REGION.into(),
+            api: Api::<VideoStream>::namespaced(self.client.clone(), &namespace),
+        }
+    }
+
+    /// (5) Version, status, retention, media type and device name changed outside
+    /// Kubernetes, each on its own stream, with the defaults running.
+    async fn drift(&self, operators: &[Operator], results: &mut Results) -> Result<(), BoxError> {
+        if self.scenario.largest_account() < 6 {
+            println!("drift: skipped (needs 6 VideoStreams in an account)");
+            return Ok(());
+        }
+        self.sampler.take_load();
+        let start = self.mark(operators).await?;
+        let within = DEFAULT_DRIFT_SCAN * 2 + Duration::from_secs(120);
+        results.drifts = drift::listed_drifts(&self.target(), within).await?;
+        let end = self.mark(operators).await?;
+        results.drift = Some(Measured::between(
+            &start,
+            &end,
+            &self.processes(operators),
+            self.sampler.take_load(),
+        ));
+        for d in &results.drifts {
+            println!(
+                "drift: {} on {} corrected after {} (drift scan every {}s)",
+                d.kind,
+                d.stream,
+                d.after.map_or("—".into(), human),
+                DEFAULT_DRIFT_SCAN.as_secs()
+            );
+        }
+        Ok(())
+    }
+
+    /// (6) A tag changed outside Kubernetes, with the audit period short enough to watch.
+    async fn tag_drift(&self, results: &mut Results) -> Result<(), BoxError> {
+        if self.scenario.largest_account() < 6 {
+            return Ok(());
+        }
+        // The whole ListTagsForStream quota, so the period stretches as little as it may.
+        let share = 1.0;
+        let settings = OperatorSettings::TagAudit {
+            period: self.scenario.tag_audit,
+            share,
+        };
+        let began = Instant::now();
+        let operators = self.start(&settings, "tags")?;
+        self.wait_at_rest(&operators, began).await;
+        self.sampler.take_load();
+        let start = self.mark(&operators).await?;
+        let needed =
+            Duration::from_secs_f64(self.scenario.largest_account() as f64 / (share * 50.0));
+        results.tag_period = self.scenario.tag_audit.max(needed);
+        results.tag_share = share;
+        let within = results.tag_period.mul_f64(1.2) + Duration::from_secs(60);
+        let corrected = drift::tag_drift(&self.target(), within).await?;
+        let end = self.mark(&operators).await?;
+        results.tag_phase = Some(Measured::between(
+            &start,
+            &end,
+            &self.processes(&operators),
+            self.sampler.take_load(),
+        ));
+        println!(
+            "drift: tags on {} corrected after {} (tag-audit period {})",
+            corrected.stream,
+            corrected.after.map_or("—".into(), human),
+            human(results.tag_period)
+        );
+        results.tag = Some(corrected);
+        stop_all(operators).await;
+        Ok(())
     }
 }
 
-fn print_calls(emulator: &Running, title: &str) {
-    println!("{title}:");
-    for (op, calls) in emulator.calls() {
-        if calls.total > 0 {
-            println!("  {:<20} {:>7}", op.name(), calls.total);
-        }
-    }
+async fn stop_all(operators: Vec<Operator>) {
+    futures::future::join_all(operators.into_iter().map(Operator::stop)).await;
 }
 
-/// Changes one stream's retention with the SDK and waits until the operator restores it.
-async fn drift_delay(emulator: &Running) -> Result<Duration, BoxError> {
-    let sdk = common::sdk_client(emulator);
-    let stream = emulator.stream("cam-00000").ok_or("no stream cam-00000")?;
-    sdk.update_data_retention()
-        .stream_arn(&stream.stream_arn)
-        .current_version(&stream.version)
-        .operation(UpdateDataRetentionOperation::IncreaseDataRetention)
-        .data_retention_change_in_hours(24)
-        .send()
-        .await?;
-    let changed = Instant::now();
-    loop {
-        let now = emulator.stream("cam-00000").ok_or("stream vanished")?;
-        if now.data_retention_in_hours == 24 && now.status.as_str() == "ACTIVE" {
-            return Ok(changed.elapsed());
-        }
-        if changed.elapsed() > Duration::from_secs(300) {
-            return Err("drift was not corrected within 5 minutes".into());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Resident memory of a process, from /proc.
-fn rss_mib(pid: Option<u32>) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kib / 1024.0)
+/// The SDK as someone at the console: the benchmark's own key (mapped to the first tenant
+/// account when there are accounts).
+fn console_client(emulator: &Running) -> aws_sdk_kinesisvideo::Client {
+    use aws_sdk_kinesisvideo::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_kinesisvideo::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new(CONSOLE_KEY, "secret", None, None, "bench"))
+        .endpoint_url(emulator.url())
+        .build();
+    aws_sdk_kinesisvideo::Client::from_conf(config)
 }
