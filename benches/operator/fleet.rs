@@ -65,10 +65,10 @@ pub async fn wait_bindings_ready(client: &kube::Client, within: Duration) -> Res
             .items
             .iter()
             .filter(|b| {
-                !b.status
+                b.status
                     .as_ref()
                     .and_then(|s| find(&s.conditions, READY))
-                    .is_some_and(|c| c.status == "True")
+                    .is_none_or(|c| c.status != "True")
             })
             .map(|b| b.name_any())
             .collect();

@@ -98,7 +98,7 @@ impl Model {
 /// `10m30s`, `10h`.
 pub fn span(d: Duration) -> String {
     let secs = d.as_secs();
-    if secs >= 3600 && secs % 3600 == 0 {
+    if secs >= 3600 && secs.is_multiple_of(3600) {
         format!("{}h", secs / 3600)
     } else if secs >= 60 {
         match secs % 60 {

@@ -319,8 +319,8 @@ pub fn table(scenario: &Scenario, results: &Results) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| {} | kvs-operator (measured) | {} (from defaults) | {} (from defaults) |",
-        "quantity", CROSSPLANE.name, ACK.name
+        "| quantity | kvs-operator (measured) | {} (from defaults) | {} (from defaults) |",
+        CROSSPLANE.name, ACK.name
     );
     let _ = writeln!(out, "|---|---|---|---|");
     for row in rows {
