@@ -15,7 +15,8 @@
 //! | `BENCH_TAG_AUDIT_SECS` | 120 | the tag-audit period of the tag-drift phase (the operator stretches it past its quota share) |
 //! | `BENCH_STALL_SECS` | 300 | stop when no VideoStream became Ready for this long, and say where it stopped |
 //! | `BENCH_DOCS` | `docs/benchmarks.md` | where the scenario's table is written (`-`: nowhere) |
-//! | `BENCH_OPERATOR_WRAPPER` | — | a command the convergence operator runs under, e.g. `valgrind --tool=callgrind --callgrind-out-file=/tmp/op.%p` (its CPU and RSS are then the wrapper's) |
+//! | `BENCH_OPERATOR_WRAPPER` | — | a command an operator runs under, e.g. `valgrind --tool=callgrind --callgrind-out-file=/tmp/op.%p` (its CPU and RSS are then the wrapper's) |
+//! | `BENCH_OPERATOR_WRAPPER_PHASE` | `converge` | whose operator runs under it: `converge`, `restart` (restart, rest and drift) or `tags` |
 //!
 //! Phases: (1) the idle control plane for 10 s, a baseline of the API server's own writes;
 //! (2) convergence: the operator with a 10 s drift scan and a 1-minute resync, N
@@ -234,13 +235,15 @@ impl Run<'_> {
     }
 
     fn start(&self, settings: &OperatorSettings, phase: &str) -> Result<Vec<Operator>, BoxError> {
-        let operators = operators::start(
-            self.plane,
-            self.emulator,
-            self.scenario.replicas,
+        let wrapped = self.scenario.wrapper_phase == phase;
+        let operators = operators::start(&operators::Launch {
+            plane: self.plane,
+            emulator: self.emulator,
+            replicas: self.scenario.replicas,
             settings,
             phase,
-        )?;
+            wrapper: if wrapped { &self.scenario.wrapper } else { &[] },
+        })?;
         println!(
             "{phase}: {} operator replica(s), {}",
             operators.len(),
@@ -252,10 +255,7 @@ impl Run<'_> {
     /// (2) Applies the fleet at once and waits until every VideoStream is Ready.
     async fn converge(&self, results: &mut Results) -> Result<Vec<Operator>, BoxError> {
         let scenario = self.scenario;
-        let settings = OperatorSettings::Converge {
-            wrapper: scenario.wrapper.clone(),
-        };
-        let operators = self.start(&settings, "converge")?;
+        let operators = self.start(&OperatorSettings::Converge, "converge")?;
         let startup = if scenario.wrapper.is_empty() { 60 } else { 600 };
         operators::wait_up(&operators, Duration::from_secs(startup)).await?;
         if scenario.accounts > 0 {
@@ -400,6 +400,9 @@ impl Run<'_> {
             self.sampler.take_load(),
         );
         results.back_at_rest = at_rest;
+        results
+            .operator_metrics
+            .push(("restart".into(), operators::summary(&operators).await));
         println!(
             "restart: {} (back at rest after {})",
             measured.describe_calls(),

@@ -24,8 +24,8 @@ const CONVERGE_CONCURRENCY: u16 = 64;
 /// Which settings an operator runs with.
 #[derive(Debug, Clone)]
 pub enum Settings {
-    /// Short drift scans and resyncs, concurrency 64, under `wrapper` if given.
-    Converge { wrapper: Vec<String> },
+    /// Short drift scans and resyncs, concurrency 64.
+    Converge,
     /// Every flag at its default.
     Defaults,
     /// The defaults, but for the tag audit period and share.
@@ -35,7 +35,7 @@ pub enum Settings {
 impl Settings {
     fn args(&self) -> Vec<String> {
         match self {
-            Settings::Converge { .. } => vec![
+            Settings::Converge => vec![
                 format!("--drift-scan-interval={}s", CONVERGE_DRIFT_SCAN.as_secs()),
                 format!("--resync-period={}s", CONVERGE_RESYNC.as_secs()),
                 format!("--concurrency={CONVERGE_CONCURRENCY}"),
@@ -50,7 +50,7 @@ impl Settings {
 
     pub fn describe(&self) -> String {
         match self {
-            Settings::Converge { .. } => format!(
+            Settings::Converge => format!(
                 "drift scan {}s, resync {}s, concurrency {CONVERGE_CONCURRENCY}",
                 CONVERGE_DRIFT_SCAN.as_secs(),
                 CONVERGE_RESYNC.as_secs()
@@ -106,28 +106,35 @@ impl Operator {
     }
 }
 
-/// Starts `replicas` operators (electing leaders when more than one) watching every
-/// namespace, logging into [`log_dir`].
-pub fn start(
-    plane: &ControlPlane,
-    emulator: &Running,
-    replicas: usize,
-    settings: &Settings,
-    phase: &str,
-) -> Result<Vec<Operator>, BoxError> {
-    (0..replicas)
-        .map(|i| start_one(plane, emulator, replicas, i, settings, phase))
+/// How to start the replicas of one phase.
+pub struct Launch<'a> {
+    pub plane: &'a ControlPlane,
+    pub emulator: &'a Running,
+    pub replicas: usize,
+    pub settings: &'a Settings,
+    /// Names the log files.
+    pub phase: &'a str,
+    /// A command to run each replica under (a profiler), or nothing.
+    pub wrapper: &'a [String],
+}
+
+/// Starts the replicas (electing leaders when more than one) watching every namespace,
+/// logging into [`log_dir`].
+pub fn start(launch: &Launch<'_>) -> Result<Vec<Operator>, BoxError> {
+    (0..launch.replicas)
+        .map(|i| start_one(launch, i))
         .collect()
 }
 
-fn start_one(
-    plane: &ControlPlane,
-    emulator: &Running,
-    replicas: usize,
-    index: usize,
-    settings: &Settings,
-    phase: &str,
-) -> Result<Operator, BoxError> {
+fn start_one(launch: &Launch<'_>, index: usize) -> Result<Operator, BoxError> {
+    let Launch {
+        plane,
+        emulator,
+        replicas,
+        settings,
+        phase,
+        wrapper,
+    } = launch;
     let name = format!("bench-replica-{index}");
     let log_path = log_dir()?.join(format!("{phase}-{index}.log"));
     let log = File::create(&log_path)?;
@@ -149,7 +156,7 @@ fn start_one(
         .arg("run")
         .arg(format!("--metrics-bind-address={metrics}"))
         .args(settings.args());
-    if replicas > 1 {
+    if *replicas > 1 {
         command.args([
             "--leader-elect".to_string(),
             format!("--leader-election-namespace={ELECTION_NAMESPACE}"),
@@ -167,7 +174,7 @@ fn start_one(
         .stderr(log);
     // The default log level (info) is part of the defaults; the convergence run logs
     // warnings only, as before, so its CPU is the reconciles'.
-    if matches!(settings, Settings::Converge { .. }) {
+    if matches!(settings, Settings::Converge) {
         command.env("RUST_LOG", "warn");
     }
     let child = command.spawn()?;
@@ -187,7 +194,8 @@ pub fn metric_sum(text: &str, name: &str) -> f64 {
                 .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
         })
         .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
-        .sum()
+        // A sum of nothing is -0.0 for floats.
+        .fold(0.0, |sum, v| sum + v)
 }
 
 /// Reconciles every replica has recorded so far (all outcomes).

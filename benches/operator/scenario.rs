@@ -25,8 +25,10 @@ pub struct Scenario {
     pub stall: Duration,
     /// Where the table goes (`-` or empty: nowhere).
     pub docs: Option<String>,
-    /// A command the convergence operator is started under, e.g. a profiler.
+    /// A command the operator of one phase is started under, e.g. a profiler.
     pub wrapper: Vec<String>,
+    /// The phase whose operator runs under `wrapper`: `converge`, `restart` or `tags`.
+    pub wrapper_phase: String,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -76,6 +78,7 @@ impl Scenario {
             wrapper: var("BENCH_OPERATOR_WRAPPER")
                 .map(|w| w.split_whitespace().map(String::from).collect())
                 .unwrap_or_default(),
+            wrapper_phase: var("BENCH_OPERATOR_WRAPPER_PHASE").unwrap_or_else(|| "converge".into()),
         })
     }
 
