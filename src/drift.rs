@@ -22,7 +22,7 @@ use tracing::{debug, warn};
 use crate::accounts::{AccountKey, Identity};
 use crate::api::VideoStream;
 use crate::controller::Context;
-use crate::kvs::{Stream, StreamStatus};
+use crate::kvs::{ResourceStatus, Stream};
 use crate::tenancy;
 
 /// One ListStreams pass over an account.
@@ -115,10 +115,10 @@ fn in_transition(vs: &VideoStream) -> bool {
         .status
         .as_ref()
         .and_then(|s| s.aws_status.as_deref())
-        .map(StreamStatus::parse);
+        .map(ResourceStatus::parse);
     matches!(
         status,
-        Some(StreamStatus::Creating | StreamStatus::Updating | StreamStatus::Deleting)
+        Some(ResourceStatus::Creating | ResourceStatus::Updating | ResourceStatus::Deleting)
     )
 }
 
@@ -182,7 +182,7 @@ mod tests {
             name: name.into(),
             arn: format!("arn:aws:kinesisvideo:us-west-2:1:stream/{name}/1"),
             version: version.into(),
-            status: StreamStatus::Active,
+            status: ResourceStatus::Active,
             device_name: None,
             media_type: None,
             kms_key_id: None,
@@ -238,7 +238,7 @@ mod transitions {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
     use k8s_openapi::jiff::Timestamp;
 
-    fn listed(name: &str, status: StreamStatus) -> (String, Stream) {
+    fn listed(name: &str, status: ResourceStatus) -> (String, Stream) {
         let stream = Stream {
             name: name.into(),
             arn: format!("arn:aws:kinesisvideo:us-west-2:1:stream/{name}/1"),
@@ -272,9 +272,9 @@ mod transitions {
     #[test]
     fn a_finished_transition_wakes_the_videostream_that_waits_for_it() {
         let streams: HashMap<String, Stream> = [
-            listed("created", StreamStatus::Active),
-            listed("still-creating", StreamStatus::Creating),
-            listed("still-deleting", StreamStatus::Deleting),
+            listed("created", ResourceStatus::Active),
+            listed("still-creating", ResourceStatus::Creating),
+            listed("still-deleting", ResourceStatus::Deleting),
         ]
         .into_iter()
         .collect();

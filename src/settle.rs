@@ -20,7 +20,7 @@ use tracing::debug;
 use crate::accounts::Identity;
 use crate::api::VideoStream;
 use crate::controller::Context;
-use crate::kvs::{StreamStatus, TagRead};
+use crate::kvs::{ResourceStatus, TagRead};
 use crate::plan::tag_mutation;
 use crate::status::{READY, find};
 
@@ -48,7 +48,7 @@ pub async fn settled(vs: &VideoStream, identity: &Identity, ctx: &Arc<Context>) 
     let listed = snapshot.streams.get(&vs.stream_name())?;
     let unchanged = Some(listed.arn.as_str()) == status.stream_arn.as_deref()
         && Some(listed.version.as_str()) == status.version.as_deref()
-        && listed.status == StreamStatus::Active;
+        && listed.status == ResourceStatus::Active;
     if !unchanged {
         return None;
     }
