@@ -70,7 +70,7 @@ up() {
     wait_for "the emulator" 30 curl -sf "http://$emulator_addr/_emulator/health"
 
     "$kubectl" apply -f crds/ >/dev/null
-    "$kubectl" wait --for=condition=Established crd/videostreams.kvs-operator.dev crd/accountbindings.kvs-operator.dev --timeout=60s >/dev/null
+    "$kubectl" wait --for=condition=Established crd/videostreams.kvs-operator.dev crd/signalingchannels.kvs-operator.dev crd/accountbindings.kvs-operator.dev --timeout=60s >/dev/null
     start operator env AWS_ENDPOINT_URL="http://$emulator_addr" AWS_REGION=us-west-2 \
         AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_EC2_METADATA_DISABLED=true \
         "$target/debug/kvs-operator" run --metrics-bind-address "$metrics_addr" --poll-interval 1s
@@ -78,14 +78,15 @@ up() {
 
     "$kubectl" apply -f examples/
     say "waiting for the examples to be Ready"
-    "$kubectl" wait --for=condition=Ready videostreams --all -n cameras --timeout=120s >/dev/null
-    "$kubectl" get videostreams -A -o wide
+    "$kubectl" wait --for=condition=Ready videostreams,signalingchannels --all -n cameras --timeout=120s >/dev/null
+    "$kubectl" get videostreams,signalingchannels -A -o wide
     cat >&2 <<EOF
 
 The demo runs in the background:
   export KUBECONFIG=$dev/kubeconfig PATH=$dev/bin:\$PATH
   kubectl get vs -A -o wide              # VideoStreams (short name: vs)
   kubectl describe vs front-door -n cameras
+  kubectl get sc doorbell -n cameras -o yaml   # a signaling channel storing into a stream
   curl -s http://$emulator_addr/_emulator/streams   # what "AWS" has
   curl -s http://$metrics_addr/metrics              # the operator's metrics
 Logs: .dev/{control-plane,emulator,operator}.log    Stop: hack/dev.sh down

@@ -253,11 +253,16 @@ pub fn describe_mutation(mutation: &Mutation, stream: Option<&Stream>) -> String
         }
         Mutation::Tags(change) => change.describe(),
         Mutation::UpdateImageGeneration(config) => format!(
-            "set image generation to {:?} every {} ms into {}",
-            config.format, config.sampling_interval, config.destination_uri
+            "set image generation {}: {} every {} ms into {}",
+            config.status.as_str(),
+            config.format.as_str(),
+            config.sampling_interval,
+            config.destination_uri
         ),
-        Mutation::UpdateNotification(config) => {
-            format!("set notifications to {}", config.destination_uri)
-        }
+        Mutation::UpdateNotification(config) => format!(
+            "set notifications {}: to {}",
+            config.status.as_str(),
+            config.destination_uri
+        ),
     }
 }
