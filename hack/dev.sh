@@ -86,7 +86,7 @@ The demo runs in the background:
   export KUBECONFIG=$dev/kubeconfig PATH=$dev/bin:\$PATH
   kubectl get vs -A -o wide              # VideoStreams (short name: vs)
   kubectl describe vs front-door -n cameras
-  kubectl get sc doorbell -n cameras -o yaml   # a signaling channel storing into a stream
+  kubectl get sigch doorbell -n cameras -o yaml   # a signaling channel storing into a stream
   curl -s http://$emulator_addr/_emulator/streams   # what "AWS" has
   curl -s http://$metrics_addr/metrics              # the operator's metrics
 Logs: .dev/{control-plane,emulator,operator}.log    Stop: hack/dev.sh down
