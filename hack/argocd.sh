@@ -1,18 +1,34 @@
 #!/usr/bin/env bash
-# Builds Argo CD from the Go module proxy, for the GitOps e2e tests and the demo
-# (`hack/dev.sh up --argocd`): its multi-call binary (argocd, and through
-# symlinks argocd-application-controller and argocd-repo-server), built from a
-# throwaway module the way hack/control-plane.sh builds kube-apiserver. Needs
-# only Go; the Go toolchain Argo CD asks for comes from the proxy too. Also
-# installs Debian's redis-server, the cache both Argo CD components talk to.
+# Argo CD for the GitOps e2e tests and the demo (`hack/dev.sh up --argocd`):
+# built from the Go module proxy, installed into a cluster as its core-install
+# manifests describe, and its components run as local processes against that
+# cluster's API server (nothing runs in pods here).
 #
 #   hack/argocd.sh build        build into the cache unless already there
 #   hack/argocd.sh bin-dir      print the stable bin directory
 #   hack/argocd.sh source-dir   print Argo CD's module source (manifests, resource_customizations)
 #   hack/argocd.sh key          print the cache key of the pinned versions
+#   hack/argocd.sh install      install Argo CD into the cluster of $KUBECONFIG (namespace argocd)
+#   hack/argocd.sh run COMPONENT
+#                               exec one component in the foreground: redis, git-daemon,
+#                               repo-server or application-controller, configured by
+#     ARGOCD_LOCAL_DIR              state: checkouts, TLS/SSH/GPG data (created if missing)
+#     ARGOCD_LOCAL_REDIS_PORT       redis on 127.0.0.1 (default 16379)
+#     ARGOCD_LOCAL_REPO_SERVER_PORT repo-server gRPC on 127.0.0.1 (default 8081)
+#     ARGOCD_LOCAL_METRICS_PORT     metrics of the component (default 8084 repo-server, 8082 controller)
+#     ARGOCD_LOCAL_GIT_ROOT         git-daemon: the directory whose repositories it serves
+#     ARGOCD_LOCAL_GIT_PORT         git-daemon: port on 127.0.0.1 (default 9418)
+#     ARGOCD_LOCAL_APP_RESYNC       controller: seconds between comparisons with git (default 180)
+#     KUBECONFIG                    controller: the cluster, also Argo CD's in-cluster destination
 #
-# Everything lands in ${KVS_CACHE_DIR:-$HOME/.cache/kvs-operator}/argocd/<key>,
-# and argocd/current points at the newest build.
+# `build` makes the multi-call binary (argocd, and through symlinks
+# argocd-application-controller and argocd-repo-server) from a throwaway module,
+# the way hack/control-plane.sh builds kube-apiserver, with the helper scripts
+# Argo CD's image installs beside it, and installs Debian's redis-server (the
+# cache both components use). It needs only Go: the Go toolchain Argo CD asks
+# for comes from the proxy too. Everything lands in
+# ${KVS_CACHE_DIR:-$HOME/.cache/kvs-operator}/argocd/<key>; argocd/current
+# points at the newest build.
 #
 # The pins live here rather than in hack/versions.env, whose every line keys
 # the control-plane cache: an Argo CD bump must not rebuild kube-apiserver.
@@ -23,7 +39,7 @@ ARGOCD_VERSION=v3.6.1
 # (the golang image of its Dockerfile). GOTOOLCHAIN fetches it from the proxy.
 ARGOCD_GO_TOOLCHAIN=go1.27.3
 # Bump when this script changes how Argo CD is built, to force a rebuild.
-BUILD_REVISION=1
+BUILD_REVISION=2
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 modinfo_main="$repo_root/hack/control-plane/modinfo/main.go"
@@ -44,7 +60,7 @@ die() {
 duration() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
 
 usage() {
-  sed -n '2,17s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+  sed -n '2,22s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
   exit 2
 }
 
@@ -99,14 +115,14 @@ build_argocd() {
   local -a flags
   mapfile -t flags <<<"$flags_text"
 
-  # The link-time version variables of Argo CD's Makefile.
+  # The link-time version variables of Argo CD's Makefile. No gitCommit: the
+  # proxy does not say which commit the tag is, so the version reads
+  # v3.6.1+unknown, as upstream's own builds outside git do.
   local kubectl_version build_date
   kubectl_version=$(modinfo "$gomod" require k8s.io/kubectl)
   build_date=$(sed -n 's/.*"Time":"\([^"]*\)".*/\1/p' "$info")
   local pkg="$module/common"
   local ldflags="-s -w -X $pkg.version=$(tr -d '[:space:]' <"$source/VERSION")"
-  # No gitCommit: the proxy does not say which commit the tag is, so the
-  # version reads v3.6.1+unknown, as upstream's own builds outside git do.
   ldflags+=" -X $pkg.buildDate=$build_date -X $pkg.kubectlVersion=$kubectl_version"
   (
     cd "$work"
@@ -120,6 +136,11 @@ build_argocd() {
   local name
   for name in "${components[@]}"; do
     ln -s argocd "$out/$name"
+  done
+  # The helper scripts Argo CD's image puts beside the binary (its Dockerfile):
+  # the repo-server runs git-verify-wrapper.sh on every checkout.
+  for name in hack/gpg-wrapper.sh hack/git-verify-wrapper.sh; do
+    install -m 0755 "$source/$name" "$out/"
   done
 }
 
@@ -177,10 +198,108 @@ cmd_build() {
   log "Argo CD $ARGOCD_VERSION built in $(duration $((SECONDS - start))): $cache_root/current -> $key"
 }
 
+# What argocd-server does at its first start, since core mode has no server: the
+# default AppProject, and a server.secretkey in argocd-secret, without which every
+# component ignores later changes to argocd-cm ("Unable to parse updated
+# settings: server.secretkey is missing").
+server_defaults() {
+  local key
+  if [[ -z $(kubectl -n argocd get secret argocd-secret -o 'jsonpath={.data.server\.secretkey}') ]]; then
+    key=$(head -c 32 /dev/urandom | base64)
+    kubectl -n argocd patch secret argocd-secret --type merge \
+      -p "{\"stringData\": {\"server.secretkey\": \"$key\"}}" >/dev/null
+  fi
+  kubectl apply -f - >/dev/null <<'YAML'
+apiVersion: argoproj.io/v1alpha1
+kind: AppProject
+metadata:
+  name: default
+  namespace: argocd
+spec:
+  sourceRepos: ["*"]
+  destinations: [{server: "*", namespace: "*"}]
+  clusterResourceWhitelist: [{group: "*", kind: "*"}]
+YAML
+}
+
+cmd_install() {
+  : "${KUBECONFIG:?install needs KUBECONFIG}"
+  command -v kubectl >/dev/null || die "kubectl is not on PATH"
+  local source
+  source=$(module_file Dir "$module@$ARGOCD_VERSION")
+  kubectl create namespace argocd --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+  # Server-side, as Argo CD's install guide says: the ApplicationSet CRD is too
+  # large for the last-applied annotation of a client-side apply.
+  kubectl apply -n argocd --server-side --force-conflicts \
+    -f "$source/manifests/core-install.yaml" >/dev/null
+  kubectl wait --for=condition=Established --timeout=60s \
+    crd/applications.argoproj.io crd/appprojects.argoproj.io >/dev/null
+  server_defaults
+  log "installed Argo CD $ARGOCD_VERSION (core) into namespace argocd"
+}
+
+# State, addresses and environment both Argo CD components share.
+local_state() {
+  state=${ARGOCD_LOCAL_DIR:?run needs ARGOCD_LOCAL_DIR}
+  mkdir -p "$state"/{tls,ssh,gpg,tmp}
+  redis_addr="127.0.0.1:${ARGOCD_LOCAL_REDIS_PORT:-16379}"
+  repo_server_port=${ARGOCD_LOCAL_REPO_SERVER_PORT:-8081}
+  bin=$(cd "$cache_root/current/bin" 2>/dev/null && pwd -P) ||
+    die "Argo CD is not built: run hack/argocd.sh build"
+  export ARGOCD_TLS_DATA_PATH="$state/tls" ARGOCD_SSH_DATA_PATH="$state/ssh"
+  # The repo-server runs its helper scripts (git-verify-wrapper.sh) from PATH.
+  export PATH="$bin:$PATH"
+}
+
+cmd_run() {
+  local component=${1:-} state redis_addr repo_server_port bin
+  case "$component" in
+  redis)
+    # A throwaway cache: nothing is saved.
+    exec redis-server --bind 127.0.0.1 --port "${ARGOCD_LOCAL_REDIS_PORT:-16379}" \
+      --save '' --appendonly no
+    ;;
+  git-daemon)
+    local root=${ARGOCD_LOCAL_GIT_ROOT:?git-daemon needs ARGOCD_LOCAL_GIT_ROOT}
+    # Read-only, every repository under the root: git://127.0.0.1:PORT/<name>.
+    exec git daemon --reuseaddr --listen=127.0.0.1 --port="${ARGOCD_LOCAL_GIT_PORT:-9418}" \
+      --base-path="$root" --export-all --informative-errors "$root"
+    ;;
+  repo-server)
+    local_state
+    # Checkouts go to TMPDIR. No GPG: nothing here is signed. Plain gRPC on loopback.
+    export TMPDIR="$state/tmp" ARGOCD_GPG_ENABLED=false ARGOCD_GNUPGHOME="$state/gpg"
+    exec "$bin/argocd-repo-server" --logformat text \
+      --address 127.0.0.1 --port "$repo_server_port" \
+      --metrics-address 127.0.0.1 --metrics-port "${ARGOCD_LOCAL_METRICS_PORT:-8084}" \
+      --redis "$redis_addr" --disable-tls --client-ca-path ""
+    ;;
+  application-controller)
+    local_state
+    : "${KUBECONFIG:?the application-controller needs KUBECONFIG}"
+    # https://kubernetes.default.svc, Argo CD's own cluster, is the KUBECONFIG one.
+    export ARGOCD_FAKE_IN_CLUSTER=true
+    # --persist-resource-health keeps each resource's health and message in the
+    # Application's status, for kubectl: there is no UI or API server here. No
+    # jitter: the few Applications here need no spreading out.
+    exec "$bin/argocd-application-controller" --logformat text --namespace argocd \
+      --metrics-port "${ARGOCD_LOCAL_METRICS_PORT:-8082}" \
+      --redis "$redis_addr" --repo-server "127.0.0.1:$repo_server_port" --repo-server-plaintext \
+      --app-resync "${ARGOCD_LOCAL_APP_RESYNC:-180}" --app-resync-jitter 0 --persist-resource-health
+    ;;
+  *) usage ;;
+  esac
+}
+
 case "${1:-}" in
 build) cmd_build ;;
 bin-dir) printf '%s\n' "$cache_root/current/bin" ;;
 source-dir) module_file Dir "$module@$ARGOCD_VERSION" ;;
 key) cache_key ;;
+install) cmd_install ;;
+run)
+  shift
+  cmd_run "$@"
+  ;;
 *) usage ;;
 esac
