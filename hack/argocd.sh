@@ -8,6 +8,7 @@
 #   hack/argocd.sh bin-dir      print the stable bin directory
 #   hack/argocd.sh source-dir   print Argo CD's module source (manifests, resource_customizations)
 #   hack/argocd.sh key          print the cache key of the pinned versions
+#   hack/argocd.sh toolchain    print the Go toolchain Argo CD is built with
 #   hack/argocd.sh install      install Argo CD into the cluster of $KUBECONFIG (namespace argocd)
 #   hack/argocd.sh run COMPONENT
 #                               exec one component in the foreground: redis, git-daemon,
@@ -60,7 +61,7 @@ die() {
 duration() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
 
 usage() {
-  sed -n '2,22s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+  sed -n '2,23s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
   exit 2
 }
 
@@ -296,6 +297,7 @@ build) cmd_build ;;
 bin-dir) printf '%s\n' "$cache_root/current/bin" ;;
 source-dir) module_file Dir "$module@$ARGOCD_VERSION" ;;
 key) cache_key ;;
+toolchain) printf '%s\n' "$ARGOCD_GO_TOOLCHAIN" ;;
 install) cmd_install ;;
 run)
   shift
