@@ -32,9 +32,9 @@ import (
 
 // Set by deploy/argocd/test.sh.
 var (
-	customizationsDir = os.Getenv("KVS_CUSTOMIZATIONS")  // deploy/argocd/resource_customizations
-	configMapPatch    = os.Getenv("KVS_ARGOCD_CM")       // deploy/argocd/argocd-cm.yaml
-	installManifest   = os.Getenv("KVS_ARGOCD_INSTALL")  // manifests/core-install.yaml of the module
+	customizationsDir = os.Getenv("KVS_CUSTOMIZATIONS") // deploy/argocd/resource_customizations
+	configMapPatch    = os.Getenv("KVS_ARGOCD_CM")      // deploy/argocd/argocd-cm.yaml
+	installManifest   = os.Getenv("KVS_ARGOCD_INSTALL") // manifests/core-install.yaml of the module
 )
 
 const healthKeyPrefix = "resource.customizations.health."
