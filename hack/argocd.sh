@@ -223,6 +223,15 @@ spec:
 YAML
 }
 
+# kubectl wait fails at once on a CRD that has no conditions yet; retry until it waits.
+wait_established() {
+  for _ in $(seq 50); do
+    kubectl wait --for=condition=Established --timeout=60s "$@" >/dev/null 2>&1 && return
+    sleep 0.2
+  done
+  kubectl wait --for=condition=Established --timeout=1s "$@" >/dev/null
+}
+
 cmd_install() {
   : "${KUBECONFIG:?install needs KUBECONFIG}"
   command -v kubectl >/dev/null || die "kubectl is not on PATH"
@@ -233,8 +242,7 @@ cmd_install() {
   # large for the last-applied annotation of a client-side apply.
   kubectl apply -n argocd --server-side --force-conflicts \
     -f "$source/manifests/core-install.yaml" >/dev/null
-  kubectl wait --for=condition=Established --timeout=60s \
-    crd/applications.argoproj.io crd/appprojects.argoproj.io >/dev/null
+  wait_established crd/applications.argoproj.io crd/appprojects.argoproj.io
   server_defaults
   log "installed Argo CD $ARGOCD_VERSION (core) into namespace argocd"
 }
