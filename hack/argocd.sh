@@ -119,11 +119,12 @@ build_argocd() {
   # The link-time version variables of Argo CD's Makefile. No gitCommit: the
   # proxy does not say which commit the tag is, so the version reads
   # v3.6.1+unknown, as upstream's own builds outside git do.
-  local kubectl_version build_date
+  local kubectl_version build_date version
   kubectl_version=$(modinfo "$gomod" require k8s.io/kubectl)
   build_date=$(sed -n 's/.*"Time":"\([^"]*\)".*/\1/p' "$info")
+  version=$(tr -d '[:space:]' <"$source/VERSION")
   local pkg="$module/common"
-  local ldflags="-s -w -X $pkg.version=$(tr -d '[:space:]' <"$source/VERSION")"
+  local ldflags="-s -w -X $pkg.version=$version"
   ldflags+=" -X $pkg.buildDate=$build_date -X $pkg.kubectlVersion=$kubectl_version"
   (
     cd "$work"
@@ -270,8 +271,10 @@ cmd_run() {
     ;;
   git-daemon)
     local root=${ARGOCD_LOCAL_GIT_ROOT:?git-daemon needs ARGOCD_LOCAL_GIT_ROOT}
-    # Read-only, every repository under the root: git://127.0.0.1:PORT/<name>.
-    exec git daemon --reuseaddr --listen=127.0.0.1 --port="${ARGOCD_LOCAL_GIT_PORT:-9418}" \
+    # Read-only, every repository under the root: git://127.0.0.1:PORT/<name>. The
+    # git-daemon binary itself, not `git daemon`, which would run it as a child that
+    # outlives a stopped parent.
+    exec "$(git --exec-path)/git-daemon" --reuseaddr --listen=127.0.0.1 --port="${ARGOCD_LOCAL_GIT_PORT:-9418}" \
       --base-path="$root" --export-all --informative-errors "$root"
     ;;
   repo-server)

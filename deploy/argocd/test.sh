@@ -7,9 +7,11 @@
 #      health_test.yaml cases runs exactly as Argo CD runs its built-in checks.
 #   2. harness/argocd_cm_test.go, in the same package: our checks installed through
 #      argocd-cm.yaml as docs/argocd.md says, and assessed as the application controller
-#      assesses a live object (settings manager, argocd-cm sandbox, gitops-engine).
+#      assesses a live object (settings manager, argocd-cm sandbox, gitops-engine), and
+#      by the docs' `argocd admin settings resource-overrides health` with the built CLI.
 #
-# Needs only Go; modules come from the Go module proxy. Never skips.
+# Needs Go and the Argo CD that `hack/argocd.sh build` made; modules come from the Go
+# module proxy. Never skips.
 #
 #   deploy/argocd/test.sh                       run both
 #   deploy/argocd/test.sh --update-configmap    rewrite argocd-cm.yaml from the health.lua files
@@ -83,10 +85,13 @@ mapfile -t replaces < <(go mod edit -json "$tree/go.mod" | go run "$repo_root/ha
 log "Argo CD $version, $(go version | cut -d' ' -f3)"
 export KVS_CUSTOMIZATIONS="$customizations" KVS_ARGOCD_CM="$here/argocd-cm.yaml"
 export KVS_ARGOCD_INSTALL="$source/manifests/core-install.yaml"
+KVS_ARGOCD_BIN="$("$repo_root/hack/argocd.sh" bin-dir)/argocd"
+[[ -x "$KVS_ARGOCD_BIN" ]] || die "Argo CD is not built: run hack/argocd.sh build"
+export KVS_ARGOCD_BIN
 output="$work/go-test.log"
 status=0
 (cd "$tree" && GOFLAGS="-mod=mod -buildvcs=false" go test -trimpath -count=1 -v \
-  -run '^(TestLuaHealthScript|TestConfigMapPatchCarriesEveryHealthScript|TestHealthThroughArgoCDConfigMap|TestHealthOfUnusualObjects|TestConfigMapScriptsRunWithoutTheStringLibrary)$' \
+  -run '^(TestLuaHealthScript|TestConfigMapPatchCarriesEveryHealthScript|TestHealthThroughArgoCDConfigMap|TestDocsCommandGivesEveryCaseItsHealth|TestHealthOfUnusualObjects|TestConfigMapScriptsRunWithoutTheStringLibrary)$' \
   ./util/lua) >"$output" 2>&1 || status=$?
 grep -E '^(--- FAIL|FAIL|ok|panic)|_test.go:[0-9]+:' "$output" >&2 || true
 [[ $status -eq 0 ]] || die "go test failed (full output: $output)"

@@ -308,6 +308,21 @@ impl Drop for ArgoCd<'_> {
         while let Some(mut process) = self.processes.pop() {
             process.stop();
         }
+        // The repo-server locks its checkouts (mode 000 or 300) between uses; unlocked,
+        // the plane's directory can be removed by a user who is not root.
+        make_removable(&self.dir.join("state/tmp"));
+    }
+}
+
+fn make_removable(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).is_err() {
+        return;
+    }
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            make_removable(&entry.path());
+        }
     }
 }
 

@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -35,6 +36,7 @@ var (
 	customizationsDir = os.Getenv("KVS_CUSTOMIZATIONS") // deploy/argocd/resource_customizations
 	configMapPatch    = os.Getenv("KVS_ARGOCD_CM")      // deploy/argocd/argocd-cm.yaml
 	installManifest   = os.Getenv("KVS_ARGOCD_INSTALL") // manifests/core-install.yaml of the module
+	argocdBinary      = os.Getenv("KVS_ARGOCD_BIN")     // the argocd CLI hack/argocd.sh built
 )
 
 const healthKeyPrefix = "resource.customizations.health."
@@ -216,6 +218,38 @@ func TestHealthThroughArgoCDConfigMap(t *testing.T) {
 					}
 				})
 			}
+		}
+	}
+}
+
+// The check of docs/argocd.md's Install section, with the argocd CLI built from the same
+// version: `argocd admin settings resource-overrides health FILE --argocd-cm-path CM`.
+func TestDocsCommandGivesEveryCaseItsHealth(t *testing.T) {
+	if argocdBinary == "" {
+		t.Fatal("run through deploy/argocd/test.sh: KVS_ARGOCD_BIN is unset")
+	}
+	for _, c := range customizations(t) {
+		var cases healthTests
+		if err := yaml.Unmarshal(read(t, filepath.Join(c.dir, "health_test.yaml")), &cases); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range cases.Tests {
+			t.Run(c.group+"/"+c.kind+"/"+tc.InputPath, func(t *testing.T) {
+				out, err := exec.Command(argocdBinary, "admin", "settings", "resource-overrides", "health",
+					filepath.Join(c.dir, tc.InputPath), "--argocd-cm-path", configMapPatch).CombinedOutput()
+				if err != nil {
+					t.Fatalf("%v: %s", err, out)
+				}
+				want := *tc.HealthStatus
+				if want.DeletionMessage != "" {
+					want.Message = want.DeletionMessage
+				}
+				for _, line := range []string{"STATUS: " + string(want.Status), "MESSAGE: " + want.Message} {
+					if !strings.Contains(string(out)+"\n", "\n"+line+"\n") {
+						t.Fatalf("no line %q in:\n%s", line, out)
+					}
+				}
+			})
 		}
 	}
 }
