@@ -1,7 +1,6 @@
 //! What a user sees when VideoStreams are managed from git: commits that add, change and
 //! remove them, and a stream the operator must not touch.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use kvs_emulator::{Delays, Operation, StreamStatus};
@@ -148,11 +147,7 @@ async fn a_stream_another_owner_holds_makes_the_application_degraded_with_our_me
         .create_stream()
         .stream_name("taken-cam")
         .data_retention_in_hours(24)
-        .set_tags(Some(
-            BTreeMap::from([(OWNER_TAG.to_string(), "security/front-door".to_string())])
-                .into_iter()
-                .collect(),
-        ))
+        .tags(OWNER_TAG, "security/front-door")
         .send()
         .await
         .expect("a stream owned by another VideoStream");
@@ -232,16 +227,16 @@ async fn a_videostream_removed_from_git_is_pruned_and_its_stream_deleted() {
     });
     w.h.emulator.reset_calls();
 
+    let arn =
+        w.h.emulator
+            .stream("front-door-cam")
+            .expect("created")
+            .stream_arn;
+
     w.repo.remove("front-door.yaml");
     let second = w.commit("the front door camera is gone").await;
     // The finalizer holds the VideoStream until KVS has deleted the stream, and Argo CD
     // shows why with the health check's deletionMessage.
-    let arn =
-        w.h.api()
-            .get("front-door")
-            .await
-            .ok()
-            .and_then(|vs| vs.status?.stream_arn);
     let deleting = w
         .wait_app("showing front-door being deleted", |a| {
             a.resource("VideoStream", "front-door")
@@ -254,7 +249,7 @@ async fn a_videostream_removed_from_git_is_pruned_and_its_stream_deleted() {
     assert_eq!(resource.health, "Progressing");
     assert_eq!(
         resource.health_message,
-        format!("Being deleted: deleting stream {}", arn.expect("an ARN"))
+        format!("Being deleted: deleting stream {arn}")
     );
     w.h.wait_gone("front-door").await;
     assert!(

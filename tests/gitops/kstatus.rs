@@ -98,23 +98,23 @@ pub async fn follow(h: &Harness, name: &str, until: &str) -> Vec<String> {
     let mut seen: Vec<String> = Vec::new();
     while Instant::now() < deadline {
         let (kstatus, vs) = of(h, name).await;
-        let label = match expected(&vs) {
+        let expected = expected(&vs);
+        let label = match expected {
             Some(expected) => {
                 assert_eq!(
                     kstatus.status, expected,
                     "kstatus disagrees with the conditions of {name}: {kstatus:?}\n{:#?}",
                     vs.status
                 );
-                if kstatus.status == until {
-                    seen.push(kstatus.status);
-                    return seen;
-                }
-                kstatus.status
+                kstatus.status.clone()
             }
             None => format!("{} before any status", kstatus.status),
         };
         if seen.last() != Some(&label) {
             seen.push(label);
+        }
+        if expected.is_some() && kstatus.status == until {
+            return seen;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
