@@ -91,12 +91,17 @@ pub fn expected(vs: &VideoStream) -> Option<&'static str> {
     })
 }
 
-/// Samples kstatus of `name` until it says `until`, checking on every sample that it says
-/// what the conditions mean. Returns the statuses seen, in order, without repeats.
+/// Samples kstatus of `name` (from when it exists) until it says `until`, checking on every
+/// sample that it says what the conditions mean. Returns the statuses seen, in order,
+/// without repeats.
 pub async fn follow(h: &Harness, name: &str, until: &str) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut seen: Vec<String> = Vec::new();
     while Instant::now() < deadline {
+        if h.api().get_opt(name).await.ok().flatten().is_none() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
         let (kstatus, vs) = of(h, name).await;
         let expected = expected(&vs);
         let label = match expected {
