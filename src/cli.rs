@@ -25,11 +25,18 @@ pub enum Command {
     /// Run the controller. AWS region, credentials and endpoint come from the standard AWS
     /// chain (environment, profile, IRSA web identity, EKS Pod Identity; AWS_ENDPOINT_URL).
     Run(Box<RunArgs>),
-    /// Print the VideoStream CustomResourceDefinition as YAML.
-    Crd,
+    /// Print the CustomResourceDefinitions (VideoStream, AccountBinding) as YAML.
+    Crd(CrdArgs),
     /// Print VideoStream manifests that adopt existing streams (all whose name begins with
     /// the prefix), to put streams made elsewhere under GitOps. Changes nothing at AWS.
     Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CrdArgs {
+    /// Write one file per CRD into this directory instead of printing them.
+    #[arg(long)]
+    pub out_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -127,12 +134,47 @@ pub struct RunArgs {
     #[arg(long, env = "KVS_OPERATOR_LEADER_ELECTION_LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
     pub leader_election_lease_duration: Duration,
 
+    /// How long the leader keeps mutating AWS without a successful renew (default: 2/3 of
+    /// the lease duration). Must be shorter than the lease duration.
+    #[arg(long, env = "KVS_OPERATOR_LEADER_ELECTION_RENEW_DEADLINE", value_parser = humantime::parse_duration)]
+    pub leader_election_renew_deadline: Option<Duration>,
+
+    /// How often the leader renews and a follower retries (default: 2/15 of the lease
+    /// duration). Must be shorter than the renew deadline.
+    #[arg(long, env = "KVS_OPERATOR_LEADER_ELECTION_RETRY_PERIOD", value_parser = humantime::parse_duration)]
+    pub leader_election_retry_period: Option<Duration>,
+
+    /// This cluster's identity, written as the `kvs-operator.dev/cluster` tag on every
+    /// stream it creates; a stream is ours only when it matches. Default: the UID of the
+    /// kube-system namespace. Give every cluster sharing an AWS account its own.
+    #[arg(long, env = "KVS_OPERATOR_CLUSTER_ID")]
+    pub cluster_id: Option<String>,
+
+    /// Refuse VideoStreams in namespaces that no AccountBinding selects (NoAccountBinding),
+    /// instead of serving them with the operator's own AWS identity.
+    #[arg(long, env = "KVS_OPERATOR_REQUIRE_ACCOUNT_BINDING")]
+    pub require_account_binding: bool,
+
     /// This replica's name in Events and the Lease (the pod name in a Deployment).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
 }
 
 impl RunArgs {
+    /// The Lease timing the flags ask for, checked.
+    pub fn lease_timing(&self) -> crate::Result<crate::leader::LeaseTiming> {
+        let mut timing =
+            crate::leader::LeaseTiming::for_duration(self.leader_election_lease_duration);
+        if let Some(deadline) = self.leader_election_renew_deadline {
+            timing.renew_deadline = deadline;
+        }
+        if let Some(retry) = self.leader_election_retry_period {
+            timing.retry_period = retry;
+        }
+        timing.validate()?;
+        Ok(timing)
+    }
+
     /// The namespaces to watch, without empty entries.
     pub fn watched_namespaces(&self) -> Vec<String> {
         self.namespaces
@@ -202,5 +244,33 @@ mod tests {
         assert_eq!(args.leader_election_namespace.as_deref(), Some("ops"));
         assert_eq!(args.leader_election_lease_duration, Duration::from_secs(15));
         assert_eq!(args.metrics_bind_address.port(), 8080);
+        let timing = args.lease_timing().unwrap();
+        assert_eq!(timing.renew_deadline, Duration::from_secs(10));
+        assert_eq!(timing.retry_period, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_renew_deadline_not_shorter_than_the_lease_is_refused() {
+        let args = run_args(&[
+            "--leader-election-lease-duration=10s",
+            "--leader-election-renew-deadline=10s",
+        ]);
+        let error = args.lease_timing().unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("lease duration > renew deadline"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn tenancy_flags_default_to_the_quick_start() {
+        let args = run_args(&[]);
+        assert_eq!(args.cluster_id, None);
+        assert!(!args.require_account_binding);
+        let args = run_args(&["--cluster-id=prod-eu", "--require-account-binding"]);
+        assert_eq!(args.cluster_id.as_deref(), Some("prod-eu"));
+        assert!(args.require_account_binding);
     }
 }

@@ -9,13 +9,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::SinkExt;
-use futures::channel::mpsc::Sender;
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::ObjectRef;
 use tracing::{debug, warn};
 
+use crate::accounts::{AccountKey, Identity};
 use crate::api::VideoStream;
-use crate::kvs::{KinesisVideo, Stream};
+use crate::controller::Context;
+use crate::kvs::Stream;
+use crate::tenancy;
 
 /// The VideoStreams whose last recorded status no longer matches what KVS lists.
 ///
@@ -44,35 +45,44 @@ pub fn drifted(streams: &[Stream], resources: &[Arc<VideoStream>]) -> Vec<Object
         .collect()
 }
 
-/// Every `interval`, lists all streams and queues the drifted VideoStreams for reconcile.
-pub async fn scan_forever(
-    kvs: Arc<dyn KinesisVideo>,
-    store: Store<VideoStream>,
-    interval: Duration,
-    mut trigger: Sender<ObjectRef<VideoStream>>,
-) {
+/// Every `interval`, lists all streams of `identity`'s account and region and queues the
+/// drifted VideoStreams of that account for reconcile. One scan runs per account, however
+/// many namespaces and bindings act in it.
+pub async fn scan_forever(ctx: Arc<Context>, identity: Arc<Identity>, interval: Duration) {
+    let account = identity.account.key.clone();
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        let resources = store.state();
+        let resources: Vec<Arc<VideoStream>> = ctx
+            .known_resources()
+            .into_iter()
+            .filter(|vs| in_account(vs, &account))
+            .collect();
         if resources.is_empty() {
             continue;
         }
-        let streams = match kvs.list_streams(None).await {
+        let streams = match identity.kvs.list_streams(None).await {
             Ok(streams) => streams,
             Err(error) => {
-                warn!(%error, "drift scan: ListStreams failed");
+                warn!(%account, %error, "drift scan: ListStreams failed");
                 continue;
             }
         };
         for object in drifted(&streams, &resources) {
             debug!(namespace = object.namespace.as_deref(), name = %object.name, "drift detected");
-            if trigger.send(object).await.is_err() {
-                return; // The controller has stopped.
-            }
+            ctx.trigger(object).await;
         }
     }
+}
+
+/// Whether the stream `vs` recorded lives in `account`.
+fn in_account(vs: &VideoStream, account: &AccountKey) -> bool {
+    vs.status
+        .as_ref()
+        .and_then(|s| s.stream_arn.as_deref())
+        .and_then(tenancy::arn_scope)
+        .is_some_and(|(id, region)| id == account.account_id && region == account.region)
 }
 
 #[cfg(test)]

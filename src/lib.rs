@@ -1,6 +1,8 @@
 //! kvs-operator: Amazon Kinesis Video Streams managed declaratively from Kubernetes.
 
+pub mod accounts;
 pub mod api;
+pub mod bindings;
 pub mod cli;
 pub mod controller;
 pub mod drift;
@@ -15,5 +17,6 @@ pub mod server;
 pub mod status;
 pub mod sync;
 pub mod telemetry;
+pub mod tenancy;
 
 pub use error::{Error, ErrorClass, Result};

@@ -4,7 +4,7 @@
 //! output is validated against the real API server's schemas, installed and run in
 //! `tests/e2e/chart.rs`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 use std::time::Duration;
@@ -199,6 +199,47 @@ fn grant_set(list: &[(&str, &str, &[&str], &str)]) -> BTreeSet<Grant> {
         }
     }
     out
+}
+
+/// What the operator needs cluster-wide in every mode: AccountBindings (cluster-scoped)
+/// and the namespaces their selectors match (kube-system's UID is the default cluster id).
+fn cluster_grants() -> BTreeSet<Grant> {
+    grant_set(&[
+        (
+            "kvs-operator.dev",
+            "accountbindings",
+            &["get", "list", "watch", "patch"],
+            "",
+        ),
+        ("kvs-operator.dev", "accountbindings/status", &["patch"], ""),
+        ("", "namespaces", &["get", "list", "watch"], ""),
+    ])
+}
+
+/// The aggregated roles tenants get: VideoStreams, never AccountBindings.
+fn tenant_roles(
+    rendered: &Rendered,
+) -> BTreeMap<String, (BTreeMap<String, String>, BTreeSet<Grant>)> {
+    rendered
+        .all::<ClusterRole>("ClusterRole")
+        .into_iter()
+        .filter(|role| {
+            role.metadata
+                .labels
+                .iter()
+                .flatten()
+                .any(|(key, _)| key.starts_with("rbac.authorization.k8s.io/aggregate-to-"))
+        })
+        .map(|role| {
+            (
+                role.metadata.name.clone().unwrap_or_default(),
+                (
+                    role.metadata.labels.clone().unwrap_or_default(),
+                    grants(&role.rules.unwrap_or_default()),
+                ),
+            )
+        })
+        .collect()
 }
 
 /// Exactly what the controller needs on VideoStreams and Events — nothing else.
@@ -535,12 +576,23 @@ fn cluster_mode_grants_exactly_what_the_operator_uses() {
     let sa_name = sa.metadata.name.clone().expect("name");
     assert_eq!(sa.metadata.namespace.as_deref(), Some(NAMESPACE));
 
-    let cluster_role: ClusterRole = rendered.one("ClusterRole");
-    assert_eq!(
-        grants(&cluster_role.rules.unwrap_or_default()),
-        operator_grants()
-    );
+    let operator_role = format!("{RELEASE}-kvs-operator");
+    let cluster_role: ClusterRole = rendered
+        .all::<ClusterRole>("ClusterRole")
+        .into_iter()
+        .find(|role| role.metadata.name.as_deref() == Some(operator_role.as_str()))
+        .expect("the operator's ClusterRole");
+    let everything: BTreeSet<Grant> = operator_grants()
+        .union(&cluster_grants())
+        .cloned()
+        .collect();
+    assert_eq!(grants(&cluster_role.rules.unwrap_or_default()), everything);
     assert!(cluster_role.aggregation_rule.is_none());
+    assert_eq!(
+        tenant_roles(&rendered).len() + 1,
+        rendered.all::<ClusterRole>("ClusterRole").len(),
+        "besides the operator's, only the tenants' aggregated roles"
+    );
     let binding: ClusterRoleBinding = rendered.one("ClusterRoleBinding");
     assert_eq!(binding.role_ref.kind, "ClusterRole");
     assert_eq!(Some(binding.role_ref.name), cluster_role.metadata.name);
@@ -583,18 +635,30 @@ fn cluster_mode_grants_exactly_what_the_operator_uses() {
 #[test]
 fn namespaced_mode_has_roles_only_in_the_watched_namespaces() {
     let rendered = Rendered::of(&["--set", "watchNamespaces={team-a,team-b}"]);
-    let kinds = rendered.kinds();
-    assert!(
-        !kinds.contains("ClusterRole") && !kinds.contains("ClusterRoleBinding"),
-        "{kinds:?}"
-    );
+    // Cluster-wide only what AccountBindings need, and the tenants' aggregated roles.
+    let operator_cluster_role = format!("{RELEASE}-kvs-operator-cluster");
+    let cluster_roles: Vec<ClusterRole> = rendered.all("ClusterRole");
+    let tenants = tenant_roles(&rendered);
+    for role in &cluster_roles {
+        let name = role.metadata.name.clone().unwrap_or_default();
+        if name == operator_cluster_role {
+            assert_eq!(
+                grants(role.rules.as_deref().unwrap_or_default()),
+                cluster_grants()
+            );
+        } else {
+            assert!(tenants.contains_key(&name), "unexpected ClusterRole {name}");
+        }
+    }
+    let cluster_binding: ClusterRoleBinding = rendered.one("ClusterRoleBinding");
+    assert_eq!(cluster_binding.role_ref.name, operator_cluster_role);
     assert_eq!(
         flag(&rendered.args(), "--namespaces"),
         Some("team-a,team-b")
     );
 
     let roles: Vec<Role> = rendered.all("Role");
-    let mut by_namespace = std::collections::BTreeMap::new();
+    let mut by_namespace = BTreeMap::new();
     for role in roles {
         let namespace = role.metadata.namespace.clone().expect("namespace");
         by_namespace.insert(namespace, grants(&role.rules.unwrap_or_default()));
@@ -919,4 +983,64 @@ fn the_dockerfile_copies_the_release_binary_into_distroless_as_nonroot() {
         "the image's ENTRYPOINT runs"
     );
     assert_eq!(rendered.args()[0], "run");
+}
+
+#[test]
+fn tenants_get_videostreams_through_the_default_roles_and_never_account_bindings() {
+    let rendered = Rendered::of(&[]);
+    let roles = tenant_roles(&rendered);
+    let edit = &roles[&format!("{RELEASE}-kvs-operator-edit")];
+    let view = &roles[&format!("{RELEASE}-kvs-operator-view")];
+    for label in [
+        "rbac.authorization.k8s.io/aggregate-to-edit",
+        "rbac.authorization.k8s.io/aggregate-to-admin",
+    ] {
+        assert_eq!(
+            edit.0.get(label).map(String::as_str),
+            Some("true"),
+            "{label}"
+        );
+    }
+    assert_eq!(
+        view.0
+            .get("rbac.authorization.k8s.io/aggregate-to-view")
+            .map(String::as_str),
+        Some("true")
+    );
+    let verbs_on = |grants: &BTreeSet<Grant>, resource: &str| -> BTreeSet<String> {
+        grants
+            .iter()
+            .filter(|(_, r, _, _)| r == resource)
+            .map(|(_, _, verb, _)| verb.clone())
+            .collect()
+    };
+    let all: BTreeSet<String> = [
+        "get",
+        "list",
+        "watch",
+        "create",
+        "update",
+        "patch",
+        "delete",
+        "deletecollection",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(verbs_on(&edit.1, "videostreams"), all);
+    let read: BTreeSet<String> = ["get", "list", "watch"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    assert_eq!(verbs_on(&view.1, "videostreams"), read);
+    for (name, (_, grants)) in &roles {
+        assert!(
+            grants
+                .iter()
+                .all(|(_, resource, _, _)| !resource.starts_with("accountbindings")),
+            "{name} must not grant AccountBindings: {grants:?}"
+        );
+    }
+    let off = Rendered::of(&["--set", "rbac.aggregateToDefaultRoles=false"]);
+    assert!(tenant_roles(&off).is_empty());
 }

@@ -45,6 +45,16 @@ impl Counters {
         }
     }
 
+    /// Whether no call was recorded since the last reset.
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty()
+    }
+
+    /// Calls of every operation.
+    pub fn total(&self) -> u64 {
+        self.calls.values().map(|calls| calls.total).sum()
+    }
+
     pub fn snapshot(&self) -> CallCounts {
         self.calls.clone()
     }

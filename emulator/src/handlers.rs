@@ -65,12 +65,17 @@ pub fn dispatch(op: Operation, body: &Value, ctx: Context<'_>) -> Result<Vec<u8>
         Operation::UpdateStreamStorageConfiguration => {
             update_storage_configuration(decode(body)?, ctx)
         }
+        // Served by `sts`, never routed here.
+        Operation::AssumeRole | Operation::GetCallerIdentity => {
+            Err(ApiError::unknown_operation("POST", op.name()))
+        }
     }
 }
 
-/// The stream a request addresses, for the per-stream quota: its name, or the name
-/// inside its ARN. Best effort: validation reports malformed values later.
-pub fn quota_key(body: &Value) -> Option<&str> {
+/// The stream a request addresses (for the per-stream quota, permissions and the call
+/// log): its name, or the name inside its ARN. Best effort: validation reports malformed
+/// values later.
+pub fn addressed_stream(body: &Value) -> Option<&str> {
     if let Some(name) = body.get("StreamName").and_then(Value::as_str) {
         return Some(name);
     }
@@ -543,12 +548,12 @@ mod tests {
     }
 
     #[test]
-    fn quota_key_reads_name_or_arn() {
+    fn addressed_stream_reads_name_or_arn() {
         let by_name = json!({"StreamName": "cam"});
-        assert_eq!(quota_key(&by_name), Some("cam"));
+        assert_eq!(addressed_stream(&by_name), Some("cam"));
         let by_arn =
             json!({"StreamARN": "arn:aws:kinesisvideo:us-west-2:123456789012:stream/cam/1"});
-        assert_eq!(quota_key(&by_arn), Some("cam"));
-        assert_eq!(quota_key(&json!({})), None);
+        assert_eq!(addressed_stream(&by_arn), Some("cam"));
+        assert_eq!(addressed_stream(&json!({})), None);
     }
 }

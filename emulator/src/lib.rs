@@ -24,26 +24,39 @@
 //! ```
 
 mod admin;
+mod arn;
+mod auth;
+mod call;
 mod config;
 mod counters;
 mod emulator;
 mod error;
 mod handlers;
 mod http;
+mod identity;
+mod log;
 mod model;
 mod operation;
 mod quota;
 mod rules;
+mod scope;
 mod state;
 mod store;
+mod sts;
 mod validate;
 mod wire;
+mod xml;
 
 pub use admin::PREFIX as ADMIN_PREFIX;
-pub use config::{Config, DEFAULT_MAX_BODY_BYTES, Delays, Faults, Limits, Quotas, Settings};
+pub use config::{
+    Config, DEFAULT_LOG_CAPACITY, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_SESSION_SECONDS, Delays,
+    Faults, Limits, LogSettings, Quotas, RoleRule, Settings, Sts,
+};
 pub use counters::{CallCounts, OperationCalls};
 pub use emulator::{Emulator, Running};
 pub use error::{ApiError, EmulatorError};
+pub use log::CallRecord;
 pub use model::{StorageTier, StreamSnapshot, StreamStatus};
 pub use operation::Operation;
+pub use scope::Scope;
 pub use store::{MAX_RETENTION_HOURS, MAX_TAGS};

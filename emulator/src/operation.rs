@@ -1,10 +1,11 @@
-//! The KVS control-plane operations the emulator serves, and the HTTP path of each.
+//! The operations the emulator serves: the KVS control plane (rest-json, one path each)
+//! and STS (query protocol, `POST /` with an `Action`).
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// One control-plane operation of the stream API, named as in the AWS model.
+/// One operation, named as in its AWS model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Operation {
     CreateStream,
@@ -19,11 +20,15 @@ pub enum Operation {
     GetDataEndpoint,
     DescribeStreamStorageConfiguration,
     UpdateStreamStorageConfiguration,
+    /// STS.
+    AssumeRole,
+    /// STS.
+    GetCallerIdentity,
 }
 
 impl Operation {
-    /// Every operation, in model order.
-    pub const ALL: [Operation; 12] = [
+    /// Every operation: KVS in model order, then STS.
+    pub const ALL: [Operation; 14] = [
         Operation::CreateStream,
         Operation::DescribeStream,
         Operation::ListStreams,
@@ -36,6 +41,8 @@ impl Operation {
         Operation::GetDataEndpoint,
         Operation::DescribeStreamStorageConfiguration,
         Operation::UpdateStreamStorageConfiguration,
+        Operation::AssumeRole,
+        Operation::GetCallerIdentity,
     ];
 
     /// The operation's name in the AWS model, e.g. `DescribeStream`.
@@ -53,12 +60,27 @@ impl Operation {
             Operation::GetDataEndpoint => "GetDataEndpoint",
             Operation::DescribeStreamStorageConfiguration => "DescribeStreamStorageConfiguration",
             Operation::UpdateStreamStorageConfiguration => "UpdateStreamStorageConfiguration",
+            Operation::AssumeRole => "AssumeRole",
+            Operation::GetCallerIdentity => "GetCallerIdentity",
         }
     }
 
-    /// The model's `requestUri`, e.g. `/describeStream`.
-    pub fn path(self) -> &'static str {
-        match self {
+    /// Whether this is an STS operation (query protocol on `/`).
+    pub fn is_sts(self) -> bool {
+        matches!(self, Operation::AssumeRole | Operation::GetCallerIdentity)
+    }
+
+    /// The STS operation named by a query `Action`.
+    pub fn from_action(action: &str) -> Option<Operation> {
+        Operation::ALL
+            .into_iter()
+            .find(|op| op.is_sts() && op.name() == action)
+    }
+
+    /// The rest-json `requestUri` of a KVS operation, e.g. `/describeStream`; `None` for
+    /// STS, which is served on `/`.
+    pub fn path(self) -> Option<&'static str> {
+        Some(match self {
             Operation::CreateStream => "/createStream",
             Operation::DescribeStream => "/describeStream",
             Operation::ListStreams => "/listStreams",
@@ -71,21 +93,25 @@ impl Operation {
             Operation::GetDataEndpoint => "/getDataEndpoint",
             Operation::DescribeStreamStorageConfiguration => "/describeStreamStorageConfiguration",
             Operation::UpdateStreamStorageConfiguration => "/updateStreamStorageConfiguration",
-        }
+            Operation::AssumeRole | Operation::GetCallerIdentity => return None,
+        })
     }
 
-    /// The operation served at `path`, if any.
+    /// The KVS operation served at `path`, if any.
     pub fn from_path(path: &str) -> Option<Operation> {
-        Operation::ALL.into_iter().find(|op| op.path() == path)
+        Operation::ALL
+            .into_iter()
+            .find(|op| op.path() == Some(path))
     }
 
     /// Whether the call addresses one existing stream, and so also counts against the
     /// per-stream quota.
     pub fn is_per_stream(self) -> bool {
-        !matches!(self, Operation::CreateStream | Operation::ListStreams)
+        !matches!(self, Operation::CreateStream | Operation::ListStreams) && !self.is_sts()
     }
 
-    /// The published KVS control-plane quota in calls per second per account and region.
+    /// The published KVS control-plane quota in calls per second per account and region
+    /// (STS operations get none by default: see `Quotas::account_tps`).
     pub fn default_account_tps(self) -> u32 {
         match self {
             Operation::DescribeStream | Operation::GetDataEndpoint => 300,
@@ -106,14 +132,19 @@ mod tests {
 
     #[test]
     fn paths_follow_the_model() {
-        assert_eq!(Operation::CreateStream.path(), "/createStream");
+        assert_eq!(Operation::CreateStream.path(), Some("/createStream"));
         assert_eq!(
             Operation::DescribeStreamStorageConfiguration.path(),
-            "/describeStreamStorageConfiguration"
+            Some("/describeStreamStorageConfiguration")
         );
         for op in Operation::ALL {
-            assert_eq!(Operation::from_path(op.path()), Some(op));
+            match op.path() {
+                Some(path) => assert_eq!(Operation::from_path(path), Some(op)),
+                None => assert_eq!(Operation::from_action(op.name()), Some(op)),
+            }
         }
+        assert_eq!(Operation::from_path("/"), None);
+        assert_eq!(Operation::from_action("CreateStream"), None);
         assert_eq!(Operation::from_path("/CreateStream"), None);
         assert_eq!(Operation::from_path("/listTagsForResource"), None);
     }

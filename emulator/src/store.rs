@@ -149,6 +149,21 @@ impl Store {
         }
     }
 
+    /// Whether the store holds no stream.
+    pub fn is_empty(&self) -> bool {
+        self.streams.is_empty()
+    }
+
+    /// How many streams the store holds (in any state).
+    pub fn len(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// One stream with its tags, if it exists (in any state).
+    pub fn snapshot(&self, name: &str) -> Option<StreamSnapshot> {
+        self.streams.get(name).map(Stream::snapshot)
+    }
+
     /// Every stream with its tags, sorted by name.
     pub fn snapshots(&self) -> Vec<StreamSnapshot> {
         self.streams.values().map(Stream::snapshot).collect()

@@ -57,6 +57,22 @@ pattern!(VERSION, r"[a-zA-Z0-9]+");
 pattern!(NEXT_TOKEN, r"[a-zA-Z0-9+/=]*");
 pattern!(TAG, r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*");
 
+// STS (`sts/2011-06-15`), `\w` and `\d` spelled out as ASCII.
+pattern!(
+    STS_ARN,
+    r"[\u0009\u000A\u000D\u0020-\u007E\u0085\u00A0-\uD7FF\uE000-\uFFFD\u10000-\u10FFFF]+",
+    r"[\t\n\r\x20-\x7E\x{85}\x{A0}-\x{D7FF}\x{E000}-\x{FFFD}\x{10000}-\x{10FFFF}]+"
+);
+pattern!(ROLE_SESSION_NAME, r"[\w+=,.@-]*", r"[a-zA-Z0-9_+=,.@-]*");
+pattern!(EXTERNAL_ID, r"[\w+=,.@:\/-]*", r"[a-zA-Z0-9_+=,.@:/-]*");
+pattern!(
+    SESSION_POLICY,
+    r"[\u0009\u000A\u000D\u0020-\u00FF]+",
+    r"[\t\n\r\x20-\x{FF}]+"
+);
+pattern!(SERIAL_NUMBER, r"[\w+=/:,.@-]*", r"[a-zA-Z0-9_+=/:,.@-]*");
+pattern!(TOKEN_CODE, r"[\d]*", r"[0-9]*");
+
 /// Largest 32-bit integer, the range of the model's `integer` shapes.
 const INT_MAX: i64 = i32::MAX as i64;
 
@@ -204,15 +220,37 @@ impl Violations {
         self.string(field, Some(key), 1, 128, Some(&TAG));
     }
 
+    /// Records a value that is not of the member's type (the query protocol sends
+    /// every value as text).
+    pub fn not_integer(&mut self, field: &str, value: &str) {
+        self.push(&format!("'{value}'"), field, "Member must be an integer");
+    }
+
+    /// Records a list with more members than allowed.
+    pub fn list_length(&mut self, field: &str, length: usize, max: usize) {
+        if length > max {
+            self.push(
+                &format!("'[{length} members]'"),
+                field,
+                &format!("Member must have length less than or equal to {max}"),
+            );
+        }
+    }
+
     /// `Ok` when nothing was recorded, else one `InvalidArgumentException` listing all.
     pub fn finish(self) -> Result<(), ApiError> {
+        self.finish_as(ApiError::invalid_argument)
+    }
+
+    /// Like [`Violations::finish`], with the error `make` builds (STS: ValidationError).
+    pub fn finish_as(self, make: fn(String) -> ApiError) -> Result<(), ApiError> {
         match self.messages.len() {
             0 => Ok(()),
-            1 => Err(ApiError::invalid_argument(format!(
+            1 => Err(make(format!(
                 "1 validation error detected: {}",
                 self.messages[0]
             ))),
-            n => Err(ApiError::invalid_argument(format!(
+            n => Err(make(format!(
                 "{n} validation errors detected: {}",
                 self.messages.join("; ")
             ))),
@@ -252,6 +290,12 @@ mod tests {
             &VERSION,
             &NEXT_TOKEN,
             &TAG,
+            &STS_ARN,
+            &ROLE_SESSION_NAME,
+            &EXTERNAL_ID,
+            &SESSION_POLICY,
+            &SERIAL_NUMBER,
+            &TOKEN_CODE,
         ] {
             assert!(p.regex.is_some(), "{} must compile", p.source);
         }
@@ -271,6 +315,12 @@ mod tests {
         assert!(!TAG.matches("semi;colon"));
         assert!(!KMS_KEY_ID.matches("line\nbreak"));
         assert!(NEXT_TOKEN.matches(""));
+        assert!(STS_ARN.matches("arn:aws:iam::111111111111:role/r"));
+        assert!(!STS_ARN.matches("bell\u{7}"));
+        assert!(ROLE_SESSION_NAME.matches("kvs-operator@cluster.1"));
+        assert!(!ROLE_SESSION_NAME.matches("a b"));
+        assert!(EXTERNAL_ID.matches("urn:cluster/1"));
+        assert!(!EXTERNAL_ID.matches("x;y"));
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! (built by `hack/control-plane.sh build`) and kvs-emulator, driven with `kubectl apply`
 //! as a user does.
 
+mod accounts;
 mod chart;
+mod clusters;
 #[path = "../common/mod.rs"]
 mod common;
 mod crash;
@@ -10,5 +12,7 @@ mod import;
 mod lifecycle;
 mod operations;
 mod ownership;
+mod proxy;
 mod support;
+mod tenancy;
 mod validation;
