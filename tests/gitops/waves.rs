@@ -50,12 +50,23 @@ async fn waves_apply_the_crd_first_and_hold_later_videostreams_until_earlier_one
         delete: Duration::from_millis(300),
     });
 
+    // Every CRD of the operator (`kvs-operator crd`) in wave -1, the cameras after it.
     let repo = Repo::create(&argocd, "platform").await;
-    let crd = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("crds/videostreams.kvs-operator.dev.yaml"),
-    )
-    .expect("the CRD");
-    repo.write("crd.yaml", &in_wave(&crd, -1));
+    let mut crd_names = Vec::new();
+    for entry in
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("crds")).expect("crds/")
+    {
+        let path = entry.expect("entry").path();
+        let file = path
+            .file_name()
+            .expect("a name")
+            .to_string_lossy()
+            .into_owned();
+        let crd = std::fs::read_to_string(&path).expect("a CRD");
+        repo.write(&file, &in_wave(&crd, -1));
+        crd_names.push(file.trim_end_matches(".yaml").to_string());
+    }
+    assert!(crd_names.contains(&CRD.to_string()), "{crd_names:?}");
     repo.write(
         "first.yaml",
         &in_wave(&video_stream("first", "first-cam", 24), 0),
@@ -97,8 +108,8 @@ async fn waves_apply_the_crd_first_and_hold_later_videostreams_until_earlier_one
                     .flat_map(|s| s.conditions.iter().flatten())
                     .any(|c| c.type_ == "Established" && c.status == "True")
             });
-        // The operator refuses to start without its CRD; in a cluster its Deployment would
-        // restart until the CRD is there.
+        // The operator refuses to start without its CRDs; in a cluster its Deployment would
+        // restart until they are there.
         if established && operator.is_none() {
             let options = OperatorOptions {
                 namespaces: vec![NAMESPACE.to_string()],
