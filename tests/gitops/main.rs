@@ -12,6 +12,7 @@ mod flow;
 mod git;
 mod kstatus;
 mod quiet;
+mod sample;
 // The e2e harness: shared control plane, an emulator and an operator per test.
 #[allow(dead_code)]
 #[path = "../e2e/support.rs"]
