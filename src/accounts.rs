@@ -17,12 +17,14 @@ use aws_sdk_kinesisvideo::config::Region;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
+use crate::budget::Budget;
+use crate::drift::Scans;
 use crate::kvs::KinesisVideo;
-use crate::kvs::gate::{Gated, Limiter};
+use crate::kvs::gate::{Gated, Limiter, Operation};
 use crate::kvs::sdk::{SdkKinesisVideo, map_err};
 use crate::kvs::tag_cache::{TagCache, TagCached};
-use crate::leader::Fence;
 use crate::metrics::Metrics;
+use crate::shards::Shards;
 use crate::tenancy::IdentityKey;
 use crate::{Error, ErrorClass, Result};
 
@@ -45,6 +47,10 @@ pub struct Account {
     pub key: AccountKey,
     pub limiter: Arc<Limiter>,
     pub tags: Arc<TagCache>,
+    /// The account's drift scan: its latest ListStreams pass, and how to hurry it.
+    pub scans: Scans,
+    /// The share of ListTagsForStream's quota that tag audits may use.
+    pub audits: Budget,
 }
 
 /// A verified identity: who STS says it is, and its rate-limited, tag-caching client.
@@ -61,8 +67,10 @@ pub struct Identity {
 pub struct Settings {
     /// Fraction of the published KVS quotas to use, per account.
     pub quota_share: f64,
-    /// How long remembered tags are trusted.
+    /// How long remembered tags are trusted (the tag audit reads them fresh before that).
     pub tag_cache_age: Duration,
+    /// Share (0..=1) of the ListTagsForStream quota that tag audits may use.
+    pub tag_audit_share: f64,
     /// Timeout of one AWS call, retries included.
     pub call_timeout: Duration,
     /// Session name of assumed roles (shown in CloudTrail).
@@ -70,8 +78,8 @@ pub struct Settings {
     /// How long a failed verification is remembered before the next attempt.
     pub retry_failed_after: Duration,
     pub metrics: Option<Arc<Metrics>>,
-    /// Mutations pass only while this is open (leader election); `None`: always.
-    pub fence: Option<Arc<Fence>>,
+    /// Whose shard's fence each identity's mutations pass (with leader election).
+    pub shards: Arc<Shards>,
 }
 
 impl Settings {
@@ -85,6 +93,9 @@ impl Settings {
         }
     }
 }
+
+/// One identity's last verification, locked while a verification runs.
+type Slot = Arc<tokio::sync::Mutex<Option<Verification>>>;
 
 /// The outcome of the last verification of one identity.
 enum Verification {
@@ -101,7 +112,8 @@ enum Verification {
 pub struct Accounts {
     base: SdkConfig,
     settings: Settings,
-    identities: Mutex<HashMap<IdentityKey, Arc<tokio::sync::Mutex<Option<Verification>>>>>,
+    /// Per shard and identity: one client each, fenced by its shard.
+    identities: Mutex<HashMap<(String, IdentityKey), Slot>>,
     accounts: Mutex<HashMap<AccountKey, Arc<Account>>>,
 }
 
@@ -140,15 +152,15 @@ impl Accounts {
             .unwrap_or_default()
     }
 
-    /// The identity for `key`, verified on first use. A failed verification is answered
-    /// from memory (no AWS call) until `retry_failed_after` has passed.
-    pub async fn identity(&self, key: &IdentityKey) -> Result<Arc<Identity>> {
-        self.resolve(key, false).await
+    /// The identity for `key` in `shard`, verified on first use. A failed verification
+    /// is answered from memory (no AWS call) until `retry_failed_after` has passed.
+    pub async fn identity(&self, shard: &str, key: &IdentityKey) -> Result<Arc<Identity>> {
+        self.resolve(shard, key, false).await
     }
 
     /// Verifies `key` again now (an AccountBinding changed or is re-checked).
-    pub async fn verify(&self, key: &IdentityKey) -> Result<Arc<Identity>> {
-        self.resolve(key, true).await
+    pub async fn verify(&self, shard: &str, key: &IdentityKey) -> Result<Arc<Identity>> {
+        self.resolve(shard, key, true).await
     }
 
     /// Every account in use, for the drift scans.
@@ -157,10 +169,13 @@ impl Accounts {
         accounts.values().cloned().collect()
     }
 
-    async fn resolve(&self, key: &IdentityKey, force: bool) -> Result<Arc<Identity>> {
+    async fn resolve(&self, shard: &str, key: &IdentityKey, force: bool) -> Result<Arc<Identity>> {
         let slot = {
             let mut identities = self.identities.lock().unwrap_or_else(|e| e.into_inner());
-            identities.entry(key.clone()).or_default().clone()
+            identities
+                .entry((shard.to_string(), key.clone()))
+                .or_default()
+                .clone()
         };
         // One verification at a time per identity; the others wait for its outcome.
         let mut state = slot.lock().await;
@@ -176,7 +191,7 @@ impl Accounts {
             }
             _ => {}
         }
-        match self.build(key).await {
+        match self.build(shard, key).await {
             Ok(identity) => {
                 info!(identity = %key.describe(), account = %identity.account.key, caller = %identity.caller_arn, "identity verified");
                 *state = Some(Verification::Verified(identity.clone()));
@@ -202,7 +217,7 @@ impl Accounts {
 
     /// Builds the identity's configuration, asks STS who it is, and wires its client to
     /// its account's shared limiter and tag cache.
-    async fn build(&self, key: &IdentityKey) -> Result<Arc<Identity>> {
+    async fn build(&self, shard: &str, key: &IdentityKey) -> Result<Arc<Identity>> {
         let region = Region::new(key.region.clone());
         let mut config = self.base.to_builder().region(region.clone());
         if let Some(role) = &key.role_arn {
@@ -239,8 +254,8 @@ impl Accounts {
         });
         let sdk = SdkKinesisVideo::new(aws_sdk_kinesisvideo::Client::new(&config));
         let mut gated = Gated::sharing(sdk, account.limiter.clone(), self.settings.metrics.clone());
-        if let Some(fence) = &self.settings.fence {
-            gated = gated.fenced(fence.clone());
+        if let Some(fence) = self.settings.shards.fence(shard) {
+            gated = gated.fenced(fence);
         }
         let kvs = Arc::new(TagCached::sharing(gated, account.tags.clone()));
         Ok(Arc::new(Identity {
@@ -256,10 +271,19 @@ impl Accounts {
         accounts
             .entry(key.clone())
             .or_insert_with(|| {
+                let audit_rate = Operation::ListTagsForStream.aws_quota()
+                    * self.settings.quota_share
+                    * self.settings.tag_audit_share;
                 Arc::new(Account {
-                    key,
-                    limiter: Arc::new(Limiter::new(self.settings.quota_share)),
+                    limiter: Arc::new(Limiter::for_account(
+                        self.settings.quota_share,
+                        &key,
+                        self.settings.metrics.clone(),
+                    )),
                     tags: Arc::new(TagCache::new(self.settings.tag_cache_age)),
+                    scans: Scans::default(),
+                    audits: Budget::new(audit_rate, audit_rate),
+                    key,
                 })
             })
             .clone()

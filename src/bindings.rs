@@ -79,14 +79,28 @@ impl Attempt {
     }
 }
 
-/// Runs until `shutdown`. `writer` fills `ctx.bindings`, which VideoStream reconciles read;
-/// `ready` turns true once it holds every binding.
+/// How the binding controller and the namespace cache signal each other.
+pub struct Signals {
+    /// Turns true once `ctx.bindings` holds every binding.
+    pub ready: tokio::sync::watch::Sender<bool>,
+    /// True once the namespace cache is filled: selectors are evaluated against it.
+    pub namespaces_ready: tokio::sync::watch::Receiver<bool>,
+    /// A namespace appeared or changed labels: every binding is looked at again.
+    pub namespaces_changed: futures::channel::mpsc::Receiver<()>,
+}
+
+/// Runs until `shutdown`. `writer` fills `ctx.bindings`, which VideoStream reconciles read.
 pub async fn run(
     ctx: Arc<Context>,
     writer: Writer<AccountBinding>,
-    ready: tokio::sync::watch::Sender<bool>,
+    signals: Signals,
     shutdown: CancellationToken,
 ) {
+    let Signals {
+        ready,
+        mut namespaces_ready,
+        namespaces_changed,
+    } = signals;
     let api: Api<AccountBinding> = Api::all(ctx.client.clone());
     // The controller itself waits on the store's readiness, and that signal wakes one
     // waiter only: others learn it from `ready`.
@@ -105,7 +119,13 @@ pub async fn run(
         failures: Mutex::new(HashMap::new()),
         attempts: Mutex::new(HashMap::new()),
     });
+    // Which namespaces a binding selects is read from the namespace cache: wait for it.
+    tokio::select! {
+        filled = namespaces_ready.wait_for(|filled| *filled) => if filled.is_err() { return },
+        () = shutdown.cancelled() => return,
+    }
     Controller::for_stream(objects, ctx.bindings.clone())
+        .reconcile_all_on(namespaces_changed)
         .graceful_shutdown_on(shutdown.cancelled_owned())
         .run(reconcile, error_policy, state)
         .for_each(|result| async move {
@@ -150,7 +170,7 @@ async fn reconcile(binding: Arc<AccountBinding>, state: Arc<State>) -> Result<Ac
         .get(&name)
         .is_none_or(|attempt| attempt.due(generation));
     let verified = if due {
-        let outcome = ctx.accounts.verify(&key).await;
+        let outcome = ctx.accounts.verify(&name, &key).await;
         let attempt = Attempt {
             at: Instant::now(),
             generation,
@@ -165,7 +185,7 @@ async fn reconcile(binding: Arc<AccountBinding>, state: Arc<State>) -> Result<Ac
         }
         outcome
     } else {
-        ctx.accounts.identity(&key).await
+        ctx.accounts.identity(&name, &key).await
     };
     let stamp = ConditionStamp {
         generation: binding.meta().generation,

@@ -73,13 +73,24 @@ pub struct RunArgs {
     )]
     pub namespaces: Vec<String>,
 
-    /// How often an in-sync VideoStream is fully compared with its stream (tags included).
+    /// How often an in-sync VideoStream is checked again: against its account's latest
+    /// ListStreams pass, at no AWS cost (a full comparison when drift scans are off).
     #[arg(long, env = "KVS_OPERATOR_RESYNC_PERIOD", default_value = "10m", value_parser = humantime::parse_duration)]
     pub resync_period: Duration,
 
-    /// How often one ListStreams pass looks for changes made outside Kubernetes; 0s disables.
-    #[arg(long, env = "KVS_OPERATOR_DRIFT_SCAN_INTERVAL", default_value = "60s", value_parser = humantime::parse_duration)]
+    /// How often one ListStreams pass per account looks for changes made outside
+    /// Kubernetes; 0s disables (then every resync is a full comparison).
+    #[arg(long, env = "KVS_OPERATOR_DRIFT_SCAN_INTERVAL", default_value = "5m", value_parser = humantime::parse_duration)]
     pub drift_scan_interval: Duration,
+
+    /// How often each stream's tags (which ListStreams does not show) are read fresh.
+    #[arg(long, env = "KVS_OPERATOR_TAG_AUDIT_PERIOD", default_value = "6h", value_parser = humantime::parse_duration)]
+    pub tag_audit_period: Duration,
+
+    /// Share (0 to 1) of an account's ListTagsForStream quota that tag audits may use; the
+    /// audit period stretches when the account has more streams than that allows.
+    #[arg(long, env = "KVS_OPERATOR_TAG_AUDIT_SHARE", default_value_t = 0.2)]
+    pub tag_audit_share: f64,
 
     /// How soon to look again after a change or while a stream is busy.
     #[arg(long, env = "KVS_OPERATOR_POLL_INTERVAL", default_value = "2s", value_parser = humantime::parse_duration)]
@@ -202,7 +213,9 @@ mod tests {
         let args = run_args(&[]);
         assert!(args.watched_namespaces().is_empty());
         assert_eq!(args.resync_period, Duration::from_secs(600));
-        assert_eq!(args.drift_scan_interval, Duration::from_secs(60));
+        assert_eq!(args.drift_scan_interval, Duration::from_secs(300));
+        assert_eq!(args.tag_audit_period, Duration::from_secs(6 * 3600));
+        assert_eq!(args.tag_audit_share, 0.2);
     }
 
     #[test]

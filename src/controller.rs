@@ -21,12 +21,14 @@ use tracing::{debug, info, instrument, warn};
 
 use crate::accounts::{AccountKey, Accounts, Identity};
 use crate::api::{AccountBinding, VideoStream, VideoStreamStatus};
+use crate::events::EventBudget;
 use crate::metrics::Metrics;
 use crate::plan::{Desired, Mutation};
+use crate::shards::{DEFAULT_SHARD, Shards};
 use crate::status::{Outcome, SYNCED, find, next_status};
 use crate::sync::{self, CleanupStep, Report, Step, describe_mutation};
 use crate::tenancy::{self, Placement, Request};
-use crate::{Error, Result, bindings, drift};
+use crate::{Error, Result, bindings, drift, settle};
 
 /// Finalizer that keeps a VideoStream until its stream is cleaned up.
 pub const FINALIZER: &str = "kvs-operator.dev/finalizer";
@@ -37,13 +39,17 @@ const MANAGER: &str = "kvs-operator";
 /// Timing knobs of the reconcile loop.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// How often an in-sync VideoStream is compared with its stream in full (tags included).
+    /// How often an in-sync VideoStream is checked again. Against its account's latest
+    /// scan this costs no AWS call; without scans it is a full comparison.
     pub resync_period: Duration,
     /// How soon to look again after a change, or while the stream is busy.
     pub poll_interval: Duration,
     /// How often one ListStreams pass looks for streams changed outside Kubernetes
     /// (`None`: never; drift is then found at the resync period only).
     pub drift_scan_interval: Option<Duration>,
+    /// How often each stream's tags are read fresh from KVS (ListStreams does not show
+    /// them); stretched per account so audits stay within their share of the quota.
+    pub tag_audit_period: Duration,
     /// VideoStreams reconciled at once.
     pub concurrency: u16,
     /// Reported as the Event reporting instance (e.g. the pod name).
@@ -62,7 +68,8 @@ impl Default for Settings {
         Self {
             resync_period: Duration::from_secs(600),
             poll_interval: Duration::from_secs(2),
-            drift_scan_interval: Some(Duration::from_secs(60)),
+            drift_scan_interval: Some(Duration::from_secs(300)),
+            tag_audit_period: Duration::from_secs(6 * 3600),
             concurrency: 32,
             instance: None,
             cluster_id: String::new(),
@@ -78,6 +85,8 @@ pub struct Context {
     pub client: Client,
     /// The AWS identities and per-account state (limiters, tag caches).
     pub accounts: Arc<Accounts>,
+    /// The shards this replica holds (all of them without leader election).
+    pub shards: Arc<Shards>,
     /// Publishes Events on VideoStreams (and aggregates repeats into series).
     pub recorder: Recorder,
     pub settings: Settings,
@@ -90,6 +99,12 @@ pub struct Context {
     writers: Mutex<Option<Writers>>,
     /// Consecutive failed reconciles per VideoStream, for the backoff.
     failures: Mutex<HashMap<ObjectRef<VideoStream>, u32>>,
+    /// Consecutive waits per VideoStream for KVS to finish a transition, for the backoff.
+    waits: Mutex<HashMap<ObjectRef<VideoStream>, u32>>,
+    /// When each VideoStream's tags are read fresh next.
+    audits: Mutex<HashMap<ObjectRef<VideoStream>, tokio::time::Instant>>,
+    /// Bounds the Events the operator sends, so bursts don't flood the API server.
+    events: EventBudget,
     /// The caches of the running controllers (one per watched namespace), for metrics.
     stores: Mutex<Vec<Store<VideoStream>>>,
     /// Where to send a VideoStream to be reconciled, by the namespace its controller
@@ -97,6 +112,8 @@ pub struct Context {
     triggers: Mutex<Vec<Trigger>>,
     /// The accounts whose drift scan runs.
     scans: Mutex<HashSet<AccountKey>>,
+    /// Wakes every AccountBinding for a look (set once the controllers run).
+    bindings_wake: Mutex<Option<Sender<()>>>,
 }
 
 /// The namespace a controller watches (`None`: all) and its reconcile queue.
@@ -115,6 +132,7 @@ impl Context {
     pub fn new(
         client: Client,
         accounts: Arc<Accounts>,
+        shards: Arc<Shards>,
         metrics: Arc<Metrics>,
         settings: Settings,
     ) -> Self {
@@ -128,6 +146,7 @@ impl Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             accounts,
+            shards,
             settings,
             metrics,
             bindings,
@@ -137,9 +156,13 @@ impl Context {
                 namespaces: namespaces_writer,
             })),
             failures: Mutex::new(HashMap::new()),
+            waits: Mutex::new(HashMap::new()),
+            audits: Mutex::new(HashMap::new()),
+            events: EventBudget::default(),
             stores: Mutex::new(Vec::new()),
             triggers: Mutex::new(Vec::new()),
             scans: Mutex::new(HashSet::new()),
+            bindings_wake: Mutex::new(None),
         }
     }
 
@@ -154,6 +177,18 @@ impl Context {
             .get(&ObjectRef::new(namespace))
             .map(|ns| ns.metadata.labels.clone().unwrap_or_default())
             .unwrap_or_default()
+    }
+
+    /// The shard `vs` belongs to: its namespace's binding, or the default shard (which
+    /// also reports the refusals of namespaces that have no binding, or several).
+    pub fn shard_of(&self, vs: &VideoStream) -> String {
+        let namespace = vs.namespace().unwrap_or_default();
+        let bindings = self.bindings.state();
+        let labels = self.namespace_labels(&namespace);
+        match tenancy::governing(bindings.iter().map(AsRef::as_ref), &namespace, &labels) {
+            tenancy::Governing::One(binding) => binding.name_any(),
+            _ => DEFAULT_SHARD.to_string(),
+        }
     }
 
     /// Where `vs` acts at AWS, or why it may not, decided from the watches alone.
@@ -180,7 +215,8 @@ impl Context {
     /// verified identity, whose account must be the one the stream already lives in.
     pub async fn identity_for(self: &Arc<Self>, vs: &VideoStream) -> Result<Arc<Identity>> {
         let placement = self.placement(vs)?;
-        let identity = self.accounts.identity(&placement.identity).await?;
+        let shard = placement.binding.as_deref().unwrap_or(DEFAULT_SHARD);
+        let identity = self.accounts.identity(shard, &placement.identity).await?;
         self.ensure_drift_scan(&identity);
         let recorded = vs.status.as_ref().and_then(|s| s.stream_arn.as_deref());
         if let Some(arn) = recorded
@@ -211,6 +247,7 @@ impl Context {
             self.clone(),
             identity.clone(),
             interval,
+            self.settings.poll_interval,
         ));
     }
 
@@ -226,6 +263,41 @@ impl Context {
             use futures::SinkExt;
             // The controller has stopped when this fails: nothing to wake up.
             let _ = sender.send(object).await;
+        }
+    }
+
+    /// The shards that exist now: the default one, and every AccountBinding that selects a
+    /// namespace this operator serves.
+    pub fn shard_names(&self) -> std::collections::BTreeSet<String> {
+        let namespaces = self.namespaces.state();
+        let mut shards: std::collections::BTreeSet<String> = self
+            .bindings
+            .state()
+            .iter()
+            .filter(|binding| {
+                namespaces.iter().any(|ns| {
+                    let name = ns.name_any();
+                    let labels = ns.metadata.labels.clone().unwrap_or_default();
+                    self.serves(&name) && binding.selects(&name, &labels)
+                })
+            })
+            .map(|binding| binding.name_any())
+            .collect();
+        shards.insert(DEFAULT_SHARD.to_string());
+        shards
+    }
+
+    /// Reconciles everything of a shard this replica just took: its VideoStreams, and the
+    /// AccountBindings (the shard's binding writes its status from here on).
+    pub async fn reconcile_shard(&self, shard: &str) {
+        let wake = lock(&self.bindings_wake).clone();
+        if let Some(mut wake) = wake {
+            let _ = wake.try_send(());
+        }
+        for vs in self.known_resources() {
+            if self.shard_of(&vs) == shard {
+                self.trigger(ObjectRef::from(vs.as_ref())).await;
+            }
         }
     }
 
@@ -254,6 +326,45 @@ impl Context {
     fn record_success(&self, vs: &VideoStream) {
         lock(&self.failures).remove(&ObjectRef::from(vs));
     }
+
+    /// The delay before looking again at a VideoStream waiting for KVS, doubling up to a
+    /// minute. With drift scans, the account's scan (hurried meanwhile to the poll
+    /// interval) wakes it when its stream is done, for one ListStreams however many streams
+    /// wait; this is only the fallback, so it starts at ten poll intervals. Without scans
+    /// it starts at one.
+    fn wait_backoff(&self, vs: &VideoStream) -> Duration {
+        let mut waits = lock(&self.waits);
+        let count = waits.entry(ObjectRef::from(vs)).or_insert(0);
+        *count = (*count + 1).min(16);
+        let first = match self.settings.drift_scan_interval {
+            Some(_) => self.settings.poll_interval * 10,
+            None => self.settings.poll_interval,
+        };
+        let doubled = first * 2u32.saturating_pow(*count - 1);
+        doubled.min(Duration::from_secs(60))
+    }
+
+    fn done_waiting(&self, vs: &VideoStream) {
+        lock(&self.waits).remove(&ObjectRef::from(vs));
+    }
+
+    /// How long until `vs`'s tags are due for an audit. The first time a VideoStream is
+    /// seen (after a start, say) its audit is placed at a random point of the period, so
+    /// the audits of a fleet spread out instead of coming all at once.
+    pub fn audit_due_in(&self, vs: &VideoStream, period: Duration) -> Duration {
+        let now = tokio::time::Instant::now();
+        let mut audits = lock(&self.audits);
+        let due = audits
+            .entry(ObjectRef::from(vs))
+            .or_insert_with(|| now + period.mul_f64(rand::random_range(0.0..1.0)));
+        due.saturating_duration_since(now)
+    }
+
+    /// Records an audit of `vs` now; the next is a period (±10%) away.
+    pub fn audited(&self, vs: &VideoStream, period: Duration) {
+        let next = tokio::time::Instant::now() + jittered(period);
+        lock(&self.audits).insert(ObjectRef::from(vs), next);
+    }
 }
 
 /// The VideoStream APIs for the watched namespaces (all namespaces when empty).
@@ -277,12 +388,26 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
         warn!("the controllers of this context run already");
         return;
     };
-    tokio::spawn(watch_namespaces(ctx.clone(), writers.namespaces));
+    // Readiness signals of our own: a store's wakes only one waiter, and the controllers
+    // wait on theirs.
+    let (namespaces_ready, mut namespaces_filled) = tokio::sync::watch::channel(false);
     let (bindings_ready, mut bindings_filled) = tokio::sync::watch::channel(false);
+    let (namespaces_changed, bindings_wake) = futures::channel::mpsc::channel(16);
+    *lock(&ctx.bindings_wake) = Some(namespaces_changed.clone());
+    tokio::spawn(watch_namespaces(
+        ctx.clone(),
+        writers.namespaces,
+        namespaces_ready,
+        namespaces_changed,
+    ));
     let bindings = tokio::spawn(bindings::run(
         ctx.clone(),
         writers.bindings,
-        bindings_ready,
+        bindings::Signals {
+            ready: bindings_ready,
+            namespaces_ready: namespaces_filled.clone(),
+            namespaces_changed: bindings_wake,
+        },
         shutdown.clone(),
     ));
     // Tenancy is decided from these caches: a VideoStream reconciled before they are
@@ -290,7 +415,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     debug!("waiting for the AccountBinding and namespace caches");
     let caches = futures::future::join(
         bindings_filled.wait_for(|filled| *filled),
-        ctx.namespaces.wait_until_ready(),
+        namespaces_filled.wait_for(|filled| *filled),
     );
     tokio::select! {
         (bindings, namespaces) = caches => {
@@ -320,18 +445,29 @@ fn watched(namespaces: &[String]) -> Vec<Option<String>> {
     }
 }
 
-/// Keeps the namespace cache for binding selectors, and reconciles the VideoStreams of a
-/// namespace whose labels change (a selector may now pick it, or no longer).
+/// Keeps the namespace cache for binding selectors. When a namespace appears or its labels
+/// change, a selector may now pick it or no longer: the bindings are looked at again
+/// (through `changed`), and so are the namespace's VideoStreams. `ready` turns true once
+/// the cache holds every namespace.
 async fn watch_namespaces(
     ctx: Arc<Context>,
     writer: reflector::store::Writer<PartialObjectMeta<Namespace>>,
+    ready: tokio::sync::watch::Sender<bool>,
+    mut changed: Sender<()>,
 ) {
+    use futures::SinkExt;
     // Metadata only: labels are all a selector looks at.
     let api: Api<PartialObjectMeta<Namespace>> = Api::all(ctx.client.clone());
     let mut seen: HashMap<String, BTreeMap<String, String>> = HashMap::new();
+    let signal = ready.clone();
     let events = watcher(api, watcher::Config::default())
         .default_backoff()
         .reflect(writer)
+        .inspect(move |event| {
+            if let Ok(watcher::Event::InitDone) = event {
+                signal.send_replace(true);
+            }
+        })
         .applied_objects();
     futures::pin_mut!(events);
     while let Some(event) = events.next().await {
@@ -343,16 +479,18 @@ async fn watch_namespaces(
             }
         };
         let name = namespace.name_any();
-        debug!(namespace = %name, "namespace seen");
         let labels = namespace.metadata.labels.clone().unwrap_or_default();
         let before = seen.insert(name.clone(), labels.clone());
-        if before.is_none_or(|b| b == labels) {
+        // The initial list is what the first reconciles see anyway.
+        if !*ready.borrow() || before.as_ref() == Some(&labels) {
             continue;
         }
-        debug!(namespace = %name, "namespace labels changed");
+        debug!(namespace = %name, "namespace appeared or its labels changed");
+        let _ = changed.try_send(());
         for vs in ctx.resources_in(|ns| ns == name) {
             ctx.trigger(ObjectRef::from(vs.as_ref())).await;
         }
+        let _ = changed.flush().await;
     }
 }
 
@@ -394,6 +532,7 @@ async fn run_one(
     // from requeues and the drift scan.
     let objects = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
+        .modify(slim)
         .reflect(writer)
         .applied_objects()
         .predicate_filter(spec_or_deletion, Default::default());
@@ -417,6 +556,15 @@ async fn run_one(
         .await;
 }
 
+/// Drops what the cache never reads but would hold for every object: managed fields and
+/// kubectl's copy of the last applied manifest (each about as large as the object).
+pub fn slim<K: Resource>(object: &mut K) {
+    object.meta_mut().managed_fields = None;
+    if let Some(annotations) = object.meta_mut().annotations.as_mut() {
+        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+}
+
 /// Predicate: the spec generation plus whether deletion started.
 fn spec_or_deletion(vs: &VideoStream) -> Option<u64> {
     let generation = vs.meta().generation.unwrap_or_default() as u64;
@@ -427,6 +575,11 @@ fn spec_or_deletion(vs: &VideoStream) -> Option<u64> {
 /// Reconciles one VideoStream: finalizer first, then cleanup or apply.
 #[instrument(skip_all, fields(namespace = vs.namespace(), name = vs.name_any()))]
 pub async fn reconcile(vs: Arc<VideoStream>, ctx: Arc<Context>) -> Result<Action> {
+    // Another replica's shard: it reconciles this one (and this replica is woken when the
+    // shard comes to it).
+    if !ctx.shards.holds(&ctx.shard_of(&vs)) {
+        return Ok(Action::requeue(ctx.settings.resync_period));
+    }
     let started = std::time::Instant::now();
     let result = reconcile_inner(&vs, &ctx).await;
     let outcome = match &result {
@@ -458,9 +611,15 @@ async fn reconcile_inner(vs: &VideoStream, ctx: &Arc<Context>) -> Result<Action>
 async fn apply(vs: &VideoStream, api: &Api<VideoStream>, ctx: &Arc<Context>) -> Result<Action> {
     let desired = Desired::from_resource(vs, &ctx.settings.cluster_id);
     let previous = vs.status.as_ref();
-    let result = match ctx.identity_for(vs).await {
+    let identity = ctx.identity_for(vs).await;
+    if let Ok(identity) = &identity
+        && let Some(action) = settle::settled(vs, identity, ctx).await
+    {
+        return Ok(action);
+    }
+    let result = match identity {
         Ok(identity) => {
-            sync::sync(
+            let report = sync::sync(
                 identity.kvs.as_ref(),
                 &desired,
                 previous.and_then(|s| s.stream_arn.as_deref()),
@@ -468,7 +627,11 @@ async fn apply(vs: &VideoStream, api: &Api<VideoStream>, ctx: &Arc<Context>) -> 
                     .map(|s| s.data_endpoints.clone())
                     .unwrap_or_default(),
             )
-            .await
+            .await;
+            if report.as_ref().is_ok_and(|r| r.step != Step::InSync) {
+                identity.account.scans.hurry();
+            }
+            report
         }
         Err(refused) => Err(refused),
     };
@@ -485,8 +648,11 @@ async fn apply(vs: &VideoStream, api: &Api<VideoStream>, ctx: &Arc<Context>) -> 
     }
     ctx.record_success(vs);
     let next = match report.step {
-        Step::InSync => jittered(ctx.settings.resync_period),
-        Step::Created { .. } | Step::Mutated(_) | Step::Waiting(_) => ctx.settings.poll_interval,
+        Step::InSync => {
+            ctx.done_waiting(vs);
+            jittered(ctx.settings.resync_period)
+        }
+        Step::Created { .. } | Step::Mutated(_) | Step::Waiting(_) => ctx.wait_backoff(vs),
     };
     Ok(Action::requeue(next))
 }
@@ -495,7 +661,16 @@ async fn cleanup(vs: &VideoStream, api: &Api<VideoStream>, ctx: &Arc<Context>) -
     let desired = Desired::from_resource(vs, &ctx.settings.cluster_id);
     let recorded = vs.status.as_ref().and_then(|s| s.stream_arn.as_deref());
     let result = match ctx.identity_for(vs).await {
-        Ok(identity) => sync::cleanup(identity.kvs.as_ref(), &desired).await,
+        Ok(identity) => {
+            let step = sync::cleanup(identity.kvs.as_ref(), &desired).await;
+            if matches!(
+                step,
+                Ok(CleanupStep::Deleted { .. } | CleanupStep::Waiting(_))
+            ) {
+                identity.account.scans.hurry();
+            }
+            step
+        }
         // Refused before any stream was recorded: nothing was made for it at AWS.
         Err(refused) if recorded.is_none() => {
             debug!(%refused, "no stream recorded; releasing the finalizer");
@@ -537,9 +712,9 @@ async fn cleanup(vs: &VideoStream, api: &Api<VideoStream>, ctx: &Arc<Context>) -
                 normal("DeletingStream", "Delete", format!("deleting stream {arn}")),
             )
             .await;
-            Ok(Action::requeue(ctx.settings.poll_interval))
+            Ok(Action::requeue(ctx.wait_backoff(vs)))
         }
-        CleanupStep::Waiting(_) => Ok(Action::requeue(ctx.settings.poll_interval)),
+        CleanupStep::Waiting(_) => Ok(Action::requeue(ctx.wait_backoff(vs))),
     }
 }
 
@@ -555,9 +730,21 @@ async fn report(
     let previous = vs.status.as_ref();
     let generation = vs.meta().generation;
     let status = next_status(previous, generation, stream_name, outcome, Timestamp::now());
+    // A reconcile that found nothing new writes nothing: lastSyncTime is not a heartbeat.
+    if previous.is_some_and(|p| unchanged(p, &status)) {
+        return Ok(vs.clone());
+    }
     let stored = patch_status(api, vs, &status).await?;
     publish_condition_change(ctx, vs, previous, &status).await;
     Ok(stored)
+}
+
+/// Whether `next` says nothing `previous` did not, but for its sync time.
+fn unchanged(previous: &VideoStreamStatus, next: &VideoStreamStatus) -> bool {
+    VideoStreamStatus {
+        last_sync_time: previous.last_sync_time.clone(),
+        ..next.clone()
+    } == *previous
 }
 
 /// Backs off per VideoStream by error class, with jitter so failures don't synchronise.
@@ -711,9 +898,16 @@ fn normal(reason: &str, action: &str, note: String) -> Event {
     }
 }
 
-/// Publishes an Event; a failure is logged, never fails the reconcile.
+/// Publishes an Event within the Event budget; a failure is logged, never fails the
+/// reconcile.
 async fn publish(ctx: &Context, vs: &VideoStream, event: Event) {
     info!(reason = %event.reason, note = ?event.note, "event");
+    if !ctx.events.allows(&event.type_) {
+        let type_ = format!("{:?}", event.type_);
+        ctx.metrics.record_event_dropped(&type_);
+        debug!(reason = %event.reason, "event budget spent; event not published");
+        return;
+    }
     if let Err(error) = ctx.recorder.publish(&event, &vs.object_ref(&())).await {
         warn!(%error, "could not publish event");
     }

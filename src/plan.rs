@@ -10,7 +10,7 @@ use crate::api::{
     CLUSTER_TAG, DeletionPolicy, OWNER_TAG, RESERVED_TAG_PREFIXES, StorageTier, VideoStream,
 };
 use crate::kms;
-use crate::kvs::{NewStream, RetentionChange, Stream, StreamStatus};
+use crate::kvs::{NewStream, ResourceStatus, RetentionChange, Stream};
 
 /// What the VideoStream asks for. `None` fields are not managed.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -128,7 +128,7 @@ pub enum Plan {
     /// No stream of that name: create it.
     Create(NewStream),
     /// The stream is not ACTIVE: KVS would refuse a mutation, so look again soon.
-    Wait(StreamStatus),
+    Wait(ResourceStatus),
     /// Make one change, with the version just observed.
     Mutate(Mutation),
     /// Nothing can be done until a person acts.
@@ -205,8 +205,8 @@ pub fn plan(desired: &Desired, observed: Option<&Observed>) -> Plan {
     // A stream on its way out changes for no one, whoever owns it; once it is gone the
     // name is free, so waiting (rather than reporting NotOwned until the next resync)
     // lets a VideoStream take the name as soon as KVS lets go of it.
-    if stream.status == StreamStatus::Deleting {
-        return Plan::Wait(StreamStatus::Deleting);
+    if stream.status == ResourceStatus::Deleting {
+        return Plan::Wait(ResourceStatus::Deleting);
     }
 
     // Ownership before anything else: a stream that is not ours is never changed.
@@ -216,13 +216,13 @@ pub fn plan(desired: &Desired, observed: Option<&Observed>) -> Plan {
         Ownership::Unowned if !desired.adopt_existing => {
             return Plan::Blocked(Blocker::NotOwned(Ownership::Unowned));
         }
-        Ownership::Unowned if stream.status != StreamStatus::Active => {
+        Ownership::Unowned if stream.status != ResourceStatus::Active => {
             return Plan::Wait(stream.status.clone());
         }
         Ownership::Unowned => return Plan::Mutate(Mutation::Adopt),
     }
 
-    if stream.status != StreamStatus::Active {
+    if stream.status != ResourceStatus::Active {
         return Plan::Wait(stream.status.clone());
     }
 
@@ -262,19 +262,26 @@ fn next_mutation(desired: &Desired, observed: &Observed) -> Option<Mutation> {
         return Some(Mutation::UpdateStorageTier(want));
     }
 
-    let want_tags = desired.tags.as_ref()?;
-    let stale: Vec<String> = observed
-        .tags
+    tag_mutation(desired.tags.as_ref()?, &observed.tags)
+}
+
+/// The tag change that takes `have` to `want` (removals first, so a replacement never
+/// crosses the 50-tag limit), leaving reserved tags alone; `None` when they agree.
+pub fn tag_mutation(
+    want: &BTreeMap<String, String>,
+    have: &BTreeMap<String, String>,
+) -> Option<Mutation> {
+    let stale: Vec<String> = have
         .keys()
-        .filter(|key| !is_reserved_tag(key) && !want_tags.contains_key(*key))
+        .filter(|key| !is_reserved_tag(key) && !want.contains_key(*key))
         .cloned()
         .collect();
     if !stale.is_empty() {
         return Some(Mutation::Untag(stale));
     }
-    let changed: BTreeMap<String, String> = want_tags
+    let changed: BTreeMap<String, String> = want
         .iter()
-        .filter(|(key, value)| observed.tags.get(*key) != Some(*value))
+        .filter(|(key, value)| have.get(*key) != Some(*value))
         .map(|(key, value)| (key.clone(), value.clone()))
         .collect();
     (!changed.is_empty()).then_some(Mutation::Tag(changed))
@@ -298,7 +305,7 @@ pub enum CleanupPlan {
     /// Nothing (left) to do at AWS: remove the finalizer.
     Done,
     /// The stream is busy or being deleted: look again soon.
-    Wait(StreamStatus),
+    Wait(ResourceStatus),
     /// DeleteStream (policy Delete, the stream is ours and ACTIVE).
     Delete,
     /// Remove our ownership tags (policy Retain), so the stream can be adopted again later.
@@ -311,13 +318,13 @@ pub fn plan_cleanup(desired: &Desired, observed: Option<&Observed>) -> CleanupPl
         return CleanupPlan::Done;
     };
     // Whoever's it is, it will be gone soon: wait for that rather than ask for its tags.
-    if observed.stream.status == StreamStatus::Deleting {
-        return CleanupPlan::Wait(StreamStatus::Deleting);
+    if observed.stream.status == ResourceStatus::Deleting {
+        return CleanupPlan::Wait(ResourceStatus::Deleting);
     }
     if observed.ownership(desired) != Ownership::Ours {
         return CleanupPlan::Done;
     }
-    if observed.stream.status != StreamStatus::Active {
+    if observed.stream.status != ResourceStatus::Active {
         return CleanupPlan::Wait(observed.stream.status.clone());
     }
     match desired.deletion_policy {
@@ -351,7 +358,7 @@ mod tests {
     }
 
     /// The stream KVS would report after creating `desired()`.
-    fn observed(status: StreamStatus) -> Observed {
+    fn observed(status: ResourceStatus) -> Observed {
         Observed {
             stream: Stream {
                 name: "front-door-cam".into(),
@@ -374,7 +381,7 @@ mod tests {
     }
 
     fn active() -> Observed {
-        observed(StreamStatus::Active)
+        observed(ResourceStatus::Active)
     }
 
     fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -416,10 +423,10 @@ mod tests {
         want.data_retention_in_hours = Some(48);
         want.tags = Some(tags(&[("team", "ops")]));
         for status in [
-            StreamStatus::Creating,
-            StreamStatus::Updating,
-            StreamStatus::Deleting,
-            StreamStatus::Other("NEW_STATE".into()),
+            ResourceStatus::Creating,
+            ResourceStatus::Updating,
+            ResourceStatus::Deleting,
+            ResourceStatus::Other("NEW_STATE".into()),
         ] {
             let got = plan(&want, Some(&observed(status.clone())));
             assert_eq!(got, Plan::Wait(status));
@@ -685,16 +692,16 @@ mod tests {
 
     #[test]
     fn a_stream_being_deleted_is_waited_for_whoever_owns_it() {
-        let mut foreign = observed(StreamStatus::Deleting);
+        let mut foreign = observed(ResourceStatus::Deleting);
         foreign.tags.clear();
-        for have in [observed(StreamStatus::Deleting), foreign] {
+        for have in [observed(ResourceStatus::Deleting), foreign] {
             assert_eq!(
                 plan(&desired(), Some(&have)),
-                Plan::Wait(StreamStatus::Deleting)
+                Plan::Wait(ResourceStatus::Deleting)
             );
             assert_eq!(
                 plan_cleanup(&desired(), Some(&have)),
-                CleanupPlan::Wait(StreamStatus::Deleting)
+                CleanupPlan::Wait(ResourceStatus::Deleting)
             );
         }
     }
@@ -711,8 +718,11 @@ mod tests {
         let mut want = desired();
         want.adopt_existing = true;
         assert_eq!(plan(&want, Some(&have)), Plan::Mutate(Mutation::Adopt));
-        have.stream.status = StreamStatus::Updating;
-        assert_eq!(plan(&want, Some(&have)), Plan::Wait(StreamStatus::Updating));
+        have.stream.status = ResourceStatus::Updating;
+        assert_eq!(
+            plan(&want, Some(&have)),
+            Plan::Wait(ResourceStatus::Updating)
+        );
     }
 
     #[test]
@@ -785,20 +795,20 @@ mod tests {
             (
                 "ours, deleting",
                 desired(),
-                Some(observed(StreamStatus::Deleting)),
-                CleanupPlan::Wait(StreamStatus::Deleting),
+                Some(observed(ResourceStatus::Deleting)),
+                CleanupPlan::Wait(ResourceStatus::Deleting),
             ),
             (
                 "ours, updating",
                 desired(),
-                Some(observed(StreamStatus::Updating)),
-                CleanupPlan::Wait(StreamStatus::Updating),
+                Some(observed(ResourceStatus::Updating)),
+                CleanupPlan::Wait(ResourceStatus::Updating),
             ),
             (
                 "ours, creating, Retain",
                 retain,
-                Some(observed(StreamStatus::Creating)),
-                CleanupPlan::Wait(StreamStatus::Creating),
+                Some(observed(ResourceStatus::Creating)),
+                CleanupPlan::Wait(ResourceStatus::Creating),
             ),
         ];
         for (why, want, have, expected) in cases {

@@ -76,6 +76,7 @@ fn respond(endpoint: &Endpoint, request: &Request<Incoming>) -> Response<Full<By
             context
                 .metrics
                 .observe_resources(context.known_resources().iter().map(AsRef::as_ref));
+            context.metrics.set_shards_held(context.shards.held_count());
             match context.metrics.encode() {
                 Ok(body) => text(StatusCode::OK, body),
                 Err(_) => text(

@@ -7,7 +7,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 
 use crate::api::VideoStreamStatus;
-use crate::kvs::{Stream, StreamStatus};
+use crate::kvs::{ResourceStatus, Stream};
 use crate::sync::{CleanupStep, Report, Step, describe_mutation};
 use crate::{Error, ErrorClass};
 
@@ -69,7 +69,7 @@ pub fn next_status(
             match &report.step {
                 Step::Created { arn } => {
                     status.stream_arn = Some(arn.clone());
-                    status.aws_status = Some(StreamStatus::Creating.as_str().to_string());
+                    status.aws_status = Some(ResourceStatus::Creating.as_str().to_string());
                     status.data_endpoints.clear();
                 }
                 Step::InSync => status.data_endpoints = report.endpoints.clone(),
@@ -132,7 +132,7 @@ pub fn next_status(
                 CleanupStep::Released { arn } => format!("released stream {arn}; it is kept"),
             };
             if let CleanupStep::Deleted { .. } = step {
-                status.aws_status = Some(StreamStatus::Deleting.as_str().to_string());
+                status.aws_status = Some(ResourceStatus::Deleting.as_str().to_string());
             }
             stamp.set(
                 &mut status.conditions,
@@ -185,12 +185,12 @@ fn readiness(report: &Report) -> (bool, &'static str, String) {
             reason::UPDATING,
             describe_mutation(mutation, report.stream.as_ref()),
         ),
-        Step::Waiting(StreamStatus::Creating) => (
+        Step::Waiting(ResourceStatus::Creating) => (
             false,
             reason::CREATING,
             "Kinesis Video Streams is creating the stream".to_string(),
         ),
-        Step::Waiting(StreamStatus::Deleting) => (
+        Step::Waiting(ResourceStatus::Deleting) => (
             false,
             reason::DELETING,
             "the stream is being deleted outside this VideoStream; it will be created again once gone"
@@ -272,7 +272,7 @@ mod tests {
     use crate::kvs::RetentionChange;
     use crate::plan::Mutation;
 
-    fn stream(status: StreamStatus) -> Stream {
+    fn stream(status: ResourceStatus) -> Stream {
         Stream {
             name: "s".into(),
             arn: "arn:aws:kinesisvideo:us-west-2:1:stream/s/1".into(),
@@ -288,7 +288,7 @@ mod tests {
 
     fn report(step: Step) -> Report {
         Report {
-            stream: Some(stream(StreamStatus::Active)),
+            stream: Some(stream(ResourceStatus::Active)),
             storage_tier: None,
             step,
             endpoints: BTreeMap::from([("PUT_MEDIA".into(), "https://put".into())]),
@@ -449,7 +449,7 @@ mod tests {
     #[test]
     fn kstatus_conditions_follow_ready_and_the_error_class() {
         let creating = Report {
-            step: Step::Waiting(StreamStatus::Creating),
+            step: Step::Waiting(ResourceStatus::Creating),
             ..report(Step::InSync)
         };
         let s = next_status(None, Some(1), "s", Outcome::Synced(&creating), at(10));

@@ -9,7 +9,7 @@ use crate::api::StorageTier;
 use std::time::Duration;
 
 use crate::kvs::{
-    KinesisVideo, PUBLISHED_ENDPOINT_APIS, RetentionChange, Stream, StreamStatus, TagRead,
+    KinesisVideo, PUBLISHED_ENDPOINT_APIS, ResourceStatus, RetentionChange, Stream, TagRead,
 };
 use crate::plan::{
     Blocker, CleanupPlan, Desired, Mutation, Observed, Ownership, Plan, ownership, plan,
@@ -33,7 +33,7 @@ pub struct Report {
 pub enum Step {
     Created { arn: String },
     Mutated(Mutation),
-    Waiting(StreamStatus),
+    Waiting(ResourceStatus),
     InSync,
 }
 
@@ -44,11 +44,11 @@ pub async fn observe(kvs: &dyn KinesisVideo, desired: &Desired) -> Result<Option
     };
     // The plan waits for a stream being deleted whoever owns it: its tags are not needed.
     let tags = match stream.status {
-        StreamStatus::Deleting => BTreeMap::new(),
+        ResourceStatus::Deleting => BTreeMap::new(),
         _ => kvs.list_tags(&stream.arn, TagRead::Cached).await?,
     };
     let storage_tier = match desired.storage_tier {
-        Some(_) if stream.status == StreamStatus::Active => {
+        Some(_) if stream.status == ResourceStatus::Active => {
             kvs.describe_storage_tier(&stream.arn).await?
         }
         _ => None,
@@ -138,8 +138,8 @@ async fn apply(
             kvs.update_data_retention(arn, version, *change).await
         }
         Mutation::UpdateStorageTier(tier) => kvs.update_storage_tier(arn, version, *tier).await,
-        Mutation::Untag(keys) => kvs.untag_stream(arn, keys).await,
-        Mutation::Tag(tags) => kvs.tag_stream(arn, tags).await,
+        Mutation::Untag(keys) => kvs.untag(arn, keys).await,
+        Mutation::Tag(tags) => kvs.tag(arn, tags).await,
     }
 }
 
@@ -152,8 +152,7 @@ async fn adopt(kvs: &dyn KinesisVideo, desired: &Desired, stream: &Stream) -> Re
     if found != Ownership::Unowned {
         return Err(not_owned(found, &desired.name));
     }
-    kvs.tag_stream(&stream.arn, &desired.ownership_tags())
-        .await?;
+    kvs.tag(&stream.arn, &desired.ownership_tags()).await?;
     tokio::time::sleep(CLAIM_SETTLE).await;
     confirm_ours(kvs, desired, stream).await
 }
@@ -198,7 +197,7 @@ pub enum CleanupStep {
     /// Nothing left at AWS for this VideoStream: the finalizer may go.
     Done,
     /// Waiting for the stream to settle or disappear.
-    Waiting(StreamStatus),
+    Waiting(ResourceStatus),
     /// DeleteStream was called.
     Deleted { arn: String },
     /// Our ownership tags were removed; the stream stays.
@@ -229,7 +228,7 @@ pub async fn cleanup(kvs: &dyn KinesisVideo, desired: &Desired) -> Result<Cleanu
         (CleanupPlan::Release, Some(stream)) => match confirm_ours(kvs, &desired, &stream).await {
             Ok(()) => {
                 let keys: Vec<String> = desired.ownership_tags().into_keys().collect();
-                kvs.untag_stream(&stream.arn, &keys).await?;
+                kvs.untag(&stream.arn, &keys).await?;
                 CleanupStep::Released { arn: stream.arn }
             }
             Err(Error::NotOwned(_)) => CleanupStep::Done,

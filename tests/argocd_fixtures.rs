@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use k8s_openapi::jiff::Timestamp;
 use kvs_operator::api::{VideoStream, VideoStreamStatus};
-use kvs_operator::kvs::{RetentionChange, Stream, StreamStatus};
+use kvs_operator::kvs::{ResourceStatus, RetentionChange, Stream};
 use kvs_operator::plan::{Blocker, Mutation, Ownership};
 use kvs_operator::status::{Outcome, READY, RECONCILING, STALLED, SYNCED, find, next_status};
 use kvs_operator::sync::{CleanupStep, Report, Step};
@@ -61,7 +61,7 @@ fn at(time: &str) -> Timestamp {
 }
 
 /// The front-door stream as DescribeStream reports it.
-fn front_door(status: StreamStatus, version: &str, retention: i32) -> Stream {
+fn front_door(status: ResourceStatus, version: &str, retention: i32) -> Stream {
     Stream {
         name: "front-door-cam".into(),
         arn: ARN.into(),
@@ -159,19 +159,19 @@ fn ready() -> Replay {
         .synced(
             1,
             "2026-03-02T09:14:11Z",
-            Some(front_door(StreamStatus::Creating, VERSION_1, 24)),
-            Step::Waiting(StreamStatus::Creating),
+            Some(front_door(ResourceStatus::Creating, VERSION_1, 24)),
+            Step::Waiting(ResourceStatus::Creating),
         )
         .synced(
             1,
             "2026-03-02T09:14:16Z",
-            Some(front_door(StreamStatus::Active, VERSION_1, 24)),
+            Some(front_door(ResourceStatus::Active, VERSION_1, 24)),
             Step::InSync,
         )
         .synced(
             1,
             "2026-03-02T10:04:51Z",
-            Some(front_door(StreamStatus::Active, VERSION_1, 24)),
+            Some(front_door(ResourceStatus::Active, VERSION_1, 24)),
             Step::InSync,
         )
 }
@@ -181,7 +181,7 @@ fn updating() -> Replay {
     ready().synced(
         2,
         "2026-03-02T11:30:01Z",
-        Some(front_door(StreamStatus::Active, VERSION_1, 24)),
+        Some(front_door(ResourceStatus::Active, VERSION_1, 24)),
         Step::Mutated(Mutation::UpdateRetention {
             from: 24,
             to: 48,
@@ -209,22 +209,22 @@ fn history(fixture: &str) -> Option<Replay> {
             .synced(
                 1,
                 "2026-03-02T09:14:11Z",
-                Some(front_door(StreamStatus::Creating, VERSION_1, 24)),
-                Step::Waiting(StreamStatus::Creating),
+                Some(front_door(ResourceStatus::Creating, VERSION_1, 24)),
+                Step::Waiting(ResourceStatus::Creating),
             ),
         "ready" | "deletion-not-observed" => ready(),
         "spec-changed" => ready().synced(
             9,
             "2026-03-09T16:20:03Z",
-            Some(front_door(StreamStatus::Active, VERSION_1, 24)),
+            Some(front_door(ResourceStatus::Active, VERSION_1, 24)),
             Step::InSync,
         ),
         "updating" => updating(),
         "waiting-for-update" => updating().synced(
             2,
             "2026-03-02T11:30:06Z",
-            Some(front_door(StreamStatus::Updating, VERSION_2, 48)),
-            Step::Waiting(StreamStatus::Updating),
+            Some(front_door(ResourceStatus::Updating, VERSION_2, 48)),
+            Step::Waiting(ResourceStatus::Updating),
         ),
         "aws-unavailable-during-update" => updating().failed(
             2,
@@ -265,8 +265,8 @@ fn history(fixture: &str) -> Option<Replay> {
         "deleted-outside-kubernetes" => ready().synced(
             1,
             "2026-03-03T08:45:12Z",
-            Some(front_door(StreamStatus::Deleting, VERSION_1, 24)),
-            Step::Waiting(StreamStatus::Deleting),
+            Some(front_door(ResourceStatus::Deleting, VERSION_1, 24)),
+            Step::Waiting(ResourceStatus::Deleting),
         ),
         "deleting" => ready().cleanup(
             2,
@@ -283,7 +283,7 @@ fn history(fixture: &str) -> Option<Replay> {
                 arn: "arn:aws:kinesisvideo:us-west-2:123456789012:stream/lobby-cam/1763625600000"
                     .into(),
                 version: "b7Hq3LmZ0xWc5RtN".into(),
-                status: StreamStatus::Active,
+                status: ResourceStatus::Active,
                 device_name: None,
                 media_type: Some("video/h264".into()),
                 kms_key_id: Some(AWS_MANAGED_KEY.into()),

@@ -9,11 +9,17 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use kvs_emulator::{Delays, Emulator, Operation, Running};
-use kvs_operator::api::{CLUSTER_TAG, DeletionPolicy, OWNER_TAG, StorageTier};
+use kvs_operator::api::{
+    CLUSTER_TAG, ChannelEndpoints, DeletionPolicy, ImageGeneration, Notification, OWNER_TAG,
+    StorageTier,
+};
 use kvs_operator::kvs::gate::Gated;
 use kvs_operator::kvs::sdk::SdkKinesisVideo;
 use kvs_operator::kvs::tag_cache::TagCached;
-use kvs_operator::kvs::{KinesisVideo, NewStream, RetentionChange, Stream, StreamStatus, TagRead};
+use kvs_operator::kvs::{
+    Channel, KinesisVideo, MediaStorageConfig, NewChannel, NewStream, ResourceStatus,
+    RetentionChange, Stream, TagRead,
+};
 use kvs_operator::plan::{Desired, Mutation};
 use kvs_operator::sync::{CleanupStep, Report, Step, cleanup, sync};
 use kvs_operator::{Error, ErrorClass};
@@ -326,7 +332,7 @@ async fn delete_policy_deletes_the_stream_and_waits_until_it_is_gone() {
 
     assert!(matches!(steps[0], CleanupStep::Deleted { .. }), "{steps:?}");
     assert!(
-        steps.contains(&CleanupStep::Waiting(StreamStatus::Deleting)),
+        steps.contains(&CleanupStep::Waiting(ResourceStatus::Deleting)),
         "waited for DELETING to end: {steps:?}"
     );
     assert!(emulator.stream("to-delete").is_none());
@@ -514,15 +520,11 @@ impl KinesisVideo for RacingWriter {
     ) -> kvs_operator::Result<()> {
         self.inner.update_data_retention(arn, version, change).await
     }
-    async fn tag_stream(
-        &self,
-        arn: &str,
-        tags: &BTreeMap<String, String>,
-    ) -> kvs_operator::Result<()> {
-        self.inner.tag_stream(arn, tags).await
+    async fn tag(&self, arn: &str, tags: &BTreeMap<String, String>) -> kvs_operator::Result<()> {
+        self.inner.tag(arn, tags).await
     }
-    async fn untag_stream(&self, arn: &str, keys: &[String]) -> kvs_operator::Result<()> {
-        self.inner.untag_stream(arn, keys).await
+    async fn untag(&self, arn: &str, keys: &[String]) -> kvs_operator::Result<()> {
+        self.inner.untag(arn, keys).await
     }
     async fn list_tags(
         &self,
@@ -547,6 +549,60 @@ impl KinesisVideo for RacingWriter {
         tier: StorageTier,
     ) -> kvs_operator::Result<()> {
         self.inner.update_storage_tier(arn, version, tier).await
+    }
+    async fn describe_image_generation(
+        &self,
+        arn: &str,
+    ) -> kvs_operator::Result<Option<ImageGeneration>> {
+        self.inner.describe_image_generation(arn).await
+    }
+    async fn update_image_generation(
+        &self,
+        arn: &str,
+        config: &ImageGeneration,
+    ) -> kvs_operator::Result<()> {
+        self.inner.update_image_generation(arn, config).await
+    }
+    async fn describe_notification(&self, arn: &str) -> kvs_operator::Result<Option<Notification>> {
+        self.inner.describe_notification(arn).await
+    }
+    async fn update_notification(
+        &self,
+        arn: &str,
+        config: &Notification,
+    ) -> kvs_operator::Result<()> {
+        self.inner.update_notification(arn, config).await
+    }
+    async fn describe_channel(&self, name: &str) -> kvs_operator::Result<Option<Channel>> {
+        self.inner.describe_channel(name).await
+    }
+    async fn list_channels(&self) -> kvs_operator::Result<Vec<Channel>> {
+        self.inner.list_channels().await
+    }
+    async fn create_channel(&self, channel: &NewChannel) -> kvs_operator::Result<String> {
+        self.inner.create_channel(channel).await
+    }
+    async fn update_channel(&self, arn: &str, version: &str, ttl: i32) -> kvs_operator::Result<()> {
+        self.inner.update_channel(arn, version, ttl).await
+    }
+    async fn delete_channel(&self, arn: &str, version: &str) -> kvs_operator::Result<()> {
+        self.inner.delete_channel(arn, version).await
+    }
+    async fn channel_endpoints(&self, arn: &str) -> kvs_operator::Result<ChannelEndpoints> {
+        self.inner.channel_endpoints(arn).await
+    }
+    async fn describe_media_storage(
+        &self,
+        arn: &str,
+    ) -> kvs_operator::Result<Option<MediaStorageConfig>> {
+        self.inner.describe_media_storage(arn).await
+    }
+    async fn update_media_storage(
+        &self,
+        arn: &str,
+        config: &MediaStorageConfig,
+    ) -> kvs_operator::Result<()> {
+        self.inner.update_media_storage(arn, config).await
     }
 }
 
@@ -636,7 +692,7 @@ async fn a_limit_aws_enforces_is_reported_and_nothing_is_half_applied() {
     let aws_tags: BTreeMap<String, String> = (0..5)
         .map(|i| (format!("aws:service:{i}"), "x".to_string()))
         .collect();
-    kvs.tag_stream(&arn, &aws_tags).await.unwrap();
+    kvs.tag(&arn, &aws_tags).await.unwrap();
 
     // 49 user tags + owner + cluster + 5 aws: tags > 50.
     want.tags = Some(

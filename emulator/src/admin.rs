@@ -6,12 +6,14 @@
 //! | method and path             | effect                                              |
 //! |-----------------------------|-----------------------------------------------------|
 //! | `GET /_emulator/health`     | `{"status":"ok","region":…,"account_id":…}`         |
-//! | `GET /_emulator/scopes`     | `{"scopes":[{"account","region","streams","calls"}]}`: scopes with state |
+//! | `GET /_emulator/scopes`     | `{"scopes":[{"account","region","streams","channels","calls"}]}`: scopes with state |
 //! | `GET /_emulator/calls`      | a scope's counters per operation: `total`, `succeeded`, `errors` by type |
 //! | `DELETE /_emulator/calls`   | resets every scope's counters and the call log      |
 //! | `GET /_emulator/log`        | `{"records":[…],"dropped":N}`; `?since=SEQ` for newer records only |
 //! | `GET /_emulator/streams`    | `{"streams":[…]}`: a scope's streams with tags and tier |
 //! | `DELETE /_emulator/streams` | forgets the streams of the scope named, or of every scope |
+//! | `GET /_emulator/channels`   | `{"channels":[…]}`: a scope's signaling channels    |
+//! | `DELETE /_emulator/channels` | forgets the channels of the scope named, or of every scope |
 //! | `GET /_emulator/config`     | the runtime settings                                |
 //! | `PUT /_emulator/config`     | a JSON merge patch of the settings; answers the new settings |
 
@@ -74,6 +76,21 @@ pub async fn respond(shared: &Shared, request: Request<Incoming>) -> HttpRespons
             }
             ok(&json!({}))
         }
+        (&Method::GET, "/channels") => {
+            let channels = with_tenant(shared, &scope, |tenant| {
+                tenant.channels.settle(Instant::now());
+                tenant.channels.snapshots()
+            });
+            ok(&json!({ "channels": channels.unwrap_or_default() }))
+        }
+        (&Method::DELETE, "/channels") => {
+            if query.names_scope() {
+                with_tenant(shared, &scope, |tenant| tenant.channels.clear());
+            } else {
+                shared.tenants.for_each(|tenant| tenant.channels.clear());
+            }
+            ok(&json!({}))
+        }
         (&Method::GET, "/config") => ok(&*shared.settings()),
         (&Method::PUT, "/config") => update_settings(shared, request).await,
         _ => not_found(&method, &path),
@@ -129,6 +146,7 @@ fn scopes(shared: &Shared) -> Vec<serde_json::Value> {
                     "account": scope.account,
                     "region": scope.region,
                     "streams": tenant.store.len(),
+                    "channels": tenant.channels.len(),
                     "calls": tenant.counters.total(),
                 })
             })

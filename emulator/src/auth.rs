@@ -3,9 +3,12 @@
 //! presence and shape are, as AWS checks them before anything else.
 
 use hyper::HeaderMap;
-use hyper::header::{AUTHORIZATION, DATE};
+use hyper::header::{AUTHORIZATION, DATE, HeaderName};
 
 use crate::config::is_region;
+
+static X_AMZ_DATE: HeaderName = HeaderName::from_static("x-amz-date");
+static X_AMZ_SECURITY_TOKEN: HeaderName = HeaderName::from_static("x-amz-security-token");
 
 /// The parts of a signature the emulator uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,10 +31,6 @@ pub enum AuthError {
 
 /// Reads the signature from the `Authorization` header or a presigned query.
 pub fn signature(headers: &HeaderMap, query: Option<&str>) -> Result<Signature, AuthError> {
-    let header_token = headers
-        .get("x-amz-security-token")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
     let Some(header) = headers.get(AUTHORIZATION) else {
         return presigned(query);
     };
@@ -42,15 +41,21 @@ pub fn signature(headers: &HeaderMap, query: Option<&str>) -> Result<Signature, 
             header.split(' ').next().unwrap_or_default()
         )));
     };
-    let parameter = |name: &str| {
-        parameters
-            .split(',')
-            .map(str::trim)
-            .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
-    };
-    let missing: Vec<&str> = ["Credential", "SignedHeaders", "Signature"]
+    // Credential, SignedHeaders, Signature, read in one pass.
+    const NAMES: [&str; 3] = ["Credential", "SignedHeaders", "Signature"];
+    let mut found: [Option<&str>; 3] = [None; 3];
+    for part in parameters.split(',').map(str::trim) {
+        if let Some((name, value)) = part.split_once('=')
+            && let Some(i) = NAMES.iter().position(|n| *n == name)
+        {
+            found[i] = Some(value);
+        }
+    }
+    let missing: Vec<&str> = NAMES
         .into_iter()
-        .filter(|name| parameter(name).is_none())
+        .zip(found)
+        .filter(|(_, value)| value.is_none())
+        .map(|(name, _)| name)
         .collect();
     if !missing.is_empty() {
         return Err(AuthError::Incomplete(
@@ -61,17 +66,20 @@ pub fn signature(headers: &HeaderMap, query: Option<&str>) -> Result<Signature, 
                 .join(" "),
         ));
     }
-    if !headers.contains_key("x-amz-date") && !headers.contains_key(DATE) {
+    if !headers.contains_key(&X_AMZ_DATE) && !headers.contains_key(DATE) {
         return Err(AuthError::Incomplete(
             "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
                 .into(),
         ));
     }
-    let (access_key_id, region) = credential_scope(parameter("Credential").unwrap_or_default())?;
+    let (access_key_id, region) = credential_scope(found[0].unwrap_or_default())?;
     Ok(Signature {
         access_key_id,
         region,
-        session_token: header_token,
+        session_token: headers
+            .get(&X_AMZ_SECURITY_TOKEN)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
     })
 }
 
@@ -98,8 +106,15 @@ fn presigned(query: Option<&str>) -> Result<Signature, AuthError> {
 
 /// Splits `AKID/DATE/REGION/SERVICE/aws4_request`.
 fn credential_scope(credential: &str) -> Result<(String, String), AuthError> {
-    let parts: Vec<&str> = credential.split('/').collect();
-    let [key, _date, region, _service, terminator] = parts[..] else {
+    let mut parts = credential.splitn(6, '/');
+    let (Some(key), Some(_date), Some(region), Some(_service), Some(terminator), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
         return Err(AuthError::Incomplete(format!(
             "Credential must have the form <key>/<date>/<region>/<service>/aws4_request; got {credential:?}."
         )));
@@ -124,20 +139,8 @@ fn credential_scope(credential: &str) -> Result<(String, String), AuthError> {
 
 #[cfg(test)]
 mod tests {
-    use hyper::header::{HeaderName, HeaderValue};
-
     use super::*;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.insert(
-                HeaderName::from_static(name),
-                HeaderValue::from_static(value),
-            );
-        }
-        map
-    }
+    use crate::http::test_headers as headers;
 
     #[test]
     fn header_signatures() {

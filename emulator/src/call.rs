@@ -17,6 +17,7 @@ use crate::http::{check_content_type, is_form, parse_json_object, read_body};
 use crate::identity::Caller;
 use crate::log::NewRecord;
 use crate::operation::Operation;
+use crate::resource::{Kind, Resource, addressed};
 use crate::rules::partition_of;
 use crate::scope::{Scope, Tenant};
 use crate::state::{Shared, lock};
@@ -34,7 +35,23 @@ struct Call<'a> {
 #[derive(Default)]
 struct Target {
     stream: Option<String>,
+    channel: Option<String>,
     role_arn: Option<String>,
+}
+
+impl Target {
+    fn of(resource: Option<Resource<'_>>) -> Target {
+        let name = |kind| {
+            resource
+                .filter(|r| r.kind == kind)
+                .map(|r| r.name.to_owned())
+        };
+        Target {
+            stream: name(Kind::Stream),
+            channel: name(Kind::Channel),
+            role_arn: None,
+        }
+    }
 }
 
 impl Call<'_> {
@@ -85,6 +102,7 @@ impl Call<'_> {
                 region: self.signature.region.clone(),
                 access_key_id: self.signature.access_key_id.clone(),
                 stream: target.stream,
+                channel: target.channel,
                 role_arn: target.role_arn,
                 error,
             },
@@ -117,16 +135,13 @@ pub async fn kvs(shared: &Shared, request: Request<Incoming>) -> Result<Vec<u8>,
     }
     let tenant = shared.tenants.get_or_create(&call.scope(&caller));
     let mut tenant = lock(&tenant);
-    let stream = input
-        .as_ref()
-        .ok()
-        .and_then(handlers::addressed_stream)
-        .map(str::to_owned);
-    let outcome =
-        input.and_then(|input| run_kvs(&call, &mut tenant, &caller, &input, stream.as_deref()));
-    let target = Target {
-        stream,
-        role_arn: None,
+    let (outcome, target) = match input {
+        Ok(input) => {
+            let resource = addressed(op, &input);
+            let outcome = run_kvs(&call, &mut tenant, &caller, &input, resource);
+            (outcome, Target::of(resource))
+        }
+        Err(err) => (Err(err), Target::default()),
     };
     call.finish(
         &mut tenant,
@@ -149,32 +164,39 @@ fn run_kvs(
     tenant: &mut Tenant,
     caller: &Caller,
     input: &Value,
-    stream: Option<&str>,
+    resource: Option<Resource<'_>>,
 ) -> Result<Vec<u8>, ApiError> {
     let settings = &call.settings;
-    check_access(call, caller, stream)?;
+    check_access(call, caller, resource)?;
     if settings.faults.error_rate > 0.0 && fastrand::f64() < settings.faults.error_rate {
         return Err(ApiError::internal_failure());
     }
     let now = Instant::now();
     tenant
         .limiter
-        .admit(&settings.quotas, call.op, stream, now)?;
+        .admit(&settings.quotas, call.op, resource, now)?;
     let ctx = Context {
         store: &mut tenant.store,
+        channels: &mut tenant.channels,
         settings,
         now,
     };
     handlers::dispatch(call.op, input, ctx)
 }
 
-/// A role with `name_prefixes` may only address streams with those prefixes, as an
-/// IAM policy on `stream/<prefix>*` allows. Calls that address no stream (ListStreams)
-/// are not restricted: IAM cannot restrict them to resources either.
-fn check_access(call: &Call<'_>, caller: &Caller, stream: Option<&str>) -> Result<(), ApiError> {
-    let (Some(prefixes), Some(name)) = (caller.name_prefixes(&call.settings), stream) else {
+/// A role with `name_prefixes` may only address streams and channels with those
+/// prefixes, as an IAM policy on `stream/<prefix>*` and `channel/<prefix>*` allows.
+/// Calls that address no resource (the listings) are not restricted: IAM cannot
+/// restrict them to resources either.
+fn check_access(
+    call: &Call<'_>,
+    caller: &Caller,
+    resource: Option<Resource<'_>>,
+) -> Result<(), ApiError> {
+    let (Some(prefixes), Some(resource)) = (caller.name_prefixes(&call.settings), resource) else {
         return Ok(());
     };
+    let name = resource.name;
     if prefixes
         .iter()
         .any(|prefix| name.starts_with(prefix.as_str()))
@@ -185,11 +207,12 @@ fn check_access(call: &Call<'_>, caller: &Caller, stream: Option<&str>) -> Resul
     let op = call.op;
     Err(ApiError::access_denied(format!(
         "User: {} is not authorized to perform: kinesisvideo:{op} on resource: \
-         arn:{}:kinesisvideo:{region}:{}:stream/{name}/* because no identity-based policy \
+         arn:{}:kinesisvideo:{region}:{}:{}/{name}/* because no identity-based policy \
          allows the kinesisvideo:{op} action",
         caller.arn,
         partition_of(region),
-        caller.account
+        caller.account,
+        resource.kind.as_str(),
     )))
 }
 
@@ -226,10 +249,10 @@ pub async fn sts(shared: &Shared, request: Request<Incoming>) -> Result<String, 
             _ => Ok(sts::get_caller_identity(&caller)),
         });
     let target = Target {
-        stream: None,
         role_arn: (call.op == Operation::AssumeRole)
             .then(|| params.get("RoleArn").map(str::to_owned))
             .flatten(),
+        ..Target::default()
     };
     call.finish(
         &mut tenant,

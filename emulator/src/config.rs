@@ -1,6 +1,6 @@
 //! Startup configuration and the settings that can change while the emulator runs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -78,6 +78,11 @@ pub struct Settings {
     /// When set, GetDataEndpoint answers this URL for every stream and API; otherwise a
     /// realistic `https://{s|b}-xxxxxxxx.kinesisvideo.<region>.amazonaws.com` per stream.
     pub data_endpoint: Option<String>,
+    /// Image-generation and notification destinations (S3 URIs, SNS topic ARNs) that do
+    /// not exist: an update naming one answers InvalidArgumentException, as AWS refuses a
+    /// destination it cannot deliver to.
+    #[serde(default)]
+    pub unknown_destinations: BTreeSet<String>,
     /// Which account each access key acts in, and which roles STS lets it assume.
     #[serde(default)]
     pub sts: Sts,
@@ -181,19 +186,26 @@ pub struct Quotas {
     pub account_tps: BTreeMap<Operation, u32>,
     /// Per stream, for each operation that addresses one stream.
     pub per_stream_tps: u32,
+    /// Per signaling channel, for each operation with a per-channel quota.
+    #[serde(default = "default_per_resource_tps")]
+    pub per_channel_tps: u32,
+}
+
+fn default_per_resource_tps() -> u32 {
+    5
 }
 
 impl Default for Quotas {
-    /// The published KVS control-plane quotas.
+    /// The published KVS control-plane quotas (streams and signaling channels).
     fn default() -> Self {
         Quotas {
             enabled: true,
             account_tps: Operation::ALL
                 .into_iter()
-                .filter(|op| !op.is_sts())
-                .map(|op| (op, op.default_account_tps()))
+                .filter_map(|op| Some((op, op.default_account_tps()?)))
                 .collect(),
-            per_stream_tps: 5,
+            per_stream_tps: default_per_resource_tps(),
+            per_channel_tps: default_per_resource_tps(),
         }
     }
 }
@@ -224,6 +236,11 @@ pub struct Limits {
     /// Streams per account before CreateStream fails with
     /// `AccountStreamLimitExceededException`; `None` means unlimited.
     pub max_streams: Option<usize>,
+    /// Signaling channels per account and region before CreateSignalingChannel fails
+    /// with `AccountChannelLimitExceededException` (AWS: 10,000 in us-east-1 and
+    /// us-west-2, 5,000 elsewhere); `None` means unlimited.
+    #[serde(default)]
+    pub max_channels: Option<usize>,
     /// Tags per ListTagsForStream page; smaller than 50 to exercise `NextToken`.
     pub tags_page_size: usize,
     /// Accept tag keys starting with `aws:`, which AWS reserves for itself, so tests can
@@ -235,6 +252,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_streams: None,
+            max_channels: None,
             tags_page_size: 50,
             allow_reserved_tag_keys: false,
         }

@@ -41,7 +41,13 @@ impl Counters {
         calls.total += 1;
         match error {
             None => calls.succeeded += 1,
-            Some(code) => *calls.errors.entry(code.to_owned()).or_default() += 1,
+            // No allocation once the code has been seen.
+            Some(code) => match calls.errors.get_mut(code) {
+                Some(count) => *count += 1,
+                None => {
+                    calls.errors.insert(code.to_owned(), 1);
+                }
+            },
         }
     }
 

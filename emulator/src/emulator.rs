@@ -13,7 +13,7 @@ use crate::counters::{CallCounts, OperationCalls};
 use crate::error::EmulatorError;
 use crate::http;
 use crate::log::CallRecord;
-use crate::model::StreamSnapshot;
+use crate::model::{ChannelSnapshot, StreamSnapshot};
 use crate::operation::Operation;
 use crate::scope::{Scope, Tenant};
 use crate::state::{Shared, lock};
@@ -84,7 +84,7 @@ impl Running {
         self.shared.default_scope.clone()
     }
 
-    /// Every (account, region) that has streams or counted calls, in order.
+    /// Every (account, region) that has streams, channels or counted calls, in order.
     pub fn scopes(&self) -> Vec<Scope> {
         self.shared
             .tenants
@@ -179,6 +179,47 @@ impl Running {
     /// Forgets every stream of `account` in `region`.
     pub fn clear_streams_in(&self, account: &str, region: &str) {
         self.with_tenant(account, region, |tenant| tenant.store.clear());
+    }
+
+    /// Signaling channels of the default account and region, sorted by name, with due
+    /// transitions applied.
+    pub fn channels(&self) -> Vec<ChannelSnapshot> {
+        self.channels_in(self.account_id(), self.region())
+    }
+
+    /// Signaling channels of `account` in `region`.
+    pub fn channels_in(&self, account: &str, region: &str) -> Vec<ChannelSnapshot> {
+        self.with_tenant(account, region, |tenant| {
+            tenant.channels.settle(Instant::now());
+            tenant.channels.snapshots()
+        })
+        .unwrap_or_default()
+    }
+
+    /// One signaling channel of the default account and region by name (in any state).
+    pub fn channel(&self, name: &str) -> Option<ChannelSnapshot> {
+        self.channel_in(self.account_id(), self.region(), name)
+    }
+
+    /// One signaling channel of `account` in `region` by name.
+    pub fn channel_in(&self, account: &str, region: &str, name: &str) -> Option<ChannelSnapshot> {
+        self.with_tenant(account, region, |tenant| {
+            tenant.channels.settle(Instant::now());
+            tenant.channels.snapshot(name)
+        })
+        .flatten()
+    }
+
+    /// Forgets every signaling channel of every account and region.
+    pub fn clear_channels(&self) {
+        self.shared
+            .tenants
+            .for_each(|tenant| tenant.channels.clear());
+    }
+
+    /// Forgets every signaling channel of `account` in `region`.
+    pub fn clear_channels_in(&self, account: &str, region: &str) {
+        self.with_tenant(account, region, |tenant| tenant.channels.clear());
     }
 
     fn with_tenant<T>(

@@ -50,6 +50,25 @@ impl ApiError {
         )
     }
 
+    /// The addressed signaling channel does not exist (or is being deleted).
+    pub fn channel_not_found() -> Self {
+        Self::new(
+            "ResourceNotFoundException",
+            404,
+            "The requested channel is not found or not active.",
+        )
+    }
+
+    /// The account has as many signaling channels as its quota allows.
+    pub fn account_channel_limit(message: impl Into<String>) -> Self {
+        Self::new("AccountChannelLimitExceededException", 400, message)
+    }
+
+    /// The stream keeps no data (retention 0), which the operation needs.
+    pub fn no_data_retention(message: impl Into<String>) -> Self {
+        Self::new("NoDataRetentionException", 400, message)
+    }
+
     /// The stream exists already, or is not ACTIVE for a mutation.
     pub fn resource_in_use(message: impl Into<String>) -> Self {
         Self::new("ResourceInUseException", 400, message)

@@ -228,15 +228,30 @@ pub fn sts_error_response(err: &ApiError) -> HttpResponse {
 
 /// A fresh request id, shaped like AWS's (a UUID).
 pub fn request_id() -> String {
-    let hex = format!("{:032x}", fastrand::u128(..));
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut bits = fastrand::u128(..);
+    let mut id = String::with_capacity(36);
+    for i in 0..32 {
+        if matches!(i, 8 | 12 | 16 | 20) {
+            id.push('-');
+        }
+        id.push(char::from(HEX[(bits & 0xf) as usize]));
+        bits >>= 4;
+    }
+    id
+}
+
+/// Headers from static pairs, for unit tests.
+#[cfg(test)]
+pub fn test_headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        map.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+    map
 }
 
 #[cfg(test)]
@@ -244,14 +259,7 @@ mod tests {
     use super::*;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.insert(
-                HeaderName::from_static(name),
-                HeaderValue::from_static(value),
-            );
-        }
-        map
+        test_headers(pairs)
     }
 
     #[test]
@@ -276,6 +284,10 @@ mod tests {
         assert_eq!(parse_json_object(b"").unwrap(), serde_json::json!({}));
         assert!(parse_json_object(b"[1]").is_err());
         assert!(parse_json_object(b"{\"a\":").is_err());
-        assert_eq!(request_id().len(), 36);
+        let id = request_id();
+        assert_eq!(id.len(), 36);
+        let groups: Vec<usize> = id.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12]);
+        assert!(id.chars().all(|c| c == '-' || c.is_ascii_hexdigit()));
     }
 }

@@ -27,6 +27,8 @@ pub struct CallRecord {
     pub access_key_id: String,
     /// The stream the call addressed by name or ARN, if any.
     pub stream: Option<String>,
+    /// The signaling channel the call addressed by name or ARN, if any.
+    pub channel: Option<String>,
     /// The role an AssumeRole call asked for.
     pub role_arn: Option<String>,
     /// `None` for success, else the error code answered, e.g. `ResourceInUseException`.
@@ -53,6 +55,7 @@ pub struct NewRecord {
     pub region: String,
     pub access_key_id: String,
     pub stream: Option<String>,
+    pub channel: Option<String>,
     pub role_arn: Option<String>,
     pub error: Option<&'static str>,
 }
@@ -86,6 +89,7 @@ impl CallLog {
             region: record.region,
             access_key_id: record.access_key_id,
             stream: record.stream,
+            channel: record.channel,
             role_arn: record.role_arn,
             error: record.error.map(str::to_owned),
         });
@@ -120,6 +124,7 @@ mod tests {
             region: "us-west-2".into(),
             access_key_id: "AKID".into(),
             stream: None,
+            channel: None,
             role_arn: None,
             error: None,
         }

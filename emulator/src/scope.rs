@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
+use crate::channels::Channels;
 use crate::counters::Counters;
 use crate::quota::RateLimiter;
 use crate::state::lock;
@@ -32,6 +33,7 @@ impl Scope {
 /// Everything one scope holds.
 pub struct Tenant {
     pub store: Store,
+    pub channels: Channels,
     pub limiter: RateLimiter,
     pub counters: Counters,
 }
@@ -40,14 +42,16 @@ impl Tenant {
     fn new(scope: &Scope) -> Tenant {
         Tenant {
             store: Store::new(&scope.region, &scope.account),
+            channels: Channels::new(&scope.region, &scope.account),
             limiter: RateLimiter::default(),
             counters: Counters::default(),
         }
     }
 
-    /// Whether anything happened here: streams exist or calls were counted.
+    /// Whether anything happened here: streams or channels exist, or calls were
+    /// counted.
     pub fn has_state(&self) -> bool {
-        !self.store.is_empty() || !self.counters.is_empty()
+        !self.store.is_empty() || !self.channels.is_empty() || !self.counters.is_empty()
     }
 }
 

@@ -742,6 +742,12 @@ async fn the_call_log_orders_every_call_with_who_where_and_outcome() {
         ]
     );
     assert_eq!(log[3].role_arn.as_deref(), Some(TENANT_ROLE));
+    let writes: Vec<&str> = log
+        .iter()
+        .filter(|r| r.operation.is_mutation() && r.succeeded())
+        .map(|r| r.access_key_id.as_str())
+        .collect();
+    assert_eq!(writes, [BASE_KEY, session.access_key_id()]);
     assert!(
         log.windows(2)
             .all(|w| w[0].seq < w[1].seq && w[0].time <= w[1].time)
@@ -834,7 +840,7 @@ async fn admin_reads_scopes_streams_calls_and_the_log() {
     let scopes = get("/_emulator/scopes").await.json();
     assert_eq!(
         scopes["scopes"],
-        serde_json::json!([{"account": ACCOUNT, "region": OTHER_REGION, "streams": 1, "calls": 1}])
+        serde_json::json!([{"account": ACCOUNT, "region": OTHER_REGION, "streams": 1, "channels": 0, "calls": 1}])
     );
     let streams = get("/_emulator/streams?region=eu-west-1").await.json();
     assert_eq!(streams["streams"][0]["StreamName"], "eu-cam");

@@ -13,6 +13,8 @@ mod lifecycle;
 mod operations;
 mod ownership;
 mod proxy;
+mod rest;
+mod sharding;
 mod support;
 mod tenancy;
 mod validation;
