@@ -484,7 +484,7 @@ fn every_error_class_reaches_argo_cd_as_the_condition_its_health_check_reads() {
     let ready = Replay::new("front-door-cam").synced(
         1,
         "2026-03-02T09:14:16Z",
-        Some(front_door(StreamStatus::Active, VERSION_1, 24)),
+        Some(front_door(ResourceStatus::Active, VERSION_1, 24)),
         Step::InSync,
     );
     for (first, later) in one_of_each_error().into_iter().zip(one_of_each_error()) {
