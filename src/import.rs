@@ -11,8 +11,8 @@ use kube::api::ObjectMeta;
 use crate::api::{
     DeletionPolicy, MAX_RESOURCE_NAME, MAX_USER_TAGS, OWNER_TAG, VideoStream, VideoStreamSpec,
 };
+use crate::engine::ownership::is_reserved_tag;
 use crate::kvs::{KinesisVideo, ResourceStatus, Stream, TagRead};
-use crate::plan::is_reserved_tag;
 use crate::{Error, Result};
 
 /// What to import and how the manifests are written.

@@ -10,10 +10,13 @@ use std::path::PathBuf;
 
 use k8s_openapi::jiff::Timestamp;
 use kvs_operator::api::{VideoStream, VideoStreamStatus};
+use kvs_operator::engine::conditions::{READY, RECONCILING, STALLED, SYNCED, find};
+use kvs_operator::engine::kind::{CleanupStep, Outcome};
+use kvs_operator::engine::ownership::Ownership;
 use kvs_operator::kvs::{ResourceStatus, RetentionChange, Stream};
-use kvs_operator::plan::{Blocker, Mutation, Ownership};
-use kvs_operator::status::{Outcome, READY, RECONCILING, STALLED, SYNCED, find, next_status};
-use kvs_operator::sync::{CleanupStep, Report, Step};
+use kvs_operator::stream::plan::{Blocker, Mutation};
+use kvs_operator::stream::status::next_status;
+use kvs_operator::stream::sync::{Report, Step};
 use kvs_operator::{Error, ErrorClass};
 
 const CUSTOMIZATION: &str = "deploy/argocd/resource_customizations/kvs-operator.dev/VideoStream";
@@ -103,7 +106,7 @@ impl Replay {
         }
     }
 
-    fn apply(mut self, generation: i64, time: &str, outcome: Outcome<'_>) -> Self {
+    fn apply(mut self, generation: i64, time: &str, outcome: Outcome<'_, Report>) -> Self {
         self.status = Some(next_status(
             self.status.as_ref(),
             Some(generation),
@@ -354,7 +357,7 @@ fn every_fixture_status_is_what_the_operator_writes() {
         }
         if vs.status != replay.status {
             panic!(
-                "{name}.yaml: the status differs from what kvs_operator::status::next_status writes \
+                "{name}.yaml: the status differs from what kvs_operator::stream::status::next_status writes \
                  for its history; update the fixture (and its expected health) to:\n{}",
                 serde_yaml_ng::to_string(&replay.status).unwrap()
             );
@@ -459,6 +462,8 @@ fn one_of_each_error() -> Vec<Error> {
             | Error::NoAccountBinding(_)
             | Error::AccountBindingConflict(_)
             | Error::AccountChanged(_)
+            | Error::MediaStorageNotReady(_)
+            | Error::MediaStorageNeedsRetention(_)
             | Error::NotLeader(_)
             | Error::Kube(_)
             | Error::Finalizer(_)

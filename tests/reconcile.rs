@@ -13,6 +13,8 @@ use kvs_operator::api::{
     CLUSTER_TAG, ChannelEndpoints, DeletionPolicy, ImageGeneration, Notification, OWNER_TAG,
     StorageTier,
 };
+use kvs_operator::engine::kind::CleanupStep;
+use kvs_operator::engine::ownership::Owner;
 use kvs_operator::kvs::gate::Gated;
 use kvs_operator::kvs::sdk::SdkKinesisVideo;
 use kvs_operator::kvs::tag_cache::TagCached;
@@ -20,8 +22,8 @@ use kvs_operator::kvs::{
     Channel, KinesisVideo, MediaStorageConfig, NewChannel, NewStream, ResourceStatus,
     RetentionChange, Stream, TagRead,
 };
-use kvs_operator::plan::{Desired, Mutation};
-use kvs_operator::sync::{CleanupStep, Report, Step, cleanup, sync};
+use kvs_operator::stream::plan::{Desired, Mutation};
+use kvs_operator::stream::sync::{Report, Step, cleanup, sync};
 use kvs_operator::{Error, ErrorClass};
 
 mod common;
@@ -44,16 +46,18 @@ fn kvs(emulator: &Running) -> SdkKinesisVideo {
 fn desired(name: &str) -> Desired {
     Desired {
         name: name.to_string(),
-        owner: OWNER.to_string(),
-        cluster: CLUSTER.to_string(),
+        owner: Owner {
+            owner: OWNER.to_string(),
+            cluster: CLUSTER.to_string(),
+        },
         device_name: Some("cam-01".into()),
         media_type: Some("video/h264".into()),
         kms_key_id: None,
         data_retention_in_hours: Some(24),
         tags: Some(tags(&[("team", "security")])),
         storage_tier: None,
-        adopt_existing: false,
         deletion_policy: DeletionPolicy::Delete,
+        ..Desired::default()
     }
 }
 
@@ -372,7 +376,7 @@ async fn a_stream_that_is_not_ours_is_never_modified_or_deleted() {
     .unwrap();
     // And one owned by a VideoStream in another namespace.
     let mut other = desired("contested");
-    other.owner = "other-namespace/front-door".into();
+    other.owner.owner = "other-namespace/front-door".into();
     converge(&kvs, &other).await;
     tokio::time::sleep(Duration::from_millis(150)).await;
     emulator.reset_calls();
@@ -744,8 +748,10 @@ async fn two_claimants_of_one_stream_never_both_win() {
         ("other-namespace/cam", CLUSTER),
     ] {
         let mut want = desired("wanted");
-        want.owner = owner.into();
-        want.cluster = cluster.into();
+        want.owner = Owner {
+            owner: owner.into(),
+            cluster: cluster.into(),
+        };
         want.adopt_existing = true;
         claimants.push(want);
     }
@@ -764,11 +770,7 @@ async fn two_claimants_of_one_stream_never_both_win() {
         assert!(matches!(outcome, Error::NotOwned(_)), "{outcome}");
     }
     let stream = emulator.stream("wanted").unwrap();
-    assert_eq!(
-        stream.tags,
-        winners[0].ownership_tags(),
-        "the winner's tags"
-    );
+    assert_eq!(stream.tags, winners[0].owner.tags(), "the winner's tags");
     assert_eq!(
         calls(&emulator, Operation::UpdateDataRetention),
         0,
@@ -815,7 +817,7 @@ async fn ownership_is_read_fresh_before_a_delete_or_a_retention_decrease() {
 
 #[tokio::test]
 async fn a_closed_leader_fence_refuses_every_mutation_and_no_read() {
-    use kvs_operator::leader::Fence;
+    use kvs_operator::engine::leader::Fence;
     let emulator = emulator().await;
     let fence = Arc::new(Fence::closed());
     let kvs = Gated::new(self::kvs(&emulator), 1.0, None).fenced(fence.clone());

@@ -20,7 +20,7 @@ use super::{
 };
 use crate::Result;
 use crate::api::{ChannelEndpoints, ImageGeneration, Notification, StorageTier};
-use crate::leader::Fence;
+use crate::engine::leader::Fence;
 use crate::metrics::Metrics;
 
 /// Declares the operations with their published quotas: the enum, `ALL`, `name()` and
@@ -191,7 +191,7 @@ impl Limiter {
     /// The limiter of one account, reporting how many calls wait and for how long.
     pub fn for_account(
         quota_share: f64,
-        account: &crate::accounts::AccountKey,
+        account: &crate::tenancy::accounts::AccountKey,
         metrics: Option<Arc<Metrics>>,
     ) -> Self {
         Self {

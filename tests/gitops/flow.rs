@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use kvs_emulator::{Delays, Operation, StreamStatus};
 use kvs_operator::api::OWNER_TAG;
-use kvs_operator::status::{STALLED, find};
+use kvs_operator::engine::conditions::{STALLED, find};
 
 use crate::argocd::Sync;
 use crate::kstatus;

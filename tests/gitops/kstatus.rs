@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use kvs_operator::api::VideoStream;
-use kvs_operator::status::{READY, STALLED, find};
+use kvs_operator::engine::conditions::{READY, STALLED, find};
 use tokio::sync::OnceCell;
 
 use crate::support::Harness;

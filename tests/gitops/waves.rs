@@ -9,7 +9,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::Api;
 use kvs_emulator::{Delays, Emulator};
 use kvs_operator::api::VideoStream;
-use kvs_operator::status::{READY, find};
+use kvs_operator::engine::conditions::{READY, find};
 use kvs_testenv::ControlPlane;
 
 use crate::argocd::{ArgoCd, Sync, application};
