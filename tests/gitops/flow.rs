@@ -169,9 +169,14 @@ async fn a_stream_another_owner_holds_makes_the_application_degraded_with_our_me
         &video_stream("front-door", "taken-cam", 48),
     );
     let sha = w.commit("front door, on a stream that is not ours").await;
+    // Degraded, once the sync operation of the commit is over (it may still be wrapping up
+    // when the health turns).
     let app = w
-        .wait_app("Degraded on the commit", |a| {
-            a.revision == sha && a.health == "Degraded"
+        .wait_app("Degraded on the commit, its sync finished", |a| {
+            a.revision == sha
+                && a.health == "Degraded"
+                && !a.operation_phase.is_empty()
+                && a.operation_phase != "Running"
         })
         .await;
 
