@@ -256,7 +256,8 @@ impl Run<'_> {
     async fn converge(&self, results: &mut Results) -> Result<Vec<Operator>, BoxError> {
         let scenario = self.scenario;
         let operators = self.start(&OperatorSettings::Converge, "converge")?;
-        let startup = if scenario.wrapper.is_empty() { 60 } else { 600 };
+        let wrapped = !scenario.wrapper.is_empty() && scenario.wrapper_phase == "converge";
+        let startup = if wrapped { 600 } else { 60 };
         operators::wait_up(&operators, Duration::from_secs(startup)).await?;
         if scenario.accounts > 0 {
             fleet::wait_bindings_ready(self.client, Duration::from_secs(120)).await?;

@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
-use crate::controller::Context;
+use crate::engine::context::Context;
 use crate::{Error, Result};
 
 /// What the endpoint serves.

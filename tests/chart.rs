@@ -242,29 +242,33 @@ fn tenant_roles(
         .collect()
 }
 
-/// Exactly what the controller needs on VideoStreams and Events — nothing else.
+/// Exactly what the controller needs on its kinds and Events — nothing else.
 fn operator_grants() -> BTreeSet<Grant> {
-    grant_set(&[
-        (
-            "kvs-operator.dev",
-            "videostreams",
-            &["get", "list", "watch", "patch", "update"],
-            "",
-        ),
-        (
-            "kvs-operator.dev",
-            "videostreams/status",
-            &["get", "patch", "update"],
-            "",
-        ),
-        (
-            "kvs-operator.dev",
-            "videostreams/finalizers",
-            &["update"],
-            "",
-        ),
-        ("events.k8s.io", "events", &["create", "patch"], ""),
-    ])
+    // The engine makes the same calls for every kind it reconciles.
+    let mut grants = grant_set(&[("events.k8s.io", "events", &["create", "patch"], "")]);
+    for kind in ["videostreams", "signalingchannels"] {
+        grants.extend(grant_set(&[
+            (
+                "kvs-operator.dev",
+                kind,
+                &["get", "list", "watch", "patch", "update"],
+                "",
+            ),
+            (
+                "kvs-operator.dev",
+                &format!("{kind}/status"),
+                &["get", "patch", "update"],
+                "",
+            ),
+            (
+                "kvs-operator.dev",
+                &format!("{kind}/finalizers"),
+                &["update"],
+                "",
+            ),
+        ]));
+    }
+    grants
 }
 
 /// Leases named after the election id (membership and shards), in the release namespace:
@@ -990,7 +994,7 @@ fn the_dockerfile_copies_the_release_binary_into_distroless_as_nonroot() {
 }
 
 #[test]
-fn tenants_get_videostreams_through_the_default_roles_and_never_account_bindings() {
+fn tenants_get_streams_and_channels_through_the_default_roles_and_never_account_bindings() {
     let rendered = Rendered::of(&[]);
     let roles = tenant_roles(&rendered);
     let edit = &roles[&format!("{RELEASE}-kvs-operator-edit")];
@@ -1031,12 +1035,14 @@ fn tenants_get_videostreams_through_the_default_roles_and_never_account_bindings
     .into_iter()
     .map(String::from)
     .collect();
-    assert_eq!(verbs_on(&edit.1, "videostreams"), all);
     let read: BTreeSet<String> = ["get", "list", "watch"]
         .into_iter()
         .map(String::from)
         .collect();
-    assert_eq!(verbs_on(&view.1, "videostreams"), read);
+    for kind in ["videostreams", "signalingchannels"] {
+        assert_eq!(verbs_on(&edit.1, kind), all, "{kind}");
+        assert_eq!(verbs_on(&view.1, kind), read, "{kind}");
+    }
     for (name, (_, grants)) in &roles {
         assert!(
             grants

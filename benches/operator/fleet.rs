@@ -11,7 +11,7 @@ use kube::ResourceExt;
 use kube::api::{Api, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kvs_operator::api::{AccountBinding, AccountBindingSpec, VideoStream, VideoStreamSpec};
-use kvs_operator::status::{READY, find};
+use kvs_operator::engine::conditions::{READY, find};
 use kvs_testenv::ControlPlane;
 
 use crate::BoxError;

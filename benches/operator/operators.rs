@@ -121,9 +121,7 @@ pub struct Launch<'a> {
 /// Starts the replicas (electing leaders when more than one) watching every namespace,
 /// logging into [`log_dir`].
 pub fn start(launch: &Launch<'_>) -> Result<Vec<Operator>, BoxError> {
-    (0..launch.replicas)
-        .map(|i| start_one(launch, i))
-        .collect()
+    (0..launch.replicas).map(|i| start_one(launch, i)).collect()
 }
 
 fn start_one(launch: &Launch<'_>, index: usize) -> Result<Operator, BoxError> {
@@ -140,10 +138,6 @@ fn start_one(launch: &Launch<'_>, index: usize) -> Result<Operator, BoxError> {
     let log = File::create(&log_path)?;
     let metrics = free_local_addr();
     let binary = env!("CARGO_BIN_EXE_kvs-operator");
-    let wrapper = match settings {
-        Settings::Converge { wrapper } => wrapper.clone(),
-        _ => Vec::new(),
-    };
     let mut command = match wrapper.split_first() {
         Some((program, args)) => {
             let mut command = plane.command(program);

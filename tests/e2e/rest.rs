@@ -161,15 +161,20 @@ async fn past_the_accounts_stream_limit_the_rest_wait_and_nothing_else_is_blocke
         let vs = h
             .wait_for(&name, "Ready or LimitExceeded", |vs| {
                 vs.status.as_ref().is_some_and(|s| {
-                    kvs_operator::status::find(&s.conditions, kvs_operator::status::READY)
-                        .is_some_and(|c| c.status == "True" || c.reason == "LimitExceeded")
+                    kvs_operator::engine::conditions::find(
+                        &s.conditions,
+                        kvs_operator::engine::conditions::READY,
+                    )
+                    .is_some_and(|c| c.status == "True" || c.reason == "LimitExceeded")
                 })
             })
             .await;
-        let ready =
-            kvs_operator::status::find(&vs.status.unwrap().conditions, kvs_operator::status::READY)
-                .unwrap()
-                .clone();
+        let ready = kvs_operator::engine::conditions::find(
+            &vs.status.unwrap().conditions,
+            kvs_operator::engine::conditions::READY,
+        )
+        .unwrap()
+        .clone();
         if ready.reason == "LimitExceeded" {
             assert!(
                 ready.message.contains("AccountStreamLimitExceeded"),

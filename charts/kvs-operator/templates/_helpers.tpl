@@ -58,18 +58,18 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{/*
-Rules on VideoStreams and Events, shared by the ClusterRole (all namespaces)
+Rules on VideoStreams, SignalingChannels and Events, shared by the ClusterRole (all namespaces)
 and the Roles of namespaced mode: exactly what the controller calls.
 */}}
 {{- define "kvs-operator.rules" -}}
 - apiGroups: ["kvs-operator.dev"]
-  resources: ["videostreams"]
+  resources: ["videostreams", "signalingchannels"]
   verbs: ["get", "list", "watch", "patch", "update"]
 - apiGroups: ["kvs-operator.dev"]
-  resources: ["videostreams/status"]
+  resources: ["videostreams/status", "signalingchannels/status"]
   verbs: ["get", "patch", "update"]
 - apiGroups: ["kvs-operator.dev"]
-  resources: ["videostreams/finalizers"]
+  resources: ["videostreams/finalizers", "signalingchannels/finalizers"]
   verbs: ["update"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
