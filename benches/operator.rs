@@ -14,6 +14,7 @@
 //! | `BENCH_REST_SECS` | 900 | the rest window at the defaults (three 5-minute drift scans) |
 //! | `BENCH_TAG_AUDIT_SECS` | 120 | the tag-audit period of the tag-drift phase (the operator stretches it past its quota share) |
 //! | `BENCH_STALL_SECS` | 300 | stop when no VideoStream became Ready for this long, and say where it stopped |
+//! | `BENCH_PHASES` | all | the phases after convergence to run, e.g. `converge,restart` for a scale run's convergence, memory and restart cost only (`rest` and `drift` imply `restart`) |
 //! | `BENCH_DOCS` | `docs/benchmarks.md` | where the scenario's table is written (`-`: nowhere) |
 //! | `BENCH_OPERATOR_WRAPPER` | — | a command an operator runs under, e.g. `valgrind --tool=callgrind --callgrind-out-file=/tmp/op.%p` (its CPU and RSS are then the wrapper's) |
 //! | `BENCH_OPERATOR_WRAPPER_PHASE` | `converge` | whose operator runs under it: `converge`, `restart` (restart, rest and drift) or `tags` |
@@ -65,7 +66,7 @@ use machine::{Machine, human};
 use operators::{Operator, Settings as OperatorSettings};
 use phase::{Mark, Measured, Process, Sampler};
 use report::Results;
-use scenario::{REGION, Scenario};
+use scenario::{Phase, REGION, Scenario};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -209,11 +210,21 @@ impl Run<'_> {
         if !converged {
             return Ok(());
         }
-        let operators = self.restart(results).await?;
-        self.rest(&operators, results).await?;
-        self.drift(&operators, results).await?;
-        stop_all(operators).await;
-        self.tag_drift(results).await
+        let scenario = self.scenario;
+        if scenario.runs(Phase::Restart) {
+            let operators = self.restart(results).await?;
+            if scenario.runs(Phase::Rest) {
+                self.rest(&operators, results).await?;
+            }
+            if scenario.runs(Phase::Drift) {
+                self.drift(&operators, results).await?;
+            }
+            stop_all(operators).await;
+        }
+        if scenario.runs(Phase::Tags) {
+            self.tag_drift(results).await?;
+        }
+        Ok(())
     }
 
     fn processes(&self, operators: &[Operator]) -> Vec<Process> {

@@ -488,6 +488,11 @@ pub fn command(scenario: &Scenario) -> String {
     if scenario.rest != Duration::from_secs(900) {
         vars.push(format!("BENCH_REST_SECS={}", scenario.rest.as_secs()));
     }
+    if scenario.phases.len() < 4 {
+        let mut names = vec!["converge".to_string()];
+        names.extend(scenario.phases.iter().map(|p| p.name().to_string()));
+        vars.push(format!("BENCH_PHASES={}", names.join(",")));
+    }
     vars.push("cargo bench --bench operator".into());
     vars.join(" ")
 }

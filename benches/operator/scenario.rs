@@ -29,6 +29,57 @@ pub struct Scenario {
     pub wrapper: Vec<String>,
     /// The phase whose operator runs under `wrapper`: `converge`, `restart` or `tags`.
     pub wrapper_phase: String,
+    /// The phases after convergence that run (convergence always does).
+    pub phases: Vec<Phase>,
+}
+
+/// A phase after convergence, as `BENCH_PHASES` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Restart,
+    Rest,
+    Drift,
+    Tags,
+}
+
+impl Phase {
+    const ALL: [Phase; 4] = [Phase::Restart, Phase::Rest, Phase::Drift, Phase::Tags];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Restart => "restart",
+            Phase::Rest => "rest",
+            Phase::Drift => "drift",
+            Phase::Tags => "tags",
+        }
+    }
+}
+
+/// `converge,restart,rest` → the phases named; convergence is implied, anything unknown is
+/// an error that lists the known names.
+fn phases(list: &str) -> Result<Vec<Phase>, BoxError> {
+    let mut chosen = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if name == "converge" {
+            continue;
+        }
+        let phase = Phase::ALL
+            .into_iter()
+            .find(|p| p.name() == name)
+            .ok_or_else(|| {
+                format!("BENCH_PHASES: unknown phase {name:?} (known: converge, restart, rest, drift, tags)")
+            })?;
+        chosen.push(phase);
+    }
+    // The rest and drift phases watch the replicas the restart started.
+    if chosen
+        .iter()
+        .any(|p| matches!(p, Phase::Rest | Phase::Drift))
+        && !chosen.contains(&Phase::Restart)
+    {
+        chosen.push(Phase::Restart);
+    }
+    Ok(chosen)
 }
 
 fn var(name: &str) -> Option<String> {
@@ -79,6 +130,10 @@ impl Scenario {
                 .map(|w| w.split_whitespace().map(String::from).collect())
                 .unwrap_or_default(),
             wrapper_phase: var("BENCH_OPERATOR_WRAPPER_PHASE").unwrap_or_else(|| "converge".into()),
+            phases: match var("BENCH_PHASES") {
+                Some(list) => phases(&list)?,
+                None => Phase::ALL.to_vec(),
+            },
         })
     }
 
@@ -135,6 +190,11 @@ impl Scenario {
             "{} VideoStreams, {accounts}, {replicas}",
             thousands(self.streams as u64)
         )
+    }
+
+    /// Whether `phase` runs.
+    pub fn runs(&self, phase: Phase) -> bool {
+        self.phases.contains(&phase)
     }
 
     /// A key naming this scenario in docs/benchmarks.md.
