@@ -14,7 +14,7 @@ use kvs_operator::kvs::sdk::SdkKinesisVideo;
 use kvs_operator::kvs::tag_cache::TagCached;
 use kvs_operator::leader::{LeaderElector, LeaseTiming};
 use kvs_operator::metrics::Metrics;
-use kvs_operator::server::{self, Endpoint};
+use kvs_operator::server::{self, Endpoint, Liveness};
 use kvs_operator::{Error, api, telemetry};
 
 #[tokio::main]
@@ -80,6 +80,7 @@ async fn run(args: RunArgs) -> Result<(), Error> {
     let endpoint = Arc::new(Endpoint {
         context: ctx.clone(),
         ready: false.into(),
+        liveness: Liveness::default(),
     });
     let server = server::bind(
         args.metrics_bind_address,
@@ -94,7 +95,8 @@ async fn run(args: RunArgs) -> Result<(), Error> {
     endpoint.ready.store(true, Ordering::Relaxed);
     tracing::info!(version = env!("CARGO_PKG_VERSION"), %identity, ?namespaces, "kvs-operator started");
 
-    let result = if args.leader_elect {
+    // The controller runs on a task of its own, so that /healthz can tell when it has died.
+    let controller = if args.leader_elect {
         let namespace = args.leader_election_namespace.clone().ok_or_else(|| {
             Error::Config(
                 "--leader-elect needs --leader-election-namespace (or POD_NAMESPACE)".into(),
@@ -108,12 +110,16 @@ async fn run(args: RunArgs) -> Result<(), Error> {
             &identity,
             timing,
         );
-        lead_then_run(elector, ctx, &namespaces, shutdown.clone()).await
+        tokio::spawn(lead_then_run(elector, ctx, namespaces, shutdown.clone()))
     } else {
         metrics.set_leader(true);
-        controller::run(ctx, &namespaces, shutdown.clone()).await;
-        Ok(())
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            controller::run(ctx, &namespaces, shutdown).await;
+            Ok(())
+        })
     };
+    let result = server::supervise(&endpoint, "the controller", controller, &shutdown).await;
     shutdown.cancel();
     let _ = server.await;
     result
@@ -124,14 +130,14 @@ async fn run(args: RunArgs) -> Result<(), Error> {
 async fn lead_then_run(
     mut elector: LeaderElector,
     ctx: Arc<Context>,
-    namespaces: &[String],
+    namespaces: Vec<String>,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     if !elector.acquire(&shutdown).await? {
         return Ok(());
     }
     ctx.metrics.set_leader(true);
-    let controller = controller::run(ctx.clone(), namespaces, shutdown.clone());
+    let controller = controller::run(ctx.clone(), &namespaces, shutdown.clone());
     tokio::pin!(controller);
     let result = tokio::select! {
         () = &mut controller => Ok(()),
