@@ -6,14 +6,19 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 
-use crate::Error;
 use crate::api::VideoStreamStatus;
 use crate::kvs::{Stream, StreamStatus};
 use crate::sync::{CleanupStep, Report, Step, describe_mutation};
+use crate::{Error, ErrorClass};
 
-/// Condition types.
+/// Condition types. `Ready` and `Synced` are always present after the first reconcile;
+/// `Reconciling` and `Stalled` follow the kstatus convention ("abnormal-true"): present and
+/// True only while the current generation is still being applied, or cannot be applied
+/// until someone acts.
 pub const READY: &str = "Ready";
 pub const SYNCED: &str = "Synced";
+pub const RECONCILING: &str = "Reconciling";
+pub const STALLED: &str = "Stalled";
 
 /// Condition reasons that are not error reasons (those come from [`Error::reason`]).
 pub mod reason {
@@ -27,6 +32,8 @@ pub mod reason {
     pub const DELETING: &str = "Deleting";
     /// Synced: the last reconcile went through.
     pub const RECONCILE_SUCCESS: &str = "ReconcileSuccess";
+    /// Ready: the current generation is not applied yet; a transient error is retried.
+    pub const PROGRESSING: &str = "Progressing";
 }
 
 /// What a reconcile produced, in the terms the status needs.
@@ -69,6 +76,7 @@ pub fn next_status(
                 Step::Mutated(_) | Step::Waiting(_) => {}
             }
             stamp.set(&mut status.conditions, READY, ready, reason, &message);
+            stamp.progress(&mut status.conditions, false);
             stamp.set(
                 &mut status.conditions,
                 SYNCED,
@@ -86,9 +94,13 @@ pub fn next_status(
                 error.reason(),
                 &message,
             );
-            // Only errors that stop all progress change readiness; a throttle does not.
-            let blocking = matches!(error, Error::NotOwned(_) | Error::Immutable(_));
-            if blocking || find(&status.conditions, READY).is_none() {
+            // A transient error leaves a Ready that describes the current generation as it
+            // is (True: the stream is still fine; False: it still says why not). Only a Ready
+            // left over from an older generation, or none, becomes Progressing. An error that
+            // needs a person to act sets Ready False whatever came before.
+            let current = find(&status.conditions, READY)
+                .is_some_and(|c| c.observed_generation == generation);
+            if error.class() != ErrorClass::Retryable {
                 stamp.set(
                     &mut status.conditions,
                     READY,
@@ -96,6 +108,20 @@ pub fn next_status(
                     error.reason(),
                     &message,
                 );
+                stamp.progress(&mut status.conditions, true);
+            } else if !current {
+                let pending = match generation {
+                    Some(g) => format!("generation {g} is not applied yet: {message}"),
+                    None => format!("the spec is not applied yet: {message}"),
+                };
+                stamp.set(
+                    &mut status.conditions,
+                    READY,
+                    false,
+                    reason::PROGRESSING,
+                    &pending,
+                );
+                stamp.progress(&mut status.conditions, false);
             }
         }
         Outcome::CleaningUp(step) => {
@@ -115,6 +141,7 @@ pub fn next_status(
                 reason::DELETING,
                 &message,
             );
+            stamp.progress(&mut status.conditions, false);
             stamp.set(
                 &mut status.conditions,
                 SYNCED,
@@ -209,6 +236,25 @@ impl ConditionStamp {
         match conditions.iter_mut().find(|c| c.type_ == type_) {
             Some(slot) => *slot = condition,
             None => conditions.push(condition),
+        }
+    }
+}
+
+impl ConditionStamp {
+    /// Derives the kstatus conditions from Ready: `Reconciling` while the resource is not
+    /// Ready and will get there by itself, `Stalled` when it cannot without someone acting.
+    /// Each carries Ready's reason and message; neither is kept once it would be False.
+    fn progress(&self, conditions: &mut Vec<Condition>, stalled: bool) {
+        let Some(ready) = find(conditions, READY).cloned() else {
+            return;
+        };
+        let not_ready = ready.status != "True";
+        for (type_, on) in [(RECONCILING, not_ready && !stalled), (STALLED, stalled)] {
+            if on {
+                self.set(conditions, type_, true, &ready.reason, &ready.message);
+            } else {
+                conditions.retain(|c| c.type_ != type_);
+            }
         }
     }
 }
@@ -365,6 +411,78 @@ mod tests {
             ("False", "NotOwned")
         );
         assert_eq!(s.stream_arn, ready.stream_arn, "observed fields are kept");
+    }
+
+    #[test]
+    fn a_spec_change_that_fails_before_it_is_applied_is_not_ready_but_reconciling() {
+        let ready = next_status(
+            None,
+            Some(1),
+            "s",
+            Outcome::Synced(&report(Step::InSync)),
+            at(10),
+        );
+        let throttled = Error::Throttled("slow down".into());
+        let s = next_status(
+            Some(&ready),
+            Some(2),
+            "s",
+            Outcome::Failed(&throttled),
+            at(20),
+        );
+        assert_eq!(s.observed_generation, Some(2));
+        let r = condition(&s, READY);
+        assert_eq!(
+            (r.status.as_str(), r.reason.as_str(), r.observed_generation),
+            ("False", "Progressing", Some(2))
+        );
+        assert!(r.message.contains("generation 2"), "{}", r.message);
+        assert!(r.message.contains("slow down"), "{}", r.message);
+        let reconciling = condition(&s, RECONCILING);
+        assert_eq!(
+            (reconciling.status.as_str(), reconciling.reason.as_str()),
+            ("True", "Progressing")
+        );
+        assert!(find(&s.conditions, STALLED).is_none());
+    }
+
+    #[test]
+    fn kstatus_conditions_follow_ready_and_the_error_class() {
+        let creating = Report {
+            step: Step::Waiting(StreamStatus::Creating),
+            ..report(Step::InSync)
+        };
+        let s = next_status(None, Some(1), "s", Outcome::Synced(&creating), at(10));
+        assert_eq!(condition(&s, RECONCILING).reason, "Creating");
+        assert!(find(&s.conditions, STALLED).is_none());
+
+        let s = next_status(
+            Some(&s),
+            Some(1),
+            "s",
+            Outcome::Synced(&report(Step::InSync)),
+            at(20),
+        );
+        assert_eq!(condition(&s, READY).status, "True");
+        assert!(find(&s.conditions, RECONCILING).is_none(), "{s:#?}");
+        assert!(find(&s.conditions, STALLED).is_none(), "{s:#?}");
+
+        let not_owned = Error::NotOwned("owned by a/b".into());
+        let s = next_status(Some(&s), Some(1), "s", Outcome::Failed(&not_owned), at(30));
+        let stalled = condition(&s, STALLED);
+        assert_eq!(
+            (stalled.status.as_str(), stalled.reason.as_str()),
+            ("True", "NotOwned")
+        );
+        assert!(stalled.message.contains("a/b"));
+        assert!(find(&s.conditions, RECONCILING).is_none());
+
+        let step = CleanupStep::Deleted {
+            arn: "arn:x".into(),
+        };
+        let s = next_status(Some(&s), Some(2), "s", Outcome::CleaningUp(&step), at(40));
+        assert!(find(&s.conditions, STALLED).is_none());
+        assert_eq!(condition(&s, RECONCILING).reason, "Deleting");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use k8s_openapi::jiff::Timestamp;
 use kvs_operator::api::{VideoStream, VideoStreamStatus};
 use kvs_operator::kvs::{RetentionChange, Stream, StreamStatus};
 use kvs_operator::plan::{Blocker, Mutation};
-use kvs_operator::status::{Outcome, next_status};
+use kvs_operator::status::{Outcome, READY, RECONCILING, STALLED, SYNCED, next_status};
 use kvs_operator::sync::{CleanupStep, Report, Step};
 use kvs_operator::{Error, ErrorClass};
 
@@ -478,11 +478,13 @@ fn the_fixtures_cover_every_failure_class() {
             }
         }
         assert!(
-            vs.status.as_ref().is_none_or(|s| s
-                .conditions
-                .iter()
-                .all(|c| c.type_ == "Ready" || c.type_ == "Synced")),
-            "{name}.yaml: the operator writes only Ready and Synced"
+            vs.status
+                .as_ref()
+                .is_none_or(|s| s
+                    .conditions
+                    .iter()
+                    .all(|c| [READY, SYNCED, RECONCILING, STALLED].contains(&c.type_.as_str()))),
+            "{name}.yaml: the operator writes only Ready, Synced, Reconciling and Stalled"
         );
     }
     assert_eq!(
