@@ -201,29 +201,90 @@ fn grant_set(list: &[(&str, &str, &[&str], &str)]) -> BTreeSet<Grant> {
     out
 }
 
-/// Exactly what the controller needs on VideoStreams and Events — nothing else.
-fn operator_grants() -> BTreeSet<Grant> {
-    grant_set(&[
-        (
-            "kvs-operator.dev",
-            "videostreams",
-            &["get", "list", "watch", "patch", "update"],
-            "",
-        ),
-        (
-            "kvs-operator.dev",
-            "videostreams/status",
-            &["get", "patch", "update"],
-            "",
-        ),
-        (
-            "kvs-operator.dev",
-            "videostreams/finalizers",
-            &["update"],
-            "",
-        ),
-        ("events.k8s.io", "events", &["create", "patch"], ""),
-    ])
+/// A custom resource kind the chart ships a CRD for.
+#[derive(Debug)]
+struct CustomKind {
+    group: String,
+    plural: String,
+    namespaced: bool,
+    has_status: bool,
+}
+
+/// Every kind in the chart's `crds/`, so that rules are checked for kinds added later too.
+fn custom_kinds() -> Vec<CustomKind> {
+    let mut kinds = Vec::new();
+    for entry in std::fs::read_dir(chart().join("crds")).expect("crds/") {
+        let text = std::fs::read_to_string(entry.expect("entry").path()).expect("CRD");
+        for doc in serde_yaml_ng::Deserializer::from_str(&text) {
+            let crd = Value::deserialize(doc).expect("YAML");
+            let spec = &crd["spec"];
+            kinds.push(CustomKind {
+                group: spec["group"].as_str().expect("group").to_string(),
+                plural: spec["names"]["plural"]
+                    .as_str()
+                    .expect("plural")
+                    .to_string(),
+                namespaced: spec["scope"] == "Namespaced",
+                has_status: spec["versions"]
+                    .as_array()
+                    .expect("versions")
+                    .iter()
+                    .any(|v| v["subresources"]["status"].is_object()),
+            });
+        }
+    }
+    assert!(!kinds.is_empty());
+    kinds
+}
+
+/// What the operator's own rules may name: its kinds (and their subresources) and
+/// events.k8s.io Events. Which verbs of them it needs is derived from what it really
+/// calls, by the e2e test that reads the API server's audit log (tests/e2e/node/rbac.rs).
+fn assert_only_own_kinds(grants: &BTreeSet<Grant>, kinds: &[CustomKind]) {
+    for (group, resource, verb, name) in grants {
+        assert!(
+            !group.contains('*') && !resource.contains('*') && !verb.contains('*'),
+            "wildcard: {group} {resource} {verb}"
+        );
+        assert!(name.is_empty(), "{resource} limited to {name}");
+        let base = resource.split('/').next().unwrap_or_default();
+        let own = kinds.iter().any(|k| k.group == *group && k.plural == base);
+        let events = group == "events.k8s.io" && resource == "events";
+        assert!(
+            own || events,
+            "{group} {resource} {verb} is not the operator's"
+        );
+        assert!(
+            ![
+                "delete",
+                "deletecollection",
+                "escalate",
+                "bind",
+                "impersonate"
+            ]
+            .contains(&verb.as_str()),
+            "{group} {resource} {verb}"
+        );
+    }
+    // Every kind the operator serves is watched, and its status is written.
+    for kind in kinds.iter().filter(|k| k.namespaced) {
+        for verb in ["list", "watch"] {
+            let grant = (
+                kind.group.clone(),
+                kind.plural.clone(),
+                verb.into(),
+                String::new(),
+            );
+            assert!(grants.contains(&grant), "no {verb} on {}", kind.plural);
+        }
+        if kind.has_status {
+            let status = format!("{}/status", kind.plural);
+            assert!(
+                grants.iter().any(|g| g.0 == kind.group && g.1 == status),
+                "{status} is never written"
+            );
+        }
+    }
 }
 
 fn lease_grants(id: &str) -> BTreeSet<Grant> {
@@ -332,13 +393,21 @@ fn helm_lint_strict_passes_in_every_mode() {
 
 #[test]
 fn the_values_schema_refuses_typos_and_bad_values() {
-    let cases: [(&[&str], &str); 10] = [
+    let cases: [(&[&str], &str); 14] = [
         (&["--set", "replicaCont=2"], "replicaCont"),
         (&["--set", "image.pullpolicy=Always"], "pullpolicy"),
         (&["--set", "image.pullPolicy=Sometimes"], "pullPolicy"),
         (&["--set", "leaderElection.enable=false"], "enable"),
         (&["--set", "operator.resyncPeriod=ten"], "resyncPeriod"),
         (&["--set", "operator.awsQuotaShare=2"], "awsQuotaShare"),
+        (&["--set", "operator.awsQuotaShare=0"], "awsQuotaShare"),
+        // Intervals the operator would refuse at start (it would spin on them).
+        (&["--set", "operator.pollInterval=0s"], "pollInterval"),
+        (&["--set", "operator.resyncPeriod=0m0s"], "resyncPeriod"),
+        (
+            &["--set", "leaderElection.leaseDuration=0s"],
+            "leaseDuration",
+        ),
         (&["--set", "watchNamespaces={Team_A}"], "watchNamespaces"),
         (&["--set", "metrics.serviceMonitor.enabeld=true"], "enabeld"),
         (
@@ -514,7 +583,7 @@ fn the_operator_parses_the_rendered_command_line() {
 }
 
 #[test]
-fn cluster_mode_grants_exactly_what_the_operator_uses() {
+fn cluster_mode_grants_the_operator_its_own_kinds_and_nothing_else() {
     let rendered = Rendered::of(&[]);
     let expected_kinds: BTreeSet<String> = [
         "ServiceAccount",
@@ -536,9 +605,9 @@ fn cluster_mode_grants_exactly_what_the_operator_uses() {
     assert_eq!(sa.metadata.namespace.as_deref(), Some(NAMESPACE));
 
     let cluster_role: ClusterRole = rendered.one("ClusterRole");
-    assert_eq!(
-        grants(&cluster_role.rules.unwrap_or_default()),
-        operator_grants()
+    assert_only_own_kinds(
+        &grants(&cluster_role.rules.unwrap_or_default()),
+        &custom_kinds(),
     );
     assert!(cluster_role.aggregation_rule.is_none());
     let binding: ClusterRoleBinding = rendered.one("ClusterRoleBinding");
@@ -603,8 +672,11 @@ fn namespaced_mode_has_roles_only_in_the_watched_namespaces() {
         by_namespace.keys().map(String::as_str).collect::<Vec<_>>(),
         ["kvs-system", "team-a", "team-b"]
     );
-    assert_eq!(by_namespace["team-a"], operator_grants());
-    assert_eq!(by_namespace["team-b"], operator_grants());
+    // The same rules as the ClusterRole of cluster mode, in each watched namespace only.
+    let cluster_role: ClusterRole = Rendered::of(&[]).one("ClusterRole");
+    let cluster_grants = grants(&cluster_role.rules.unwrap_or_default());
+    assert_eq!(by_namespace["team-a"], cluster_grants);
+    assert_eq!(by_namespace["team-b"], cluster_grants);
     assert_eq!(by_namespace["kvs-system"], lease_grants("kvs-operator"));
 
     let bindings: Vec<RoleBinding> = rendered.all("RoleBinding");

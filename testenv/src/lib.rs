@@ -32,6 +32,7 @@ mod node;
 mod pki;
 mod plane;
 mod ports;
+pub mod prerequisites;
 mod process;
 mod ready;
 mod shared;

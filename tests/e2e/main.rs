@@ -1,6 +1,7 @@
 //! End-to-end tests: the built `kvs-operator` binary against a real kube-apiserver + etcd
 //! (built by `hack/control-plane.sh build`) and kvs-emulator, driven with `kubectl apply`
-//! as a user does.
+//! as a user does; and in `node`, the chart installed with helm on a one-node cluster,
+//! the operator running in pods from its image. `hack/prepare.sh` makes what they need.
 
 mod chart;
 #[path = "../common/mod.rs"]
@@ -8,7 +9,9 @@ mod common;
 mod crash;
 mod import;
 mod lifecycle;
+mod node;
 mod operations;
 mod ownership;
+mod prerequisites;
 mod support;
 mod validation;

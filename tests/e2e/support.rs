@@ -26,6 +26,7 @@ const WAIT: Duration = Duration::from_secs(60);
 /// The shared control plane, with the CRDs of `crds/` installed once.
 pub async fn plane() -> &'static ControlPlane {
     static CRDS: OnceCell<()> = OnceCell::const_new();
+    crate::prerequisites::require_all();
     let plane = kvs_testenv::shared().await.expect("control plane starts");
     CRDS.get_or_init(|| async {
         let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
