@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every check CI runs, in order. Installs what the tests need on a fresh machine first
-# (control-plane binaries from the Go module proxy, Python venvs from PyPI), all cached
+# (hack/prepare.sh: control-plane and node binaries from the Go module proxy, Debian
+# packages for the node, the operator's image; Python venvs from PyPI), all cached
 # under ${KVS_CACHE_DIR:-~/.cache/kvs-operator}, so a second run only tests.
 #
 #   hack/test.sh
@@ -22,13 +23,14 @@ report() {
 }
 trap report EXIT
 
-step "control plane build" hack/control-plane.sh build
-# kubeconform and the ServiceMonitor CRD for the chart's e2e checks (tests/e2e/chart.rs).
-step "chart tools build" hack/tools.sh build
+# The control plane, kubeconform and the ServiceMonitor CRD (tests/e2e/chart.rs), the node
+# mode (Debian packages, kubelet & co., the pause image) and the operator's image, which
+# hack/image-check.sh first proves against the Dockerfile (tests/e2e/node/).
+step "prepare (hack/prepare.sh)" hack/prepare.sh
 step "cargo fmt" cargo fmt --all -- --check
 step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 # Builds the binaries the e2e tests run, then every test: unit, component (emulator),
-# e2e (real kube-apiserver + etcd) and the harness's own.
+# e2e (real kube-apiserver + etcd; the chart on a one-node cluster) and the harness's own.
 test_log=$(mktemp)
 run_tests() { cargo test --workspace --locked 2>&1 | tee "$test_log"; }
 step "cargo test" run_tests
@@ -38,8 +40,9 @@ timings+=("$(printf '%-28s %s' "  of which e2e" "${e2e##*finished in }")")
 rm -f "$test_log"
 step "emulator conformance" emulator/conformance/run.sh -q
 step "argocd health" deploy/argocd/test.sh
-# The README's demo command, started and stopped as a user would.
+# The README's demo commands, started and stopped as a user would; `down` fails if the
+# node left anything behind.
 demo() { hack/dev.sh up && hack/dev.sh down; }
 step "demo (hack/dev.sh up, down)" demo
-# The Dockerfile without Docker: release build from its build context, then run and ldd.
-step "image check" hack/image-check.sh
+demo_node() { hack/dev.sh up --node && hack/dev.sh down; }
+step "demo (up --node, down)" demo_node

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::Api;
+use kvs_testenv::prerequisites::{Need, require_or_exit};
 use kvs_testenv::{NODE_NAME, NodeCluster, NodeTools};
 use serde_json::Value;
 
@@ -70,6 +71,7 @@ async fn kubectl(cluster: &NodeCluster, args: &[&str]) -> String {
 
 #[tokio::test]
 async fn a_pod_runs_on_the_node_and_stopping_leaves_nothing_behind() {
+    require_or_exit(&[Need::ControlPlane, Need::Node]);
     let tools = NodeTools::find().expect("node tools");
     let cluster = NodeCluster::start().await.expect("node cluster starts");
     let node_dir = cluster.dir().display().to_string();
