@@ -990,3 +990,45 @@ fn the_dockerfile_copies_the_release_binary_into_distroless_as_nonroot() {
     );
     assert_eq!(rendered.args()[0], "run");
 }
+
+/// What the schema refuses, the binary refuses too, at start and before it connects to
+/// anything: a quota share outside (0, 1] (0 panicked, negative ones too) and a zero
+/// poll, resync or lease interval (they spun).
+#[test]
+fn the_operator_refuses_at_start_what_would_panic_or_spin() {
+    for (flag, value, message) in [
+        ("--aws-quota-share", "0", "greater than 0 and at most 1"),
+        ("--aws-quota-share", "-1", "greater than 0 and at most 1"),
+        ("--poll-interval", "0s", "must be longer than 0s"),
+        ("--resync-period", "0m", "must be longer than 0s"),
+        (
+            "--leader-election-lease-duration",
+            "0s",
+            "must be longer than 0s",
+        ),
+    ] {
+        let out = Process::new(env!("CARGO_BIN_EXE_kvs-operator"))
+            .args(["run", flag, value])
+            // Nothing to connect to: a refusal must come before any attempt.
+            .env("KUBECONFIG", "/nonexistent")
+            .output()
+            .expect("kvs-operator runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {stderr}");
+        let first = stderr.lines().next().unwrap_or_default();
+        assert!(
+            first.contains(&format!("invalid value '{value}' for '{flag}"))
+                && first.contains(message),
+            "{flag} {value}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    // The environment fallback is checked the same way.
+    let out = Process::new(env!("CARGO_BIN_EXE_kvs-operator"))
+        .arg("run")
+        .env("KVS_OPERATOR_AWS_QUOTA_SHARE", "0")
+        .output()
+        .expect("kvs-operator runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("greater than 0 and at most 1"));
+}
