@@ -62,7 +62,13 @@ assemble_base() {
   local work=$1 rootfs=$1/rootfs
   rm -rf "$work"
   mkdir -p "$work/debs" "$rootfs"
-  (cd "$work/debs" && apt-get download -q "${base_packages[@]}" >/dev/null)
+  # As root, apt would fetch as its sandbox user, which cannot write here. Stale package
+  # lists name versions the mirror no longer has: refresh them once then.
+  download() { (cd "$work/debs" && apt-get download -q -o APT::Sandbox::User=root "${base_packages[@]}" >/dev/null); }
+  if ! download; then
+    apt-get update -q >/dev/null
+    download
+  fi
   local deb
   for deb in "$work"/debs/*.deb; do dpkg-deb -x "$deb" "$rootfs"; done
   # update-ca-certificates' default: every certificate the package ships, one bundle.

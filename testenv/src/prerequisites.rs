@@ -20,7 +20,7 @@ pub enum Need {
     /// The node mode (`hack/node.sh install`, `hack/node.sh build`).
     Node,
     /// The operator's image of the repository at this path (`hack/image.sh build`), no
-    /// older than the files of its build context.
+    /// older than the sources of its binary.
     OperatorImage(PathBuf),
 }
 
@@ -89,19 +89,20 @@ pub fn chart_tools_dir() -> PathBuf {
     }
 }
 
-/// Why the image of `repo` cannot be used, if it cannot: missing, or older than a file
-/// of the build context (what `.dockerignore` lets in), so it would test stale code.
+/// What the operator's binary is built from: the root crate (its dev-dependencies, the
+/// emulator and testenv, are not in it, though the build context carries them).
+const BINARY_SOURCES: [&str; 3] = ["Cargo.toml", "Cargo.lock", "src"];
+
+/// Why the image of `repo` cannot be used, if it cannot: missing, or older than a source
+/// of its binary, so it would test stale code.
 fn image_problem(repo: &Path) -> Option<String> {
     let archive = repo.join("target/image/kvs-operator.oci.tar");
     let Ok(built) = std::fs::metadata(&archive).and_then(|m| m.modified()) else {
         return Some(format!("the operator image ({})", archive.display()));
     };
-    let ignore = std::fs::read_to_string(repo.join(".dockerignore")).unwrap_or_default();
-    let newer = ignore
-        .lines()
-        .filter_map(|line| line.strip_prefix('!'))
-        .map(|path| repo.join(path.trim_end_matches('/')))
-        .find_map(|path| newer_file(&path, built));
+    let newer = BINARY_SOURCES
+        .iter()
+        .find_map(|path| newer_file(&repo.join(path), built));
     newer.map(|path| {
         format!(
             "an operator image as new as the sources ({} changed after {} was built)",
@@ -144,7 +145,6 @@ mod tests {
         let repo = tempfile::tempdir().unwrap();
         let image = repo.path().join("target/image");
         std::fs::create_dir_all(&image).unwrap();
-        std::fs::write(repo.path().join(".dockerignore"), "*\n!src/\n").unwrap();
         std::fs::create_dir(repo.path().join("src")).unwrap();
         std::fs::write(image.join("kvs-operator.oci.tar"), "").unwrap();
         let need = [Need::OperatorImage(repo.path().to_path_buf())];

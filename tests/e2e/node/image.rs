@@ -2,6 +2,7 @@
 //! the same USER, ENTRYPOINT and CMD, the builder stage's stripped release binary at the
 //! COPY destination, on a distroless/cc-like base; and the kubelet runs it as non-root.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -37,20 +38,45 @@ fn json_blob(layout: &Path, digest: &str) -> Value {
     serde_json::from_slice(&std::fs::read(blob(layout, digest)).expect("blob")).expect("JSON")
 }
 
-/// `tar` over a gzipped layer: its listing, or one file's bytes.
-fn layer(path: &Path, args: &[&str]) -> Vec<u8> {
-    let out = Command::new("tar")
-        .arg("-xzf")
-        .arg(path)
-        .args(args)
+/// A directory removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Scratch {
+        let dir = std::env::temp_dir().join(format!("kvs-image-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        Scratch(dir)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The image's filesystem and runtime bundle, unpacked by umoci (which wrote the layers;
+/// GNU tar objects to their missing end-of-archive blocks, as containerd does not).
+fn unpack(layout: &Path) -> Scratch {
+    let bundle = Scratch::new();
+    let target = bundle.path().join("bundle");
+    let image = format!("{}:{}", layout.display(), env!("CARGO_PKG_VERSION"));
+    let out = Command::new("umoci")
+        .args(["unpack", "--image", &image])
+        .arg(&target)
         .output()
-        .expect("tar runs");
+        .expect("umoci runs");
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    out.stdout
+    bundle
 }
 
 #[tokio::test]
@@ -82,15 +108,14 @@ async fn the_offline_image_is_the_one_the_dockerfile_describes_and_runs_as_nonro
     // Two layers: the base, then what COPY --from=builder adds.
     let layers = manifest["layers"].as_array().expect("layers");
     assert_eq!(layers.len(), 2, "{layers:?}");
+    let unpacked = unpack(&layout);
+    let bundle = unpacked.path().join("bundle");
+    let rootfs = bundle.join("rootfs");
     let copy = final_stage("COPY");
     let destination = copy.rsplit(' ').next().expect("destination");
-    let binary = layer(
-        &blob(&layout, layers[1]["digest"].as_str().expect("digest")),
-        &["-O", destination.trim_start_matches('/')],
-    );
+    let binary = std::fs::read(rootfs.join(destination.trim_start_matches('/'))).expect("binary");
     // The builder's `strip -o /kvs-operator target/release/kvs-operator`, done again here.
-    let stripped =
-        std::env::temp_dir().join(format!("kvs-operator-stripped-{}", std::process::id()));
+    let stripped = unpacked.path().join("stripped");
     let status = Command::new("strip")
         .arg("-o")
         .arg(&stripped)
@@ -99,46 +124,65 @@ async fn the_offline_image_is_the_one_the_dockerfile_describes_and_runs_as_nonro
         .expect("strip runs");
     assert!(status.success());
     let expected = std::fs::read(&stripped).expect("stripped binary");
-    let _ = std::fs::remove_file(&stripped);
     assert!(
         binary == expected,
         "the image's {destination} is not the stripped release binary"
     );
 
-    // The base: what distroless/cc-debian12 holds.
-    let base = blob(&layout, layers[0]["digest"].as_str().expect("digest"));
-    let listing = String::from_utf8(layer(&base, &["-tv"])).expect("listing");
-    for path in [
-        "./lib/x86_64-linux-gnu/libc.so.6",
-        "./lib/x86_64-linux-gnu/libgcc_s.so.1",
-        "./lib64/ld-linux-x86-64.so.2",
-        "./etc/ssl/certs/ca-certificates.crt",
-        "./usr/share/zoneinfo/UTC",
-        "./etc/os-release",
-    ] {
-        assert!(
-            listing.lines().any(|l| l.contains(path)),
-            "no {path} in the base"
-        );
-    }
-    assert!(
-        listing
-            .lines()
-            .any(|l| l.contains("65532/65532") && l.ends_with("./home/nonroot/")),
-        "no home of the nonroot user"
+    // What a runtime makes of the image: umoci's own runtime bundle for it.
+    let runtime: Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("config.json")).expect("config.json"))
+            .expect("JSON");
+    let (uid, gid) = final_stage("USER")
+        .split_once(':')
+        .map(|(u, g)| {
+            (
+                u.parse::<u64>().expect("uid"),
+                g.parse::<u64>().expect("gid"),
+            )
+        })
+        .expect("uid:gid");
+    assert_eq!(runtime["process"]["user"]["uid"], uid);
+    assert_eq!(runtime["process"]["user"]["gid"], gid);
+    let mut args = exec_form(final_stage("ENTRYPOINT"));
+    args.as_array_mut().expect("array").extend(
+        exec_form(final_stage("CMD"))
+            .as_array()
+            .expect("array")
+            .iter()
+            .cloned(),
     );
-    let passwd = String::from_utf8(layer(&base, &["-O", "./etc/passwd"])).expect("passwd");
+    assert_eq!(runtime["process"]["args"], args);
+
+    // The base: what distroless/cc-debian12 holds.
+    for path in [
+        "lib/x86_64-linux-gnu/libc.so.6",
+        "lib/x86_64-linux-gnu/libgcc_s.so.1",
+        "lib64/ld-linux-x86-64.so.2",
+        "etc/ssl/certs/ca-certificates.crt",
+        "usr/share/zoneinfo/UTC",
+        "etc/os-release",
+    ] {
+        assert!(rootfs.join(path).exists(), "no {path} in the base");
+    }
+    let home = std::fs::metadata(rootfs.join("home/nonroot")).expect("home");
+    assert_eq!(
+        (home.uid() as u64, home.gid() as u64),
+        (uid, gid),
+        "the nonroot user's home"
+    );
+    let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).expect("passwd");
     assert!(
         passwd
             .lines()
-            .any(|l| l.starts_with("nonroot:x:65532:65532:")),
+            .any(|l| l.starts_with(&format!("nonroot:x:{uid}:{gid}:"))),
         "{passwd}"
     );
-    let bundle = layer(&base, &["-O", "./etc/ssl/certs/ca-certificates.crt"]);
-    let certificates = String::from_utf8_lossy(&bundle)
-        .matches("BEGIN CERTIFICATE")
-        .count();
+    let bundle_pem = std::fs::read_to_string(rootfs.join("etc/ssl/certs/ca-certificates.crt"))
+        .expect("CA bundle");
+    let certificates = bundle_pem.matches("BEGIN CERTIFICATE").count();
     assert!(certificates > 100, "{certificates} CA certificates");
+    drop(unpacked);
 
     // The kubelet runs it from containerd under runAsNonRoot without a runAsUser, which
     // it allows only for an image whose USER is numeric and not 0.

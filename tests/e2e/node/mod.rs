@@ -338,7 +338,10 @@ spec: {{streamName: {stream}, deviceName: cam-01, mediaType: video/h264, dataRet
     pub async fn finish(self) {
         for namespace in &self.namespaces {
             let api: Api<VideoStream> = Api::namespaced(self.client.clone(), namespace);
-            let streams = api.list(&ListParams::default()).await.expect("list");
+            // Nothing to do before the chart has installed the CRD.
+            let Ok(streams) = api.list(&ListParams::default()).await else {
+                continue;
+            };
             for vs in streams.items {
                 let name = vs.metadata.name.clone().expect("name");
                 let unfinalized = json!({"metadata": {"finalizers": null}});

@@ -41,11 +41,14 @@ fn granted(rules: &[PolicyRule]) -> BTreeSet<Permission> {
     out
 }
 
-/// A request of `user` in the audit log: the permission it needed, and whether RBAC allowed it.
+/// A request of `user` in the audit log: the permission it needed, whether RBAC allowed
+/// it, and (for messages) when and why.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Request {
     permission: Permission,
     allowed: bool,
+    at: String,
+    reason: String,
 }
 
 /// The resource requests `user` made, from the API server's audit log (non-resource
@@ -75,6 +78,11 @@ fn requests_of(log: &std::path::Path, user: &str) -> BTreeSet<Request> {
                 text(&object["name"]),
             ),
             allowed: event["annotations"]["authorization.k8s.io/decision"] == "allow",
+            at: text(&event["requestReceivedTimestamp"]),
+            reason: format!(
+                "{}: {}",
+                event["responseStatus"]["code"], event["responseStatus"]["message"]
+            ),
         });
     }
     out
@@ -175,23 +183,34 @@ async fn the_chart_grants_exactly_the_permissions_the_operator_uses() {
         test.emulator.stream("rbac-door").is_none(),
         "the stream was deleted"
     );
-    // A graceful stop: each pod lets go of the Lease it holds.
-    let out = test
-        .helm(&["uninstall", release, "--namespace", &release_ns, "--wait"])
-        .await;
-    assert!(out.success(), "{}", out.stderr);
-
+    // A graceful stop, as a rollout or a scale-down makes one: the leader lets go of the
+    // Lease. (Not `helm uninstall`, which deletes the Roles while the pods still stop.)
+    test.kubectl_ok(&[
+        "scale",
+        &format!("deployment/{account}"),
+        "-n",
+        &release_ns,
+        "--replicas=0",
+    ])
+    .await;
+    test.kubectl_ok(&[
+        "wait",
+        "--for=delete",
+        "pods",
+        "-l",
+        "app.kubernetes.io/name=kvs-operator",
+        "-n",
+        &release_ns,
+        "--timeout=120s",
+    ])
+    .await;
     let user = service_account_user(&release_ns, &account);
     let requests = requests_of(&test.cluster.plane().audit_log(), &user);
     assert!(
         !requests.is_empty(),
         "no request of {user} in the audit log"
     );
-    let refused: Vec<&Permission> = requests
-        .iter()
-        .filter(|r| !r.allowed)
-        .map(|r| &r.permission)
-        .collect();
+    let refused: Vec<&Request> = requests.iter().filter(|r| !r.allowed).collect();
     assert!(
         refused.is_empty(),
         "the chart's RBAC refused the operator: {refused:#?}"
