@@ -189,9 +189,16 @@ async fn the_installed_chart_runs_the_operator_in_pods_and_upgrades_and_uninstal
         .len();
     assert_eq!(after, before + 1, "a new ReplicaSet");
     test.wait_ready(&cameras, "front-door").await;
-    // The new leader has reconciled (and so looked at the stream) since the rollout.
-    let new_leader = test.leader(&release_ns).await;
-    assert!(pod_names(&rolled).contains(&new_leader), "{new_leader}");
+    // One of the new pods takes the Lease over (the old leader released it on SIGTERM).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let holder = test.leader(&release_ns).await;
+        if pod_names(&rolled).contains(&holder) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{holder} still leads");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     test.apply_stream(&cameras, "front-door", "node-front-door", 48)
         .await;
     test.wait_ready(&cameras, "front-door").await;
