@@ -117,7 +117,7 @@ up_node() {
     ln -sf "$bin_dir/kubectl" "$dev/bin/kubectl"
     ln -sf "$bin_dir/helm" "$dev/bin/helm"
     say "building the emulator and the cluster runner"
-    cargo build --quiet --bin kvs-emulator --bin kvs-control-plane
+    cargo build --quiet -p kvs-emulator --bin kvs-emulator -p kvs-testenv --bin kvs-control-plane
     local target
     target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 
