@@ -59,7 +59,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
 
 /// What runs: a plane, or a plane with a node.
 enum Cluster {
-    Plane(ControlPlane),
+    Plane(Box<ControlPlane>),
     Node(Box<NodeCluster>),
 }
 
@@ -96,7 +96,9 @@ async fn run(options: Options) -> Result<(), String> {
             NodeCluster::start().await.map_err(|e| e.to_string())?,
         ))
     } else {
-        Cluster::Plane(ControlPlane::start().await.map_err(|e| e.to_string())?)
+        Cluster::Plane(Box::new(
+            ControlPlane::start().await.map_err(|e| e.to_string())?,
+        ))
     };
     if let Cluster::Node(node) = &cluster {
         for (archive, reference) in &options.imports {

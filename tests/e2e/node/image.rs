@@ -20,8 +20,8 @@ fn final_stage(keyword: &str) -> String {
     let stage = dockerfile.rsplit_once("\nFROM ").expect("a final stage").1;
     stage
         .lines()
-        .filter_map(|line| line.strip_prefix(keyword)?.strip_prefix(' '))
-        .last()
+        .rev()
+        .find_map(|line| line.strip_prefix(keyword)?.strip_prefix(' '))
         .unwrap_or_else(|| panic!("no {keyword} in the final stage"))
         .trim()
         .to_string()
