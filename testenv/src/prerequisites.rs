@@ -3,6 +3,7 @@
 //! with one line that names what is missing and the script that makes it, instead of
 //! every test failing in its own way.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
@@ -70,7 +71,10 @@ pub fn require_or_exit(needs: &[Need]) {
     }
     let missing = missing(needs);
     if !missing.is_empty() {
-        eprintln!(
+        // Straight to the process's stderr: the test harness captures what eprintln! writes
+        // and drops it when the process exits.
+        let _ = writeln!(
+            std::io::stderr(),
             "\nkvs-testenv: cannot run these tests without {}: run hack/prepare.sh (it installs and builds all of that; hack/test.sh runs it first)\n",
             missing.join("; ")
         );

@@ -53,14 +53,12 @@ impl NodeTools {
         let pause_dir = cache_dir()?.join("node/current");
         let mut missing = Vec::new();
         for name in NODE_BINARIES {
-            let path = bin_dir.join(name);
-            if !is_executable(&path) {
-                missing.push(path.display().to_string());
+            if !is_executable(&bin_dir.join(name)) {
+                missing.push(name.to_string());
             }
         }
-        let complete = pause_dir.join("complete");
-        if !complete.is_file() {
-            missing.push(format!("the pause image ({})", pause_dir.display()));
+        if !pause_dir.join("complete").is_file() {
+            missing.push("the pause image".to_string());
         }
         for file in SYSTEM_FILES {
             if !is_executable(Path::new(file)) {
