@@ -85,7 +85,7 @@ up() {
     wait_for "the emulator" 30 curl -sf "http://$emulator_addr/_emulator/health"
 
     "$kubectl" apply -f crds/ >/dev/null
-    "$kubectl" wait --for=condition=Established crd/videostreams.kvs-operator.dev --timeout=60s >/dev/null
+    "$kubectl" wait --for=condition=Established crd/videostreams.kvs-operator.dev crd/accountbindings.kvs-operator.dev --timeout=60s >/dev/null
     start operator env AWS_ENDPOINT_URL="http://$emulator_addr" AWS_REGION=us-west-2 \
         AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_EC2_METADATA_DISABLED=true \
         "$target/debug/kvs-operator" run --metrics-bind-address "$metrics_addr" --poll-interval 1s

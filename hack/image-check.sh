@@ -61,8 +61,8 @@ strip -o "$bin" "$binary_in_builder"
 version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Cargo.toml)
 got=$("$bin" --version)
 [[ "$got" == "kvs-operator $version" ]] || die "--version printed '$got', expected 'kvs-operator $version'"
-"$bin" crd | cmp -s - crds/videostreams.kvs-operator.dev.yaml ||
-  die "'kvs-operator crd' differs from crds/videostreams.kvs-operator.dev.yaml"
+"$bin" crd | cmp -s - <(cat crds/*.kvs-operator.dev.yaml) ||
+  die "'kvs-operator crd' differs from crds/*.kvs-operator.dev.yaml"
 "$bin" run --help >/dev/null || die "'kvs-operator run --help' failed"
 
 # Direct dependencies (NEEDED) and everything the loader resolves (ldd).

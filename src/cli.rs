@@ -25,11 +25,18 @@ pub enum Command {
     /// Run the controller. AWS region, credentials and endpoint come from the standard AWS
     /// chain (environment, profile, IRSA web identity, EKS Pod Identity; AWS_ENDPOINT_URL).
     Run(Box<RunArgs>),
-    /// Print the VideoStream CustomResourceDefinition as YAML.
-    Crd,
+    /// Print the CustomResourceDefinitions (VideoStream, AccountBinding) as YAML.
+    Crd(CrdArgs),
     /// Print VideoStream manifests that adopt existing streams (all whose name begins with
     /// the prefix), to put streams made elsewhere under GitOps. Changes nothing at AWS.
     Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CrdArgs {
+    /// Write one file per CRD into this directory instead of printing them.
+    #[arg(long)]
+    pub out_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -66,13 +73,24 @@ pub struct RunArgs {
     )]
     pub namespaces: Vec<String>,
 
-    /// How often an in-sync VideoStream is fully compared with its stream (tags included).
+    /// How often an in-sync VideoStream is checked again: against its account's latest
+    /// ListStreams pass, at no AWS cost (a full comparison when drift scans are off).
     #[arg(long, env = "KVS_OPERATOR_RESYNC_PERIOD", default_value = "10m", value_parser = positive_duration)]
     pub resync_period: Duration,
 
-    /// How often one ListStreams pass looks for changes made outside Kubernetes; 0s disables.
-    #[arg(long, env = "KVS_OPERATOR_DRIFT_SCAN_INTERVAL", default_value = "60s", value_parser = humantime::parse_duration)]
+    /// How often one ListStreams pass per account looks for changes made outside
+    /// Kubernetes; 0s disables (then every resync is a full comparison).
+    #[arg(long, env = "KVS_OPERATOR_DRIFT_SCAN_INTERVAL", default_value = "5m", value_parser = humantime::parse_duration)]
     pub drift_scan_interval: Duration,
+
+    /// How often each stream's tags (which ListStreams does not show) are read fresh.
+    #[arg(long, env = "KVS_OPERATOR_TAG_AUDIT_PERIOD", default_value = "6h", value_parser = humantime::parse_duration)]
+    pub tag_audit_period: Duration,
+
+    /// Share (0 to 1) of an account's ListTagsForStream quota that tag audits may use; the
+    /// audit period stretches when the account has more streams than that allows.
+    #[arg(long, env = "KVS_OPERATOR_TAG_AUDIT_SHARE", default_value_t = 0.2)]
+    pub tag_audit_share: f64,
 
     /// How soon to look again after a change or while a stream is busy.
     #[arg(long, env = "KVS_OPERATOR_POLL_INTERVAL", default_value = "2s", value_parser = positive_duration)]
@@ -127,6 +145,27 @@ pub struct RunArgs {
     #[arg(long, env = "KVS_OPERATOR_LEADER_ELECTION_LEASE_DURATION", default_value = "15s", value_parser = positive_duration)]
     pub leader_election_lease_duration: Duration,
 
+    /// How long the leader keeps mutating AWS without a successful renew (default: 2/3 of
+    /// the lease duration). Must be shorter than the lease duration.
+    #[arg(long, env = "KVS_OPERATOR_LEADER_ELECTION_RENEW_DEADLINE", value_parser = humantime::parse_duration)]
+    pub leader_election_renew_deadline: Option<Duration>,
+
+    /// How often the leader renews and a follower retries (default: 2/15 of the lease
+    /// duration). Must be shorter than the renew deadline.
+    #[arg(long, env = "KVS_OPERATOR_LEADER_ELECTION_RETRY_PERIOD", value_parser = humantime::parse_duration)]
+    pub leader_election_retry_period: Option<Duration>,
+
+    /// This cluster's identity, written as the `kvs-operator.dev/cluster` tag on every
+    /// stream it creates; a stream is ours only when it matches. Default: the UID of the
+    /// kube-system namespace. Give every cluster sharing an AWS account its own.
+    #[arg(long, env = "KVS_OPERATOR_CLUSTER_ID")]
+    pub cluster_id: Option<String>,
+
+    /// Refuse VideoStreams in namespaces that no AccountBinding selects (NoAccountBinding),
+    /// instead of serving them with the operator's own AWS identity.
+    #[arg(long, env = "KVS_OPERATOR_REQUIRE_ACCOUNT_BINDING")]
+    pub require_account_binding: bool,
+
     /// This replica's name in Events and the Lease (the pod name in a Deployment).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
@@ -157,6 +196,20 @@ fn quota_share(value: &str) -> Result<f64, String> {
 }
 
 impl RunArgs {
+    /// The Lease timing the flags ask for, checked.
+    pub fn lease_timing(&self) -> crate::Result<crate::leader::LeaseTiming> {
+        let mut timing =
+            crate::leader::LeaseTiming::for_duration(self.leader_election_lease_duration);
+        if let Some(deadline) = self.leader_election_renew_deadline {
+            timing.renew_deadline = deadline;
+        }
+        if let Some(retry) = self.leader_election_retry_period {
+            timing.retry_period = retry;
+        }
+        timing.validate()?;
+        Ok(timing)
+    }
+
     /// The namespaces to watch, without empty entries.
     pub fn watched_namespaces(&self) -> Vec<String> {
         self.namespaces
@@ -184,7 +237,9 @@ mod tests {
         let args = run_args(&[]);
         assert!(args.watched_namespaces().is_empty());
         assert_eq!(args.resync_period, Duration::from_secs(600));
-        assert_eq!(args.drift_scan_interval, Duration::from_secs(60));
+        assert_eq!(args.drift_scan_interval, Duration::from_secs(300));
+        assert_eq!(args.tag_audit_period, Duration::from_secs(6 * 3600));
+        assert_eq!(args.tag_audit_share, 0.2);
     }
 
     #[test]
@@ -278,5 +333,33 @@ mod tests {
         assert_eq!(args.leader_election_namespace.as_deref(), Some("ops"));
         assert_eq!(args.leader_election_lease_duration, Duration::from_secs(15));
         assert_eq!(args.metrics_bind_address.port(), 8080);
+        let timing = args.lease_timing().unwrap();
+        assert_eq!(timing.renew_deadline, Duration::from_secs(10));
+        assert_eq!(timing.retry_period, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_renew_deadline_not_shorter_than_the_lease_is_refused() {
+        let args = run_args(&[
+            "--leader-election-lease-duration=10s",
+            "--leader-election-renew-deadline=10s",
+        ]);
+        let error = args.lease_timing().unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("lease duration > renew deadline"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn tenancy_flags_default_to_the_quick_start() {
+        let args = run_args(&[]);
+        assert_eq!(args.cluster_id, None);
+        assert!(!args.require_account_binding);
+        let args = run_args(&["--cluster-id=prod-eu", "--require-account-binding"]);
+        assert_eq!(args.cluster_id.as_deref(), Some("prod-eu"));
+        assert!(args.require_account_binding);
     }
 }

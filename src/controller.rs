@@ -1,13 +1,16 @@
 //! The Kubernetes side: watches VideoStreams, runs [`sync`](crate::sync) for each, and writes
 //! the outcome back as status, conditions and Events.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
+use futures::channel::mpsc::Sender;
+use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -16,13 +19,15 @@ use kube::{Client, Resource, ResourceExt};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, instrument, warn};
 
-use crate::api::{VideoStream, VideoStreamStatus};
-use crate::kvs::KinesisVideo;
+use crate::accounts::{AccountKey, Accounts, Identity};
+use crate::api::{AccountBinding, VideoStream, VideoStreamStatus};
+use crate::events::EventBudget;
 use crate::metrics::Metrics;
 use crate::plan::{Desired, Mutation};
 use crate::status::{Outcome, SYNCED, find, next_status};
 use crate::sync::{self, CleanupStep, Report, Step, describe_mutation};
-use crate::{Error, Result, drift};
+use crate::tenancy::{self, Placement, Request};
+use crate::{Error, Result, bindings, drift, settle};
 
 /// Finalizer that keeps a VideoStream until its stream is cleaned up.
 pub const FINALIZER: &str = "kvs-operator.dev/finalizer";
@@ -33,17 +38,28 @@ const MANAGER: &str = "kvs-operator";
 /// Timing knobs of the reconcile loop.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// How often an in-sync VideoStream is compared with its stream in full (tags included).
+    /// How often an in-sync VideoStream is checked again. Against its account's latest
+    /// scan this costs no AWS call; without scans it is a full comparison.
     pub resync_period: Duration,
     /// How soon to look again after a change, or while the stream is busy.
     pub poll_interval: Duration,
     /// How often one ListStreams pass looks for streams changed outside Kubernetes
     /// (`None`: never; drift is then found at the resync period only).
     pub drift_scan_interval: Option<Duration>,
+    /// How often each stream's tags are read fresh from KVS (ListStreams does not show
+    /// them); stretched per account so audits stay within their share of the quota.
+    pub tag_audit_period: Duration,
     /// VideoStreams reconciled at once.
     pub concurrency: u16,
     /// Reported as the Event reporting instance (e.g. the pod name).
     pub instance: Option<String>,
+    /// This cluster's identity, written as the cluster tag on every stream it creates.
+    pub cluster_id: String,
+    /// Refuse namespaces no AccountBinding selects, instead of using the operator's own
+    /// identity for them.
+    pub require_account_binding: bool,
+    /// The namespaces whose VideoStreams this operator serves; empty: all.
+    pub namespaces: Vec<String>,
 }
 
 impl Default for Settings {
@@ -51,9 +67,13 @@ impl Default for Settings {
         Self {
             resync_period: Duration::from_secs(600),
             poll_interval: Duration::from_secs(2),
-            drift_scan_interval: Some(Duration::from_secs(60)),
+            drift_scan_interval: Some(Duration::from_secs(300)),
+            tag_audit_period: Duration::from_secs(6 * 3600),
             concurrency: 32,
             instance: None,
+            cluster_id: String::new(),
+            require_account_binding: false,
+            namespaces: Vec::new(),
         }
     }
 }
@@ -62,22 +82,51 @@ impl Default for Settings {
 pub struct Context {
     /// Kubernetes client.
     pub client: Client,
-    /// Kinesis Video Streams, already rate limited.
-    pub kvs: Arc<dyn KinesisVideo>,
+    /// The AWS identities and per-account state (limiters, tag caches).
+    pub accounts: Arc<Accounts>,
     /// Publishes Events on VideoStreams (and aggregates repeats into series).
     pub recorder: Recorder,
     pub settings: Settings,
     pub metrics: Arc<Metrics>,
+    /// Every AccountBinding, as watched.
+    pub bindings: Store<AccountBinding>,
+    /// Every namespace's metadata, as watched (for binding selectors).
+    pub namespaces: Store<PartialObjectMeta<Namespace>>,
+    /// The writers behind `bindings` and `namespaces`, until [`run`] starts their watches.
+    writers: Mutex<Option<Writers>>,
     /// Consecutive failed reconciles per VideoStream, for the backoff.
     failures: Mutex<HashMap<ObjectRef<VideoStream>, u32>>,
+    /// Consecutive waits per VideoStream for KVS to finish a transition, for the backoff.
+    waits: Mutex<HashMap<ObjectRef<VideoStream>, u32>>,
+    /// When each VideoStream's tags are read fresh next.
+    audits: Mutex<HashMap<ObjectRef<VideoStream>, tokio::time::Instant>>,
+    /// Bounds the Events the operator sends, so bursts don't flood the API server.
+    events: EventBudget,
     /// The caches of the running controllers (one per watched namespace), for metrics.
     stores: Mutex<Vec<Store<VideoStream>>>,
+    /// Where to send a VideoStream to be reconciled, by the namespace its controller
+    /// watches (`None`: all namespaces).
+    triggers: Mutex<Vec<Trigger>>,
+    /// The accounts whose drift scan runs.
+    scans: Mutex<HashSet<AccountKey>>,
+}
+
+/// The namespace a controller watches (`None`: all) and its reconcile queue.
+type Trigger = (Option<String>, Sender<ObjectRef<VideoStream>>);
+
+struct Writers {
+    bindings: reflector::store::Writer<AccountBinding>,
+    namespaces: reflector::store::Writer<PartialObjectMeta<Namespace>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Context {
     pub fn new(
         client: Client,
-        kvs: Arc<dyn KinesisVideo>,
+        accounts: Arc<Accounts>,
         metrics: Arc<Metrics>,
         settings: Settings,
     ) -> Self {
@@ -85,34 +134,180 @@ impl Context {
             controller: MANAGER.to_string(),
             instance: settings.instance.clone(),
         };
+        let (bindings, bindings_writer) = reflector::store();
+        let (namespaces, namespaces_writer) = reflector::store();
         Self {
             recorder: Recorder::new(client.clone(), reporter),
             client,
-            kvs,
+            accounts,
             settings,
             metrics,
+            bindings,
+            namespaces,
+            writers: Mutex::new(Some(Writers {
+                bindings: bindings_writer,
+                namespaces: namespaces_writer,
+            })),
             failures: Mutex::new(HashMap::new()),
+            waits: Mutex::new(HashMap::new()),
+            audits: Mutex::new(HashMap::new()),
+            events: EventBudget::default(),
             stores: Mutex::new(Vec::new()),
+            triggers: Mutex::new(Vec::new()),
+            scans: Mutex::new(HashSet::new()),
         }
     }
 
     /// Every VideoStream the running controllers know about.
     pub fn known_resources(&self) -> Vec<Arc<VideoStream>> {
-        let stores = self.stores.lock().unwrap_or_else(|e| e.into_inner());
-        stores.iter().flat_map(Store::state).collect()
+        lock(&self.stores).iter().flat_map(Store::state).collect()
+    }
+
+    /// The labels of a namespace, as watched (empty until it is seen).
+    pub fn namespace_labels(&self, namespace: &str) -> BTreeMap<String, String> {
+        self.namespaces
+            .get(&ObjectRef::new(namespace))
+            .map(|ns| ns.metadata.labels.clone().unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    /// Where `vs` acts at AWS, or why it may not, decided from the watches alone.
+    pub fn placement(&self, vs: &VideoStream) -> Result<Placement> {
+        let namespace = vs.namespace().unwrap_or_default();
+        let bindings = self.bindings.state();
+        let labels = self.namespace_labels(&namespace);
+        let governing = tenancy::governing(bindings.iter().map(AsRef::as_ref), &namespace, &labels);
+        let stream_name = vs.stream_name();
+        let request = Request {
+            namespace: &namespace,
+            stream_name: &stream_name,
+            adopt: vs.spec.adopt_existing,
+        };
+        tenancy::place(
+            &governing,
+            request,
+            self.settings.require_account_binding,
+            &self.accounts.default_region(),
+        )
+    }
+
+    /// The identity `vs` acts with: tenancy first (no AWS call when refused), then the
+    /// verified identity, whose account must be the one the stream already lives in.
+    pub async fn identity_for(self: &Arc<Self>, vs: &VideoStream) -> Result<Arc<Identity>> {
+        let placement = self.placement(vs)?;
+        let identity = self.accounts.identity(&placement.identity).await?;
+        self.ensure_drift_scan(&identity);
+        let recorded = vs.status.as_ref().and_then(|s| s.stream_arn.as_deref());
+        if let Some(arn) = recorded
+            && let Some((account, region)) = tenancy::arn_scope(arn)
+        {
+            let key = &identity.account.key;
+            if account != key.account_id || region != key.region {
+                return Err(Error::AccountChanged(format!(
+                    "stream {arn} lives in account {account}, region {region}, but this namespace now acts in account {}, region {} ({}); it is neither moved nor created again: restore the AccountBinding, or delete the VideoStream after removing its finalizer to leave the stream behind",
+                    key.account_id,
+                    key.region,
+                    placement.identity.describe()
+                )));
+            }
+        }
+        Ok(identity)
+    }
+
+    /// Starts the drift scan of `identity`'s account unless one runs.
+    fn ensure_drift_scan(self: &Arc<Self>, identity: &Arc<Identity>) {
+        let Some(interval) = self.settings.drift_scan_interval else {
+            return;
+        };
+        if !lock(&self.scans).insert(identity.account.key.clone()) {
+            return;
+        }
+        tokio::spawn(drift::scan_forever(
+            self.clone(),
+            identity.clone(),
+            interval,
+            self.settings.poll_interval,
+        ));
+    }
+
+    /// Queues `object` for a reconcile by the controller that watches its namespace.
+    pub async fn trigger(&self, object: ObjectRef<VideoStream>) {
+        let sender = lock(&self.triggers)
+            .iter()
+            .find(|(namespace, _)| {
+                namespace.is_none() || namespace.as_deref() == object.namespace.as_deref()
+            })
+            .map(|(_, sender)| sender.clone());
+        if let Some(mut sender) = sender {
+            use futures::SinkExt;
+            // The controller has stopped when this fails: nothing to wake up.
+            let _ = sender.send(object).await;
+        }
+    }
+
+    /// Whether this operator serves VideoStreams in `namespace`.
+    pub fn serves(&self, namespace: &str) -> bool {
+        let watched = &self.settings.namespaces;
+        watched.is_empty() || watched.iter().any(|n| n == namespace)
+    }
+
+    /// The VideoStreams in the namespaces `selected` says yes to.
+    pub fn resources_in(&self, selected: impl Fn(&str) -> bool) -> Vec<Arc<VideoStream>> {
+        self.known_resources()
+            .into_iter()
+            .filter(|vs| selected(&vs.namespace().unwrap_or_default()))
+            .collect()
     }
 
     /// Counts one more failure of `vs` and returns the count.
     fn record_failure(&self, vs: &VideoStream) -> u32 {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let mut failures = lock(&self.failures);
         let count = failures.entry(ObjectRef::from(vs)).or_insert(0);
         *count += 1;
         *count
     }
 
     fn record_success(&self, vs: &VideoStream) {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        failures.remove(&ObjectRef::from(vs));
+        lock(&self.failures).remove(&ObjectRef::from(vs));
+    }
+
+    /// The delay before looking again at a VideoStream waiting for KVS, doubling up to a
+    /// minute. With drift scans, the account's scan (hurried meanwhile to the poll
+    /// interval) wakes it when its stream is done, for one ListStreams however many streams
+    /// wait; this is only the fallback, so it starts at ten poll intervals. Without scans
+    /// it starts at one.
+    fn wait_backoff(&self, vs: &VideoStream) -> Duration {
+        let mut waits = lock(&self.waits);
+        let count = waits.entry(ObjectRef::from(vs)).or_insert(0);
+        *count = (*count + 1).min(16);
+        let first = match self.settings.drift_scan_interval {
+            Some(_) => self.settings.poll_interval * 10,
+            None => self.settings.poll_interval,
+        };
+        let doubled = first * 2u32.saturating_pow(*count - 1);
+        doubled.min(Duration::from_secs(60))
+    }
+
+    fn done_waiting(&self, vs: &VideoStream) {
+        lock(&self.waits).remove(&ObjectRef::from(vs));
+    }
+
+    /// How long until `vs`'s tags are due for an audit. The first time a VideoStream is
+    /// seen (after a start, say) its audit is placed at a random point of the period, so
+    /// the audits of a fleet spread out instead of coming all at once.
+    pub fn audit_due_in(&self, vs: &VideoStream, period: Duration) -> Duration {
+        let now = tokio::time::Instant::now();
+        let mut audits = lock(&self.audits);
+        let due = audits
+            .entry(ObjectRef::from(vs))
+            .or_insert_with(|| now + period.mul_f64(rand::random_range(0.0..1.0)));
+        due.saturating_duration_since(now)
+    }
+
+    /// Records an audit of `vs` now; the next is a period (±10%) away.
+    pub fn audited(&self, vs: &VideoStream, period: Duration) {
+        let next = tokio::time::Instant::now() + jittered(period);
+        lock(&self.audits).insert(ObjectRef::from(vs), next);
     }
 }
 
@@ -128,16 +323,121 @@ fn apis(client: &Client, namespaces: &[String]) -> Vec<Api<VideoStream>> {
     }
 }
 
-/// Runs the controller for the given namespaces (all when empty) until `shutdown`, then
-/// lets the reconciles in flight finish.
-pub async fn run(ctx: Arc<Context>, namespaces: &[String], shutdown: CancellationToken) {
+/// Runs the controllers (VideoStreams in the namespaces of the settings, all when empty;
+/// the AccountBindings that select them) until `shutdown`, then lets the reconciles in
+/// flight finish.
+pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
+    let namespaces = &ctx.settings.namespaces.clone();
+    let Some(writers) = lock(&ctx.writers).take() else {
+        warn!("the controllers of this context run already");
+        return;
+    };
+    // Readiness signals of our own: a store's wakes only one waiter, and the controllers
+    // wait on theirs.
+    let (namespaces_ready, mut namespaces_filled) = tokio::sync::watch::channel(false);
+    let (bindings_ready, mut bindings_filled) = tokio::sync::watch::channel(false);
+    let (namespaces_changed, bindings_wake) = futures::channel::mpsc::channel(16);
+    tokio::spawn(watch_namespaces(
+        ctx.clone(),
+        writers.namespaces,
+        namespaces_ready,
+        namespaces_changed,
+    ));
+    let bindings = tokio::spawn(bindings::run(
+        ctx.clone(),
+        writers.bindings,
+        bindings::Signals {
+            ready: bindings_ready,
+            namespaces_ready: namespaces_filled.clone(),
+            namespaces_changed: bindings_wake,
+        },
+        shutdown.clone(),
+    ));
+    // Tenancy is decided from these caches: a VideoStream reconciled before they are
+    // filled would look unbound and act with the operator's own identity.
+    debug!("waiting for the AccountBinding and namespace caches");
+    let caches = futures::future::join(
+        bindings_filled.wait_for(|filled| *filled),
+        namespaces_filled.wait_for(|filled| *filled),
+    );
+    tokio::select! {
+        (bindings, namespaces) = caches => {
+            if bindings.is_err() || namespaces.is_err() {
+                warn!("the AccountBinding or namespace watch ended before it was ready");
+                return;
+            }
+        }
+        () = shutdown.cancelled() => return,
+    }
+    debug!("AccountBinding and namespace caches filled");
     let controllers = apis(&ctx.client, namespaces)
         .into_iter()
-        .map(|api| run_one(api, ctx.clone(), shutdown.clone()));
+        .zip(watched(namespaces))
+        .map(|(api, namespace)| run_one(api, namespace, ctx.clone(), shutdown.clone()));
     futures::future::join_all(controllers).await;
+    // The binding controller stops on the same shutdown.
+    let _ = bindings.await;
 }
 
-/// Fails with an install hint when the VideoStream CRD is missing (or not readable).
+/// The namespace each controller of [`apis`] watches (`None`: all).
+fn watched(namespaces: &[String]) -> Vec<Option<String>> {
+    if namespaces.is_empty() {
+        vec![None]
+    } else {
+        namespaces.iter().cloned().map(Some).collect()
+    }
+}
+
+/// Keeps the namespace cache for binding selectors. When a namespace appears or its labels
+/// change, a selector may now pick it or no longer: the bindings are looked at again
+/// (through `changed`), and so are the namespace's VideoStreams. `ready` turns true once
+/// the cache holds every namespace.
+async fn watch_namespaces(
+    ctx: Arc<Context>,
+    writer: reflector::store::Writer<PartialObjectMeta<Namespace>>,
+    ready: tokio::sync::watch::Sender<bool>,
+    mut changed: Sender<()>,
+) {
+    use futures::SinkExt;
+    // Metadata only: labels are all a selector looks at.
+    let api: Api<PartialObjectMeta<Namespace>> = Api::all(ctx.client.clone());
+    let mut seen: HashMap<String, BTreeMap<String, String>> = HashMap::new();
+    let signal = ready.clone();
+    let events = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .inspect(move |event| {
+            if let Ok(watcher::Event::InitDone) = event {
+                signal.send_replace(true);
+            }
+        })
+        .applied_objects();
+    futures::pin_mut!(events);
+    while let Some(event) = events.next().await {
+        let namespace = match event {
+            Ok(namespace) => namespace,
+            Err(error) => {
+                warn!(%error, "namespace watch failed; retrying");
+                continue;
+            }
+        };
+        let name = namespace.name_any();
+        let labels = namespace.metadata.labels.clone().unwrap_or_default();
+        let before = seen.insert(name.clone(), labels.clone());
+        // The initial list is what the first reconciles see anyway.
+        if !*ready.borrow() || before.as_ref() == Some(&labels) {
+            continue;
+        }
+        debug!(namespace = %name, "namespace appeared or its labels changed");
+        let _ = changed.try_send(());
+        for vs in ctx.resources_in(|ns| ns == name) {
+            ctx.trigger(ObjectRef::from(vs.as_ref())).await;
+        }
+        let _ = changed.flush().await;
+    }
+}
+
+/// Fails with an install hint when a CRD is missing (or not readable).
 pub async fn check_crd_installed(client: &Client, namespaces: &[String]) -> Result<()> {
     for api in apis(client, namespaces) {
         match api.list(&ListParams::default().limit(1)).await {
@@ -151,38 +451,43 @@ pub async fn check_crd_installed(client: &Client, namespaces: &[String]) -> Resu
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(())
+    let bindings: Api<AccountBinding> = Api::all(client.clone());
+    match bindings.list(&ListParams::default().limit(1)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Err(Error::Config(
+            "the AccountBinding CRD is not installed; install the CRDs with: kvs-operator crd | kubectl apply -f -"
+                .to_string(),
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
 
-async fn run_one(api: Api<VideoStream>, ctx: Arc<Context>, shutdown: CancellationToken) {
+async fn run_one(
+    api: Api<VideoStream>,
+    namespace: Option<String>,
+    ctx: Arc<Context>,
+    shutdown: CancellationToken,
+) {
     let (reader, writer) = reflector::store();
-    ctx.stores
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(reader.clone());
+    lock(&ctx.stores).push(reader.clone());
     // Status writes must not trigger reconciles (lastSyncTime changes every time), so only
     // spec changes (generation) and deletion wake a VideoStream up; everything else comes
     // from requeues and the drift scan.
     let objects = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
+        .modify(slim)
         .reflect(writer)
         .applied_objects()
         .predicate_filter(spec_or_deletion, Default::default());
 
-    let (drift_tx, drift_rx) = futures::channel::mpsc::channel(1024);
-    if let Some(interval) = ctx.settings.drift_scan_interval {
-        tokio::spawn(drift::scan_forever(
-            ctx.kvs.clone(),
-            reader.clone(),
-            interval,
-            drift_tx,
-        ));
-    }
+    // Drift scans and binding changes wake VideoStreams up through this channel.
+    let (trigger_tx, trigger_rx) = futures::channel::mpsc::channel(1024);
+    lock(&ctx.triggers).push((namespace, trigger_tx));
 
     let config = kube::runtime::controller::Config::default().concurrency(ctx.settings.concurrency);
     Controller::for_stream(objects, reader)
         .with_config(config)
-        .reconcile_on(drift_rx)
+        .reconcile_on(trigger_rx)
         .graceful_shutdown_on(shutdown.cancelled_owned())
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
@@ -192,6 +497,15 @@ async fn run_one(api: Api<VideoStream>, ctx: Arc<Context>, shutdown: Cancellatio
             }
         })
         .await;
+}
+
+/// Drops what the cache never reads but would hold for every object: managed fields and
+/// kubectl's copy of the last applied manifest (each about as large as the object).
+pub fn slim<K: Resource>(object: &mut K) {
+    object.meta_mut().managed_fields = None;
+    if let Some(annotations) = object.meta_mut().annotations.as_mut() {
+        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
 }
 
 /// Predicate: the spec generation plus whether deletion started.
@@ -214,7 +528,7 @@ pub async fn reconcile(vs: Arc<VideoStream>, ctx: Arc<Context>) -> Result<Action
     result
 }
 
-async fn reconcile_inner(vs: &VideoStream, ctx: &Context) -> Result<Action> {
+async fn reconcile_inner(vs: &VideoStream, ctx: &Arc<Context>) -> Result<Action> {
     let namespace = vs.namespace().unwrap_or_default();
     let api: Api<VideoStream> = Api::namespaced(ctx.client.clone(), &namespace);
     let has_finalizer = vs.finalizers().iter().any(|f| f == FINALIZER);
@@ -232,18 +546,33 @@ async fn reconcile_inner(vs: &VideoStream, ctx: &Context) -> Result<Action> {
     apply(vs, &api, ctx).await
 }
 
-async fn apply(vs: &VideoStream, api: &Api<VideoStream>, ctx: &Context) -> Result<Action> {
-    let desired = Desired::from_resource(vs);
+async fn apply(vs: &VideoStream, api: &Api<VideoStream>, ctx: &Arc<Context>) -> Result<Action> {
+    let desired = Desired::from_resource(vs, &ctx.settings.cluster_id);
     let previous = vs.status.as_ref();
-    let result = sync::sync(
-        ctx.kvs.as_ref(),
-        &desired,
-        previous.and_then(|s| s.stream_arn.as_deref()),
-        &previous
-            .map(|s| s.data_endpoints.clone())
-            .unwrap_or_default(),
-    )
-    .await;
+    let identity = ctx.identity_for(vs).await;
+    if let Ok(identity) = &identity
+        && let Some(action) = settle::settled(vs, identity, ctx).await
+    {
+        return Ok(action);
+    }
+    let result = match identity {
+        Ok(identity) => {
+            let report = sync::sync(
+                identity.kvs.as_ref(),
+                &desired,
+                previous.and_then(|s| s.stream_arn.as_deref()),
+                &previous
+                    .map(|s| s.data_endpoints.clone())
+                    .unwrap_or_default(),
+            )
+            .await;
+            if report.as_ref().is_ok_and(|r| r.step != Step::InSync) {
+                identity.account.scans.hurry();
+            }
+            report
+        }
+        Err(refused) => Err(refused),
+    };
 
     let outcome = match &result {
         Ok(report) => Outcome::Synced(report),
@@ -257,15 +586,38 @@ async fn apply(vs: &VideoStream, api: &Api<VideoStream>, ctx: &Context) -> Resul
     }
     ctx.record_success(vs);
     let next = match report.step {
-        Step::InSync => jittered(ctx.settings.resync_period),
-        Step::Created { .. } | Step::Mutated(_) | Step::Waiting(_) => ctx.settings.poll_interval,
+        Step::InSync => {
+            ctx.done_waiting(vs);
+            jittered(ctx.settings.resync_period)
+        }
+        Step::Created { .. } | Step::Mutated(_) | Step::Waiting(_) => ctx.wait_backoff(vs),
     };
     Ok(Action::requeue(next))
 }
 
-async fn cleanup(vs: &VideoStream, api: &Api<VideoStream>, ctx: &Context) -> Result<Action> {
-    let desired = Desired::from_resource(vs);
-    let result = sync::cleanup(ctx.kvs.as_ref(), &desired).await;
+async fn cleanup(vs: &VideoStream, api: &Api<VideoStream>, ctx: &Arc<Context>) -> Result<Action> {
+    let desired = Desired::from_resource(vs, &ctx.settings.cluster_id);
+    let recorded = vs.status.as_ref().and_then(|s| s.stream_arn.as_deref());
+    let result = match ctx.identity_for(vs).await {
+        Ok(identity) => {
+            let step = sync::cleanup(identity.kvs.as_ref(), &desired).await;
+            if matches!(
+                step,
+                Ok(CleanupStep::Deleted { .. } | CleanupStep::Waiting(_))
+            ) {
+                identity.account.scans.hurry();
+            }
+            step
+        }
+        // Refused before any stream was recorded: nothing was made for it at AWS.
+        Err(refused) if recorded.is_none() => {
+            debug!(%refused, "no stream recorded; releasing the finalizer");
+            Ok(CleanupStep::Done)
+        }
+        // A stream exists where this VideoStream can no longer reach: keep the finalizer
+        // and say so, rather than forget the stream.
+        Err(refused) => Err(refused),
+    };
     let outcome = match &result {
         Ok(step) => Outcome::CleaningUp(step),
         Err(error) => Outcome::Failed(error),
@@ -278,7 +630,7 @@ async fn cleanup(vs: &VideoStream, api: &Api<VideoStream>, ctx: &Context) -> Res
         CleanupStep::Done | CleanupStep::Released { .. } => {
             if let CleanupStep::Released { arn } = &step {
                 let note = format!(
-                    "removed the owner tag from {arn}; the stream is kept (deletionPolicy Retain)"
+                    "removed the owner and cluster tags from {arn}; the stream is kept (deletionPolicy Retain)"
                 );
                 publish(ctx, vs, normal("ReleasedStream", "Release", note)).await;
             }
@@ -298,9 +650,9 @@ async fn cleanup(vs: &VideoStream, api: &Api<VideoStream>, ctx: &Context) -> Res
                 normal("DeletingStream", "Delete", format!("deleting stream {arn}")),
             )
             .await;
-            Ok(Action::requeue(ctx.settings.poll_interval))
+            Ok(Action::requeue(ctx.wait_backoff(vs)))
         }
-        CleanupStep::Waiting(_) => Ok(Action::requeue(ctx.settings.poll_interval)),
+        CleanupStep::Waiting(_) => Ok(Action::requeue(ctx.wait_backoff(vs))),
     }
 }
 
@@ -316,9 +668,21 @@ async fn report(
     let previous = vs.status.as_ref();
     let generation = vs.meta().generation;
     let status = next_status(previous, generation, stream_name, outcome, Timestamp::now());
+    // A reconcile that found nothing new writes nothing: lastSyncTime is not a heartbeat.
+    if previous.is_some_and(|p| unchanged(p, &status)) {
+        return Ok(vs.clone());
+    }
     let stored = patch_status(api, vs, &status).await?;
     publish_condition_change(ctx, vs, previous, &status).await;
     Ok(stored)
+}
+
+/// Whether `next` says nothing `previous` did not, but for its sync time.
+fn unchanged(previous: &VideoStreamStatus, next: &VideoStreamStatus) -> bool {
+    VideoStreamStatus {
+        last_sync_time: previous.last_sync_time.clone(),
+        ..next.clone()
+    } == *previous
 }
 
 /// Backs off per VideoStream by error class, with jitter so failures don't synchronise.
@@ -472,9 +836,16 @@ fn normal(reason: &str, action: &str, note: String) -> Event {
     }
 }
 
-/// Publishes an Event; a failure is logged, never fails the reconcile.
+/// Publishes an Event within the Event budget; a failure is logged, never fails the
+/// reconcile.
 async fn publish(ctx: &Context, vs: &VideoStream, event: Event) {
     info!(reason = %event.reason, note = ?event.note, "event");
+    if !ctx.events.allows(&event.type_) {
+        let type_ = format!("{:?}", event.type_);
+        ctx.metrics.record_event_dropped(&type_);
+        debug!(reason = %event.reason, "event budget spent; event not published");
+        return;
+    }
     if let Err(error) = ctx.recorder.publish(&event, &vs.object_ref(&())).await {
         warn!(%error, "could not publish event");
     }

@@ -46,6 +46,24 @@ pub enum Error {
     /// The spec cannot be applied as written (something the CRD schema cannot express).
     #[error("{0}")]
     InvalidSpec(String),
+    /// The stream name is outside the prefixes of the namespace's AccountBinding.
+    #[error("{0}")]
+    NameNotPermitted(String),
+    /// `adoptExisting` under an AccountBinding whose adoption is `Forbidden`.
+    #[error("{0}")]
+    AdoptionNotPermitted(String),
+    /// No AccountBinding selects the namespace and the operator requires one.
+    #[error("{0}")]
+    NoAccountBinding(String),
+    /// Several AccountBindings select the namespace.
+    #[error("{0}")]
+    AccountBindingConflict(String),
+    /// The stream lives in an account or region the namespace's binding no longer reaches.
+    #[error("{0}")]
+    AccountChanged(String),
+    /// This replica may not mutate AWS: it does not hold (or could not renew) the Lease.
+    #[error("{0}")]
+    NotLeader(String),
     #[error("Kubernetes API error: {0}")]
     Kube(#[from] kube::Error),
     #[error("finalizer: {0}")]
@@ -76,12 +94,18 @@ impl Error {
             | Error::NotFound(_)
             | Error::Unavailable(_)
             | Error::Aws { .. }
+            | Error::NotLeader(_)
             | Error::Kube(_) => ErrorClass::Retryable,
             Error::InvalidArgument { .. }
             | Error::LimitExceeded { .. }
             | Error::NotOwned(_)
             | Error::Immutable(_)
             | Error::InvalidSpec(_)
+            | Error::NameNotPermitted(_)
+            | Error::AdoptionNotPermitted(_)
+            | Error::NoAccountBinding(_)
+            | Error::AccountBindingConflict(_)
+            | Error::AccountChanged(_)
             | Error::Config(_) => ErrorClass::Terminal,
             Error::AccessDenied { .. } => ErrorClass::Permission,
             Error::Finalizer(inner) => match inner.as_ref() {
@@ -106,6 +130,12 @@ impl Error {
             Error::Aws { .. } => "AWSError",
             Error::NotOwned(_) => "NotOwned",
             Error::Immutable(_) => "Immutable",
+            Error::NameNotPermitted(_) => "NameNotPermitted",
+            Error::AdoptionNotPermitted(_) => "AdoptionNotPermitted",
+            Error::NoAccountBinding(_) => "NoAccountBinding",
+            Error::AccountBindingConflict(_) => "AccountBindingConflict",
+            Error::AccountChanged(_) => "AccountChanged",
+            Error::NotLeader(_) => "NotLeader",
             Error::Kube(_) => "KubernetesError",
             Error::Finalizer(inner) => match inner.as_ref() {
                 kube::runtime::finalizer::Error::ApplyFailed(e)

@@ -2,7 +2,7 @@
 //! move streams made by hand (or by Terraform) under GitOps without touching them.
 //!
 //! Each manifest names every field the stream has, exactly as KVS reports it, so adopting
-//! it writes the owner tag and nothing else.
+//! it writes the owner and cluster tags and nothing else.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -11,7 +11,7 @@ use kube::api::ObjectMeta;
 use crate::api::{
     DeletionPolicy, MAX_RESOURCE_NAME, MAX_USER_TAGS, OWNER_TAG, VideoStream, VideoStreamSpec,
 };
-use crate::kvs::{KinesisVideo, Stream, StreamStatus};
+use crate::kvs::{KinesisVideo, Stream, StreamStatus, TagRead};
 use crate::plan::is_reserved_tag;
 use crate::{Error, Result};
 
@@ -48,7 +48,7 @@ pub async fn import(kvs: &dyn KinesisVideo, options: &ImportOptions) -> Result<S
             });
             continue;
         }
-        let tags = kvs.list_tags(&stream.arn).await?;
+        let tags = kvs.list_tags(&stream.arn, TagRead::Fresh).await?;
         match manifest(&stream, &tags, options, &mut names) {
             Ok(vs) => resources.push(vs),
             Err(reason) => skipped.push(Skipped {
@@ -75,8 +75,11 @@ pub fn manifest(
         .filter(|(key, _)| !is_reserved_tag(key))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    if tags.len() >= 50 || user_tags.len() > MAX_USER_TAGS {
-        return Err("it has 50 tags: adopting it needs one free tag for the owner tag".into());
+    if tags.len() > MAX_USER_TAGS || user_tags.len() > MAX_USER_TAGS {
+        return Err(format!(
+            "it has {} tags: adopting it needs two free tags (of 50) for the owner and cluster tags",
+            tags.len()
+        ));
     }
     let spec = VideoStreamSpec {
         stream_name: Some(stream.name.clone()),
@@ -203,9 +206,12 @@ mod tests {
         let why = manifest(&stream("s"), &owned, &options(), &mut HashSet::new()).unwrap_err();
         assert!(why.contains("ns/x"), "{why}");
         let full: BTreeMap<String, String> =
-            (0..50).map(|i| (format!("k{i}"), "v".into())).collect();
+            (0..49).map(|i| (format!("k{i}"), "v".into())).collect();
         let why = manifest(&stream("s"), &full, &options(), &mut HashSet::new()).unwrap_err();
-        assert!(why.contains("50 tags"), "{why}");
+        assert!(why.contains("49 tags") && why.contains("two free"), "{why}");
+        let room: BTreeMap<String, String> =
+            (0..48).map(|i| (format!("k{i}"), "v".into())).collect();
+        assert!(manifest(&stream("s"), &room, &options(), &mut HashSet::new()).is_ok());
     }
 
     #[test]

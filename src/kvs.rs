@@ -100,6 +100,16 @@ impl RetentionChange {
     }
 }
 
+/// How fresh a tag read must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagRead {
+    /// May be answered from what the operator remembers having written.
+    Cached,
+    /// Straight from KVS: ownership is read this way right before every destructive or
+    /// ownership-changing call (DeleteStream, a retention decrease, adopt, release).
+    Fresh,
+}
+
 /// The data-plane APIs whose endpoint the operator publishes in status.
 pub const PUBLISHED_ENDPOINT_APIS: [&str; 2] = ["PUT_MEDIA", "GET_MEDIA"];
 
@@ -138,8 +148,8 @@ pub trait KinesisVideo: Send + Sync {
     /// UntagStream: remove these keys.
     async fn untag_stream(&self, arn: &str, keys: &[String]) -> Result<()>;
 
-    /// ListTagsForStream, all pages.
-    async fn list_tags(&self, arn: &str) -> Result<BTreeMap<String, String>>;
+    /// ListTagsForStream, all pages; `read` says whether a remembered answer will do.
+    async fn list_tags(&self, arn: &str, read: TagRead) -> Result<BTreeMap<String, String>>;
 
     /// DeleteStream by ARN (never by name), guarded by the version.
     async fn delete_stream(&self, arn: &str, version: &str) -> Result<()>;

@@ -4,7 +4,16 @@
 //! Like client-go, expiry is judged by the follower's own clock: a Lease is free once its
 //! record has not changed for a whole lease duration since this replica first saw it, so
 //! clock skew between nodes cannot make two replicas lead at once.
+//!
+//! The timing has client-go's shape: lease duration > renew deadline > retry period. Each
+//! renew is bounded by the deadline and its time is taken before the request leaves. The
+//! leader's [`Fence`] stays open only until the renew deadline after the start of its last
+//! successful renew — strictly before any follower, which waits a whole lease duration
+//! after it saw that renew, can take the Lease. The gate refuses AWS mutations once the
+//! fence is closed, so two replicas never mutate at once even when the leader is cut off
+//! from the API server with requests hanging.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
@@ -21,18 +30,75 @@ use crate::{Error, Result};
 /// Lease timing, as client-go names it.
 #[derive(Debug, Clone)]
 pub struct LeaseTiming {
-    /// How long a Lease stays valid without renewal.
+    /// How long a Lease stays valid without renewal; a follower takes it after that.
     pub lease_duration: Duration,
+    /// How long the leader keeps acting without a successful renew.
+    pub renew_deadline: Duration,
     /// How often the leader renews, and a follower retries.
     pub retry_period: Duration,
 }
 
 impl LeaseTiming {
+    /// client-go's proportions (15 s, 10 s, 2 s) scaled to `lease_duration`.
     pub fn for_duration(lease_duration: Duration) -> Self {
         Self {
             lease_duration,
-            retry_period: (lease_duration / 5).max(Duration::from_millis(200)),
+            renew_deadline: lease_duration * 2 / 3,
+            retry_period: (lease_duration * 2 / 15).max(Duration::from_millis(100)),
         }
+    }
+
+    /// Refuses timings that would let two leaders overlap or never renew in time.
+    pub fn validate(&self) -> Result<()> {
+        if self.lease_duration <= self.renew_deadline || self.renew_deadline <= self.retry_period {
+            return Err(Error::Config(format!(
+                "leader election needs lease duration > renew deadline > retry period; got {:?} > {:?} > {:?}",
+                self.lease_duration, self.renew_deadline, self.retry_period
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Whether this replica may mutate AWS right now. Open until an instant that each
+/// successful renew moves forward; closed by itself when that instant passes.
+#[derive(Debug, Default)]
+pub struct Fence {
+    open_until: Mutex<Option<Instant>>,
+}
+
+impl Fence {
+    /// A closed fence (nothing passes until the Lease is acquired).
+    pub fn closed() -> Self {
+        Self::default()
+    }
+
+    /// Lets mutations pass until `until`.
+    pub fn open_until(&self, until: Instant) {
+        *self.lock() = Some(until);
+    }
+
+    /// Closes at once (leadership lost or released).
+    pub fn close(&self) {
+        *self.lock() = None;
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.lock().is_some_and(|until| Instant::now() < until)
+    }
+
+    /// `Ok` while open; otherwise the error that refuses `operation`.
+    pub fn check(&self, operation: &str) -> Result<()> {
+        if self.is_open() {
+            return Ok(());
+        }
+        Err(Error::NotLeader(format!(
+            "{operation} refused: this replica does not hold a renewed Lease"
+        )))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        self.open_until.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -57,12 +123,13 @@ fn decide(spec: &LeaseSpec, identity: &str, unchanged_for: Duration, lease: Dura
     }
 }
 
-/// Holds or waits for one Lease.
+/// Holds or waits for one Lease, keeping its fence open while it holds it.
 pub struct LeaderElector {
     api: Api<Lease>,
     name: String,
     identity: String,
     timing: LeaseTiming,
+    fence: std::sync::Arc<Fence>,
     /// The last record seen and when it was first seen like that.
     observed: Option<(LeaseSpec, Instant)>,
 }
@@ -80,15 +147,21 @@ impl LeaderElector {
             name: name.to_string(),
             identity: identity.to_string(),
             timing,
+            fence: std::sync::Arc::new(Fence::closed()),
             observed: None,
         }
+    }
+
+    /// The fence this elector opens while it leads; the AWS gate checks it.
+    pub fn fence(&self) -> std::sync::Arc<Fence> {
+        self.fence.clone()
     }
 
     /// Waits until this replica leads. Returns `false` if `shutdown` came first.
     pub async fn acquire(&mut self, shutdown: &CancellationToken) -> Result<bool> {
         info!(lease = %self.name, identity = %self.identity, "waiting for leadership");
         loop {
-            match self.try_acquire_or_renew().await {
+            match self.attempt().await {
                 Ok(true) => {
                     info!(lease = %self.name, "became the leader");
                     return Ok(true);
@@ -103,29 +176,57 @@ impl LeaderElector {
         }
     }
 
-    /// Renews until `shutdown`; an error means leadership was lost and this replica must
-    /// stop mutating at once.
-    pub async fn hold(&mut self, shutdown: &CancellationToken) -> Result<()> {
-        let mut renewed = Instant::now();
+    /// Renews every retry period for as long as it can; returns the error once leadership
+    /// is lost (another replica holds the Lease, or no renew succeeded within the renew
+    /// deadline). The fence is closed by then. Never returns otherwise: drop the future to
+    /// stop renewing.
+    pub async fn hold(&mut self) -> Error {
         loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return Ok(()),
-                _ = tokio::time::sleep(self.timing.retry_period) => {}
-            }
-            match self.try_acquire_or_renew().await {
-                Ok(true) => renewed = Instant::now(),
-                Ok(false) => return Err(self.lost("another replica holds the Lease")),
+            tokio::time::sleep(self.timing.retry_period).await;
+            match self.attempt().await {
+                Ok(true) => {}
+                Ok(false) => return self.lost("another replica holds the Lease"),
                 Err(error) => warn!(%error, "could not renew the Lease"),
             }
-            // Stop before the Lease can expire under us: others may take it then.
-            if renewed.elapsed() >= self.timing.lease_duration * 2 / 3 {
-                return Err(self.lost("could not renew the Lease in time"));
+            if !self.fence.is_open() {
+                return self.lost("no renew succeeded within the renew deadline");
             }
         }
     }
 
-    /// Gives the Lease up so another replica can take over without waiting it out.
+    /// One bounded attempt to take or renew the Lease. Its start time is stamped before the
+    /// request leaves; a success opens the fence until that stamp plus the renew deadline.
+    async fn attempt(&mut self) -> Result<bool> {
+        let started = Instant::now();
+        let bound = self.timing.renew_deadline;
+        let outcome = tokio::time::timeout(bound, self.try_acquire_or_renew()).await;
+        match outcome {
+            Ok(Ok(true)) => {
+                self.fence.open_until(started + self.timing.renew_deadline);
+                Ok(true)
+            }
+            Ok(Ok(false)) => {
+                self.fence.close();
+                Ok(false)
+            }
+            Ok(Err(error)) => Err(error),
+            Err(_) => Err(Error::Config(format!(
+                "the Lease request took longer than the renew deadline ({bound:?})"
+            ))),
+        }
+    }
+
+    /// Gives the Lease up so another replica can take over without waiting it out. The
+    /// fence closes first: nothing may be mutated once the Lease may pass on.
     pub async fn release(&mut self) {
+        self.fence.close();
+        let bounded = tokio::time::timeout(self.timing.renew_deadline, self.clear_holder());
+        if bounded.await.is_err() {
+            warn!(lease = %self.name, "could not release the Lease in time; it expires instead");
+        }
+    }
+
+    async fn clear_holder(&mut self) {
         let Ok(Some(mut lease)) = self.api.get_opt(&self.name).await else {
             return;
         };
@@ -146,7 +247,8 @@ impl LeaderElector {
     }
 
     fn lost(&self, why: &str) -> Error {
-        Error::Config(format!("lost leadership of Lease {}: {why}", self.name))
+        self.fence.close();
+        Error::NotLeader(format!("lost leadership of Lease {}: {why}", self.name))
     }
 
     /// One round: creates, takes or renews the Lease if we may. `Ok(true)`: we lead.
@@ -259,8 +361,32 @@ mod tests {
     }
 
     #[test]
-    fn the_retry_period_is_a_fifth_of_the_lease() {
+    fn the_timing_has_client_gos_proportions() {
         let timing = LeaseTiming::for_duration(Duration::from_secs(15));
-        assert_eq!(timing.retry_period, Duration::from_secs(3));
+        assert_eq!(timing.renew_deadline, Duration::from_secs(10));
+        assert_eq!(timing.retry_period, Duration::from_secs(2));
+        timing.validate().unwrap();
+        let overlapping = LeaseTiming {
+            renew_deadline: Duration::from_secs(15),
+            ..timing
+        };
+        assert!(overlapping.validate().is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_fence_closes_by_itself_when_the_renew_deadline_passes() {
+        let fence = Fence::closed();
+        assert!(
+            fence.check("CreateStream").is_err(),
+            "closed before leading"
+        );
+        fence.open_until(Instant::now() + Duration::from_secs(10));
+        assert!(fence.check("CreateStream").is_ok());
+        tokio::time::advance(Duration::from_millis(9_999)).await;
+        assert!(fence.is_open());
+        tokio::time::advance(Duration::from_millis(1)).await;
+        let refused = fence.check("DeleteStream").unwrap_err();
+        assert_eq!(refused.reason(), "NotLeader");
+        assert!(refused.to_string().contains("DeleteStream"), "{refused}");
     }
 }

@@ -6,13 +6,16 @@ use std::time::Duration;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
-use kvs_operator::cli::{Cli, Command, ImportArgs, RunArgs};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::Api;
+
+use kvs_operator::accounts::{self, Accounts};
+use kvs_operator::cli::{Cli, Command, CrdArgs, ImportArgs, RunArgs};
 use kvs_operator::controller::{self, Context, Settings};
 use kvs_operator::import::ImportOptions;
 use kvs_operator::kvs::gate::Gated;
 use kvs_operator::kvs::sdk::SdkKinesisVideo;
-use kvs_operator::kvs::tag_cache::TagCached;
-use kvs_operator::leader::{LeaderElector, LeaseTiming};
+use kvs_operator::leader::LeaderElector;
 use kvs_operator::metrics::Metrics;
 use kvs_operator::server::{self, Endpoint, Liveness};
 use kvs_operator::{Error, api, telemetry};
@@ -23,7 +26,7 @@ async fn main() -> ExitCode {
     // Several crates enable rustls providers; pick one explicitly so TLS never has to guess.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let result = match cli.command {
-        Command::Crd => print_crd(),
+        Command::Crd(args) => print_crd(args),
         Command::Import(args) => import(args).await,
         Command::Run(args) => run(*args).await,
     };
@@ -51,8 +54,16 @@ async fn import(args: ImportArgs) -> Result<(), Error> {
     Ok(())
 }
 
-fn print_crd() -> Result<(), Error> {
-    print!("{}", api::crd_yaml()?);
+fn print_crd(args: CrdArgs) -> Result<(), Error> {
+    let Some(dir) = args.out_dir else {
+        print!("{}", api::crd_yaml()?);
+        return Ok(());
+    };
+    for (file, yaml) in api::crds()? {
+        let path = dir.join(file);
+        std::fs::write(&path, yaml)
+            .map_err(|e| Error::Config(format!("cannot write {}: {e}", path.display())))?;
+    }
     Ok(())
 }
 
@@ -63,20 +74,58 @@ async fn run(args: RunArgs) -> Result<(), Error> {
 
     let client = kube::Client::try_default().await?;
     let metrics = Metrics::shared();
-    let sdk = SdkKinesisVideo::from_env(args.aws_call_timeout).await;
-    let gated = Gated::new(sdk, args.aws_quota_share, Some(metrics.clone()));
-    // Entries expire before the next resync comes round, so each resync reads the tags.
-    let kvs = Arc::new(TagCached::new(gated, args.resync_period.mul_f64(0.8)));
     let identity = args.identity.clone().unwrap_or_else(default_identity);
+    let cluster_id = match &args.cluster_id {
+        Some(id) => id.clone(),
+        None => default_cluster_id(&client).await?,
+    };
+    let elector = match args.leader_elect {
+        true => {
+            let namespace = args.leader_election_namespace.clone().ok_or_else(|| {
+                Error::Config(
+                    "--leader-elect needs --leader-election-namespace (or POD_NAMESPACE)".into(),
+                )
+            })?;
+            Some(LeaderElector::new(
+                client.clone(),
+                &namespace,
+                &args.leader_election_id,
+                &identity,
+                args.lease_timing()?,
+            ))
+        }
+        false => None,
+    };
+    let accounts = Accounts::from_env(accounts::Settings {
+        quota_share: args.aws_quota_share,
+        // Trusted until the audit reads them fresh (what the operator writes stays exact).
+        tag_cache_age: args.tag_audit_period.mul_f64(2.0),
+        tag_audit_share: args.tag_audit_share,
+        call_timeout: args.aws_call_timeout,
+        session_name: session_name(&cluster_id),
+        retry_failed_after: Duration::from_secs(60),
+        metrics: Some(metrics.clone()),
+        fence: elector.as_ref().map(LeaderElector::fence),
+    })
+    .await?;
     let settings = Settings {
         resync_period: args.resync_period,
         poll_interval: args.poll_interval,
         drift_scan_interval: (!args.drift_scan_interval.is_zero())
             .then_some(args.drift_scan_interval),
+        tag_audit_period: args.tag_audit_period,
         concurrency: args.concurrency,
         instance: Some(identity.clone()),
+        cluster_id: cluster_id.clone(),
+        require_account_binding: args.require_account_binding,
+        namespaces: args.watched_namespaces(),
     };
-    let ctx = Arc::new(Context::new(client.clone(), kvs, metrics.clone(), settings));
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        Arc::new(accounts),
+        metrics.clone(),
+        settings,
+    ));
     let endpoint = Arc::new(Endpoint {
         context: ctx.clone(),
         ready: false.into(),
@@ -90,34 +139,21 @@ async fn run(args: RunArgs) -> Result<(), Error> {
     .await?;
     let server = tokio::spawn(server);
 
-    let namespaces = args.watched_namespaces();
+    let namespaces = ctx.settings.namespaces.clone();
     controller::check_crd_installed(&client, &namespaces).await?;
     endpoint.ready.store(true, Ordering::Relaxed);
-    tracing::info!(version = env!("CARGO_PKG_VERSION"), %identity, ?namespaces, "kvs-operator started");
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), %identity, %cluster_id, ?namespaces, "kvs-operator started");
 
-    // The controller runs on a task of its own, so that /healthz can tell when it has died.
-    let controller = if args.leader_elect {
-        let namespace = args.leader_election_namespace.clone().ok_or_else(|| {
-            Error::Config(
-                "--leader-elect needs --leader-election-namespace (or POD_NAMESPACE)".into(),
-            )
-        })?;
-        let timing = LeaseTiming::for_duration(args.leader_election_lease_duration);
-        let elector = LeaderElector::new(
-            client,
-            &namespace,
-            &args.leader_election_id,
-            &identity,
-            timing,
-        );
-        tokio::spawn(lead_then_run(elector, ctx, namespaces, shutdown.clone()))
-    } else {
-        metrics.set_leader(true);
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            controller::run(ctx, &namespaces, shutdown).await;
-            Ok(())
-        })
+    // Supervised, so that /healthz (served on its own task) fails once it has died.
+    let controller = async {
+        match elector {
+            Some(elector) => lead_then_run(elector, ctx, shutdown.clone()).await,
+            None => {
+                metrics.set_leader(true);
+                controller::run(ctx, shutdown.clone()).await;
+                Ok(())
+            }
+        }
     };
     let result = server::supervise(&endpoint, "the controller", controller, &shutdown).await;
     shutdown.cancel();
@@ -125,30 +161,54 @@ async fn run(args: RunArgs) -> Result<(), Error> {
     result
 }
 
+/// The default cluster id: the UID of the kube-system namespace, which lives as long as
+/// the cluster and differs between clusters.
+async fn default_cluster_id(client: &kube::Client) -> Result<String, Error> {
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let kube_system = namespaces.get_metadata("kube-system").await.map_err(|e| {
+        Error::Config(format!(
+            "cannot read the kube-system namespace for the default cluster id ({e}); grant get on namespaces or pass --cluster-id"
+        ))
+    })?;
+    kube_system.metadata.uid.ok_or_else(|| {
+        Error::Config("the kube-system namespace has no UID; pass --cluster-id".into())
+    })
+}
+
+/// The STS session name of assumed roles: names this operator and cluster in CloudTrail,
+/// within STS's 64 characters of `[\w+=,.@-]`.
+fn session_name(cluster_id: &str) -> String {
+    let cluster: String = cluster_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "+=,.@-_".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(48)
+        .collect();
+    format!("kvs-operator-{cluster}")
+}
+
 /// Waits for leadership, then reconciles while renewing it. Losing the Lease stops the
-/// process at once with an error: another replica may already be mutating.
+/// process at once with an error (the fence has already closed, so nothing more reaches
+/// AWS). On shutdown the Lease is renewed until the reconciles in flight end, then
+/// released.
 async fn lead_then_run(
     mut elector: LeaderElector,
     ctx: Arc<Context>,
-    namespaces: Vec<String>,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     if !elector.acquire(&shutdown).await? {
         return Ok(());
     }
     ctx.metrics.set_leader(true);
-    let controller = controller::run(ctx.clone(), &namespaces, shutdown.clone());
-    tokio::pin!(controller);
+    let controller = controller::run(ctx.clone(), shutdown.clone());
     let result = tokio::select! {
-        () = &mut controller => Ok(()),
-        held = elector.hold(&shutdown) => match held {
-            // Shutting down: let the reconciles in flight finish before handing over.
-            Ok(()) => {
-                controller.await;
-                Ok(())
-            }
-            Err(lost) => Err(lost),
-        },
+        () = controller => Ok(()),
+        lost = elector.hold() => Err(lost),
     };
     ctx.metrics.set_leader(false);
     if result.is_ok() {

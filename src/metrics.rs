@@ -31,6 +31,19 @@ pub struct OperationLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LimiterLabels {
+    /// `account/region`.
+    pub account: String,
+    pub operation: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EventLabels {
+    /// `Normal` or `Warning`.
+    pub r#type: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct AwsStatusLabels {
     pub aws_status: String,
 }
@@ -52,6 +65,10 @@ pub struct Metrics {
     streams: Family<AwsStatusLabels, Gauge>,
     not_ready: Gauge,
     leader: Gauge,
+    limiter_waiting: Family<LimiterLabels, Gauge>,
+    limiter_wait: Family<LimiterLabels, Histogram>,
+    events_dropped: Family<EventLabels, Counter>,
+    tag_audits: Family<OutcomeLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -103,8 +120,38 @@ impl Default for Metrics {
             "1 while this replica holds the leader Lease (or runs without election)",
             leader.clone(),
         );
+        let limiter_waiting = Family::<LimiterLabels, Gauge>::default();
+        registry.register(
+            "aws_limiter_waiting",
+            "Calls waiting in an account's client-side rate limiter",
+            limiter_waiting.clone(),
+        );
+        let limiter_wait = Family::<LimiterLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.001, 2.0, 16))
+        });
+        registry.register(
+            "aws_limiter_wait_seconds",
+            "Time a call waited in the rate limiter before it was sent",
+            limiter_wait.clone(),
+        );
+        let events_dropped = Family::<EventLabels, Counter>::default();
+        registry.register(
+            "events_dropped",
+            "Events not published because the Event budget was spent",
+            events_dropped.clone(),
+        );
+        let tag_audits = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "tag_audits",
+            "Tag audits (fresh ListTagsForStream of an in-sync stream) by outcome",
+            tag_audits.clone(),
+        );
         Self {
             registry,
+            limiter_waiting,
+            limiter_wait,
+            events_dropped,
+            tag_audits,
             reconciles,
             reconcile_duration,
             aws_calls,
@@ -147,6 +194,42 @@ impl Metrics {
         if outcome == "Throttled" {
             self.aws_throttles.get_or_create(&op).inc();
         }
+    }
+
+    /// The gauge of calls waiting in `account`'s limiter for `operation`.
+    pub fn limiter_waiting(&self, account: &str, operation: &str) -> Gauge {
+        self.limiter_waiting
+            .get_or_create(&LimiterLabels {
+                account: account.to_string(),
+                operation: operation.to_string(),
+            })
+            .clone()
+    }
+
+    pub fn record_limiter_wait(&self, account: &str, operation: &str, waited: Duration) {
+        self.limiter_wait
+            .get_or_create(&LimiterLabels {
+                account: account.to_string(),
+                operation: operation.to_string(),
+            })
+            .observe(waited.as_secs_f64());
+    }
+
+    pub fn record_event_dropped(&self, type_: &str) {
+        self.events_dropped
+            .get_or_create(&EventLabels {
+                r#type: type_.to_string(),
+            })
+            .inc();
+    }
+
+    /// `outcome`: `in-sync`, `drifted`, or `deferred` (no budget left this time).
+    pub fn record_tag_audit(&self, outcome: &str) {
+        self.tag_audits
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_string(),
+            })
+            .inc();
     }
 
     pub fn set_leader(&self, leading: bool) {

@@ -6,7 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::api::{DeletionPolicy, OWNER_TAG, RESERVED_TAG_PREFIXES, StorageTier, VideoStream};
+use crate::api::{
+    CLUSTER_TAG, DeletionPolicy, OWNER_TAG, RESERVED_TAG_PREFIXES, StorageTier, VideoStream,
+};
 use crate::kms;
 use crate::kvs::{NewStream, RetentionChange, Stream, StreamStatus};
 
@@ -16,6 +18,8 @@ pub struct Desired {
     pub name: String,
     /// Value of the owner tag: `<namespace>/<name>` of the VideoStream.
     pub owner: String,
+    /// Value of the cluster tag: this operator's `--cluster-id`.
+    pub cluster: String,
     pub device_name: Option<String>,
     pub media_type: Option<String>,
     pub kms_key_id: Option<String>,
@@ -27,11 +31,13 @@ pub struct Desired {
 }
 
 impl Desired {
-    pub fn from_resource(vs: &VideoStream) -> Self {
+    /// What `vs` asks for, owned by the cluster `cluster`.
+    pub fn from_resource(vs: &VideoStream, cluster: &str) -> Self {
         let spec = &vs.spec;
         Desired {
             name: vs.stream_name(),
             owner: vs.owner_id(),
+            cluster: cluster.to_string(),
             device_name: spec.device_name.clone(),
             media_type: spec.media_type.clone(),
             kms_key_id: spec.kms_key_id.clone(),
@@ -43,11 +49,19 @@ impl Desired {
         }
     }
 
-    /// The CreateStream request: everything at once, the owner tag included, so a stream
-    /// is never seen without it.
+    /// The tags that make a stream ours: owner and cluster, always written together.
+    pub fn ownership_tags(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (OWNER_TAG.to_string(), self.owner.clone()),
+            (CLUSTER_TAG.to_string(), self.cluster.clone()),
+        ])
+    }
+
+    /// The CreateStream request: everything at once, the ownership tags included, so a
+    /// stream is never seen without them.
     fn new_stream(&self) -> NewStream {
         let mut tags = self.tags.clone().unwrap_or_default();
-        tags.insert(OWNER_TAG.to_string(), self.owner.clone());
+        tags.extend(self.ownership_tags());
         NewStream {
             name: self.name.clone(),
             device_name: self.device_name.clone(),
@@ -70,9 +84,41 @@ pub struct Observed {
 }
 
 impl Observed {
-    /// Who the owner tag says owns the stream.
-    pub fn owner(&self) -> Option<&str> {
-        self.tags.get(OWNER_TAG).map(String::as_str)
+    /// Whose the stream is, by its tags, from `desired`'s point of view.
+    pub fn ownership(&self, desired: &Desired) -> Ownership {
+        ownership(&self.tags, desired)
+    }
+}
+
+/// Whose a stream is, by its owner and cluster tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ownership {
+    /// Both tags name this VideoStream and this cluster.
+    Ours,
+    /// No VideoStream owns it; or (written before cluster tags existed) it names this
+    /// VideoStream but no cluster, which another cluster could equally have written. Only
+    /// adoption makes it ours.
+    Unowned,
+    /// Another VideoStream, or the same name in another cluster, owns it.
+    Foreign {
+        owner: String,
+        cluster: Option<String>,
+    },
+}
+
+/// Whose a stream with `tags` is, for `desired`.
+pub fn ownership(tags: &BTreeMap<String, String>, desired: &Desired) -> Ownership {
+    let Some(owner) = tags.get(OWNER_TAG) else {
+        return Ownership::Unowned;
+    };
+    let cluster = tags.get(CLUSTER_TAG);
+    match cluster {
+        Some(c) if *owner == desired.owner && *c == desired.cluster => Ownership::Ours,
+        None if *owner == desired.owner => Ownership::Unowned,
+        _ => Ownership::Foreign {
+            owner: owner.clone(),
+            cluster: cluster.cloned(),
+        },
     }
 }
 
@@ -94,7 +140,7 @@ pub enum Plan {
 /// One KVS mutation.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mutation {
-    /// Write the owner tag on an unowned stream the spec asked to adopt.
+    /// Write the ownership tags on an unowned stream the spec asked to adopt.
     Adopt,
     UpdateStream {
         device_name: Option<String>,
@@ -116,9 +162,9 @@ pub enum Mutation {
 /// Why nothing can be changed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Blocker {
-    /// The stream belongs to another VideoStream (`Some(owner)`), or to none and the spec
-    /// did not ask to adopt it (`None`).
-    NotOwned { owner: Option<String> },
+    /// The stream belongs to another VideoStream or cluster (`Foreign`), or to none and the
+    /// spec did not ask to adopt it (`Unowned`).
+    NotOwned(Ownership),
     /// The stream's KMS key differs from the spec's, and KVS cannot change it.
     KmsKeyDiffers {
         desired: String,
@@ -129,11 +175,17 @@ pub enum Blocker {
 impl Blocker {
     pub fn message(&self, stream: &str) -> String {
         match self {
-            Blocker::NotOwned { owner: Some(owner) } => {
-                format!("stream {stream} is owned by VideoStream {owner}; it is left untouched")
+            Blocker::NotOwned(Ownership::Foreign { owner, cluster }) => {
+                let cluster = match cluster {
+                    Some(c) => format!("of cluster {c}"),
+                    None => "of a cluster that did not name itself".to_string(),
+                };
+                format!(
+                    "stream {stream} is owned by VideoStream {owner} {cluster}; it is left untouched"
+                )
             }
-            Blocker::NotOwned { owner: None } => format!(
-                "stream {stream} already exists and no VideoStream owns it; set spec.adoptExisting: true to manage it"
+            Blocker::NotOwned(_) => format!(
+                "stream {stream} already exists and no VideoStream of this cluster owns it; set spec.adoptExisting: true to manage it"
             ),
             Blocker::KmsKeyDiffers { desired, actual } => format!(
                 "stream {stream} is encrypted with {} but spec.kmsKeyId is {desired}; KVS cannot change a stream's key",
@@ -158,16 +210,16 @@ pub fn plan(desired: &Desired, observed: Option<&Observed>) -> Plan {
     }
 
     // Ownership before anything else: a stream that is not ours is never changed.
-    match observed.owner() {
-        Some(owner) if owner == desired.owner => {}
-        Some(owner) => {
-            return Plan::Blocked(Blocker::NotOwned {
-                owner: Some(owner.to_string()),
-            });
+    match observed.ownership(desired) {
+        Ownership::Ours => {}
+        foreign @ Ownership::Foreign { .. } => return Plan::Blocked(Blocker::NotOwned(foreign)),
+        Ownership::Unowned if !desired.adopt_existing => {
+            return Plan::Blocked(Blocker::NotOwned(Ownership::Unowned));
         }
-        None if !desired.adopt_existing => return Plan::Blocked(Blocker::NotOwned { owner: None }),
-        None if stream.status != StreamStatus::Active => return Plan::Wait(stream.status.clone()),
-        None => return Plan::Mutate(Mutation::Adopt),
+        Ownership::Unowned if stream.status != StreamStatus::Active => {
+            return Plan::Wait(stream.status.clone());
+        }
+        Ownership::Unowned => return Plan::Mutate(Mutation::Adopt),
     }
 
     if stream.status != StreamStatus::Active {
@@ -210,19 +262,26 @@ fn next_mutation(desired: &Desired, observed: &Observed) -> Option<Mutation> {
         return Some(Mutation::UpdateStorageTier(want));
     }
 
-    let want_tags = desired.tags.as_ref()?;
-    let stale: Vec<String> = observed
-        .tags
+    tag_mutation(desired.tags.as_ref()?, &observed.tags)
+}
+
+/// The tag change that takes `have` to `want` (removals first, so a replacement never
+/// crosses the 50-tag limit), leaving reserved tags alone; `None` when they agree.
+pub fn tag_mutation(
+    want: &BTreeMap<String, String>,
+    have: &BTreeMap<String, String>,
+) -> Option<Mutation> {
+    let stale: Vec<String> = have
         .keys()
-        .filter(|key| !is_reserved_tag(key) && !want_tags.contains_key(*key))
+        .filter(|key| !is_reserved_tag(key) && !want.contains_key(*key))
         .cloned()
         .collect();
     if !stale.is_empty() {
         return Some(Mutation::Untag(stale));
     }
-    let changed: BTreeMap<String, String> = want_tags
+    let changed: BTreeMap<String, String> = want
         .iter()
-        .filter(|(key, value)| observed.tags.get(*key) != Some(*value))
+        .filter(|(key, value)| have.get(*key) != Some(*value))
         .map(|(key, value)| (key.clone(), value.clone()))
         .collect();
     (!changed.is_empty()).then_some(Mutation::Tag(changed))
@@ -249,7 +308,7 @@ pub enum CleanupPlan {
     Wait(StreamStatus),
     /// DeleteStream (policy Delete, the stream is ours and ACTIVE).
     Delete,
-    /// Remove our owner tag (policy Retain), so the stream can be adopted again later.
+    /// Remove our ownership tags (policy Retain), so the stream can be adopted again later.
     Release,
 }
 
@@ -262,7 +321,7 @@ pub fn plan_cleanup(desired: &Desired, observed: Option<&Observed>) -> CleanupPl
     if observed.stream.status == StreamStatus::Deleting {
         return CleanupPlan::Wait(StreamStatus::Deleting);
     }
-    if observed.owner() != Some(desired.owner.as_str()) {
+    if observed.ownership(desired) != Ownership::Ours {
         return CleanupPlan::Done;
     }
     if observed.stream.status != StreamStatus::Active {
@@ -279,12 +338,14 @@ mod tests {
     use super::*;
 
     const OWNER: &str = "cameras/front-door";
+    const CLUSTER: &str = "9b2f6c1e-0d1a-4c55-8f0e-1b2c3d4e5f60";
     const DEFAULT_KEY: &str = "arn:aws:kms:us-west-2:123456789012:alias/aws/kinesisvideo";
 
     fn desired() -> Desired {
         Desired {
             name: "front-door-cam".into(),
             owner: OWNER.into(),
+            cluster: CLUSTER.into(),
             device_name: Some("cam-01".into()),
             media_type: Some("video/h264".into()),
             kms_key_id: None,
@@ -313,6 +374,7 @@ mod tests {
             tags: BTreeMap::from([
                 ("team".into(), "security".into()),
                 (OWNER_TAG.into(), OWNER.into()),
+                (CLUSTER_TAG.into(), CLUSTER.into()),
             ]),
             storage_tier: None,
         }
@@ -339,7 +401,14 @@ mod tests {
         assert_eq!(new.device_name.as_deref(), Some("cam-01"));
         assert_eq!(new.media_type.as_deref(), Some("video/h264"));
         assert_eq!(new.data_retention_in_hours, Some(24));
-        assert_eq!(new.tags, tags(&[("team", "security"), (OWNER_TAG, OWNER)]));
+        assert_eq!(
+            new.tags,
+            tags(&[
+                ("team", "security"),
+                (OWNER_TAG, OWNER),
+                (CLUSTER_TAG, CLUSTER)
+            ])
+        );
     }
 
     #[test]
@@ -522,6 +591,7 @@ mod tests {
         let want = Desired {
             name: "front-door-cam".into(),
             owner: OWNER.into(),
+            cluster: CLUSTER.into(),
             ..Desired::default()
         };
         let mut have = active();
@@ -538,6 +608,7 @@ mod tests {
         have.tags = tags(&[
             ("aws:cloudformation:stack-name", "x"),
             (OWNER_TAG, OWNER),
+            (CLUSTER_TAG, CLUSTER),
             ("kvs-operator.dev/other", "y"),
         ]);
         assert_eq!(plan(&want, Some(&have)), Plan::InSync);
@@ -554,12 +625,69 @@ mod tests {
             want.adopt_existing = adopt;
             assert_eq!(
                 plan(&want, Some(&have)),
-                Plan::Blocked(Blocker::NotOwned {
-                    owner: Some("other-ns/front-door".into())
-                }),
+                Plan::Blocked(Blocker::NotOwned(Ownership::Foreign {
+                    owner: "other-ns/front-door".into(),
+                    cluster: Some(CLUSTER.into()),
+                })),
                 "adopt_existing={adopt}"
             );
         }
+    }
+
+    #[test]
+    fn a_stream_is_ours_only_when_owner_and_cluster_both_match() {
+        let want = desired();
+        let cases = [
+            (
+                tags(&[(OWNER_TAG, OWNER), (CLUSTER_TAG, CLUSTER)]),
+                Ownership::Ours,
+                "both",
+            ),
+            (tags(&[]), Ownership::Unowned, "no tags"),
+            (
+                tags(&[(CLUSTER_TAG, CLUSTER)]),
+                Ownership::Unowned,
+                "no owner",
+            ),
+            (
+                tags(&[(OWNER_TAG, OWNER)]),
+                Ownership::Unowned,
+                "owner without cluster: another cluster may have written it",
+            ),
+            (
+                tags(&[(OWNER_TAG, OWNER), (CLUSTER_TAG, "other")]),
+                Ownership::Foreign {
+                    owner: OWNER.into(),
+                    cluster: Some("other".into()),
+                },
+                "same VideoStream name in another cluster",
+            ),
+            (
+                tags(&[(OWNER_TAG, "x/y"), (CLUSTER_TAG, CLUSTER)]),
+                Ownership::Foreign {
+                    owner: "x/y".into(),
+                    cluster: Some(CLUSTER.into()),
+                },
+                "another VideoStream of this cluster",
+            ),
+        ];
+        for (tags, expected, why) in cases {
+            assert_eq!(ownership(&tags, &want), expected, "{why}");
+        }
+    }
+
+    #[test]
+    fn a_stream_of_another_cluster_is_never_touched_even_with_adoption() {
+        let mut have = active();
+        have.tags.insert(CLUSTER_TAG.into(), "prod".into());
+        have.stream.data_retention_in_hours = 1;
+        let mut want = desired();
+        want.adopt_existing = true;
+        assert!(matches!(
+            plan(&want, Some(&have)),
+            Plan::Blocked(Blocker::NotOwned(Ownership::Foreign { .. }))
+        ));
+        assert_eq!(plan_cleanup(&want, Some(&have)), CleanupPlan::Done);
     }
 
     #[test]
@@ -582,9 +710,10 @@ mod tests {
     fn an_unowned_stream_is_adopted_only_when_asked_and_only_when_active() {
         let mut have = active();
         have.tags.remove(OWNER_TAG);
+        have.tags.remove(CLUSTER_TAG);
         assert_eq!(
             plan(&desired(), Some(&have)),
-            Plan::Blocked(Blocker::NotOwned { owner: None })
+            Plan::Blocked(Blocker::NotOwned(Ownership::Unowned))
         );
         let mut want = desired();
         want.adopt_existing = true;
@@ -622,6 +751,11 @@ mod tests {
         foreign.tags.insert(OWNER_TAG.into(), "other/x".into());
         let mut unowned = active();
         unowned.tags.remove(OWNER_TAG);
+        unowned.tags.remove(CLUSTER_TAG);
+        let mut other_cluster = active();
+        other_cluster
+            .tags
+            .insert(CLUSTER_TAG.into(), "another-cluster".into());
         let cases = [
             ("gone", desired(), None, CleanupPlan::Done),
             (
@@ -650,6 +784,12 @@ mod tests {
             ),
             ("unowned", desired(), Some(unowned), CleanupPlan::Done),
             (
+                "same name, other cluster",
+                desired(),
+                Some(other_cluster),
+                CleanupPlan::Done,
+            ),
+            (
                 "ours, deleting",
                 desired(),
                 Some(observed(StreamStatus::Deleting)),
@@ -675,12 +815,16 @@ mod tests {
 
     #[test]
     fn blocker_messages_name_the_stream_and_the_way_out() {
-        let not_adopted = Blocker::NotOwned { owner: None }.message("s");
+        let not_adopted = Blocker::NotOwned(Ownership::Unowned).message("s");
         assert!(not_adopted.contains("adoptExisting"), "{not_adopted}");
-        let foreign = Blocker::NotOwned {
-            owner: Some("a/b".into()),
-        }
+        let foreign = Blocker::NotOwned(Ownership::Foreign {
+            owner: "a/b".into(),
+            cluster: Some("c1".into()),
+        })
         .message("s");
-        assert!(foreign.contains("a/b"), "{foreign}");
+        assert!(
+            foreign.contains("a/b") && foreign.contains("c1"),
+            "{foreign}"
+        );
     }
 }

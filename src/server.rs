@@ -6,17 +6,18 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use futures::FutureExt;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info};
 
@@ -55,24 +56,24 @@ impl Liveness {
     }
 }
 
-/// Awaits the task `name`, which should run until `shutdown`. If it ends before that (by
+/// Runs the task `name`, which should run until `shutdown`. If it ends before that (by
 /// returning, failing or panicking), the process is no longer alive: `/healthz` fails from
-/// then on, and the result is an error that says why.
+/// then on, and the result is an error that says why. A panic is caught here, on the
+/// caller's task, so the task need not be `Send`.
 pub async fn supervise(
     endpoint: &Endpoint,
     name: &str,
-    task: JoinHandle<Result<()>>,
+    task: impl Future<Output = Result<()>>,
     shutdown: &CancellationToken,
 ) -> Result<()> {
-    let outcome = task.await;
+    let outcome = AssertUnwindSafe(task).catch_unwind().await;
     if shutdown.is_cancelled() {
-        return outcome.map_err(|e| Error::Config(format!("{name} failed while stopping: {e}")))?;
+        return outcome.map_err(|_| Error::Config(format!("{name} panicked while stopping")))?;
     }
     let (reason, error) = match outcome {
         Ok(Ok(())) => (format!("{name} stopped"), None),
         Ok(Err(error)) => (format!("{name} stopped: {error}"), Some(error)),
-        Err(e) if e.is_panic() => (format!("{name} panicked"), None),
-        Err(e) => (format!("{name} was cancelled: {e}"), None),
+        Err(_) => (format!("{name} panicked"), None),
     };
     error!(reason, "the operator is no longer alive");
     endpoint.liveness.mark_stopped(reason.clone());
@@ -170,23 +171,33 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
 
+    use std::time::Duration;
+
     use super::*;
+    use crate::accounts::{self, Accounts};
     use crate::controller::Settings;
-    use crate::kvs::sdk::SdkKinesisVideo;
     use crate::metrics::Metrics;
 
     /// An endpoint whose clients point nowhere: nothing here calls them.
     fn endpoint() -> Arc<Endpoint> {
         let kube_config = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
         let client = kube::Client::try_from(kube_config).unwrap();
-        let aws = aws_sdk_kinesisvideo::Config::builder()
-            .behavior_version(aws_sdk_kinesisvideo::config::BehaviorVersion::latest())
-            .region(aws_sdk_kinesisvideo::config::Region::new("us-west-2"))
+        let aws = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-west-2"))
             .build();
-        let kvs = Arc::new(SdkKinesisVideo::new(
-            aws_sdk_kinesisvideo::Client::from_conf(aws),
-        ));
-        let context = Context::new(client, kvs, Metrics::shared(), Settings::default());
+        let settings = accounts::Settings {
+            quota_share: 1.0,
+            tag_cache_age: Duration::from_secs(60),
+            tag_audit_share: 0.2,
+            call_timeout: Duration::from_secs(1),
+            session_name: "test".into(),
+            retry_failed_after: Duration::from_secs(1),
+            metrics: None,
+            fence: None,
+        };
+        let accounts = Arc::new(Accounts::new(aws, settings).unwrap());
+        let context = Context::new(client, accounts, Metrics::shared(), Settings::default());
         Arc::new(Endpoint {
             context: Arc::new(context),
             ready: true.into(),
@@ -224,7 +235,7 @@ mod tests {
         let addr = serve_on_free_port(endpoint.clone(), shutdown.clone()).await;
         assert_eq!(get(addr, "/healthz").await.0, "HTTP/1.1 200 OK");
 
-        let task = tokio::spawn(async { panic!("a bug in the controller") });
+        let task = async { panic!("a bug in the controller") };
         let result = supervise(&endpoint, "the controller", task, &shutdown).await;
         assert!(
             matches!(&result, Err(Error::Config(m)) if m == "the controller panicked"),
@@ -244,14 +255,14 @@ mod tests {
     async fn a_controller_that_returns_early_is_dead_too_and_says_why() {
         let endpoint = endpoint();
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(async { Err(Error::Config("the Lease was lost".into())) });
+        let task = async { Err(Error::Config("the Lease was lost".into())) };
         let result = supervise(&endpoint, "the controller", task, &shutdown).await;
         assert!(matches!(&result, Err(Error::Config(m)) if m == "the Lease was lost"));
         assert_eq!(
             endpoint.liveness.check(),
             Err("the controller stopped: configuration: the Lease was lost".to_string())
         );
-        let quiet = tokio::spawn(async { Ok(()) });
+        let quiet = async { Ok(()) };
         assert!(
             supervise(&endpoint, "the drift scan", quiet, &shutdown)
                 .await
@@ -264,10 +275,10 @@ mod tests {
         let endpoint = endpoint();
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
-        let task = tokio::spawn(async move {
+        let task = async move {
             stop.cancelled().await;
             Ok(())
-        });
+        };
         shutdown.cancel();
         supervise(&endpoint, "the controller", task, &shutdown)
             .await
@@ -281,7 +292,7 @@ mod tests {
         endpoint
             .context
             .metrics
-            .record_reconcile("success", std::time::Duration::ZERO);
+            .record_reconcile("success", Duration::ZERO);
         let shutdown = CancellationToken::new();
         let addr = serve_on_free_port(endpoint, shutdown.clone()).await;
         let (status, headers, body) = get(addr, "/metrics").await;

@@ -205,14 +205,14 @@ fn readiness(report: &Report) -> (bool, &'static str, String) {
 }
 
 /// The generation and time every condition set in one reconcile is stamped with.
-struct ConditionStamp {
-    generation: Option<i64>,
-    now: Timestamp,
+pub struct ConditionStamp {
+    pub generation: Option<i64>,
+    pub now: Timestamp,
 }
 
 impl ConditionStamp {
     /// Sets a condition, keeping its transition time when the status did not flip.
-    fn set(
+    pub fn set(
         &self,
         conditions: &mut Vec<Condition>,
         type_: &str,

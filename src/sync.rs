@@ -6,8 +6,15 @@
 use std::collections::BTreeMap;
 
 use crate::api::StorageTier;
-use crate::kvs::{KinesisVideo, PUBLISHED_ENDPOINT_APIS, RetentionChange, Stream, StreamStatus};
-use crate::plan::{Blocker, CleanupPlan, Desired, Mutation, Observed, Plan, plan, plan_cleanup};
+use std::time::Duration;
+
+use crate::kvs::{
+    KinesisVideo, PUBLISHED_ENDPOINT_APIS, RetentionChange, Stream, StreamStatus, TagRead,
+};
+use crate::plan::{
+    Blocker, CleanupPlan, Desired, Mutation, Observed, Ownership, Plan, ownership, plan,
+    plan_cleanup,
+};
 use crate::{Error, Result};
 
 /// What one reconcile did.
@@ -38,7 +45,7 @@ pub async fn observe(kvs: &dyn KinesisVideo, desired: &Desired) -> Result<Option
     // The plan waits for a stream being deleted whoever owns it: its tags are not needed.
     let tags = match stream.status {
         StreamStatus::Deleting => BTreeMap::new(),
-        _ => kvs.list_tags(&stream.arn).await?,
+        _ => kvs.list_tags(&stream.arn, TagRead::Cached).await?,
     };
     let storage_tier = match desired.storage_tier {
         Some(_) if stream.status == StreamStatus::Active => {
@@ -96,10 +103,15 @@ pub async fn sync(
 
 fn blocked_error(blocker: &Blocker, stream: &str) -> Error {
     match blocker {
-        Blocker::NotOwned { .. } => Error::NotOwned(blocker.message(stream)),
+        Blocker::NotOwned(_) => Error::NotOwned(blocker.message(stream)),
         Blocker::KmsKeyDiffers { .. } => Error::Immutable(blocker.message(stream)),
     }
 }
+
+/// How long a claim settles before it is read back. Two claimants that both read the
+/// stream unowned write their tags at about the same time; reading back only after both
+/// writes have landed lets exactly one of them (the last writer) see its own tags.
+pub const CLAIM_SETTLE: Duration = Duration::from_secs(1);
 
 /// Performs one mutation with the version just observed.
 async fn apply(
@@ -110,11 +122,7 @@ async fn apply(
 ) -> Result<()> {
     let (arn, version) = (stream.arn.as_str(), stream.version.as_str());
     match mutation {
-        Mutation::Adopt => {
-            let owner =
-                BTreeMap::from([(crate::api::OWNER_TAG.to_string(), desired.owner.clone())]);
-            kvs.tag_stream(arn, &owner).await
-        }
+        Mutation::Adopt => adopt(kvs, desired, stream).await,
         Mutation::UpdateStream {
             device_name,
             media_type,
@@ -123,12 +131,45 @@ async fn apply(
                 .await
         }
         Mutation::UpdateRetention { change, .. } => {
+            // A decrease drops stored video: only on a stream that is ours right now.
+            if let RetentionChange::Decrease(_) = change {
+                confirm_ours(kvs, desired, stream).await?;
+            }
             kvs.update_data_retention(arn, version, *change).await
         }
         Mutation::UpdateStorageTier(tier) => kvs.update_storage_tier(arn, version, *tier).await,
         Mutation::Untag(keys) => kvs.untag_stream(arn, keys).await,
         Mutation::Tag(tags) => kvs.tag_stream(arn, tags).await,
     }
+}
+
+/// Claims an unowned stream: checks it is still unowned, writes the ownership tags, lets
+/// the claim settle and reads it back. A claimant that finds another's tags has lost: it
+/// reports NotOwned and changes nothing more (its own claim was overwritten by the winner).
+async fn adopt(kvs: &dyn KinesisVideo, desired: &Desired, stream: &Stream) -> Result<()> {
+    let before = kvs.list_tags(&stream.arn, TagRead::Fresh).await?;
+    let found = ownership(&before, desired);
+    if found != Ownership::Unowned {
+        return Err(not_owned(found, &desired.name));
+    }
+    kvs.tag_stream(&stream.arn, &desired.ownership_tags())
+        .await?;
+    tokio::time::sleep(CLAIM_SETTLE).await;
+    confirm_ours(kvs, desired, stream).await
+}
+
+/// Reads the tags from KVS, bypassing every cache, and fails with NotOwned unless both
+/// ownership tags are ours.
+async fn confirm_ours(kvs: &dyn KinesisVideo, desired: &Desired, stream: &Stream) -> Result<()> {
+    let tags = kvs.list_tags(&stream.arn, TagRead::Fresh).await?;
+    match ownership(&tags, desired) {
+        Ownership::Ours => Ok(()),
+        other => Err(not_owned(other, &desired.name)),
+    }
+}
+
+fn not_owned(found: Ownership, stream: &str) -> Error {
+    Error::NotOwned(Blocker::NotOwned(found).message(stream))
 }
 
 /// The published data endpoints: reused while the ARN is unchanged, otherwise fetched.
@@ -160,7 +201,7 @@ pub enum CleanupStep {
     Waiting(StreamStatus),
     /// DeleteStream was called.
     Deleted { arn: String },
-    /// Our owner tag was removed; the stream stays.
+    /// Our ownership tags were removed; the stream stays.
     Released { arn: String },
 }
 
@@ -175,15 +216,25 @@ pub async fn cleanup(kvs: &dyn KinesisVideo, desired: &Desired) -> Result<Cleanu
     let step = match (plan, stream) {
         (CleanupPlan::Done, _) | (_, None) => CleanupStep::Done,
         (CleanupPlan::Wait(status), _) => CleanupStep::Waiting(status),
-        (CleanupPlan::Delete, Some(stream)) => {
-            kvs.delete_stream(&stream.arn, &stream.version).await?;
-            CleanupStep::Deleted { arn: stream.arn }
-        }
-        (CleanupPlan::Release, Some(stream)) => {
-            let owner_tag = [crate::api::OWNER_TAG.to_string()];
-            kvs.untag_stream(&stream.arn, &owner_tag).await?;
-            CleanupStep::Released { arn: stream.arn }
-        }
+        // Ownership was planned from remembered tags: read it fresh before acting.
+        (CleanupPlan::Delete, Some(stream)) => match confirm_ours(kvs, &desired, &stream).await {
+            Ok(()) => {
+                kvs.delete_stream(&stream.arn, &stream.version).await?;
+                CleanupStep::Deleted { arn: stream.arn }
+            }
+            // Someone else's after all: never touched, and nothing left for us to do.
+            Err(Error::NotOwned(_)) => CleanupStep::Done,
+            Err(other) => return Err(other),
+        },
+        (CleanupPlan::Release, Some(stream)) => match confirm_ours(kvs, &desired, &stream).await {
+            Ok(()) => {
+                let keys: Vec<String> = desired.ownership_tags().into_keys().collect();
+                kvs.untag_stream(&stream.arn, &keys).await?;
+                CleanupStep::Released { arn: stream.arn }
+            }
+            Err(Error::NotOwned(_)) => CleanupStep::Done,
+            Err(other) => return Err(other),
+        },
     };
     Ok(step)
 }
@@ -191,7 +242,9 @@ pub async fn cleanup(kvs: &dyn KinesisVideo, desired: &Desired) -> Result<Cleanu
 /// A short description of a mutation, for events and logs.
 pub fn describe_mutation(mutation: &Mutation, stream: Option<&Stream>) -> String {
     match mutation {
-        Mutation::Adopt => "adopted the existing stream (wrote the owner tag)".to_string(),
+        Mutation::Adopt => {
+            "adopted the existing stream (wrote the owner and cluster tags)".to_string()
+        }
         Mutation::UpdateStream {
             device_name,
             media_type,

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use k8s_openapi::jiff::Timestamp;
 use kvs_operator::api::{VideoStream, VideoStreamStatus};
 use kvs_operator::kvs::{RetentionChange, Stream, StreamStatus};
-use kvs_operator::plan::{Blocker, Mutation};
+use kvs_operator::plan::{Blocker, Mutation, Ownership};
 use kvs_operator::status::{Outcome, READY, RECONCILING, STALLED, SYNCED, next_status};
 use kvs_operator::sync::{CleanupStep, Report, Step};
 use kvs_operator::{Error, ErrorClass};
@@ -20,6 +20,8 @@ const ARN: &str = "arn:aws:kinesisvideo:us-west-2:123456789012:stream/front-door
 const AWS_MANAGED_KEY: &str = "arn:aws:kms:us-west-2:123456789012:alias/aws/kinesisvideo";
 const VERSION_1: &str = "oM1TLC2nBGV3tR8d";
 const VERSION_2: &str = "Q2xk9WZ7r3pJfHs5";
+/// The cluster id of the cluster that owns the contested stream in the not-owned fixtures.
+const CLUSTER: &str = "5a1c8e2f-3b4d-4e6f-9a0b-7c8d9e0f1a2b";
 const ROLE: &str =
     "arn:aws:sts::123456789012:assumed-role/kvs-operator/kvs-operator-7d9f8c6b5-x2lqp";
 
@@ -182,9 +184,10 @@ fn history(fixture: &str) -> Option<Replay> {
     let fresh = || Replay::new("front-door-cam");
     let t1 = "2026-03-02T09:14:06Z";
     let not_owned = || {
-        let blocker = Blocker::NotOwned {
-            owner: Some("security/front-door".into()),
-        };
+        let blocker = Blocker::NotOwned(Ownership::Foreign {
+            owner: "security/front-door".into(),
+            cluster: Some(CLUSTER.into()),
+        });
         fresh().failed(1, t1, Error::NotOwned(blocker.message("front-door-cam")))
     };
     let replay = match fixture {
@@ -401,6 +404,12 @@ fn one_of_each_error() -> Vec<Error> {
         Error::NotOwned("x".into()),
         Error::Immutable("x".into()),
         Error::InvalidSpec("x".into()),
+        Error::NameNotPermitted("x".into()),
+        Error::AdoptionNotPermitted("x".into()),
+        Error::NoAccountBinding("x".into()),
+        Error::AccountBindingConflict("x".into()),
+        Error::AccountChanged("x".into()),
+        Error::NotLeader("x".into()),
         Error::Kube(kube()),
         Error::Finalizer(Box::new(FinalizerError::ApplyFailed(Error::Immutable(
             "x".into(),
@@ -428,6 +437,12 @@ fn one_of_each_error() -> Vec<Error> {
             | Error::NotOwned(_)
             | Error::Immutable(_)
             | Error::InvalidSpec(_)
+            | Error::NameNotPermitted(_)
+            | Error::AdoptionNotPermitted(_)
+            | Error::NoAccountBinding(_)
+            | Error::AccountBindingConflict(_)
+            | Error::AccountChanged(_)
+            | Error::NotLeader(_)
             | Error::Kube(_)
             | Error::Finalizer(_)
             | Error::Config(_) => {}

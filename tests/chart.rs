@@ -4,7 +4,7 @@
 //! output is validated against the real API server's schemas, installed and run in
 //! `tests/e2e/chart.rs`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 use std::time::Duration;
@@ -199,6 +199,32 @@ fn grant_set(list: &[(&str, &str, &[&str], &str)]) -> BTreeSet<Grant> {
     out
 }
 
+/// The aggregated roles tenants get: VideoStreams, never AccountBindings.
+fn tenant_roles(
+    rendered: &Rendered,
+) -> BTreeMap<String, (BTreeMap<String, String>, BTreeSet<Grant>)> {
+    rendered
+        .all::<ClusterRole>("ClusterRole")
+        .into_iter()
+        .filter(|role| {
+            role.metadata
+                .labels
+                .iter()
+                .flatten()
+                .any(|(key, _)| key.starts_with("rbac.authorization.k8s.io/aggregate-to-"))
+        })
+        .map(|role| {
+            (
+                role.metadata.name.clone().unwrap_or_default(),
+                (
+                    role.metadata.labels.clone().unwrap_or_default(),
+                    grants(&role.rules.unwrap_or_default()),
+                ),
+            )
+        })
+        .collect()
+}
+
 /// A custom resource kind the chart ships a CRD for.
 #[derive(Debug)]
 struct CustomKind {
@@ -235,9 +261,10 @@ fn custom_kinds() -> Vec<CustomKind> {
     kinds
 }
 
-/// What the operator's own rules may name: its kinds (and their subresources) and
-/// events.k8s.io Events. Which verbs of them it needs is derived from what it really
-/// calls, by the e2e test that reads the API server's audit log (tests/e2e/node/rbac.rs).
+/// What the operator's own rules may name: its kinds (and their subresources),
+/// events.k8s.io Events, and namespaces to read (AccountBinding selectors, the default
+/// cluster id). Which verbs of them it needs is derived from what it really calls, by the
+/// e2e test that reads the API server's audit log (tests/e2e/node/rbac.rs).
 fn assert_only_own_kinds(grants: &BTreeSet<Grant>, kinds: &[CustomKind]) {
     for (group, resource, verb, name) in grants {
         assert!(
@@ -248,8 +275,11 @@ fn assert_only_own_kinds(grants: &BTreeSet<Grant>, kinds: &[CustomKind]) {
         let base = resource.split('/').next().unwrap_or_default();
         let own = kinds.iter().any(|k| k.group == *group && k.plural == base);
         let events = group == "events.k8s.io" && resource == "events";
+        let namespaces = group.is_empty()
+            && resource == "namespaces"
+            && ["get", "list", "watch"].contains(&verb.as_str());
         assert!(
-            own || events,
+            own || events || namespaces,
             "{group} {resource} {verb} is not the operator's"
         );
         assert!(
@@ -265,7 +295,7 @@ fn assert_only_own_kinds(grants: &BTreeSet<Grant>, kinds: &[CustomKind]) {
         );
     }
     // Every kind the operator serves is watched, and its status is written.
-    for kind in kinds.iter().filter(|k| k.namespaced) {
+    for kind in kinds {
         for verb in ["list", "watch"] {
             let grant = (
                 kind.group.clone(),
@@ -602,12 +632,34 @@ fn cluster_mode_grants_the_operator_its_own_kinds_and_nothing_else() {
     let sa_name = sa.metadata.name.clone().expect("name");
     assert_eq!(sa.metadata.namespace.as_deref(), Some(NAMESPACE));
 
-    let cluster_role: ClusterRole = rendered.one("ClusterRole");
-    assert_only_own_kinds(
-        &grants(&cluster_role.rules.unwrap_or_default()),
-        &custom_kinds(),
-    );
+    let operator_role = format!("{RELEASE}-kvs-operator");
+    let cluster_role: ClusterRole = rendered
+        .all::<ClusterRole>("ClusterRole")
+        .into_iter()
+        .find(|role| role.metadata.name.as_deref() == Some(operator_role.as_str()))
+        .expect("the operator's ClusterRole");
+    let cluster_wide = grants(&cluster_role.rules.unwrap_or_default());
+    assert_only_own_kinds(&cluster_wide, &custom_kinds());
+    // The same rules as namespaced mode's Roles and cluster-wide ClusterRole together.
+    let namespaced = Rendered::of(&["--set", "watchNamespaces={team-a}"]);
+    let mut split: BTreeSet<Grant> = BTreeSet::new();
+    for role in namespaced.all::<Role>("Role") {
+        if role.metadata.namespace.as_deref() == Some("team-a") {
+            split.extend(grants(&role.rules.unwrap_or_default()));
+        }
+    }
+    for role in namespaced.all::<ClusterRole>("ClusterRole") {
+        if role.metadata.name.as_deref() == Some(format!("{operator_role}-cluster").as_str()) {
+            split.extend(grants(&role.rules.unwrap_or_default()));
+        }
+    }
+    assert_eq!(cluster_wide, split);
     assert!(cluster_role.aggregation_rule.is_none());
+    assert_eq!(
+        tenant_roles(&rendered).len() + 1,
+        rendered.all::<ClusterRole>("ClusterRole").len(),
+        "besides the operator's, only the tenants' aggregated roles"
+    );
     let binding: ClusterRoleBinding = rendered.one("ClusterRoleBinding");
     assert_eq!(binding.role_ref.kind, "ClusterRole");
     assert_eq!(Some(binding.role_ref.name), cluster_role.metadata.name);
@@ -650,18 +702,39 @@ fn cluster_mode_grants_the_operator_its_own_kinds_and_nothing_else() {
 #[test]
 fn namespaced_mode_has_roles_only_in_the_watched_namespaces() {
     let rendered = Rendered::of(&["--set", "watchNamespaces={team-a,team-b}"]);
-    let kinds = rendered.kinds();
-    assert!(
-        !kinds.contains("ClusterRole") && !kinds.contains("ClusterRoleBinding"),
-        "{kinds:?}"
-    );
+    // Cluster-wide only what AccountBindings need, and the tenants' aggregated roles.
+    let operator_cluster_role = format!("{RELEASE}-kvs-operator-cluster");
+    let cluster_roles: Vec<ClusterRole> = rendered.all("ClusterRole");
+    let tenants = tenant_roles(&rendered);
+    for role in &cluster_roles {
+        let name = role.metadata.name.clone().unwrap_or_default();
+        if name == operator_cluster_role {
+            // Cluster-wide only what cluster-scoped kinds need, and namespaces to read.
+            let cluster = grants(role.rules.as_deref().unwrap_or_default());
+            let kinds = custom_kinds();
+            for (group, resource, _, _) in &cluster {
+                let base = resource.split('/').next().unwrap_or_default();
+                let scoped = kinds
+                    .iter()
+                    .any(|k| !k.namespaced && k.group == *group && k.plural == base);
+                assert!(
+                    scoped || (group.is_empty() && resource == "namespaces"),
+                    "{group} {resource} granted cluster-wide in namespaced mode"
+                );
+            }
+        } else {
+            assert!(tenants.contains_key(&name), "unexpected ClusterRole {name}");
+        }
+    }
+    let cluster_binding: ClusterRoleBinding = rendered.one("ClusterRoleBinding");
+    assert_eq!(cluster_binding.role_ref.name, operator_cluster_role);
     assert_eq!(
         flag(&rendered.args(), "--namespaces"),
         Some("team-a,team-b")
     );
 
     let roles: Vec<Role> = rendered.all("Role");
-    let mut by_namespace = std::collections::BTreeMap::new();
+    let mut by_namespace = BTreeMap::new();
     for role in roles {
         let namespace = role.metadata.namespace.clone().expect("namespace");
         by_namespace.insert(namespace, grants(&role.rules.unwrap_or_default()));
@@ -670,11 +743,13 @@ fn namespaced_mode_has_roles_only_in_the_watched_namespaces() {
         by_namespace.keys().map(String::as_str).collect::<Vec<_>>(),
         ["kvs-system", "team-a", "team-b"]
     );
-    // The same rules as the ClusterRole of cluster mode, in each watched namespace only.
-    let cluster_role: ClusterRole = Rendered::of(&[]).one("ClusterRole");
-    let cluster_grants = grants(&cluster_role.rules.unwrap_or_default());
-    assert_eq!(by_namespace["team-a"], cluster_grants);
-    assert_eq!(by_namespace["team-b"], cluster_grants);
+    // The namespaced kinds' rules in each watched namespace, and the same in both.
+    let kinds: Vec<CustomKind> = custom_kinds()
+        .into_iter()
+        .filter(|k| k.namespaced)
+        .collect();
+    assert_only_own_kinds(&by_namespace["team-a"], &kinds);
+    assert_eq!(by_namespace["team-a"], by_namespace["team-b"]);
     assert_eq!(by_namespace["kvs-system"], lease_grants("kvs-operator"));
 
     let bindings: Vec<RoleBinding> = rendered.all("RoleBinding");
@@ -989,6 +1064,66 @@ fn the_dockerfile_copies_the_release_binary_into_distroless_as_nonroot() {
         "the image's ENTRYPOINT runs"
     );
     assert_eq!(rendered.args()[0], "run");
+}
+
+#[test]
+fn tenants_get_videostreams_through_the_default_roles_and_never_account_bindings() {
+    let rendered = Rendered::of(&[]);
+    let roles = tenant_roles(&rendered);
+    let edit = &roles[&format!("{RELEASE}-kvs-operator-edit")];
+    let view = &roles[&format!("{RELEASE}-kvs-operator-view")];
+    for label in [
+        "rbac.authorization.k8s.io/aggregate-to-edit",
+        "rbac.authorization.k8s.io/aggregate-to-admin",
+    ] {
+        assert_eq!(
+            edit.0.get(label).map(String::as_str),
+            Some("true"),
+            "{label}"
+        );
+    }
+    assert_eq!(
+        view.0
+            .get("rbac.authorization.k8s.io/aggregate-to-view")
+            .map(String::as_str),
+        Some("true")
+    );
+    let verbs_on = |grants: &BTreeSet<Grant>, resource: &str| -> BTreeSet<String> {
+        grants
+            .iter()
+            .filter(|(_, r, _, _)| r == resource)
+            .map(|(_, _, verb, _)| verb.clone())
+            .collect()
+    };
+    let all: BTreeSet<String> = [
+        "get",
+        "list",
+        "watch",
+        "create",
+        "update",
+        "patch",
+        "delete",
+        "deletecollection",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(verbs_on(&edit.1, "videostreams"), all);
+    let read: BTreeSet<String> = ["get", "list", "watch"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    assert_eq!(verbs_on(&view.1, "videostreams"), read);
+    for (name, (_, grants)) in &roles {
+        assert!(
+            grants
+                .iter()
+                .all(|(_, resource, _, _)| !resource.starts_with("accountbindings")),
+            "{name} must not grant AccountBindings: {grants:?}"
+        );
+    }
+    let off = Rendered::of(&["--set", "rbac.aggregateToDefaultRoles=false"]);
+    assert!(tenant_roles(&off).is_empty());
 }
 
 /// What the schema refuses, the binary refuses too, at start and before it connects to

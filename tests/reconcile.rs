@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use kvs_emulator::{Delays, Emulator, Operation, Running};
-use kvs_operator::api::{DeletionPolicy, OWNER_TAG, StorageTier};
+use kvs_operator::api::{CLUSTER_TAG, DeletionPolicy, OWNER_TAG, StorageTier};
 use kvs_operator::kvs::gate::Gated;
 use kvs_operator::kvs::sdk::SdkKinesisVideo;
-use kvs_operator::kvs::{KinesisVideo, NewStream, RetentionChange, Stream, StreamStatus};
+use kvs_operator::kvs::tag_cache::TagCached;
+use kvs_operator::kvs::{KinesisVideo, NewStream, RetentionChange, Stream, StreamStatus, TagRead};
 use kvs_operator::plan::{Desired, Mutation};
 use kvs_operator::sync::{CleanupStep, Report, Step, cleanup, sync};
 use kvs_operator::{Error, ErrorClass};
@@ -21,6 +22,7 @@ mod common;
 use common::{emulator_config, sdk_client};
 
 const OWNER: &str = "cameras/front-door";
+const CLUSTER: &str = "cluster-a";
 
 /// An emulator with short but real transition delays and quotas on.
 async fn emulator() -> Running {
@@ -37,6 +39,7 @@ fn desired(name: &str) -> Desired {
     Desired {
         name: name.to_string(),
         owner: OWNER.to_string(),
+        cluster: CLUSTER.to_string(),
         device_name: Some("cam-01".into()),
         media_type: Some("video/h264".into()),
         kms_key_id: None,
@@ -252,7 +255,10 @@ async fn every_kind_of_update_is_applied_in_place_one_mutation_at_a_time() {
     assert_eq!(stream.stream_arn, arn, "updated in place, never replaced");
     assert_eq!(stream.device_name.as_deref(), Some("cam-02"));
     assert_eq!(stream.media_type.as_deref(), Some("video/h265"));
-    assert_eq!(stream.tags, tags(&[("site", "hq"), (OWNER_TAG, OWNER)]));
+    assert_eq!(
+        stream.tags,
+        tags(&[("site", "hq"), (OWNER_TAG, OWNER), (CLUSTER_TAG, CLUSTER)])
+    );
     assert_eq!(stream.storage_tier.as_str(), "WARM");
     assert_eq!(calls(&emulator, Operation::CreateStream), 1);
     assert_eq!(calls(&emulator, Operation::UpdateDataRetention), 2);
@@ -291,7 +297,11 @@ async fn changes_made_outside_kubernetes_are_reverted() {
     assert_eq!(stream.data_retention_in_hours, 24);
     assert_eq!(
         stream.tags,
-        tags(&[("team", "security"), (OWNER_TAG, OWNER)])
+        tags(&[
+            ("team", "security"),
+            (OWNER_TAG, OWNER),
+            (CLUSTER_TAG, CLUSTER)
+        ])
     );
     assert_eq!(
         mutations(&steps).len(),
@@ -324,7 +334,7 @@ async fn delete_policy_deletes_the_stream_and_waits_until_it_is_gone() {
 }
 
 #[tokio::test]
-async fn retain_policy_keeps_the_stream_and_only_removes_the_owner_tag() {
+async fn retain_policy_keeps_the_stream_and_only_removes_the_ownership_tags() {
     let emulator = emulator().await;
     let kvs = kvs(&emulator);
     let mut want = desired("to-keep");
@@ -415,6 +425,10 @@ async fn adoption_takes_an_unowned_stream_and_then_manages_it() {
     assert_eq!(mutations(&steps)[0], Mutation::Adopt, "{steps:?}");
     let stream = emulator.stream("legacy").unwrap();
     assert_eq!(stream.tags.get(OWNER_TAG).map(String::as_str), Some(OWNER));
+    assert_eq!(
+        stream.tags.get(CLUSTER_TAG).map(String::as_str),
+        Some(CLUSTER)
+    );
     assert_eq!(stream.device_name.as_deref(), Some("cam-01"));
     assert_eq!(
         calls(&emulator, Operation::CreateStream),
@@ -510,8 +524,12 @@ impl KinesisVideo for RacingWriter {
     async fn untag_stream(&self, arn: &str, keys: &[String]) -> kvs_operator::Result<()> {
         self.inner.untag_stream(arn, keys).await
     }
-    async fn list_tags(&self, arn: &str) -> kvs_operator::Result<BTreeMap<String, String>> {
-        self.inner.list_tags(arn).await
+    async fn list_tags(
+        &self,
+        arn: &str,
+        read: TagRead,
+    ) -> kvs_operator::Result<BTreeMap<String, String>> {
+        self.inner.list_tags(arn, read).await
     }
     async fn delete_stream(&self, arn: &str, version: &str) -> kvs_operator::Result<()> {
         self.inner.delete_stream(arn, version).await
@@ -620,7 +638,7 @@ async fn a_limit_aws_enforces_is_reported_and_nothing_is_half_applied() {
         .collect();
     kvs.tag_stream(&arn, &aws_tags).await.unwrap();
 
-    // 49 user tags + owner + 5 aws: tags > 50.
+    // 49 user tags + owner + cluster + 5 aws: tags > 50.
     want.tags = Some(
         (0..49)
             .map(|i| (format!("user-{i}"), "v".to_string()))
@@ -645,5 +663,127 @@ async fn a_limit_aws_enforces_is_reported_and_nothing_is_half_applied() {
         "no tag of the failed call was written: {:?}",
         stream.tags
     );
-    assert_eq!(stream.tags.len(), 6, "{:?}", stream.tags);
+    assert_eq!(stream.tags.len(), 7, "{:?}", stream.tags);
+}
+
+#[tokio::test]
+async fn two_claimants_of_one_stream_never_both_win() {
+    let emulator = emulator().await;
+    // Three claims in the same second exceed KVS's 5 calls per stream: not the point here.
+    emulator.set_quotas_enabled(false);
+    let kvs = kvs(&emulator);
+    kvs.create_stream(&NewStream {
+        name: "wanted".into(),
+        data_retention_in_hours: Some(24),
+        ..NewStream::default()
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The same VideoStream name in two clusters, and another namespace: three claims.
+    let mut claimants = Vec::new();
+    for (owner, cluster) in [
+        (OWNER, CLUSTER),
+        (OWNER, "cluster-b"),
+        ("other-namespace/cam", CLUSTER),
+    ] {
+        let mut want = desired("wanted");
+        want.owner = owner.into();
+        want.cluster = cluster.into();
+        want.adopt_existing = true;
+        claimants.push(want);
+    }
+    let none = BTreeMap::new();
+    let attempts = claimants.iter().map(|want| sync(&kvs, want, None, &none));
+    let outcomes = futures::future::join_all(attempts).await;
+
+    let winners: Vec<&Desired> = claimants
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, outcome)| outcome.is_ok())
+        .map(|(want, _)| want)
+        .collect();
+    assert_eq!(winners.len(), 1, "{outcomes:?}");
+    for outcome in outcomes.iter().filter_map(|o| o.as_ref().err()) {
+        assert!(matches!(outcome, Error::NotOwned(_)), "{outcome}");
+    }
+    let stream = emulator.stream("wanted").unwrap();
+    assert_eq!(
+        stream.tags,
+        winners[0].ownership_tags(),
+        "the winner's tags"
+    );
+    assert_eq!(
+        calls(&emulator, Operation::UpdateDataRetention),
+        0,
+        "no loser changed anything"
+    );
+}
+
+#[tokio::test]
+async fn ownership_is_read_fresh_before_a_delete_or_a_retention_decrease() {
+    let emulator = emulator().await;
+    // The operator's stack: remembered tags, as in production.
+    let kvs = TagCached::new(self::kvs(&emulator), Duration::from_secs(3600));
+    let mut want = desired("handed-over");
+    converge(&kvs, &want).await;
+    // Someone hands the stream to another cluster behind the operator's back: the cache
+    // still says it is ours.
+    let stream = emulator.stream("handed-over").unwrap();
+    sdk_client(&emulator)
+        .tag_stream()
+        .stream_arn(&stream.stream_arn)
+        .tags(CLUSTER_TAG, "cluster-b")
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    emulator.reset_calls();
+
+    want.data_retention_in_hours = Some(1);
+    let error = sync(&kvs, &want, None, &BTreeMap::new()).await.unwrap_err();
+    assert!(matches!(error, Error::NotOwned(_)), "{error}");
+    assert!(error.to_string().contains("cluster-b"), "{error}");
+    assert_eq!(clean_up(&kvs, &want).await, [CleanupStep::Done]);
+
+    assert_eq!(calls(&emulator, Operation::UpdateDataRetention), 0);
+    assert_eq!(calls(&emulator, Operation::DeleteStream), 0);
+    assert_eq!(
+        emulator
+            .stream("handed-over")
+            .unwrap()
+            .data_retention_in_hours,
+        24
+    );
+}
+
+#[tokio::test]
+async fn a_closed_leader_fence_refuses_every_mutation_and_no_read() {
+    use kvs_operator::leader::Fence;
+    let emulator = emulator().await;
+    let fence = Arc::new(Fence::closed());
+    let kvs = Gated::new(self::kvs(&emulator), 1.0, None).fenced(fence.clone());
+
+    let refused = kvs
+        .create_stream(&NewStream {
+            name: "fenced".into(),
+            ..NewStream::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.reason(), "NotLeader", "{refused}");
+    assert!(
+        kvs.describe_stream("fenced").await.unwrap().is_none(),
+        "reads pass"
+    );
+    assert_eq!(calls(&emulator, Operation::CreateStream), 0, "never sent");
+
+    fence.open_until(tokio::time::Instant::now() + Duration::from_secs(5));
+    kvs.create_stream(&NewStream {
+        name: "fenced".into(),
+        ..NewStream::default()
+    })
+    .await
+    .expect("open: mutations pass");
+    assert_eq!(calls(&emulator, Operation::CreateStream), 1);
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use kvs_emulator::{Emulator, Operation, Running};
 use kvs_operator::kvs::sdk::SdkKinesisVideo;
 use kvs_operator::kvs::tag_cache::TagCached;
-use kvs_operator::kvs::{KinesisVideo, NewStream};
+use kvs_operator::kvs::{KinesisVideo, NewStream, TagRead};
 
 mod common;
 use common::{emulator_config, sdk_client};
@@ -49,7 +49,7 @@ async fn the_operators_own_tag_writes_need_no_listing() {
     let cached = TagCached::new(sdk(&emulator), Duration::from_secs(600));
     let arn = create(&cached, tags(&[("team", "a")])).await;
     assert_eq!(
-        cached.list_tags(&arn).await.unwrap(),
+        cached.list_tags(&arn, TagRead::Cached).await.unwrap(),
         tags(&[("team", "a")])
     );
 
@@ -61,7 +61,7 @@ async fn the_operators_own_tag_writes_need_no_listing() {
         .untag_stream(&arn, &["team".to_string()])
         .await
         .unwrap();
-    let known = cached.list_tags(&arn).await.unwrap();
+    let known = cached.list_tags(&arn, TagRead::Cached).await.unwrap();
 
     assert_eq!(known, tags(&[("site", "hq")]));
     assert_eq!(
@@ -83,13 +83,13 @@ async fn a_change_made_elsewhere_is_seen_once_the_entry_ages_out() {
         .await
         .unwrap();
     assert_eq!(
-        cached.list_tags(&arn).await.unwrap(),
+        cached.list_tags(&arn, TagRead::Cached).await.unwrap(),
         tags(&[("team", "a")]),
         "still fresh"
     );
 
     tokio::time::sleep(Duration::from_millis(350)).await;
-    let seen = cached.list_tags(&arn).await.unwrap();
+    let seen = cached.list_tags(&arn, TagRead::Cached).await.unwrap();
     assert_eq!(seen, tags(&[("intruder", "x"), ("team", "a")]));
     assert_eq!(list_calls(&emulator), 1);
 }
@@ -103,6 +103,31 @@ async fn a_failed_tag_write_forgets_the_entry() {
         (0..51).map(|i| (format!("k{i}"), "v".into())).collect();
     assert!(cached.tag_stream(&arn, &too_many).await.is_err());
 
-    assert_eq!(cached.list_tags(&arn).await.unwrap(), BTreeMap::new());
+    assert_eq!(
+        cached.list_tags(&arn, TagRead::Cached).await.unwrap(),
+        BTreeMap::new()
+    );
     assert_eq!(list_calls(&emulator), 1, "asked AWS after the failure");
+}
+
+#[tokio::test]
+async fn a_fresh_read_always_asks_aws_and_refreshes_the_entry() {
+    let emulator = emulator().await;
+    let cached = TagCached::new(sdk(&emulator), Duration::from_secs(600));
+    let plain = sdk(&emulator);
+    let arn = create(&cached, tags(&[("team", "a")])).await;
+    plain
+        .tag_stream(&arn, &tags(&[("intruder", "x")]))
+        .await
+        .unwrap();
+
+    let fresh = cached.list_tags(&arn, TagRead::Fresh).await.unwrap();
+    assert_eq!(fresh, tags(&[("intruder", "x"), ("team", "a")]));
+    assert_eq!(list_calls(&emulator), 1);
+    assert_eq!(
+        cached.list_tags(&arn, TagRead::Cached).await.unwrap(),
+        fresh,
+        "what a fresh read saw is remembered"
+    );
+    assert_eq!(list_calls(&emulator), 1);
 }

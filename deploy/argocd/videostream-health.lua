@@ -29,6 +29,7 @@ local RETRYABLE = {
   AWSUnavailable = true,
   AWSError = true,
   KubernetesError = true,
+  NotLeader = true,
 }
 local TERMINAL = {
   InvalidSpec = true,
@@ -36,6 +37,11 @@ local TERMINAL = {
   NotOwned = true,
   Immutable = true,
   ConfigError = true,
+  NameNotPermitted = true,
+  AdoptionNotPermitted = true,
+  NoAccountBinding = true,
+  AccountBindingConflict = true,
+  AccountChanged = true,
 }
 local PERMISSION = {
   AccessDenied = true,

@@ -31,19 +31,38 @@ CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 SERVICE_MODEL = botocore.session.get_session().get_service_model("kinesisvideo")
+STS_MODEL = botocore.session.get_session().get_service_model("sts")
 
 
-def client(endpoint_url: str, region: str = REGION, **config: Any):
-    """A boto3 kinesisvideo client without retries, so every answer is seen as sent."""
+def client(endpoint_url: str, region: str = REGION, credentials: dict | None = None,
+           service: str = "kinesisvideo", **config: Any):
+    """A boto3 client (kinesisvideo unless `service` says otherwise) without retries, so
+    every answer is seen as sent; `credentials` are boto3's aws_* keyword arguments."""
     options = {"retries": {"max_attempts": 1, "mode": "standard"}}
     options.update(config)
     return boto3.client(
-        "kinesisvideo",
+        service,
         endpoint_url=endpoint_url,
         region_name=region,
         config=Config(**options),
-        **CREDENTIALS,
+        **(credentials or CREDENTIALS),
     )
+
+
+def sts_client(endpoint_url: str, region: str = REGION, credentials: dict | None = None,
+               **config: Any):
+    """A boto3 STS client of the same endpoint."""
+    return client(endpoint_url, region, credentials, service="sts", **config)
+
+
+def session_credentials(assumed: dict) -> dict:
+    """boto3 keyword arguments for the credentials an AssumeRole answer carries."""
+    creds = assumed["Credentials"]
+    return {
+        "aws_access_key_id": creds["AccessKeyId"],
+        "aws_secret_access_key": creds["SecretAccessKey"],
+        "aws_session_token": creds["SessionToken"],
+    }
 
 
 def emulator_binary() -> Path:
@@ -185,15 +204,15 @@ def operation_name(method: str) -> str:
     return "".join(part.capitalize() for part in method.split("_"))
 
 
-def check_output(method: str, response: dict) -> None:
+def check_output(method: str, response: dict, model=SERVICE_MODEL) -> None:
     """Asserts a successful response fits the operation's output shape."""
-    output = SERVICE_MODEL.operation_model(operation_name(method)).output_shape
+    output = model.operation_model(operation_name(method)).output_shape
     body = {k: v for k, v in response.items() if k != "ResponseMetadata"}
     check_shape(body, output, operation_name(method))
 
 
-def modelled_errors(method: str) -> set[str]:
-    return {s.name for s in SERVICE_MODEL.operation_model(operation_name(method)).error_shapes}
+def modelled_errors(method: str, model=SERVICE_MODEL) -> set[str]:
+    return {s.name for s in model.operation_model(operation_name(method)).error_shapes}
 
 
 def error_of(exc: ClientError) -> tuple[str, int, str]:

@@ -282,7 +282,7 @@ def test_unsigned_requests_are_refused(emulator):
         ("/createStream", b"<x/>", {"Content-Type": "application/xml"}, 415,
          "UnsupportedMediaTypeException"),
         ("/createStream", b" " * (2 * 1024 * 1024), {}, 413, "RequestEntityTooLargeException"),
-        ("/describeSignalingChannel", b"{}", {}, 404, "UnknownOperationException"),
+        ("/describeEdgeConfiguration", b"{}", {}, 404, "UnknownOperationException"),
     ],
 )
 def test_bad_input_keeps_state(emulator, kvs, path, body, headers, status, code):

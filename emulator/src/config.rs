@@ -1,6 +1,6 @@
 //! Startup configuration and the settings that can change while the emulator runs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -43,18 +43,13 @@ impl Default for Config {
 impl Config {
     /// Checks values that would make ARNs or the server unusable.
     pub fn validate(&self) -> Result<(), EmulatorError> {
-        let region_ok = !self.region.is_empty()
-            && self
-                .region
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if !region_ok {
+        if !is_region(&self.region) {
             return Err(EmulatorError::Config(format!(
                 "region {:?} must be lowercase letters, digits and '-'",
                 self.region
             )));
         }
-        if self.account_id.len() != 12 || !self.account_id.chars().all(|c| c.is_ascii_digit()) {
+        if !is_account_id(&self.account_id) {
             return Err(EmulatorError::Config(format!(
                 "account id {:?} must be 12 digits",
                 self.account_id
@@ -83,6 +78,17 @@ pub struct Settings {
     /// When set, GetDataEndpoint answers this URL for every stream and API; otherwise a
     /// realistic `https://{s|b}-xxxxxxxx.kinesisvideo.<region>.amazonaws.com` per stream.
     pub data_endpoint: Option<String>,
+    /// Image-generation and notification destinations (S3 URIs, SNS topic ARNs) that do
+    /// not exist: an update naming one answers InvalidArgumentException, as AWS refuses a
+    /// destination it cannot deliver to.
+    #[serde(default)]
+    pub unknown_destinations: BTreeSet<String>,
+    /// Which account each access key acts in, and which roles STS lets it assume.
+    #[serde(default)]
+    pub sts: Sts,
+    /// The call log's size.
+    #[serde(default)]
+    pub log: LogSettings,
 }
 
 impl Settings {
@@ -97,7 +103,7 @@ impl Settings {
         if self.limits.tags_page_size == 0 {
             return Err(EmulatorError::Config("tags page size must be >= 1".into()));
         }
-        Ok(())
+        self.sts.validate()
     }
 
     /// Applies a JSON merge patch (RFC 7396) to these settings: objects merge, `null`
@@ -116,6 +122,11 @@ fn merge_json(target: &mut serde_json::Value, patch: &serde_json::Value) {
         (serde_json::Value::Object(target), serde_json::Value::Object(patch)) => {
             for (key, value) in patch {
                 match target.get_mut(key) {
+                    // RFC 7396: null removes the member (an optional field becomes absent,
+                    // a map entry such as a role rule is dropped).
+                    _ if value.is_null() => {
+                        target.remove(key);
+                    }
                     Some(existing) if value.is_object() && existing.is_object() => {
                         merge_json(existing, value)
                     }
@@ -170,22 +181,31 @@ impl Default for Delays {
 pub struct Quotas {
     /// Off switch for all quotas.
     pub enabled: bool,
-    /// Per account and region, per operation.
+    /// Per account and region, per operation. STS operations have no quota unless one
+    /// is set here (then they answer `Throttling`).
     pub account_tps: BTreeMap<Operation, u32>,
     /// Per stream, for each operation that addresses one stream.
     pub per_stream_tps: u32,
+    /// Per signaling channel, for each operation with a per-channel quota.
+    #[serde(default = "default_per_resource_tps")]
+    pub per_channel_tps: u32,
+}
+
+fn default_per_resource_tps() -> u32 {
+    5
 }
 
 impl Default for Quotas {
-    /// The published KVS control-plane quotas.
+    /// The published KVS control-plane quotas (streams and signaling channels).
     fn default() -> Self {
         Quotas {
             enabled: true,
             account_tps: Operation::ALL
                 .into_iter()
-                .map(|op| (op, op.default_account_tps()))
+                .filter_map(|op| Some((op, op.default_account_tps()?)))
                 .collect(),
-            per_stream_tps: 5,
+            per_stream_tps: default_per_resource_tps(),
+            per_channel_tps: default_per_resource_tps(),
         }
     }
 }
@@ -216,6 +236,11 @@ pub struct Limits {
     /// Streams per account before CreateStream fails with
     /// `AccountStreamLimitExceededException`; `None` means unlimited.
     pub max_streams: Option<usize>,
+    /// Signaling channels per account and region before CreateSignalingChannel fails
+    /// with `AccountChannelLimitExceededException` (AWS: 10,000 in us-east-1 and
+    /// us-west-2, 5,000 elsewhere); `None` means unlimited.
+    #[serde(default)]
+    pub max_channels: Option<usize>,
     /// Tags per ListTagsForStream page; smaller than 50 to exercise `NextToken`.
     pub tags_page_size: usize,
     /// Accept tag keys starting with `aws:`, which AWS reserves for itself, so tests can
@@ -227,9 +252,172 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_streams: None,
+            max_channels: None,
             tags_page_size: 50,
             allow_reserved_tag_keys: false,
         }
+    }
+}
+
+/// STS: accounts of access keys and the trust rules of roles.
+///
+/// ```json
+/// {"sts": {
+///   "access_keys": {"AKIAOPERATOR": "123456789012"},
+///   "require_listed_roles": false,
+///   "session_lifetime_ms": null,
+///   "roles": {
+///     "arn:aws:iam::111111111111:role/tenant-a": {
+///       "external_id": "cluster-1",
+///       "deny": null,
+///       "name_prefixes": ["team-a-"],
+///       "max_session_seconds": 3600,
+///       "trusted_accounts": ["123456789012"]
+///     }
+///   }
+/// }}
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Sts {
+    /// Base credentials: the account an access key acts in. Keys not listed (and not
+    /// issued by AssumeRole) act in the emulator's default account.
+    pub access_keys: BTreeMap<String, String>,
+    /// Only roles listed in `roles` may be assumed; others answer AccessDenied. Off by
+    /// default: any well-formed role ARN may be assumed, as moto allows.
+    pub require_listed_roles: bool,
+    /// Trust rules by role ARN.
+    pub roles: BTreeMap<String, RoleRule>,
+    /// When set, credentials issued by AssumeRole expire after this long, whatever the
+    /// request's DurationSeconds said (the answer's Expiration tells the truth), so tests
+    /// can see a session expire.
+    #[serde(rename = "session_lifetime_ms", with = "optional_duration_ms")]
+    pub session_lifetime: Option<Duration>,
+}
+
+/// What a role's trust policy and permissions allow.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoleRule {
+    /// When set, AssumeRole must pass exactly this ExternalId.
+    pub external_id: Option<String>,
+    /// When set, AssumeRole answers AccessDenied with this message.
+    pub deny: Option<String>,
+    /// When set, the role's sessions may only address streams (and signaling channels)
+    /// whose names start with one of these, like an IAM policy on `stream/<prefix>*`:
+    /// other names answer AccessDeniedException. ListStreams and ListSignalingChannels,
+    /// which IAM cannot restrict to resources, stay allowed.
+    pub name_prefixes: Option<Vec<String>>,
+    /// The role's MaxSessionDuration (IAM: 3600..=43200, default 3600): a longer
+    /// DurationSeconds answers ValidationError.
+    pub max_session_seconds: Option<u32>,
+    /// When set, only callers acting in these accounts may assume the role (the trust
+    /// policy's principals); others answer AccessDenied.
+    pub trusted_accounts: Option<Vec<String>>,
+}
+
+/// IAM's default and bounds of a role's MaxSessionDuration, in seconds.
+pub const DEFAULT_MAX_SESSION_SECONDS: u32 = 3600;
+const MAX_SESSION_SECONDS_RANGE: std::ops::RangeInclusive<u32> = 3600..=43_200;
+
+impl Sts {
+    fn validate(&self) -> Result<(), EmulatorError> {
+        let bad = |message: String| Err(EmulatorError::Config(message));
+        for (key, account) in &self.access_keys {
+            if !is_account_id(account) {
+                return bad(format!(
+                    "sts.access_keys[{key:?}]: account {account:?} must be 12 digits"
+                ));
+            }
+        }
+        for (arn, rule) in &self.roles {
+            if crate::arn::RoleArn::parse(arn).is_none() {
+                return bad(format!(
+                    "sts.roles: {arn:?} is not a role ARN (arn:aws:iam::<12 digits>:role/<name>)"
+                ));
+            }
+            if let Some(seconds) = rule.max_session_seconds
+                && !MAX_SESSION_SECONDS_RANGE.contains(&seconds)
+            {
+                return bad(format!(
+                    "sts.roles[{arn:?}].max_session_seconds {seconds} must be within 3600..=43200"
+                ));
+            }
+            if rule
+                .name_prefixes
+                .as_ref()
+                .is_some_and(|prefixes| prefixes.iter().any(String::is_empty))
+            {
+                return bad(format!(
+                    "sts.roles[{arn:?}].name_prefixes: a prefix must not be empty"
+                ));
+            }
+            for account in rule.trusted_accounts.iter().flatten() {
+                if !is_account_id(account) {
+                    return bad(format!(
+                        "sts.roles[{arn:?}].trusted_accounts: {account:?} must be 12 digits"
+                    ));
+                }
+            }
+        }
+        if self.session_lifetime.is_some_and(|d| d.is_zero()) {
+            return bad("sts.session_lifetime_ms must be > 0".into());
+        }
+        Ok(())
+    }
+}
+
+/// Whether `text` is a 12-digit AWS account id.
+pub fn is_account_id(text: &str) -> bool {
+    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether `text` can be a region name (lowercase letters, digits and '-').
+pub fn is_region(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// The call log (`call_log()`, `GET /_emulator/log`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// Most recent calls kept; older ones are dropped first. 0 keeps none.
+    pub capacity: usize,
+}
+
+/// Enough for a 10,000-stream convergence run; a 100,000-stream run keeps its tail.
+pub const DEFAULT_LOG_CAPACITY: usize = 100_000;
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            capacity: DEFAULT_LOG_CAPACITY,
+        }
+    }
+}
+
+mod optional_duration_ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<Duration>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(value) => super::duration_ms::serialize(value, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<u64>::deserialize(deserializer)?.map(Duration::from_millis))
     }
 }
 

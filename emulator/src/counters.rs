@@ -41,8 +41,24 @@ impl Counters {
         calls.total += 1;
         match error {
             None => calls.succeeded += 1,
-            Some(code) => *calls.errors.entry(code.to_owned()).or_default() += 1,
+            // No allocation once the code has been seen.
+            Some(code) => match calls.errors.get_mut(code) {
+                Some(count) => *count += 1,
+                None => {
+                    calls.errors.insert(code.to_owned(), 1);
+                }
+            },
         }
+    }
+
+    /// Whether no call was recorded since the last reset.
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty()
+    }
+
+    /// Calls of every operation.
+    pub fn total(&self) -> u64 {
+        self.calls.values().map(|calls| calls.total).sum()
     }
 
     pub fn snapshot(&self) -> CallCounts {

@@ -12,8 +12,10 @@ use crate::config::{Config, Delays, Settings};
 use crate::counters::{CallCounts, OperationCalls};
 use crate::error::EmulatorError;
 use crate::http;
-use crate::model::StreamSnapshot;
+use crate::log::CallRecord;
+use crate::model::{ChannelSnapshot, StreamSnapshot};
 use crate::operation::Operation;
+use crate::scope::{Scope, Tenant};
 use crate::state::{Shared, lock};
 
 /// Entry point: `Emulator::start(Config::default()).await?` serves KVS on a free
@@ -66,51 +68,169 @@ impl Running {
         self.addr
     }
 
-    /// Region used in ARNs.
+    /// The default region: ARNs name it unless a call signs for another.
     pub fn region(&self) -> &str {
-        &self.shared.region
+        &self.shared.default_scope.region
     }
 
-    /// Account id used in ARNs.
+    /// The default account: base credentials act in it unless `sts.access_keys` names
+    /// another.
     pub fn account_id(&self) -> &str {
-        &self.shared.account_id
+        &self.shared.default_scope.account
     }
 
-    /// Counters of every operation called since start or the last reset.
+    /// The default account and region, which the methods without `_in` read.
+    pub fn default_scope(&self) -> Scope {
+        self.shared.default_scope.clone()
+    }
+
+    /// Every (account, region) that has streams, channels or counted calls, in order.
+    pub fn scopes(&self) -> Vec<Scope> {
+        self.shared
+            .tenants
+            .all()
+            .into_iter()
+            .filter(|(_, tenant)| lock(tenant).has_state())
+            .map(|(scope, _)| scope)
+            .collect()
+    }
+
+    /// Counters of every operation called in the default account and region since start
+    /// or the last reset.
     pub fn calls(&self) -> CallCounts {
-        lock(&self.shared.counters).snapshot()
+        self.calls_in(self.account_id(), self.region())
     }
 
-    /// Counters of one operation (zero when never called).
+    /// Counters of every operation called in `account` and `region`.
+    pub fn calls_in(&self, account: &str, region: &str) -> CallCounts {
+        self.with_tenant(account, region, |tenant| tenant.counters.snapshot())
+            .unwrap_or_default()
+    }
+
+    /// Counters of one operation in the default account and region (zero when never
+    /// called).
     pub fn calls_of(&self, op: Operation) -> OperationCalls {
         self.calls().remove(&op).unwrap_or_default()
     }
 
-    /// Sum of `total` over all operations.
+    /// Counters of one operation in `account` and `region`.
+    pub fn calls_of_in(&self, account: &str, region: &str, op: Operation) -> OperationCalls {
+        self.calls_in(account, region)
+            .remove(&op)
+            .unwrap_or_default()
+    }
+
+    /// Sum of `total` over all operations in the default account and region.
     pub fn total_calls(&self) -> u64 {
         self.calls().values().map(|calls| calls.total).sum()
     }
 
-    /// Zeroes every counter.
+    /// Zeroes the counters of every account and region, and clears the call log.
     pub fn reset_calls(&self) {
-        lock(&self.shared.counters).reset();
+        self.shared.reset_calls();
     }
 
-    /// Every stream with its tags, sorted by name, with due transitions applied.
+    /// The call log, oldest first: every API call (KVS and STS) answered since start or
+    /// the last [`Running::reset_calls`], up to `settings.log.capacity` of the newest.
+    pub fn call_log(&self) -> Vec<CallRecord> {
+        self.call_log_since(0)
+    }
+
+    /// The records of the call log with a sequence number greater than `seq`.
+    pub fn call_log_since(&self, seq: u64) -> Vec<CallRecord> {
+        lock(&self.shared.log).since(seq)
+    }
+
+    /// Streams of the default account and region, with tags, sorted by name, with due
+    /// transitions applied.
     pub fn streams(&self) -> Vec<StreamSnapshot> {
-        let mut store = lock(&self.shared.store);
-        store.settle(Instant::now());
-        store.snapshots()
+        self.streams_in(self.account_id(), self.region())
     }
 
-    /// One stream by name, if it exists (in any state).
+    /// Streams of `account` in `region`.
+    pub fn streams_in(&self, account: &str, region: &str) -> Vec<StreamSnapshot> {
+        self.with_tenant(account, region, |tenant| {
+            tenant.store.settle(Instant::now());
+            tenant.store.snapshots()
+        })
+        .unwrap_or_default()
+    }
+
+    /// One stream of the default account and region by name, if it exists (in any
+    /// state).
     pub fn stream(&self, name: &str) -> Option<StreamSnapshot> {
-        self.streams().into_iter().find(|s| s.stream_name == name)
+        self.stream_in(self.account_id(), self.region(), name)
     }
 
-    /// Forgets every stream.
+    /// One stream of `account` in `region` by name.
+    pub fn stream_in(&self, account: &str, region: &str, name: &str) -> Option<StreamSnapshot> {
+        self.with_tenant(account, region, |tenant| {
+            tenant.store.settle(Instant::now());
+            tenant.store.snapshot(name)
+        })
+        .flatten()
+    }
+
+    /// Forgets every stream of every account and region.
     pub fn clear_streams(&self) {
-        lock(&self.shared.store).clear();
+        self.shared.tenants.for_each(|tenant| tenant.store.clear());
+    }
+
+    /// Forgets every stream of `account` in `region`.
+    pub fn clear_streams_in(&self, account: &str, region: &str) {
+        self.with_tenant(account, region, |tenant| tenant.store.clear());
+    }
+
+    /// Signaling channels of the default account and region, sorted by name, with due
+    /// transitions applied.
+    pub fn channels(&self) -> Vec<ChannelSnapshot> {
+        self.channels_in(self.account_id(), self.region())
+    }
+
+    /// Signaling channels of `account` in `region`.
+    pub fn channels_in(&self, account: &str, region: &str) -> Vec<ChannelSnapshot> {
+        self.with_tenant(account, region, |tenant| {
+            tenant.channels.settle(Instant::now());
+            tenant.channels.snapshots()
+        })
+        .unwrap_or_default()
+    }
+
+    /// One signaling channel of the default account and region by name (in any state).
+    pub fn channel(&self, name: &str) -> Option<ChannelSnapshot> {
+        self.channel_in(self.account_id(), self.region(), name)
+    }
+
+    /// One signaling channel of `account` in `region` by name.
+    pub fn channel_in(&self, account: &str, region: &str, name: &str) -> Option<ChannelSnapshot> {
+        self.with_tenant(account, region, |tenant| {
+            tenant.channels.settle(Instant::now());
+            tenant.channels.snapshot(name)
+        })
+        .flatten()
+    }
+
+    /// Forgets every signaling channel of every account and region.
+    pub fn clear_channels(&self) {
+        self.shared
+            .tenants
+            .for_each(|tenant| tenant.channels.clear());
+    }
+
+    /// Forgets every signaling channel of `account` in `region`.
+    pub fn clear_channels_in(&self, account: &str, region: &str) {
+        self.with_tenant(account, region, |tenant| tenant.channels.clear());
+    }
+
+    fn with_tenant<T>(
+        &self,
+        account: &str,
+        region: &str,
+        f: impl FnOnce(&mut Tenant) -> T,
+    ) -> Option<T> {
+        let tenant = self.shared.tenants.get(&Scope::new(account, region))?;
+        let mut tenant = lock(&tenant);
+        Some(f(&mut tenant))
     }
 
     /// The current runtime settings.

@@ -2,6 +2,17 @@
 
 use std::io;
 
+use crate::auth::AuthError;
+use crate::identity::IdentityError;
+
+/// How a service spells its errors: KVS is rest-json (`…Exception` codes in JSON), STS
+/// the query protocol (short codes in an XML `ErrorResponse`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    RestJson,
+    Query,
+}
+
 /// An error answered to an API client the way KVS does: an HTTP status, the
 /// `x-amzn-ErrorType` header and a JSON body carrying the message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,6 +48,25 @@ impl ApiError {
             404,
             "The requested stream is not found or not active.",
         )
+    }
+
+    /// The addressed signaling channel does not exist (or is being deleted).
+    pub fn channel_not_found() -> Self {
+        Self::new(
+            "ResourceNotFoundException",
+            404,
+            "The requested channel is not found or not active.",
+        )
+    }
+
+    /// The account has as many signaling channels as its quota allows.
+    pub fn account_channel_limit(message: impl Into<String>) -> Self {
+        Self::new("AccountChannelLimitExceededException", 400, message)
+    }
+
+    /// The stream keeps no data (retention 0), which the operation needs.
+    pub fn no_data_retention(message: impl Into<String>) -> Self {
+        Self::new("NoDataRetentionException", 400, message)
     }
 
     /// The stream exists already, or is not ACTIVE for a mutation.
@@ -78,18 +108,95 @@ impl ApiError {
         )
     }
 
-    /// The request carries no `Authorization` header (nor a presigned query).
-    pub fn missing_authentication_token() -> Self {
+    /// A refused signature, as `protocol` spells it.
+    pub fn auth(protocol: Protocol, err: AuthError) -> Self {
+        match (protocol, err) {
+            (Protocol::RestJson, AuthError::Missing) => Self::new(
+                "MissingAuthenticationTokenException",
+                403,
+                "Missing Authentication Token",
+            ),
+            (Protocol::Query, AuthError::Missing) => Self::new(
+                "MissingAuthenticationToken",
+                403,
+                "Request is missing Authentication Token",
+            ),
+            (Protocol::RestJson, AuthError::Incomplete(message)) => {
+                Self::new("IncompleteSignatureException", 403, message)
+            }
+            (Protocol::Query, AuthError::Incomplete(message)) => {
+                Self::new("IncompleteSignature", 403, message)
+            }
+        }
+    }
+
+    /// Refused credentials, as `protocol` spells it (the JSON services' and STS's
+    /// well-known codes and texts).
+    pub fn identity(protocol: Protocol, err: &IdentityError) -> Self {
+        const INVALID: &str = "The security token included in the request is invalid.";
+        const EXPIRED: &str = "The security token included in the request is expired";
+        match (protocol, err) {
+            (Protocol::RestJson, IdentityError::Unrecognized) => {
+                Self::new("UnrecognizedClientException", 403, INVALID)
+            }
+            (Protocol::Query, IdentityError::Unrecognized) => {
+                Self::new("InvalidClientTokenId", 403, INVALID)
+            }
+            (Protocol::RestJson, IdentityError::Expired { .. }) => {
+                Self::new("ExpiredTokenException", 403, EXPIRED)
+            }
+            (Protocol::Query, IdentityError::Expired { .. }) => {
+                Self::new("ExpiredToken", 403, EXPIRED)
+            }
+        }
+    }
+
+    /// KVS: the caller's permissions do not cover the resource (modelled with 401).
+    pub fn access_denied(message: impl Into<String>) -> Self {
+        Self::new("AccessDeniedException", 401, message)
+    }
+
+    /// STS: an input breaks the model's constraints.
+    pub fn validation_error(message: impl Into<String>) -> Self {
+        Self::new("ValidationError", 400, message)
+    }
+
+    /// STS: the trust policy does not let the caller assume the role.
+    pub fn sts_access_denied(message: impl Into<String>) -> Self {
+        Self::new("AccessDenied", 403, message)
+    }
+
+    /// STS: the session policy is not a JSON policy document.
+    pub fn malformed_policy_document(message: impl Into<String>) -> Self {
+        Self::new("MalformedPolicyDocument", 400, message)
+    }
+
+    /// STS: session policies and tags too large to pack.
+    pub fn packed_policy_too_large(message: impl Into<String>) -> Self {
+        Self::new("PackedPolicyTooLarge", 400, message)
+    }
+
+    /// STS: no `Action` parameter.
+    pub fn missing_action() -> Self {
         Self::new(
-            "MissingAuthenticationTokenException",
-            403,
-            "Missing Authentication Token",
+            "MissingAction",
+            400,
+            "The request must contain the parameter Action.",
         )
     }
 
-    /// The `Authorization` header is not a complete SigV4 header.
-    pub fn incomplete_signature(message: impl Into<String>) -> Self {
-        Self::new("IncompleteSignatureException", 403, message)
+    /// STS: an `Action` (or `Version`) STS does not serve.
+    pub fn invalid_action(action: &str, version: &str) -> Self {
+        Self::new(
+            "InvalidAction",
+            400,
+            format!("Could not find operation {action} for version {version}."),
+        )
+    }
+
+    /// STS's throttling error.
+    pub fn throttling() -> Self {
+        Self::new("Throttling", 400, "Rate exceeded")
     }
 
     /// No operation is served at this method and path.

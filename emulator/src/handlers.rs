@@ -8,20 +8,23 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use crate::channels::Channels;
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::model::StorageTier;
 use crate::operation::Operation;
+use crate::paging::Page;
 use crate::store::{ArnCheck, Change, MAX_RETENTION_HOURS, NewStream, Store, StreamAddress};
 use crate::validate::{
-    KMS_KEY_ID, MEDIA_TYPE, NAME, NEXT_TOKEN, RESOURCE_ARN, VERSION, Violations, stream_address,
+    KMS_KEY_ID, MEDIA_TYPE, NAME, NEXT_TOKEN, RESOURCE_ARN, Violations, stream_address,
 };
 use crate::wire::{
     AddressInput, Addressed, CreateStreamInput, DeleteStreamInput, GetDataEndpointInput,
-    ListStreamsInput, ListTagsForStreamInput, StreamInfo, StreamStorageConfigurationInput,
-    TagStreamInput, UntagStreamInput, UpdateDataRetentionInput, UpdateStreamInput,
-    UpdateStreamStorageConfigurationInput,
+    ListStreamsInput, ListTagsForStreamInput, StreamStorageConfigurationInput, TagStreamInput,
+    UntagStreamInput, UpdateDataRetentionInput, UpdateStreamInput,
+    UpdateStreamStorageConfigurationInput, stream_info_json,
 };
+use crate::{channel_api, resource_tags, stream_configs};
 
 /// Every APIName of GetDataEndpoint in the model.
 const API_NAMES: [&str; 8] = [
@@ -36,11 +39,12 @@ const API_NAMES: [&str; 8] = [
 ];
 const STORAGE_TIERS: [&str; 2] = ["HOT", "WARM"];
 const RETENTION_OPERATIONS: [&str; 2] = ["INCREASE_DATA_RETENTION", "DECREASE_DATA_RETENTION"];
-const MAX_LIST_RESULTS: i64 = 10_000;
+pub const MAX_LIST_RESULTS: i64 = 10_000;
 
 /// What a handler needs besides its input.
 pub struct Context<'a> {
     pub store: &'a mut Store,
+    pub channels: &'a mut Channels,
     pub settings: &'a Settings,
     pub now: Instant,
 }
@@ -48,6 +52,7 @@ pub struct Context<'a> {
 /// Runs `op` on a JSON object body and returns the JSON response body.
 pub fn dispatch(op: Operation, body: &Value, ctx: Context<'_>) -> Result<Vec<u8>, ApiError> {
     ctx.store.settle(ctx.now);
+    ctx.channels.settle(ctx.now);
     match op {
         Operation::CreateStream => create_stream(decode(body)?, ctx),
         Operation::DescribeStream => describe_stream(decode(body)?, ctx),
@@ -65,21 +70,46 @@ pub fn dispatch(op: Operation, body: &Value, ctx: Context<'_>) -> Result<Vec<u8>
         Operation::UpdateStreamStorageConfiguration => {
             update_storage_configuration(decode(body)?, ctx)
         }
+        Operation::DescribeImageGenerationConfiguration => {
+            stream_configs::describe_image_generation(decode(body)?, ctx)
+        }
+        Operation::UpdateImageGenerationConfiguration => {
+            stream_configs::update_image_generation(decode(body)?, ctx)
+        }
+        Operation::DescribeNotificationConfiguration => {
+            stream_configs::describe_notification(decode(body)?, ctx)
+        }
+        Operation::UpdateNotificationConfiguration => {
+            stream_configs::update_notification(decode(body)?, ctx)
+        }
+        Operation::CreateSignalingChannel => channel_api::create(decode(body)?, ctx),
+        Operation::DescribeSignalingChannel => channel_api::describe(decode(body)?, ctx),
+        Operation::ListSignalingChannels => channel_api::list(decode(body)?, ctx),
+        Operation::UpdateSignalingChannel => channel_api::update(decode(body)?, ctx),
+        Operation::DeleteSignalingChannel => channel_api::delete(decode(body)?, ctx),
+        Operation::GetSignalingChannelEndpoint => channel_api::endpoint(decode(body)?, ctx),
+        Operation::DescribeMediaStorageConfiguration => {
+            channel_api::describe_media_storage(decode(body)?, ctx)
+        }
+        Operation::UpdateMediaStorageConfiguration => {
+            channel_api::update_media_storage(decode(body)?, ctx)
+        }
+        Operation::TagResource => resource_tags::tag(decode(body)?, ctx),
+        Operation::UntagResource => resource_tags::untag(decode(body)?, ctx),
+        Operation::ListTagsForResource => resource_tags::list(decode(body)?, ctx),
+        // Served by `sts`, never routed here.
+        Operation::AssumeRole | Operation::GetCallerIdentity => {
+            Err(ApiError::unknown_operation("POST", op.name()))
+        }
     }
-}
-
-/// The stream a request addresses, for the per-stream quota: its name, or the name
-/// inside its ARN. Best effort: validation reports malformed values later.
-pub fn quota_key(body: &Value) -> Option<&str> {
-    if let Some(name) = body.get("StreamName").and_then(Value::as_str) {
-        return Some(name);
-    }
-    let arn = body.get("StreamARN").and_then(Value::as_str)?;
-    arn.splitn(6, ':').nth(5)?.split('/').nth(1)
 }
 
 /// Type mismatches are `SerializationException`s, as AWS answers them, naming the member.
-fn decode<T: DeserializeOwned>(body: &Value) -> Result<T, ApiError> {
+/// The plain decode runs first; only a failing input is decoded again to find the path.
+pub fn decode<T: DeserializeOwned>(body: &Value) -> Result<T, ApiError> {
+    if let Ok(input) = T::deserialize(body) {
+        return Ok(input);
+    }
     serde_path_to_error::deserialize(body).map_err(|err| {
         ApiError::serialization(format!(
             "Value at '{}' cannot be converted to the input shape: {}",
@@ -89,11 +119,26 @@ fn decode<T: DeserializeOwned>(body: &Value) -> Result<T, ApiError> {
     })
 }
 
-fn encode<T: Serialize>(output: &T) -> Result<Vec<u8>, ApiError> {
+/// A page of tags as ListTagsForStream and ListTagsForResource answer it.
+pub fn tags_page(page: Page<(&String, &String)>) -> Result<Vec<u8>, ApiError> {
+    #[derive(Serialize)]
+    struct Output<'a> {
+        #[serde(rename = "Tags")]
+        tags: BTreeMap<&'a String, &'a String>,
+        #[serde(rename = "NextToken", skip_serializing_if = "Option::is_none")]
+        next_token: Option<String>,
+    }
+    encode(&Output {
+        tags: page.items.into_iter().collect(),
+        next_token: page.last_key.as_deref().map(encode_token),
+    })
+}
+
+pub fn encode<T: Serialize>(output: &T) -> Result<Vec<u8>, ApiError> {
     serde_json::to_vec(output).map_err(|_| ApiError::internal_failure())
 }
 
-fn empty() -> Result<Vec<u8>, ApiError> {
+pub fn empty() -> Result<Vec<u8>, ApiError> {
     Ok(b"{}".to_vec())
 }
 
@@ -110,10 +155,10 @@ fn check_address(v: &mut Violations, input: &impl Addressed) {
 
 fn check_version(v: &mut Violations, version: &Option<String>) {
     v.required("currentVersion", version);
-    v.string("currentVersion", version.as_deref(), 1, 64, Some(&VERSION));
+    v.version(version.as_deref());
 }
 
-fn check_next_token(v: &mut Violations, token: Option<&str>) {
+pub fn check_next_token(v: &mut Violations, token: Option<&str>) {
     v.string("nextToken", token, 0, 1024, Some(&NEXT_TOKEN));
 }
 
@@ -141,11 +186,11 @@ fn storage_tier(config: Option<&StreamStorageConfigurationInput>) -> StorageTier
 
 /// NextTokens are the hex of the last key returned: opaque, within the model's
 /// `[a-zA-Z0-9+/=]*` and at most 1024 characters for keys of up to 512 bytes.
-fn encode_token(key: &str) -> String {
+pub fn encode_token(key: &str) -> String {
     key.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
-fn decode_token(token: Option<&str>) -> Result<Option<String>, ApiError> {
+pub fn decode_token(token: Option<&str>) -> Result<Option<String>, ApiError> {
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
@@ -239,14 +284,12 @@ fn describe_stream(input: AddressInput, ctx: Context<'_>) -> Result<Vec<u8>, Api
     check_address(&mut v, &input);
     v.finish()?;
     let stream = ctx.store.get(address(&input), ArnCheck::Plain)?;
-    #[derive(Serialize)]
-    struct Output<'a> {
-        #[serde(rename = "StreamInfo")]
-        stream_info: StreamInfo<'a>,
-    }
-    encode(&Output {
-        stream_info: stream.into(),
-    })
+    let info = stream_info_json(stream);
+    let mut body = Vec::with_capacity(info.len() + 16);
+    body.extend_from_slice(b"{\"StreamInfo\":");
+    body.extend_from_slice(info.as_bytes());
+    body.push(b'}');
+    Ok(body)
 }
 
 fn list_streams(input: ListStreamsInput, ctx: Context<'_>) -> Result<Vec<u8>, ApiError> {
@@ -279,17 +322,25 @@ fn list_streams(input: ListStreamsInput, ctx: Context<'_>) -> Result<Vec<u8>, Ap
         .unwrap_or("");
     let max = usize::try_from(input.max_results.unwrap_or(MAX_LIST_RESULTS)).unwrap_or(1);
     let page = ctx.store.list(prefix, after.as_deref(), max);
-    #[derive(Serialize)]
-    struct Output<'a> {
-        #[serde(rename = "StreamInfoList")]
-        stream_info_list: Vec<StreamInfo<'a>>,
-        #[serde(rename = "NextToken", skip_serializing_if = "Option::is_none")]
-        next_token: Option<String>,
+    // Cached StreamInfo documents, joined: a page of 10,000 is mostly copying.
+    let infos: Vec<&str> = page.items.iter().map(|s| stream_info_json(s)).collect();
+    let length = infos.iter().map(|info| info.len() + 1).sum::<usize>();
+    let mut body = Vec::with_capacity(length + 64);
+    body.extend_from_slice(b"{\"StreamInfoList\":[");
+    for (i, info) in infos.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(info.as_bytes());
     }
-    encode(&Output {
-        stream_info_list: page.items.into_iter().map(StreamInfo::from).collect(),
-        next_token: page.last_key.as_deref().map(encode_token),
-    })
+    body.push(b']');
+    if let Some(key) = page.last_key.as_deref() {
+        body.extend_from_slice(b",\"NextToken\":\"");
+        body.extend_from_slice(encode_token(key).as_bytes());
+        body.push(b'"');
+    }
+    body.push(b'}');
+    Ok(body)
 }
 
 fn update_stream(input: UpdateStreamInput, ctx: Context<'_>) -> Result<Vec<u8>, ApiError> {
@@ -410,17 +461,7 @@ fn list_tags_for_stream(
         after.as_deref(),
         ctx.settings.limits.tags_page_size,
     )?;
-    #[derive(Serialize)]
-    struct Output<'a> {
-        #[serde(rename = "Tags")]
-        tags: BTreeMap<&'a String, &'a String>,
-        #[serde(rename = "NextToken", skip_serializing_if = "Option::is_none")]
-        next_token: Option<String>,
-    }
-    encode(&Output {
-        tags: page.items.into_iter().collect(),
-        next_token: page.last_key.as_deref().map(encode_token),
-    })
+    tags_page(page)
 }
 
 fn delete_stream(input: DeleteStreamInput, ctx: Context<'_>) -> Result<Vec<u8>, ApiError> {
@@ -433,13 +474,7 @@ fn delete_stream(input: DeleteStreamInput, ctx: Context<'_>) -> Result<Vec<u8>, 
         1024,
         Some(&RESOURCE_ARN),
     );
-    v.string(
-        "currentVersion",
-        input.current_version.as_deref(),
-        1,
-        64,
-        Some(&VERSION),
-    );
+    v.version(input.current_version.as_deref());
     v.finish()?;
     ctx.store.delete(
         input.stream_arn.as_deref().unwrap_or_default(),
@@ -540,15 +575,5 @@ mod tests {
         let body = json!({"StreamName": "x", "Tags": {"a": 1}});
         let err = decode::<TagStreamInput>(&body).unwrap_err();
         assert!(err.message.contains("'Tags.a'"), "{}", err.message);
-    }
-
-    #[test]
-    fn quota_key_reads_name_or_arn() {
-        let by_name = json!({"StreamName": "cam"});
-        assert_eq!(quota_key(&by_name), Some("cam"));
-        let by_arn =
-            json!({"StreamARN": "arn:aws:kinesisvideo:us-west-2:123456789012:stream/cam/1"});
-        assert_eq!(quota_key(&by_arn), Some("cam"));
-        assert_eq!(quota_key(&json!({})), None);
     }
 }

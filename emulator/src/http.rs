@@ -3,26 +3,24 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Body, Incoming};
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE, DATE, HeaderName, HeaderValue};
+use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{HeaderMap, Method, Request, Response, StatusCode};
+use hyper::{HeaderMap, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::admin;
 use crate::error::ApiError;
-use crate::handlers::{self, Context};
-use crate::operation::Operation;
-use crate::state::{Shared, lock};
+use crate::state::Shared;
+use crate::{admin, call};
 
 /// How long a client may take to send its headers, and then its body.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -84,106 +82,29 @@ async fn respond(shared: &Shared, request: Request<Incoming>) -> HttpResponse {
     }
     let method = request.method().clone();
     let path = path.to_owned();
-    let response = match api_call(shared, request).await {
-        Ok(body) => json_response(StatusCode::OK, body),
-        Err(err) => error_response(&err),
+    // STS (query protocol) is served on `/`, where no KVS operation lives.
+    let response = if path == "/" {
+        match call::sts(shared, request).await {
+            Ok(body) => xml_response(StatusCode::OK, body),
+            Err(err) => sts_error_response(&err),
+        }
+    } else {
+        match call::kvs(shared, request).await {
+            Ok(body) => json_response(StatusCode::OK, body),
+            Err(err) => error_response(&err),
+        }
     };
     tracing::debug!(%method, %path, status = response.status().as_u16(), "api call");
     response
 }
 
-async fn api_call(shared: &Shared, request: Request<Incoming>) -> Result<Vec<u8>, ApiError> {
-    check_authorization(request.headers(), request.uri().query())?;
-    let op = Some(request.method())
-        .filter(|method| *method == Method::POST)
-        .and_then(|_| Operation::from_path(request.uri().path()))
-        .ok_or_else(|| {
-            ApiError::unknown_operation(request.method().as_str(), request.uri().path())
-        })?;
-    let outcome = match check_content_type(request.headers()) {
-        Ok(()) => match read_body(request.into_body(), shared.max_body_bytes).await {
-            Ok(body) => call(shared, op, &body).await,
-            Err(err) => Err(err),
-        },
-        Err(err) => Err(err),
-    };
-    lock(&shared.counters).record(op, outcome.as_ref().err().map(|err| err.code));
-    outcome
-}
-
-/// One API call: injected latency and failures, quotas, then the operation itself.
-async fn call(shared: &Shared, op: Operation, body: &[u8]) -> Result<Vec<u8>, ApiError> {
-    let settings = shared.settings();
-    if !settings.faults.latency.is_zero() {
-        tokio::time::sleep(settings.faults.latency).await;
-    }
-    let input = parse_json_object(body)?;
-    if settings.faults.error_rate > 0.0 && fastrand::f64() < settings.faults.error_rate {
-        return Err(ApiError::internal_failure());
-    }
-    let now = Instant::now();
-    lock(&shared.limiter).admit(&settings.quotas, op, handlers::quota_key(&input), now)?;
-    let mut store = lock(&shared.store);
-    let ctx = Context {
-        store: &mut store,
-        settings: &settings,
-        now,
-    };
-    handlers::dispatch(op, &input, ctx)
-}
-
-/// SigV4 signatures are not verified, but their presence and shape are, as AWS does
-/// before anything else.
-fn check_authorization(headers: &HeaderMap, query: Option<&str>) -> Result<(), ApiError> {
-    let Some(header) = headers.get(AUTHORIZATION) else {
-        let presigned = query
-            .is_some_and(|q| q.contains("X-Amz-Signature=") && q.contains("X-Amz-Credential="));
-        return if presigned {
-            Ok(())
-        } else {
-            Err(ApiError::missing_authentication_token())
-        };
-    };
-    let header = header.to_str().unwrap_or_default();
-    let Some(parameters) = header.strip_prefix("AWS4-HMAC-SHA256 ") else {
-        return Err(ApiError::incomplete_signature(format!(
-            "Authorization header requires the AWS4-HMAC-SHA256 scheme; got {:?}.",
-            header.split(' ').next().unwrap_or_default()
-        )));
-    };
-    let missing: Vec<&str> = ["Credential", "SignedHeaders", "Signature"]
-        .into_iter()
-        .filter(|name| !parameters.contains(&format!("{name}=")))
-        .collect();
-    if !missing.is_empty() {
-        return Err(ApiError::incomplete_signature(
-            missing
-                .iter()
-                .map(|name| format!("Authorization header requires '{name}' parameter."))
-                .collect::<Vec<_>>()
-                .join(" "),
-        ));
-    }
-    if !headers.contains_key("x-amz-date") && !headers.contains_key(DATE) {
-        return Err(ApiError::incomplete_signature(
-            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
-        ));
-    }
-    Ok(())
-}
-
 /// The SDKs send `application/json`; a missing type is tolerated, another one is not.
-fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+pub fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(value) = headers.get(CONTENT_TYPE) else {
         return Ok(());
     };
     let text = value.to_str().unwrap_or("<not text>");
-    let media_type = text
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let media_type = media_type(text);
     let json = media_type.is_empty()
         || media_type == "application/json"
         || media_type.starts_with("application/x-amz-json-");
@@ -192,6 +113,24 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     } else {
         Err(ApiError::unsupported_media_type(text))
     }
+}
+
+/// Whether the body is a form (`application/x-www-form-urlencoded`), as the query
+/// protocol sends its parameters.
+pub fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|text| media_type(text) == "application/x-www-form-urlencoded")
+}
+
+fn media_type(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
 }
 
 /// Reads the whole body, refusing more than `limit` bytes and clients that stall.
@@ -228,7 +167,7 @@ async fn drain(mut body: Incoming) {
 }
 
 /// An empty body means an input with no members, as botocore may send.
-fn parse_json_object(body: &[u8]) -> Result<Value, ApiError> {
+pub fn parse_json_object(body: &[u8]) -> Result<Value, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Default::default()));
     }
@@ -272,16 +211,47 @@ pub fn error_response(err: &ApiError) -> HttpResponse {
     response
 }
 
-fn request_id() -> String {
-    let hex = format!("{:032x}", fastrand::u128(..));
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+/// An XML answer of the query protocol.
+pub fn xml_response(status: StatusCode, body: String) -> HttpResponse {
+    let mut response = json_response(status, body.into_bytes());
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    response
+}
+
+/// The query protocol's error: an XML `ErrorResponse` with the model's status.
+pub fn sts_error_response(err: &ApiError) -> HttpResponse {
+    let status = StatusCode::from_u16(err.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    xml_response(status, crate::sts::error_document(err))
+}
+
+/// A fresh request id, shaped like AWS's (a UUID).
+pub fn request_id() -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut bits = fastrand::u128(..);
+    let mut id = String::with_capacity(36);
+    for i in 0..32 {
+        if matches!(i, 8 | 12 | 16 | 20) {
+            id.push('-');
+        }
+        id.push(char::from(HEX[(bits & 0xf) as usize]));
+        bits >>= 4;
+    }
+    id
+}
+
+/// Headers from static pairs, for unit tests.
+#[cfg(test)]
+pub fn test_headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        map.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+    map
 }
 
 #[cfg(test)]
@@ -289,49 +259,7 @@ mod tests {
     use super::*;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.insert(
-                HeaderName::from_static(name),
-                HeaderValue::from_static(value),
-            );
-        }
-        map
-    }
-
-    #[test]
-    fn authorization_rules() {
-        let missing = check_authorization(&HeaderMap::new(), None).unwrap_err();
-        assert_eq!(
-            (missing.code, missing.status),
-            ("MissingAuthenticationTokenException", 403)
-        );
-        assert!(
-            check_authorization(
-                &HeaderMap::new(),
-                Some("X-Amz-Credential=a&X-Amz-Signature=b")
-            )
-            .is_ok()
-        );
-        let signed = headers(&[
-            (
-                "authorization",
-                "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-west-2/kinesisvideo/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc",
-            ),
-            ("x-amz-date", "20260101T000000Z"),
-        ]);
-        assert!(check_authorization(&signed, None).is_ok());
-        let basic = headers(&[("authorization", "Basic Zm9vOmJhcg==")]);
-        assert_eq!(
-            check_authorization(&basic, None).unwrap_err().code,
-            "IncompleteSignatureException"
-        );
-        let partial = headers(&[
-            ("authorization", "AWS4-HMAC-SHA256 Credential=x"),
-            ("x-amz-date", "x"),
-        ]);
-        let err = check_authorization(&partial, None).unwrap_err();
-        assert!(err.message.contains("'Signature'"), "{}", err.message);
+        test_headers(pairs)
     }
 
     #[test]
@@ -356,6 +284,10 @@ mod tests {
         assert_eq!(parse_json_object(b"").unwrap(), serde_json::json!({}));
         assert!(parse_json_object(b"[1]").is_err());
         assert!(parse_json_object(b"{\"a\":").is_err());
-        assert_eq!(request_id().len(), 36);
+        let id = request_id();
+        assert_eq!(id.len(), 36);
+        let groups: Vec<usize> = id.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12]);
+        assert!(id.chars().all(|c| c == '-' || c.is_ascii_hexdigit()));
     }
 }

@@ -8,17 +8,19 @@ use clap::Parser;
 use kvs_emulator::{Config, Delays, Emulator, EmulatorError, Operation, Settings};
 use tracing_subscriber::EnvFilter;
 
-/// Amazon Kinesis Video Streams control-plane emulator (rest-json over HTTP).
+/// Amazon Kinesis Video Streams control-plane emulator (rest-json over HTTP), with STS
+/// (AssumeRole, GetCallerIdentity) on the same endpoint.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
     /// Address to listen on (port 0 picks a free port; the ready line shows it).
     #[arg(long, default_value = "127.0.0.1:4566")]
     listen: SocketAddr,
-    /// Region used in ARNs and data endpoints.
+    /// Default region: admin reads use it; API calls act in the region they sign for.
     #[arg(long, default_value = "us-west-2")]
     region: String,
-    /// 12-digit account id used in ARNs.
+    /// Default 12-digit account: base credentials act in it unless the settings'
+    /// `sts.access_keys` name another.
     #[arg(long, default_value = "123456789012")]
     account_id: String,
     /// Milliseconds a new stream stays CREATING.
@@ -48,9 +50,16 @@ struct Args {
     /// Answer this URL from GetDataEndpoint instead of a realistic per-stream one.
     #[arg(long)]
     data_endpoint: Option<String>,
-    /// Streams allowed in the account before AccountStreamLimitExceededException.
+    /// Streams allowed per account and region before AccountStreamLimitExceededException.
     #[arg(long)]
     max_streams: Option<usize>,
+    /// Signaling channels allowed per account and region before
+    /// AccountChannelLimitExceededException.
+    #[arg(long)]
+    max_channels: Option<usize>,
+    /// Most recent calls the call log keeps.
+    #[arg(long, default_value_t = kvs_emulator::DEFAULT_LOG_CAPACITY)]
+    log_capacity: usize,
     /// Tags per ListTagsForStream page.
     #[arg(long, default_value_t = 50)]
     tags_page_size: usize,
@@ -93,6 +102,8 @@ impl Args {
         settings.faults.error_rate = self.error_rate;
         settings.faults.latency = Duration::from_millis(self.latency_ms);
         settings.limits.max_streams = self.max_streams;
+        settings.limits.max_channels = self.max_channels;
+        settings.log.capacity = self.log_capacity;
         settings.limits.tags_page_size = self.tags_page_size;
         settings.limits.allow_reserved_tag_keys = self.allow_reserved_tag_keys;
         Config {

@@ -76,6 +76,16 @@ pub struct StreamSnapshot {
     pub data_retention_in_hours: u32,
     pub storage_tier: StorageTier,
     pub tags: BTreeMap<String, String>,
+    #[serde(
+        rename = "ImageGenerationConfiguration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub image_generation: Option<ImageGeneration>,
+    #[serde(
+        rename = "NotificationConfiguration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub notification: Option<Notification>,
 }
 
 /// Seconds since the Unix epoch with millisecond precision, the wire format of
@@ -91,4 +101,91 @@ pub fn to_epoch_seconds(time: SystemTime) -> f64 {
 
 fn epoch_seconds<S: Serializer>(time: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_f64(to_epoch_seconds(*time))
+}
+
+/// A stream's ImageGenerationConfiguration (thumbnails to S3), as the API answers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageGeneration {
+    /// `ENABLED` or `DISABLED`.
+    pub status: String,
+    /// `SERVER_TIMESTAMP` or `PRODUCER_TIMESTAMP`.
+    pub image_selector_type: String,
+    pub destination_config: ImageDestination,
+    /// Milliseconds.
+    pub sampling_interval: i64,
+    /// `JPEG` or `PNG`.
+    pub format: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub format_config: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width_pixels: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height_pixels: Option<i64>,
+}
+
+/// Where images are delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageDestination {
+    /// E.g. `s3://bucket/prefix`.
+    pub uri: String,
+    pub destination_region: String,
+}
+
+/// A stream's NotificationConfiguration (SNS on fragment events), as the API answers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Notification {
+    /// `ENABLED` or `DISABLED`.
+    pub status: String,
+    pub destination_config: NotificationDestination,
+}
+
+/// Where notifications are sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NotificationDestination {
+    /// E.g. an SNS topic ARN.
+    pub uri: String,
+}
+
+/// A signaling channel's MediaStorageConfiguration: whether WebRTC media is stored, and
+/// into which stream.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MediaStorage {
+    #[serde(rename = "StreamARN", skip_serializing_if = "Option::is_none")]
+    pub stream_arn: Option<String>,
+    /// `ENABLED` or `DISABLED` (the default).
+    pub status: MediaStorageStatus,
+}
+
+/// Whether a channel stores its media.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MediaStorageStatus {
+    Enabled,
+    #[default]
+    Disabled,
+}
+
+/// Everything the emulator knows about one signaling channel at one moment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelSnapshot {
+    pub channel_name: String,
+    #[serde(rename = "ChannelARN")]
+    pub channel_arn: String,
+    /// `SINGLE_MASTER`, the only type the service supports.
+    pub channel_type: String,
+    /// CREATING, ACTIVE, UPDATING or DELETING, as for streams.
+    pub channel_status: StreamStatus,
+    /// Serialized as epoch seconds, like the API.
+    #[serde(serialize_with = "epoch_seconds")]
+    pub creation_time: SystemTime,
+    pub message_ttl_seconds: u32,
+    pub version: String,
+    pub tags: BTreeMap<String, String>,
+    pub media_storage: MediaStorage,
 }

@@ -1,8 +1,12 @@
 //! The service's rules that do not depend on the store: how a request addresses a
 //! stream, when a stream may change, retention arithmetic, reserved tag keys, versions.
 
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use crate::error::ApiError;
 use crate::model::StreamStatus;
+use crate::resource::Kind;
 use crate::store::{ArnCheck, MAX_RETENTION_HOURS, MAX_TAGS, Stream, StreamAddress};
 
 /// AWS reserves tag keys with this prefix (case-insensitive) for itself.
@@ -71,10 +75,64 @@ pub fn changed_retention(current: u32, increase: bool, hours: u32) -> Result<u32
         })
 }
 
-pub fn too_many_tags(count: usize) -> ApiError {
+pub fn too_many_tags(kind: Kind, count: usize) -> ApiError {
+    let kind = match kind {
+        Kind::Stream => "stream",
+        Kind::Channel => "signaling channel",
+    };
     ApiError::too_many_tags(format!(
-        "The stream would have {count} tags; at most {MAX_TAGS} are allowed."
+        "The {kind} would have {count} tags; at most {MAX_TAGS} are allowed."
     ))
+}
+
+/// The checks of a create before anything changes: the name is free (a resource being
+/// deleted still holds it), at most 50 tags without reserved keys, and room under the
+/// account's limit of `existing`'s kind.
+pub fn check_create<T>(
+    kind: Kind,
+    name: &str,
+    tags: &BTreeMap<String, String>,
+    allow_reserved_tags: bool,
+    existing: &BTreeMap<String, T>,
+    max: Option<usize>,
+) -> Result<(), ApiError> {
+    let what = match kind {
+        Kind::Stream => "stream",
+        Kind::Channel => "signaling channel",
+    };
+    if existing.contains_key(name) {
+        return Err(ApiError::resource_in_use(format!(
+            "The {what} {name} already exists."
+        )));
+    }
+    if tags.len() > MAX_TAGS {
+        return Err(too_many_tags(kind, tags.len()));
+    }
+    check_reserved_keys(tags.keys(), allow_reserved_tags)?;
+    if let Some(max) = max
+        && existing.len() >= max
+    {
+        let message = format!("The account already has {max} {what}s in this region, its limit.");
+        return Err(match kind {
+            Kind::Stream => ApiError::account_stream_limit(message),
+            Kind::Channel => ApiError::account_channel_limit(message),
+        });
+    }
+    Ok(())
+}
+
+/// Adds or overwrites `tags`, unless the resource would then have more than 50.
+pub fn add_tags(
+    existing: &mut BTreeMap<String, String>,
+    tags: BTreeMap<String, String>,
+    kind: Kind,
+) -> Result<(), ApiError> {
+    let after = existing.len() + tags.keys().filter(|k| !existing.contains_key(*k)).count();
+    if after > MAX_TAGS {
+        return Err(too_many_tags(kind, after));
+    }
+    existing.extend(tags);
+    Ok(())
 }
 
 pub fn check_reserved_keys<'a>(
@@ -100,6 +158,28 @@ pub fn new_version() -> String {
     std::iter::repeat_with(fastrand::alphanumeric)
         .take(20)
         .collect()
+}
+
+/// A new resource's creation time and ARN,
+/// `arn:PARTITION:kinesisvideo:REGION:ACCOUNT:KIND/NAME/CREATION_MILLIS`: a resource
+/// made again under the same name gets a new ARN.
+pub fn new_arn(
+    partition: &str,
+    region: &str,
+    account: &str,
+    kind: Kind,
+    name: &str,
+) -> (SystemTime, String) {
+    let created = SystemTime::now();
+    let millis = created
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let arn = format!(
+        "arn:{partition}:kinesisvideo:{region}:{account}:{}/{name}/{millis}",
+        kind.as_str()
+    );
+    (created, arn)
 }
 
 pub fn partition_of(region: &str) -> &'static str {

@@ -1,22 +1,25 @@
 //! State shared by every connection of one running emulator.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::Instant;
 
+use crate::auth::Signature;
 use crate::config::{Config, Settings};
-use crate::counters::Counters;
 use crate::error::EmulatorError;
-use crate::quota::RateLimiter;
-use crate::store::Store;
+use crate::identity::{Caller, IdentityError, Sessions};
+use crate::log::{CallLog, NewRecord};
+use crate::scope::{Scope, Tenants};
 
 pub struct Shared {
-    pub region: String,
-    pub account_id: String,
+    /// Where base credentials act unless the settings name another account, and the
+    /// region admin reads default to.
+    pub default_scope: Scope,
     pub max_body_bytes: usize,
     /// Behind an `Arc` so a call takes a cheap, consistent copy.
     settings: RwLock<Arc<Settings>>,
-    pub store: Mutex<Store>,
-    pub limiter: Mutex<RateLimiter>,
-    pub counters: Mutex<Counters>,
+    pub tenants: Tenants,
+    pub sessions: Mutex<Sessions>,
+    pub log: Mutex<CallLog>,
 }
 
 /// Locks `mutex` even if a panicking thread poisoned it: every critical section leaves
@@ -28,13 +31,12 @@ pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Shared {
     pub fn new(config: &Config) -> Shared {
         Shared {
-            region: config.region.clone(),
-            account_id: config.account_id.clone(),
+            default_scope: Scope::new(&config.account_id, &config.region),
             max_body_bytes: config.max_body_bytes,
             settings: RwLock::new(Arc::new(config.settings.clone())),
-            store: Mutex::new(Store::new(&config.region, &config.account_id)),
-            limiter: Mutex::new(RateLimiter::default()),
-            counters: Mutex::new(Counters::default()),
+            tenants: Tenants::default(),
+            sessions: Mutex::new(Sessions::default()),
+            log: Mutex::new(CallLog::default()),
         }
     }
 
@@ -57,8 +59,29 @@ impl Shared {
         *current = Arc::new(settings);
         drop(current);
         if quotas_changed {
-            lock(&self.limiter).reset();
+            self.tenants.for_each(|tenant| tenant.limiter.reset());
         }
         Ok(())
+    }
+
+    /// The identity a signature acts as.
+    pub fn identify(
+        &self,
+        signature: &Signature,
+        settings: &Settings,
+        now: Instant,
+    ) -> Result<Caller, IdentityError> {
+        lock(&self.sessions).identify(signature, settings, &self.default_scope.account, now)
+    }
+
+    /// Appends a call to the log.
+    pub fn log_call(&self, settings: &Settings, record: NewRecord) {
+        lock(&self.log).push(record, settings.log.capacity);
+    }
+
+    /// Zeroes every scope's counters and clears the call log.
+    pub fn reset_calls(&self) {
+        self.tenants.for_each(|tenant| tenant.counters.reset());
+        lock(&self.log).clear();
     }
 }

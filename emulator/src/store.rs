@@ -1,19 +1,21 @@
 //! The streams of one account and region, with the service's state machine.
 //!
 //! Transitions (CREATING→ACTIVE, UPDATING→ACTIVE, DELETING→gone) are scheduled at a due
-//! time and applied by [`Store::settle`] at the start of every call, so no background task
-//! is needed and a zero delay makes them immediate.
+//! time and applied by [`Store::settle`] at the start of every call.
 
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
-use std::ops::Bound;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::error::ApiError;
-use crate::model::{StorageTier, StreamSnapshot, StreamStatus};
+use crate::model::{ImageGeneration, Notification, StorageTier, StreamSnapshot, StreamStatus};
+use crate::paging::{self, Page};
+use crate::resource::Kind;
 use crate::rules::{
-    changed_retention, check_mutable, check_reserved_keys, locate, new_version, partition_of,
-    too_many_tags,
+    add_tags, changed_retention, check_create, check_mutable, check_reserved_keys, locate, new_arn,
+    new_version, partition_of,
 };
+use crate::schedule::{Schedule, Transitions};
 
 /// Retention bounds of the service, in hours (0 = no persistence, 87600 = ten years).
 pub const MAX_RETENTION_HOURS: u32 = 87_600;
@@ -34,13 +36,45 @@ pub struct Stream {
     pub retention_hours: u32,
     pub storage_tier: StorageTier,
     pub tags: BTreeMap<String, String>,
+    pub image_generation: Option<ImageGeneration>,
+    pub notification: Option<Notification>,
     /// Random part of the stream's data endpoints, fixed for its lifetime.
     pub endpoint_id: String,
     /// The scheduled transition this stream waits for, if any.
     ticket: Option<u64>,
+    /// Its StreamInfo as JSON, serialized once and kept until the stream changes, so
+    /// that a ListStreams page of 10,000 copies text instead of serializing (see
+    /// `wire::stream_info_json`).
+    pub(crate) info_json: OnceCell<Box<str>>,
+}
+
+impl Transitions for Stream {
+    fn ticket(&self) -> Option<u64> {
+        self.ticket
+    }
+
+    fn status(&self) -> StreamStatus {
+        self.status
+    }
+
+    fn become_active(&mut self) {
+        self.ticket = None;
+        self.status = StreamStatus::Active;
+        self.changed();
+    }
 }
 
 impl Stream {
+    /// Forgets the cached StreamInfo JSON; called by every change of a member of it.
+    fn changed(&mut self) {
+        self.info_json = OnceCell::new();
+    }
+
+    /// The region in the stream's ARN.
+    pub fn region(&self) -> &str {
+        self.arn.split(':').nth(3).unwrap_or_default()
+    }
+
     fn snapshot(&self) -> StreamSnapshot {
         StreamSnapshot {
             stream_name: self.name.clone(),
@@ -54,6 +88,8 @@ impl Stream {
             data_retention_in_hours: self.retention_hours,
             storage_tier: self.storage_tier,
             tags: self.tags.clone(),
+            image_generation: self.image_generation.clone(),
+            notification: self.notification.clone(),
         }
     }
 }
@@ -99,20 +135,13 @@ pub enum Change {
     StorageTier(StorageTier),
 }
 
-/// One page of a listing and the key to continue after, if there is more.
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub last_key: Option<String>,
-}
-
 /// All streams of the emulated account and region.
 pub struct Store {
     region: String,
     account_id: String,
     partition: &'static str,
     streams: BTreeMap<String, Stream>,
-    schedule: BTreeMap<(Instant, u64), String>,
-    next_ticket: u64,
+    schedule: Schedule,
 }
 
 impl Store {
@@ -122,31 +151,28 @@ impl Store {
             account_id: account_id.to_owned(),
             partition: partition_of(region),
             streams: BTreeMap::new(),
-            schedule: BTreeMap::new(),
-            next_ticket: 0,
+            schedule: Schedule::default(),
         }
     }
 
     /// Applies every transition due by `now`.
     pub fn settle(&mut self, now: Instant) {
-        while let Some(entry) = self.schedule.first_entry() {
-            if entry.key().0 > now {
-                break;
-            }
-            let ((_, ticket), name) = entry.remove_entry();
-            let Some(stream) = self.streams.get_mut(&name) else {
-                continue;
-            };
-            if stream.ticket != Some(ticket) {
-                continue;
-            }
-            stream.ticket = None;
-            if stream.status == StreamStatus::Deleting {
-                self.streams.remove(&name);
-            } else {
-                stream.status = StreamStatus::Active;
-            }
-        }
+        self.schedule.settle(&mut self.streams, now);
+    }
+
+    /// Whether the store holds no stream.
+    pub fn is_empty(&self) -> bool {
+        self.streams.is_empty()
+    }
+
+    /// How many streams the store holds (in any state).
+    pub fn len(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// One stream with its tags, if it exists (in any state).
+    pub fn snapshot(&self, name: &str) -> Option<StreamSnapshot> {
+        self.streams.get(name).map(Stream::snapshot)
     }
 
     /// Every stream with its tags, sorted by name.
@@ -169,31 +195,20 @@ impl Store {
         delay: Duration,
         now: Instant,
     ) -> Result<&Stream, ApiError> {
-        if self.streams.contains_key(&new.name) {
-            return Err(ApiError::resource_in_use(format!(
-                "The stream {} already exists.",
-                new.name
-            )));
-        }
-        if new.tags.len() > MAX_TAGS {
-            return Err(too_many_tags(new.tags.len()));
-        }
-        check_reserved_keys(new.tags.keys(), allow_reserved_tags)?;
-        if let Some(max) = max_streams
-            && self.streams.len() >= max
-        {
-            return Err(ApiError::account_stream_limit(format!(
-                "The account already has {max} streams, its limit."
-            )));
-        }
-        let creation_time = SystemTime::now();
-        let millis = creation_time
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0);
-        let arn = format!(
-            "arn:{}:kinesisvideo:{}:{}:stream/{}/{millis}",
-            self.partition, self.region, self.account_id, new.name
+        check_create(
+            Kind::Stream,
+            &new.name,
+            &new.tags,
+            allow_reserved_tags,
+            &self.streams,
+            max_streams,
+        )?;
+        let (creation_time, arn) = new_arn(
+            self.partition,
+            &self.region,
+            &self.account_id,
+            Kind::Stream,
+            &new.name,
         );
         let kms_key_id = self.kms_key_arn(new.kms_key_id.as_deref());
         let ticket = self.enqueue_if_delayed(&new.name, delay, now);
@@ -213,8 +228,11 @@ impl Store {
             retention_hours: new.retention_hours,
             storage_tier: new.storage_tier,
             tags: new.tags,
+            image_generation: None,
+            notification: None,
             endpoint_id: format!("{:08x}", fastrand::u32(..)),
             ticket,
+            info_json: OnceCell::new(),
         };
         Ok(self.streams.entry(new.name).or_insert(stream))
     }
@@ -245,27 +263,27 @@ impl Store {
         Ok(stream)
     }
 
+    /// The stream addressed, for a change that needs it ACTIVE but takes no version
+    /// (the image generation and notification configurations).
+    pub fn get_active_mut(&mut self, address: StreamAddress<'_>) -> Result<&mut Stream, ApiError> {
+        let stream = self.get(address, ArnCheck::Plain)?;
+        check_mutable(stream, None)?;
+        let name = stream.name.clone();
+        self.streams
+            .get_mut(&name)
+            .ok_or_else(ApiError::stream_not_found)
+    }
+
+    /// The stream with this exact ARN (this incarnation), in any state.
+    pub fn by_arn(&self, arn: &str) -> Option<&Stream> {
+        let (_, name) = crate::resource::arn_parts(arn)?;
+        self.streams.get(name).filter(|stream| stream.arn == arn)
+    }
+
     /// ListStreams: streams in name order, starting after `after`, whose names begin
     /// with `prefix`.
     pub fn list(&self, prefix: &str, after: Option<&str>, max: usize) -> Page<&Stream> {
-        let start = match after {
-            Some(after) if after >= prefix => Bound::Excluded(after),
-            _ => Bound::Included(prefix),
-        };
-        let mut items: Vec<&Stream> = self
-            .streams
-            .range::<str, _>((start, Bound::Unbounded))
-            .map(|(_, stream)| stream)
-            .take_while(|stream| stream.name.starts_with(prefix))
-            .take(max.saturating_add(1))
-            .collect();
-        let last_key = if items.len() > max {
-            items.truncate(max);
-            items.last().map(|stream| stream.name.clone())
-        } else {
-            None
-        };
-        Page { items, last_key }
+        paging::by_name(&self.streams, prefix, after, max)
     }
 
     /// ListTagsForStream: tags in key order, starting after `after`.
@@ -276,19 +294,7 @@ impl Store {
         page_size: usize,
     ) -> Result<Page<(&String, &String)>, ApiError> {
         let stream = self.get(address, ArnCheck::Tagging)?;
-        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
-        let mut items: Vec<(&String, &String)> = stream
-            .tags
-            .range::<str, _>((start, Bound::Unbounded))
-            .take(page_size.saturating_add(1))
-            .collect();
-        let last_key = if items.len() > page_size {
-            items.truncate(page_size);
-            items.last().map(|(key, _)| (*key).clone())
-        } else {
-            None
-        };
-        Ok(Page { items, last_key })
+        Ok(paging::tags(&stream.tags, after, page_size))
     }
 
     /// UpdateStream, UpdateDataRetention and UpdateStreamStorageConfiguration: the stream
@@ -335,6 +341,7 @@ impl Store {
         }
         stream.version = new_version();
         stream.ticket = ticket;
+        stream.changed();
         if ticket.is_some() {
             stream.status = StreamStatus::Updating;
         }
@@ -353,16 +360,7 @@ impl Store {
         let Some(stream) = self.streams.get_mut(&name) else {
             return Err(ApiError::stream_not_found());
         };
-        let after = stream.tags.len()
-            + tags
-                .keys()
-                .filter(|k| !stream.tags.contains_key(*k))
-                .count();
-        if after > MAX_TAGS {
-            return Err(too_many_tags(after));
-        }
-        stream.tags.extend(tags);
-        Ok(())
+        add_tags(&mut stream.tags, tags, Kind::Stream)
     }
 
     /// UntagStream: removes the keys that exist; absent keys are ignored.
@@ -405,6 +403,7 @@ impl Store {
                 if let Some(stream) = self.streams.get_mut(&name) {
                     stream.status = StreamStatus::Deleting;
                     stream.ticket = Some(ticket);
+                    stream.changed();
                 }
             }
         }
@@ -445,13 +444,7 @@ impl Store {
     }
 
     fn enqueue_if_delayed(&mut self, name: &str, delay: Duration, now: Instant) -> Option<u64> {
-        if delay.is_zero() {
-            return None;
-        }
-        self.next_ticket += 1;
-        let ticket = self.next_ticket;
-        self.schedule.insert((now + delay, ticket), name.to_owned());
-        Some(ticket)
+        self.schedule.enqueue(name, delay, now)
     }
 }
 
@@ -504,6 +497,37 @@ mod tests {
         s.settle(t0 + delay * 2);
         assert!(s.get(named("a"), ArnCheck::Plain).is_err());
         assert!(s.snapshots().is_empty());
+    }
+
+    #[test]
+    fn the_cached_stream_info_follows_every_change() {
+        use crate::wire::stream_info_json;
+        let mut s = store();
+        let t0 = Instant::now();
+        let delay = Duration::from_secs(1);
+        s.create(new_stream("a"), None, false, delay, t0).unwrap();
+        let info =
+            |s: &Store| stream_info_json(s.get(named("a"), ArnCheck::Plain).unwrap()).to_owned();
+        assert!(info(&s).contains("\"Status\":\"CREATING\""), "{}", info(&s));
+        s.settle(t0 + delay);
+        assert!(info(&s).contains("\"Status\":\"ACTIVE\""), "{}", info(&s));
+        let version = s.get(named("a"), ArnCheck::Plain).unwrap().version.clone();
+        let change = Change::Retention {
+            increase: true,
+            hours: 5,
+        };
+        s.update(named("a"), &version, change, delay, t0 + delay)
+            .unwrap();
+        let updated = info(&s);
+        assert!(updated.contains("\"DataRetentionInHours\":5"), "{updated}");
+        assert!(updated.contains("\"Status\":\"UPDATING\""), "{updated}");
+        assert!(!updated.contains(&version), "{updated}");
+        s.settle(t0 + delay * 2);
+        let stream = s.get(named("a"), ArnCheck::Plain).unwrap();
+        let (arn, version) = (stream.arn.clone(), stream.version.clone());
+        s.delete(&arn, Some(&version), delay, t0 + delay * 2)
+            .unwrap();
+        assert!(info(&s).contains("\"Status\":\"DELETING\""), "{}", info(&s));
     }
 
     #[test]

@@ -57,6 +57,34 @@ pattern!(VERSION, r"[a-zA-Z0-9]+");
 pattern!(NEXT_TOKEN, r"[a-zA-Z0-9+/=]*");
 pattern!(TAG, r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*");
 
+pattern!(
+    DESTINATION_URI,
+    r"^[a-zA-Z_0-9]+:(//)?([^/]+)/?([^*]*)$",
+    r"[a-zA-Z_0-9]+:(//)?([^/]+)/?([^*]*)"
+);
+pattern!(
+    DESTINATION_REGION,
+    r"^[a-z]+(-[a-z]+)?-[a-z]+-[0-9]$",
+    r"[a-z]+(-[a-z]+)?-[a-z]+-[0-9]"
+);
+pattern!(FORMAT_CONFIG_VALUE, r"^[a-zA-Z_0-9]+", r"[a-zA-Z_0-9]+");
+
+// STS (`sts/2011-06-15`), `\w` and `\d` spelled out as ASCII.
+pattern!(
+    STS_ARN,
+    r"[\u0009\u000A\u000D\u0020-\u007E\u0085\u00A0-\uD7FF\uE000-\uFFFD\u10000-\u10FFFF]+",
+    r"[\t\n\r\x20-\x7E\x{85}\x{A0}-\x{D7FF}\x{E000}-\x{FFFD}\x{10000}-\x{10FFFF}]+"
+);
+pattern!(ROLE_SESSION_NAME, r"[\w+=,.@-]*", r"[a-zA-Z0-9_+=,.@-]*");
+pattern!(EXTERNAL_ID, r"[\w+=,.@:\/-]*", r"[a-zA-Z0-9_+=,.@:/-]*");
+pattern!(
+    SESSION_POLICY,
+    r"[\u0009\u000A\u000D\u0020-\u00FF]+",
+    r"[\t\n\r\x20-\x{FF}]+"
+);
+pattern!(SERIAL_NUMBER, r"[\w+=/:,.@-]*", r"[a-zA-Z0-9_+=/:,.@-]*");
+pattern!(TOKEN_CODE, r"[\d]*", r"[0-9]*");
+
 /// Largest 32-bit integer, the range of the model's `integer` shapes.
 const INT_MAX: i64 = i32::MAX as i64;
 
@@ -94,18 +122,19 @@ impl Violations {
         pattern: Option<&Pattern>,
     ) {
         let Some(value) = value else { return };
-        let quoted = format!("'{value}'");
+        // Formatted only for a violation: every valid member of every call passes here.
+        let quoted = || format!("'{value}'");
         let length = value.chars().count();
         if length < min {
             self.push(
-                &quoted,
+                &quoted(),
                 field,
                 &format!("Member must have length greater than or equal to {min}"),
             );
         }
         if length > max {
             self.push(
-                &quoted,
+                &quoted(),
                 field,
                 &format!("Member must have length less than or equal to {max}"),
             );
@@ -115,7 +144,7 @@ impl Violations {
             && !pattern.matches(value)
         {
             self.push(
-                &quoted,
+                &quoted(),
                 field,
                 &format!(
                     "Member must satisfy regular expression pattern: {}",
@@ -125,13 +154,19 @@ impl Violations {
         }
     }
 
+    /// Checks a `CurrentVersion` member (the model's `Version`: 1–64 of `[a-zA-Z0-9]+`).
+    pub fn version(&mut self, value: Option<&str>) {
+        self.string("currentVersion", value, 1, 64, Some(&VERSION));
+    }
+
     /// Checks an optional integer member's range (and that it fits the model's int32).
     pub fn integer(&mut self, field: &str, value: Option<i64>, min: i64, max: Option<i64>) {
         let Some(value) = value else { return };
-        let quoted = format!("'{value}'");
+        // Formatted only for a violation: every valid member of every call passes here.
+        let quoted = || format!("'{value}'");
         if value < min {
             self.push(
-                &quoted,
+                &quoted(),
                 field,
                 &format!("Member must have value greater than or equal to {min}"),
             );
@@ -139,7 +174,7 @@ impl Violations {
         let max = max.unwrap_or(INT_MAX);
         if value > max {
             self.push(
-                &quoted,
+                &quoted(),
                 field,
                 &format!("Member must have value less than or equal to {max}"),
             );
@@ -173,9 +208,56 @@ impl Violations {
             );
         }
         for (key, value) in tags {
-            self.tag_key(&format!("{field}.key"), key);
-            self.string(&format!("{field}.{key}"), Some(value), 0, 256, Some(&TAG));
+            // The field names are formatted only for a violation.
+            if !satisfies(key, 1, 128, &TAG) {
+                self.tag_key(&format!("{field}.key"), key);
+            }
+            if !satisfies(value, 0, 256, &TAG) {
+                self.string(&format!("{field}.{key}"), Some(value), 0, 256, Some(&TAG));
+            }
         }
+    }
+
+    /// Checks a list of `{Key, Value}` tags (at least `min`, at most 50 members are the
+    /// model's bounds; more than 50 is left to the tag limit, which answers
+    /// TagsPerResourceExceededLimitException) and answers them as a map, later keys
+    /// winning.
+    pub fn tag_list(
+        &mut self,
+        field: &str,
+        tags: Option<&[crate::wire::TagInput]>,
+        min: usize,
+    ) -> BTreeMap<String, String> {
+        let Some(tags) = tags else {
+            return BTreeMap::new();
+        };
+        if tags.len() < min {
+            self.push(
+                "'[]'",
+                field,
+                &format!("Member must have length greater than or equal to {min}"),
+            );
+        }
+        let mut map = BTreeMap::new();
+        for (index, tag) in tags.iter().enumerate() {
+            let member = format!("{field}.{}.member", index + 1);
+            self.required(&format!("{member}.key"), &tag.key);
+            self.required(&format!("{member}.value"), &tag.value);
+            if let Some(key) = &tag.key {
+                self.tag_key(&format!("{member}.key"), key);
+            }
+            self.string(
+                &format!("{member}.value"),
+                tag.value.as_deref(),
+                0,
+                256,
+                Some(&TAG),
+            );
+            if let (Some(key), Some(value)) = (&tag.key, &tag.value) {
+                map.insert(key.clone(), value.clone());
+            }
+        }
+        map
     }
 
     /// Checks a list of tag keys.
@@ -204,20 +286,60 @@ impl Violations {
         self.string(field, Some(key), 1, 128, Some(&TAG));
     }
 
+    /// Records a value that is not of the member's type (the query protocol sends
+    /// every value as text).
+    pub fn not_integer(&mut self, field: &str, value: &str) {
+        self.push(&format!("'{value}'"), field, "Member must be an integer");
+    }
+
+    /// Records a list with fewer members than required.
+    pub fn list_min(&mut self, field: &str, length: usize, min: usize) {
+        if length < min {
+            self.push(
+                &format!("'[{length} members]'"),
+                field,
+                &format!("Member must have length greater than or equal to {min}"),
+            );
+        }
+    }
+
+    /// Records a list with more members than allowed.
+    pub fn list_length(&mut self, field: &str, length: usize, max: usize) {
+        if length > max {
+            self.push(
+                &format!("'[{length} members]'"),
+                field,
+                &format!("Member must have length less than or equal to {max}"),
+            );
+        }
+    }
+
     /// `Ok` when nothing was recorded, else one `InvalidArgumentException` listing all.
     pub fn finish(self) -> Result<(), ApiError> {
+        self.finish_as(ApiError::invalid_argument)
+    }
+
+    /// Like [`Violations::finish`], with the error `make` builds (STS: ValidationError).
+    pub fn finish_as(self, make: fn(String) -> ApiError) -> Result<(), ApiError> {
         match self.messages.len() {
             0 => Ok(()),
-            1 => Err(ApiError::invalid_argument(format!(
+            1 => Err(make(format!(
                 "1 validation error detected: {}",
                 self.messages[0]
             ))),
-            n => Err(ApiError::invalid_argument(format!(
+            n => Err(make(format!(
                 "{n} validation errors detected: {}",
                 self.messages.join("; ")
             ))),
         }
     }
+}
+
+/// Whether `value` meets a string member's length and pattern (the check of
+/// [`Violations::string`], without recording anything).
+fn satisfies(value: &str, min: usize, max: usize, pattern: &Pattern) -> bool {
+    let length = value.chars().count();
+    (min..=max).contains(&length) && (length == 0 || pattern.matches(value))
 }
 
 /// The common members that address one stream.
@@ -252,6 +374,15 @@ mod tests {
             &VERSION,
             &NEXT_TOKEN,
             &TAG,
+            &STS_ARN,
+            &ROLE_SESSION_NAME,
+            &EXTERNAL_ID,
+            &SESSION_POLICY,
+            &SERIAL_NUMBER,
+            &TOKEN_CODE,
+            &DESTINATION_URI,
+            &DESTINATION_REGION,
+            &FORMAT_CONFIG_VALUE,
         ] {
             assert!(p.regex.is_some(), "{} must compile", p.source);
         }
@@ -271,6 +402,17 @@ mod tests {
         assert!(!TAG.matches("semi;colon"));
         assert!(!KMS_KEY_ID.matches("line\nbreak"));
         assert!(NEXT_TOKEN.matches(""));
+        assert!(DESTINATION_URI.matches("s3://bucket/prefix/x"));
+        assert!(DESTINATION_URI.matches("arn:aws:sns:us-west-2:123456789012:topic"));
+        assert!(!DESTINATION_URI.matches("s3://bucket/*"));
+        assert!(DESTINATION_REGION.matches("us-gov-west-1"));
+        assert!(!DESTINATION_REGION.matches("uswest2"));
+        assert!(STS_ARN.matches("arn:aws:iam::111111111111:role/r"));
+        assert!(!STS_ARN.matches("bell\u{7}"));
+        assert!(ROLE_SESSION_NAME.matches("kvs-operator@cluster.1"));
+        assert!(!ROLE_SESSION_NAME.matches("a b"));
+        assert!(EXTERNAL_ID.matches("urn:cluster/1"));
+        assert!(!EXTERNAL_ID.matches("x;y"));
     }
 
     #[test]

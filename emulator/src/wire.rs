@@ -13,6 +13,14 @@ use crate::store::Stream;
 
 pub type Tags = BTreeMap<String, String>;
 
+/// A member of the model's tag lists (`[{"Key": …, "Value": …}]`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct TagInput {
+    pub key: Option<String>,
+    pub value: Option<String>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct StreamStorageConfigurationInput {
@@ -207,4 +215,13 @@ impl<'a> From<&'a Stream> for StreamInfo<'a> {
             data_retention_in_hours: stream.retention_hours,
         }
     }
+}
+
+/// The StreamInfo of `stream` as JSON, from its cache (filled on first use).
+pub fn stream_info_json(stream: &Stream) -> &str {
+    stream.info_json.get_or_init(|| {
+        serde_json::to_string(&StreamInfo::from(stream))
+            .unwrap_or_default()
+            .into_boxed_str()
+    })
 }

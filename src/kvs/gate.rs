@@ -14,9 +14,10 @@ use async_trait::async_trait;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::{KinesisVideo, NewStream, RetentionChange, Stream};
+use super::{KinesisVideo, NewStream, RetentionChange, Stream, TagRead};
 use crate::Result;
 use crate::api::StorageTier;
+use crate::leader::Fence;
 use crate::metrics::Metrics;
 
 /// The control-plane operations, each with its own quota.
@@ -58,6 +59,20 @@ impl Operation {
             Operation::DescribeStream | Operation::GetDataEndpoint => 300.0,
             _ => 50.0,
         }
+    }
+
+    /// Whether the operation changes something at AWS (and so must pass the leader fence).
+    pub fn mutates(self) -> bool {
+        matches!(
+            self,
+            Operation::CreateStream
+                | Operation::UpdateStream
+                | Operation::UpdateDataRetention
+                | Operation::TagStream
+                | Operation::UntagStream
+                | Operation::DeleteStream
+                | Operation::UpdateStreamStorageConfiguration
+        )
     }
 
     pub fn name(self) -> &'static str {
@@ -130,33 +145,107 @@ impl Bucket {
     }
 }
 
-/// Wraps a [`KinesisVideo`] so every call first waits for its operation's bucket, and is
-/// counted and timed when metrics are given.
-pub struct Gated<K> {
-    inner: K,
+/// The token buckets of one AWS account and region: every client acting in that account
+/// shares one, because the quotas are per account, not per client.
+pub struct Limiter {
     buckets: BTreeMap<Operation, Bucket>,
+    /// `account/region`, for the wait metrics.
+    account: String,
     metrics: Option<Arc<Metrics>>,
 }
 
-impl<K: KinesisVideo> Gated<K> {
+impl std::fmt::Debug for Limiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limiter")
+            .field("account", &self.account)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Limiter {
     /// Limits each operation to `quota_share` × its AWS quota (1.0 = the published quotas;
     /// lower leaves room for other clients in the same account).
-    pub fn new(inner: K, quota_share: f64, metrics: Option<Arc<Metrics>>) -> Self {
+    pub fn new(quota_share: f64) -> Self {
         let buckets = Operation::ALL
             .into_iter()
             .map(|op| (op, Bucket::for_quota(op.aws_quota() * quota_share)))
             .collect();
         Self {
-            inner,
             buckets,
-            metrics,
+            account: String::new(),
+            metrics: None,
         }
+    }
+
+    /// The limiter of one account, reporting how many calls wait and for how long.
+    pub fn for_account(
+        quota_share: f64,
+        account: &crate::accounts::AccountKey,
+        metrics: Option<Arc<Metrics>>,
+    ) -> Self {
+        Self {
+            account: account.to_string(),
+            metrics,
+            ..Self::new(quota_share)
+        }
+    }
+
+    async fn acquire(&self, op: Operation) {
+        let Some(bucket) = self.buckets.get(&op) else {
+            return;
+        };
+        let Some(metrics) = &self.metrics else {
+            return bucket.acquire().await;
+        };
+        let started = Instant::now();
+        let waiting = metrics.limiter_waiting(&self.account, op.name());
+        waiting.inc();
+        bucket.acquire().await;
+        waiting.dec();
+        metrics.record_limiter_wait(&self.account, op.name(), started.elapsed());
+    }
+}
+
+/// Wraps a [`KinesisVideo`] so every call first waits for its operation's bucket, is
+/// counted and timed when metrics are given, and — for mutations — is refused when the
+/// leader fence is closed.
+pub struct Gated<K> {
+    inner: K,
+    limiter: Arc<Limiter>,
+    metrics: Option<Arc<Metrics>>,
+    fence: Option<Arc<Fence>>,
+}
+
+impl<K: KinesisVideo> Gated<K> {
+    /// A gate with its own limiter at `quota_share` of the quotas.
+    pub fn new(inner: K, quota_share: f64, metrics: Option<Arc<Metrics>>) -> Self {
+        Self::sharing(inner, Arc::new(Limiter::new(quota_share)), metrics)
+    }
+
+    /// A gate whose limiter other clients of the same account share.
+    pub fn sharing(inner: K, limiter: Arc<Limiter>, metrics: Option<Arc<Metrics>>) -> Self {
+        Self {
+            inner,
+            limiter,
+            metrics,
+            fence: None,
+        }
+    }
+
+    /// Mutations pass only while `fence` is open.
+    pub fn fenced(mut self, fence: Arc<Fence>) -> Self {
+        self.fence = Some(fence);
+        self
     }
 
     /// Waits for a token of `op`, then runs the call and records its outcome.
     async fn call<T>(&self, op: Operation, call: impl Future<Output = Result<T>>) -> Result<T> {
-        if let Some(bucket) = self.buckets.get(&op) {
-            bucket.acquire().await;
+        self.limiter.acquire(op).await;
+        // Checked after the wait, right before the request leaves: the wait can be long.
+        if op.mutates()
+            && let Some(fence) = &self.fence
+        {
+            fence.check(op.name())?;
         }
         let started = Instant::now();
         let result = call.await;
@@ -225,9 +314,12 @@ impl<K: KinesisVideo> KinesisVideo for Gated<K> {
             .await
     }
 
-    async fn list_tags(&self, arn: &str) -> Result<BTreeMap<String, String>> {
-        self.call(Operation::ListTagsForStream, self.inner.list_tags(arn))
-            .await
+    async fn list_tags(&self, arn: &str, read: TagRead) -> Result<BTreeMap<String, String>> {
+        self.call(
+            Operation::ListTagsForStream,
+            self.inner.list_tags(arn, read),
+        )
+        .await
     }
 
     async fn delete_stream(&self, arn: &str, version: &str) -> Result<()> {

@@ -11,7 +11,7 @@ use aws_sdk_kinesisvideo::types::{
     StreamStorageConfiguration, UpdateDataRetentionOperation,
 };
 
-use super::{KinesisVideo, NewStream, RetentionChange, Stream, StreamStatus};
+use super::{KinesisVideo, NewStream, RetentionChange, Stream, StreamStatus, TagRead};
 use crate::api::StorageTier;
 use crate::{Error, Result};
 
@@ -41,8 +41,8 @@ impl SdkKinesisVideo {
     }
 }
 
-/// Maps an SDK error to the operator's error, by the AWS error code.
-fn map_err<E>(err: SdkError<E, aws_smithy_runtime_api::http::Response>) -> Error
+/// Maps an SDK error (of any AWS service) to the operator's error, by the AWS error code.
+pub(crate) fn map_err<E>(err: SdkError<E, aws_smithy_runtime_api::http::Response>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -54,6 +54,12 @@ where
             let status = service.raw().status().as_u16();
             from_code(code, message, status)
         }
+        // Credentials that could not be had (an AssumeRole refused, say) surface as a
+        // dispatch failure; they are a permission problem, not an outage.
+        SdkError::DispatchFailure(_) if credentials_failure(&err) => Error::AccessDenied {
+            code: "CredentialsNotAvailable".into(),
+            message: error_chain(&err),
+        },
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             Error::Unavailable(error_chain(&err))
         }
@@ -63,6 +69,19 @@ where
             message: error_chain(&err),
         },
     }
+}
+
+/// Whether a credentials provider failed for a reason other than a timeout.
+fn credentials_failure(err: &(dyn std::error::Error + 'static)) -> bool {
+    use aws_credential_types::provider::error::CredentialsError;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(cause) = source {
+        if let Some(failure) = cause.downcast_ref::<CredentialsError>() {
+            return !matches!(failure, CredentialsError::ProviderTimedOut(_));
+        }
+        source = cause.source();
+    }
+    false
 }
 
 fn from_code(code: String, message: String, http_status: u16) -> Error {
@@ -79,6 +98,10 @@ fn from_code(code: String, message: String, http_status: u16) -> Error {
         | "AccountStreamLimitExceededException"
         | "DeviceStreamLimitExceededException" => Error::LimitExceeded { code, message },
         "AccessDeniedException"
+        | "AccessDenied"
+        | "InvalidClientTokenId"
+        | "ExpiredToken"
+        | "RegionDisabledException"
         | "NotAuthorizedException"
         | "UnrecognizedClientException"
         | "InvalidSignatureException"
@@ -251,7 +274,8 @@ impl KinesisVideo for SdkKinesisVideo {
         Ok(())
     }
 
-    async fn list_tags(&self, arn: &str) -> Result<BTreeMap<String, String>> {
+    /// Every read reaches KVS: there is nothing to remember here.
+    async fn list_tags(&self, arn: &str, _read: TagRead) -> Result<BTreeMap<String, String>> {
         let mut tags = BTreeMap::new();
         let mut next_token: Option<String> = None;
         loop {

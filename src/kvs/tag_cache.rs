@@ -7,30 +7,29 @@
 //! when an entry ages out, at least once per resync period.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::time::Instant;
 
-use super::{KinesisVideo, NewStream, RetentionChange, Stream};
+use super::{KinesisVideo, NewStream, RetentionChange, Stream, TagRead};
 use crate::Result;
 use crate::api::StorageTier;
 
 type Tags = BTreeMap<String, String>;
 
-/// Wraps a [`KinesisVideo`]: `list_tags` answers from memory while the entry is younger
-/// than `max_age`; the operator's own tag writes keep the entries exact.
-pub struct TagCached<K> {
-    inner: K,
+/// What the operator knows of the tags of the streams of one account, shared by every
+/// client acting in it. Entries expire after `max_age`.
+#[derive(Debug)]
+pub struct TagCache {
     max_age: Duration,
     entries: Mutex<HashMap<String, (Tags, Instant)>>,
 }
 
-impl<K: KinesisVideo> TagCached<K> {
-    pub fn new(inner: K, max_age: Duration) -> Self {
+impl TagCache {
+    pub fn new(max_age: Duration) -> Self {
         Self {
-            inner,
             max_age,
             entries: Mutex::new(HashMap::new()),
         }
@@ -51,12 +50,35 @@ impl<K: KinesisVideo> TagCached<K> {
             .insert(arn.to_string(), (tags, Instant::now()));
     }
 
+    fn forget(&self, arn: &str) {
+        self.entries().remove(arn);
+    }
+
     /// Applies a change to a remembered entry, keeping its age: the rest of it is as old
     /// as it was.
     fn amend(&self, arn: &str, change: impl FnOnce(&mut Tags)) {
         if let Some((tags, _)) = self.entries().get_mut(arn) {
             change(tags);
         }
+    }
+}
+
+/// Wraps a [`KinesisVideo`]: `list_tags` answers from the cache while the entry is
+/// younger than its maximum age; the operator's own tag writes keep the entries exact.
+pub struct TagCached<K> {
+    inner: K,
+    cache: Arc<TagCache>,
+}
+
+impl<K: KinesisVideo> TagCached<K> {
+    /// A client with a cache of its own.
+    pub fn new(inner: K, max_age: Duration) -> Self {
+        Self::sharing(inner, Arc::new(TagCache::new(max_age)))
+    }
+
+    /// A client using a cache other clients of the same account share.
+    pub fn sharing(inner: K, cache: Arc<TagCache>) -> Self {
+        Self { inner, cache }
     }
 }
 
@@ -72,7 +94,7 @@ impl<K: KinesisVideo> KinesisVideo for TagCached<K> {
 
     async fn create_stream(&self, stream: &NewStream) -> Result<String> {
         let arn = self.inner.create_stream(stream).await?;
-        self.remember(&arn, stream.tags.clone());
+        self.cache.remember(&arn, stream.tags.clone());
         Ok(arn)
     }
 
@@ -100,9 +122,9 @@ impl<K: KinesisVideo> KinesisVideo for TagCached<K> {
     async fn tag_stream(&self, arn: &str, tags: &Tags) -> Result<()> {
         let result = self.inner.tag_stream(arn, tags).await;
         match &result {
-            Ok(()) => self.amend(arn, |known| known.extend(tags.clone())),
+            Ok(()) => self.cache.amend(arn, |known| known.extend(tags.clone())),
             // Unknown outcome: ask AWS next time.
-            Err(_) => drop(self.entries().remove(arn)),
+            Err(_) => self.cache.forget(arn),
         }
         result
     }
@@ -110,23 +132,27 @@ impl<K: KinesisVideo> KinesisVideo for TagCached<K> {
     async fn untag_stream(&self, arn: &str, keys: &[String]) -> Result<()> {
         let result = self.inner.untag_stream(arn, keys).await;
         match &result {
-            Ok(()) => self.amend(arn, |known| known.retain(|k, _| !keys.contains(k))),
-            Err(_) => drop(self.entries().remove(arn)),
+            Ok(()) => self
+                .cache
+                .amend(arn, |known| known.retain(|k, _| !keys.contains(k))),
+            Err(_) => self.cache.forget(arn),
         }
         result
     }
 
-    async fn list_tags(&self, arn: &str) -> Result<Tags> {
-        if let Some(tags) = self.fresh(arn) {
+    async fn list_tags(&self, arn: &str, read: TagRead) -> Result<Tags> {
+        if read == TagRead::Cached
+            && let Some(tags) = self.cache.fresh(arn)
+        {
             return Ok(tags);
         }
-        let tags = self.inner.list_tags(arn).await?;
-        self.remember(arn, tags.clone());
+        let tags = self.inner.list_tags(arn, read).await?;
+        self.cache.remember(arn, tags.clone());
         Ok(tags)
     }
 
     async fn delete_stream(&self, arn: &str, version: &str) -> Result<()> {
-        self.entries().remove(arn);
+        self.cache.forget(arn);
         self.inner.delete_stream(arn, version).await
     }
 

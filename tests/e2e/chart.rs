@@ -952,6 +952,14 @@ async fn the_installed_chart_runs_the_operator_with_just_enough_rbac_cluster_wid
                 "-n",
                 release_ns,
             ],
+            &["watch", "accountbindings.kvs-operator.dev"],
+            &[
+                "patch",
+                "accountbindings.kvs-operator.dev",
+                "--subresource=status",
+            ],
+            &["list", "namespaces"],
+            &["get", "namespaces/kube-system"],
         ],
     )
     .await;
@@ -964,7 +972,9 @@ async fn the_installed_chart_runs_the_operator_with_just_enough_rbac_cluster_wid
             &["list", "secrets", "--all-namespaces"],
             &["get", "configmaps", "-n", release_ns],
             &["create", "pods", "-n", release_ns],
-            &["list", "namespaces"],
+            &["create", "accountbindings.kvs-operator.dev"],
+            &["delete", "accountbindings.kvs-operator.dev"],
+            &["delete", "namespaces"],
             &["get", "customresourcedefinitions.apiextensions.k8s.io"],
             &["create", "videostreams.kvs-operator.dev", "-n", "cameras"],
             &["delete", "videostreams.kvs-operator.dev", "-n", "cameras"],
@@ -1147,6 +1157,10 @@ async fn namespaced_mode_reconciles_the_watched_namespaces_and_nothing_else() {
         ]);
         allowed.push(vec!["create", "events.events.k8s.io", "-n", namespace]);
     }
+    // AccountBindings are cluster-scoped: even a namespaced operator reads them, and the
+    // namespaces their selectors match.
+    allowed.push(vec!["watch", "accountbindings.kvs-operator.dev"]);
+    allowed.push(vec!["list", "namespaces"]);
     let allowed: Vec<&[&str]> = allowed.iter().map(Vec::as_slice).collect();
     assert_allowed(plane, &user, &allowed).await;
     assert_denied(
@@ -1169,7 +1183,7 @@ async fn namespaced_mode_reconciles_the_watched_namespaces_and_nothing_else() {
             &["get", "secrets", "-n", &team_a],
             &["get", "secrets", "-n", &release_ns],
             &["create", "leases.coordination.k8s.io", "-n", &team_a],
-            &["list", "namespaces"],
+            &["create", "accountbindings.kvs-operator.dev"],
         ],
     )
     .await;

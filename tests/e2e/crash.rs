@@ -1,13 +1,25 @@
-//! Crash safety: the operator is SIGKILLed at random moments during a burst of creates,
-//! updates and deletes, and restarted each time. Afterwards: no duplicate stream, no
-//! orphan, no stream deleted that should live, no VideoStream stuck with its finalizer.
+//! Crash safety: operators are SIGKILLed at random moments during bursts of creates,
+//! updates and deletes, and restarted each time — with one replica, and with two under
+//! leader election. The invariants come from AWS's side, not from our own bookkeeping:
+//! the emulator's count of successful mutations must be exactly what the workload needs
+//! (a second CreateStream of a stream, or a delete and re-create, would show), and every
+//! surviving stream keeps the ARN it was created with (a re-created stream gets a new one).
+//!
+//! The moments are drawn from a seed the test prints; `KVS_CRASH_SEED=<seed>` replays one.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use kvs_operator::api::OWNER_TAG;
+use kvs_emulator::Operation;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
 
-use crate::support::{Harness, OperatorOptions};
+use crate::operations::{elected, holder};
+use crate::support::{Harness, Operator, OperatorOptions};
+
+const COUNT: usize = 18;
+const UPDATED: usize = 9;
+const DELETED: usize = 5;
 
 fn camera(i: usize, retention: u32) -> String {
     format!(
@@ -15,60 +27,84 @@ fn camera(i: usize, retention: u32) -> String {
     )
 }
 
-#[tokio::test]
-async fn killing_the_operator_at_random_moments_loses_nothing_and_leaks_nothing() {
-    let h = Harness::without_operator("crash").await;
-    let options = OperatorOptions {
-        namespaces: vec![h.namespace.clone()],
-        ..OperatorOptions::default()
-    };
-    const COUNT: usize = 24;
-    let all: String = (0..COUNT)
-        .map(|i| format!("---\n{}", camera(i, 24)))
-        .collect();
-    let mut operator = h.spawn_operator(&options);
+fn name(i: usize) -> String {
+    format!("cam-{i:02}")
+}
 
-    // The burst, with a kill and a restart at a random moment after each wave.
-    h.apply_ok(&all).await;
-    let mut kills = 0;
-    for wave in 0..4 {
-        tokio::time::sleep(Duration::from_millis(rand::random_range(100..1500))).await;
+/// The seed of this run: `KVS_CRASH_SEED`, or a fresh one, printed for replay.
+fn seed() -> u64 {
+    let seed = std::env::var("KVS_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
+    eprintln!("crash test seed: {seed} (replay with KVS_CRASH_SEED={seed})");
+    seed
+}
+
+/// The replicas of one scenario, restarted under fresh identities as pods would be.
+struct Replicas<'a> {
+    h: &'a Harness,
+    elected: bool,
+    running: Vec<Operator>,
+    started: usize,
+}
+
+impl<'a> Replicas<'a> {
+    fn start(h: &'a Harness, count: usize) -> Replicas<'a> {
+        let mut replicas = Replicas {
+            h,
+            elected: count > 1,
+            running: Vec::new(),
+            started: 0,
+        };
+        for _ in 0..count {
+            replicas.spawn();
+        }
+        replicas
+    }
+
+    fn spawn(&mut self) {
+        self.started += 1;
+        let identity = format!("replica-{}", self.started);
+        let options = if self.elected {
+            elected(self.h, &identity)
+        } else {
+            OperatorOptions {
+                namespaces: vec![self.h.namespace.clone()],
+                identity: Some(identity),
+                ..OperatorOptions::default()
+            }
+        };
+        self.running.push(self.h.spawn_operator(&options));
+    }
+
+    /// SIGKILLs the replica doing the work (the Lease holder, when elected) and starts a
+    /// new one in its place.
+    async fn crash_the_worker(&mut self) {
+        let victim = if self.elected {
+            let holder = holder(self.h).await;
+            self.running
+                .iter()
+                .position(|op| Some(op.identity()) == holder.as_deref())
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        let mut operator = self.running.remove(victim);
         operator.kill().await;
-        kills += 1;
-        match wave {
-            // Updates while nobody runs.
-            0 => {
-                let updates: String = (0..COUNT / 2)
-                    .map(|i| format!("---\n{}", camera(i, 48)))
-                    .collect();
-                h.apply_ok(&updates).await;
-            }
-            // Deletes while nobody runs: finalizers must hold them.
-            1 => {
-                for i in COUNT - 6..COUNT {
-                    let name = format!("cam-{i:02}");
-                    h.kubectl(&["delete", "vs", &name, "-n", &h.namespace, "--wait=false"])
-                        .await;
-                }
-            }
-            _ => {}
-        }
-        operator = h.spawn_operator(&options);
-        if wave == 2 {
-            // Updates and deletes racing a running operator that is about to die.
-            h.apply_ok(&camera(0, 12)).await;
-            h.kubectl(&["delete", "vs", "cam-17", "-n", &h.namespace, "--wait=false"])
-                .await;
-        }
+        self.spawn();
     }
-    assert_eq!(kills, 4);
+}
 
-    // Let the last operator finish the work.
-    let survivors: BTreeSet<String> = (0..COUNT - 7).map(|i| format!("cam-{i:02}")).collect();
-    for name in &survivors {
-        h.wait_ready(name).await;
+/// Waits until `check` holds for every VideoStream named.
+async fn wait_all(h: &Harness, names: impl IntoIterator<Item = String>) {
+    for name in names {
+        h.wait_ready(&name).await;
     }
-    let deadline = Instant::now() + Duration::from_secs(60);
+}
+
+async fn wait_only(h: &Harness, survivors: &BTreeSet<String>) {
+    let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let listed = h
             .kubectl(&["get", "vs", "-n", &h.namespace, "-o", "name"])
@@ -79,32 +115,108 @@ async fn killing_the_operator_at_random_moments_loses_nothing_and_leaks_nothing(
             .filter_map(|l| l.rsplit('/').next())
             .map(str::to_string)
             .collect();
-        if names == survivors {
-            break;
+        if names == *survivors {
+            return;
         }
         assert!(Instant::now() < deadline, "VideoStreams stuck: {names:?}");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    let streams = h.emulator.streams();
-    let stream_names: BTreeSet<String> = streams.iter().map(|s| s.stream_name.clone()).collect();
-    assert_eq!(
-        stream_names, survivors,
-        "exactly the live VideoStreams have streams: no orphan, no loss"
-    );
-    assert_eq!(streams.len(), survivors.len(), "no duplicates");
-    for stream in &streams {
-        let owner = format!("{}/{}", h.namespace, stream.stream_name);
-        assert_eq!(stream.tags.get(OWNER_TAG), Some(&owner));
+}
+
+/// Successful calls of each mutating operation.
+fn mutations(h: &Harness) -> BTreeMap<&'static str, u64> {
+    [
+        Operation::CreateStream,
+        Operation::UpdateStream,
+        Operation::UpdateDataRetention,
+        Operation::TagStream,
+        Operation::UntagStream,
+        Operation::DeleteStream,
+        Operation::UpdateStreamStorageConfiguration,
+    ]
+    .into_iter()
+    .map(|op| (op.name(), h.emulator.calls_of(op).succeeded))
+    .collect()
+}
+
+/// The workload with a crash at a random moment of each wave; returns the mutations made.
+async fn crash_through_the_workload(replicas: usize) {
+    let mut rng = StdRng::seed_from_u64(seed());
+    let h = Harness::without_operator(&format!("crash{replicas}")).await;
+    let mut operators = Replicas::start(&h, replicas);
+    let mut pause = || Duration::from_millis(rng.random_range(50..1200));
+
+    // Wave 1: creates.
+    let all: String = (0..COUNT)
+        .map(|i| format!("---\n{}", camera(i, 24)))
+        .collect();
+    h.apply_ok(&all).await;
+    tokio::time::sleep(pause()).await;
+    operators.crash_the_worker().await;
+    wait_all(&h, (0..COUNT).map(name)).await;
+    let arns: BTreeMap<String, String> = h
+        .emulator
+        .streams()
+        .into_iter()
+        .map(|s| (s.stream_name, s.stream_arn))
+        .collect();
+
+    // Wave 2: retention changes.
+    let updates: String = (0..UPDATED)
+        .map(|i| format!("---\n{}", camera(i, 48)))
+        .collect();
+    h.apply_ok(&updates).await;
+    tokio::time::sleep(pause()).await;
+    operators.crash_the_worker().await;
+    for i in 0..UPDATED {
+        h.wait_stream(&name(i), "at 48h", |s| {
+            s.is_some_and(|s| s.data_retention_in_hours == 48)
+        })
+        .await;
     }
-    let by_name = |n: &str| {
-        streams
-            .iter()
-            .find(|s| s.stream_name == n)
-            .unwrap()
-            .data_retention_in_hours
-    };
-    assert_eq!(by_name("cam-00"), 12, "the last update won");
-    assert_eq!(by_name("cam-05"), 48);
-    assert_eq!(by_name("cam-15"), 24);
-    drop(operator);
+    wait_all(&h, (0..UPDATED).map(name)).await;
+
+    // Wave 3: deletes, with a crash while they run.
+    for i in COUNT - DELETED..COUNT {
+        h.kubectl(&["delete", "vs", &name(i), "-n", &h.namespace, "--wait=false"])
+            .await;
+    }
+    tokio::time::sleep(pause()).await;
+    operators.crash_the_worker().await;
+    let survivors: BTreeSet<String> = (0..COUNT - DELETED).map(name).collect();
+    wait_only(&h, &survivors).await;
+
+    // What AWS saw: each stream created once, each change made once, nothing else.
+    let expected = BTreeMap::from([
+        ("CreateStream", COUNT as u64),
+        ("UpdateStream", 0),
+        ("UpdateDataRetention", UPDATED as u64),
+        ("TagStream", 0),
+        ("UntagStream", 0),
+        ("DeleteStream", DELETED as u64),
+        ("UpdateStreamStorageConfiguration", 0),
+    ]);
+    assert_eq!(mutations(&h), expected, "{replicas} replica(s)");
+    let streams = h.emulator.streams();
+    let names: BTreeSet<String> = streams.iter().map(|s| s.stream_name.clone()).collect();
+    assert_eq!(names, survivors, "no orphan, nothing lost");
+    for stream in &streams {
+        assert_eq!(
+            Some(&stream.stream_arn),
+            arns.get(&stream.stream_name),
+            "{} kept the ARN it was created with",
+            stream.stream_name
+        );
+    }
+    drop(operators);
+}
+
+#[tokio::test]
+async fn killing_the_operator_at_random_moments_makes_every_change_exactly_once() {
+    crash_through_the_workload(1).await;
+}
+
+#[tokio::test]
+async fn killing_the_leader_of_two_replicas_makes_the_same_changes_as_one_replica() {
+    crash_through_the_workload(2).await;
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use kvs_emulator::Operation;
-use kvs_operator::api::OWNER_TAG;
+use kvs_operator::api::{CLUSTER_TAG, OWNER_TAG};
 
 use crate::support::{Harness, sdk_client};
 
@@ -93,6 +93,7 @@ async fn imported_manifests_adopt_existing_streams_without_changing_them() {
         .expect("a sanitised name for site-a_Lobby.2");
     h.wait_ready(&lobby).await;
 
+    let cluster = h.cluster_id().await;
     for name in ["site-a-door", "site-a_Lobby.2"] {
         let after = h.emulator.stream(name).unwrap();
         let was = &before[name];
@@ -105,9 +106,10 @@ async fn imported_manifests_adopt_existing_streams_without_changing_them() {
                 if name == "site-a-door" { name } else { &lobby }
             ),
         );
+        expected_tags.insert(CLUSTER_TAG.into(), cluster.clone());
         assert_eq!(
             after.tags, expected_tags,
-            "{name}: only the owner tag was added"
+            "{name}: only the owner and cluster tags were added"
         );
         assert_eq!(
             after.version, was.version,

@@ -2,7 +2,7 @@
 
 use aws_sdk_kinesisvideo::types::UpdateDataRetentionOperation;
 use kvs_emulator::Operation;
-use kvs_operator::api::OWNER_TAG;
+use kvs_operator::api::{CLUSTER_TAG, OWNER_TAG};
 use kvs_operator::controller::FINALIZER;
 
 use crate::support::{Harness, sdk_client};
@@ -135,7 +135,10 @@ async fn a_videostream_is_created_updated_and_deleted_through_kubectl() {
     h.wait_ready("front-door").await;
     let stream = h.emulator.stream("front-door-cam").unwrap();
     let keys: Vec<&str> = stream.tags.keys().map(String::as_str).collect();
-    assert_eq!(keys, ["kvs-operator.dev/owner", "site"]);
+    assert_eq!(
+        keys,
+        ["kvs-operator.dev/cluster", "kvs-operator.dev/owner", "site"]
+    );
     assert_eq!(
         h.emulator.calls_of(Operation::CreateStream).total,
         1,
@@ -207,8 +210,8 @@ async fn retain_policy_keeps_the_stream_when_the_videostream_is_deleted() {
 
     let stream = h.emulator.stream("archive").expect("stream kept");
     assert!(
-        !stream.tags.contains_key(OWNER_TAG),
-        "owner tag removed: {:?}",
+        !stream.tags.contains_key(OWNER_TAG) && !stream.tags.contains_key(CLUSTER_TAG),
+        "ownership tags removed: {:?}",
         stream.tags
     );
     assert_eq!(h.emulator.calls_of(Operation::DeleteStream).total, 0);

@@ -3,7 +3,9 @@
 //! as a user does; and in `node`, the chart installed with helm on a one-node cluster,
 //! the operator running in pods from its image. `hack/prepare.sh` makes what they need.
 
+mod accounts;
 mod chart;
+mod clusters;
 #[path = "../common/mod.rs"]
 mod common;
 mod crash;
@@ -13,5 +15,8 @@ mod node;
 mod operations;
 mod ownership;
 mod prerequisites;
+mod proxy;
+mod rest;
 mod support;
+mod tenancy;
 mod validation;

@@ -5,7 +5,10 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
 
-use crate::support::{Harness, OperatorOptions};
+use kvs_emulator::{CallRecord, Operation};
+
+use crate::proxy::BlackHoleProxy;
+use crate::support::{Harness, OperatorOptions, sdk_client};
 
 const CAMERA: &str = "apiVersion: kvs-operator.dev/v1alpha1\nkind: VideoStream\nmetadata:\n  name: cam\nspec:\n  dataRetentionInHours: 1\n";
 
@@ -61,7 +64,7 @@ async fn metrics_and_probes_describe_what_the_operator_did() {
     assert_eq!(emulator_creates as f64, creates);
 }
 
-fn elected(h: &Harness, identity: &str) -> OperatorOptions {
+pub fn elected(h: &Harness, identity: &str) -> OperatorOptions {
     OperatorOptions {
         namespaces: vec![h.namespace.clone()],
         args: vec![
@@ -70,17 +73,17 @@ fn elected(h: &Harness, identity: &str) -> OperatorOptions {
             "--leader-election-lease-duration=4s".into(),
         ],
         identity: Some(identity.into()),
-        kubeconfig: None,
+        ..OperatorOptions::default()
     }
 }
 
-async fn holder(h: &Harness) -> Option<String> {
+pub async fn holder(h: &Harness) -> Option<String> {
     let leases: Api<Lease> = Api::namespaced(h.client.clone(), &h.namespace);
     let lease = leases.get_opt("kvs-operator").await.ok()??;
     lease.spec?.holder_identity.filter(|id| !id.is_empty())
 }
 
-async fn wait_holder(h: &Harness, identity: &str, within: Duration) -> Duration {
+pub async fn wait_holder(h: &Harness, identity: &str, within: Duration) -> Duration {
     let start = Instant::now();
     while start.elapsed() < within {
         if holder(h).await.as_deref() == Some(identity) {
@@ -164,4 +167,119 @@ async fn a_terminated_leader_exits_cleanly_and_hands_over_at_once() {
     // Released, so no need to wait the 4s lease out (the follower retries every 0.8s).
     let took = wait_holder(&h, "replica-b", Duration::from_secs(15)).await;
     assert!(took < Duration::from_secs(3), "handover took {took:?}");
+}
+
+/// The KVS operations that change something.
+const MUTATIONS: [Operation; 7] = [
+    Operation::CreateStream,
+    Operation::UpdateStream,
+    Operation::UpdateDataRetention,
+    Operation::TagStream,
+    Operation::UntagStream,
+    Operation::DeleteStream,
+    Operation::UpdateStreamStorageConfiguration,
+];
+
+fn mutations_by<'a>(log: &'a [CallRecord], access_key: &str) -> Vec<&'a CallRecord> {
+    log.iter()
+        .filter(|r| r.access_key_id == access_key && MUTATIONS.contains(&r.operation))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_leader_cut_off_from_the_api_server_stops_mutating_before_the_follower_starts() {
+    let h = Harness::without_operator("partition").await;
+    // The leader reaches the API server through a proxy that will start black-holing.
+    let upstream = h
+        .plane
+        .server_url()
+        .trim_start_matches("https://")
+        .parse()
+        .expect("the API server's address");
+    let proxy = BlackHoleProxy::start(upstream).await;
+    let admin = std::fs::read_to_string(h.plane.kubeconfig_path()).expect("kubeconfig");
+    let through_proxy = h
+        .plane
+        .dir()
+        .join(format!("{}-proxied.kubeconfig", h.namespace));
+    std::fs::write(
+        &through_proxy,
+        admin.replace(h.plane.server_url(), &format!("https://{}", proxy.addr())),
+    )
+    .expect("write kubeconfig");
+    let keyed = |mut options: OperatorOptions, key: &str| {
+        options.env = vec![("AWS_ACCESS_KEY_ID".into(), key.into())];
+        options
+    };
+    let mut leader_options = keyed(elected(&h, "replica-a"), "AKIDLEADER");
+    leader_options.kubeconfig = Some(through_proxy);
+    let mut leader = h.spawn_operator(&leader_options);
+    wait_holder(&h, "replica-a", Duration::from_secs(30)).await;
+    let follower = h.spawn_operator(&keyed(elected(&h, "replica-b"), "AKIDFOLLOWER"));
+    follower.wait_ready().await;
+
+    const COUNT: usize = 12;
+    let cameras: String = (0..COUNT)
+        .map(|i| {
+            format!(
+                "---\n{}",
+                CAMERA.replace("name: cam", &format!("name: cam-{i:02}"))
+            )
+        })
+        .collect();
+    h.apply_ok(&cameras).await;
+    for i in 0..COUNT {
+        h.wait_ready(&format!("cam-{i:02}")).await;
+    }
+    let before = h.emulator.call_log().last().map_or(0, |r| r.seq);
+
+    // The partition, then drift made outside Kubernetes, one stream every 400 ms: whoever
+    // leads reverts it. The leader still reaches AWS, only not the API server.
+    proxy.black_hole();
+    let aws = sdk_client(&h.emulator);
+    for i in 0..COUNT {
+        let name = format!("cam-{i:02}");
+        let stream = h.emulator.stream(&name).expect("stream");
+        aws.update_data_retention()
+            .stream_arn(&stream.stream_arn)
+            .current_version(&stream.version)
+            .operation(
+                aws_sdk_kinesisvideo::types::UpdateDataRetentionOperation::IncreaseDataRetention,
+            )
+            .data_retention_change_in_hours(5)
+            .send()
+            .await
+            .expect("drift");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    wait_holder(&h, "replica-b", Duration::from_secs(20)).await;
+    for i in 0..COUNT {
+        h.wait_stream(&format!("cam-{i:02}"), "reverted to 1h", |s| {
+            s.is_some_and(|s| s.data_retention_in_hours == 1)
+        })
+        .await;
+    }
+
+    let log = h.emulator.call_log_since(before);
+    let follower_first = mutations_by(&log, "AKIDFOLLOWER")
+        .first()
+        .map(|r| r.seq)
+        .expect("the follower reverted the drift");
+    let late: Vec<&CallRecord> = mutations_by(&log, "AKIDLEADER")
+        .into_iter()
+        .filter(|r| r.seq > follower_first)
+        .collect();
+    assert!(
+        late.is_empty(),
+        "the partitioned leader mutated after the follower's first mutation (seq {follower_first}): {late:#?}\n{}",
+        leader.log()
+    );
+    // It noticed: it refused, then gave up leadership and exited.
+    let code = tokio::time::timeout(Duration::from_secs(10), leader.wait()).await;
+    assert!(
+        matches!(code, Ok(Some(c)) if c != 0),
+        "{code:?}\n{}",
+        leader.log()
+    );
+    assert!(leader.log().contains("lost leadership"), "{}", leader.log());
 }

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams};
 use kvs_emulator::{Emulator, Running};
-use kvs_operator::api::VideoStream;
-use kvs_operator::status::{READY, find};
+use kvs_operator::api::{AccountBinding, VideoStream};
+use kvs_operator::status::{READY, SYNCED, find};
 use kvs_testenv::{ControlPlane, Output};
 use tokio::process::Child;
 use tokio::sync::OnceCell;
@@ -122,6 +122,69 @@ impl Harness {
 
     pub async fn kubectl(&self, args: &[&str]) -> Output {
         self.plane.kubectl(args).await.expect("kubectl runs")
+    }
+
+    /// The cluster id operators started with their default use: kube-system's UID.
+    pub async fn cluster_id(&self) -> String {
+        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
+        namespaces
+            .get("kube-system")
+            .await
+            .expect("kube-system")
+            .metadata
+            .uid
+            .expect("uid")
+    }
+
+    /// `kubectl apply -f -` of cluster-scoped objects (AccountBindings), as an admin does;
+    /// fails the test with kubectl's message if refused.
+    pub async fn apply_cluster_ok(&self, yaml: &str) {
+        let out = self.apply_cluster(yaml).await;
+        assert!(
+            out.success(),
+            "kubectl apply failed: {}{}",
+            out.stdout,
+            out.stderr
+        );
+    }
+
+    pub async fn apply_cluster(&self, yaml: &str) -> Output {
+        self.plane
+            .kubectl_with_stdin(["apply", "-f", "-"], yaml)
+            .await
+            .expect("kubectl runs")
+    }
+
+    /// Polls AccountBinding `name` until `check` holds.
+    pub async fn wait_binding(
+        &self,
+        name: &str,
+        what: &str,
+        check: impl Fn(&AccountBinding) -> bool,
+    ) -> AccountBinding {
+        let api: Api<AccountBinding> = Api::all(self.client.clone());
+        let deadline = Instant::now() + WAIT;
+        let mut last = None;
+        while Instant::now() < deadline {
+            if let Ok(Some(binding)) = api.get_opt(name).await {
+                if check(&binding) {
+                    return binding;
+                }
+                last = Some(binding);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("AccountBinding {name} never became {what}; last seen: {last:#?}");
+    }
+
+    /// Waits until `name`'s Synced condition has `reason`, and returns the VideoStream.
+    pub async fn wait_synced_reason(&self, name: &str, reason: &str) -> VideoStream {
+        self.wait_for(name, &format!("Synced={reason}"), |vs| {
+            vs.status
+                .as_ref()
+                .is_some_and(|s| find(&s.conditions, SYNCED).is_some_and(|c| c.reason == reason))
+        })
+        .await
     }
 
     /// Waits until `name` is Ready=True for its current generation.
@@ -249,6 +312,8 @@ pub struct OperatorOptions {
     pub identity: Option<String>,
     /// A kubeconfig other than the admin one (e.g. impersonating a ServiceAccount).
     pub kubeconfig: Option<PathBuf>,
+    /// Further environment (e.g. other AWS credentials), after the defaults.
+    pub env: Vec<(String, String)>,
 }
 
 /// A running `kvs-operator run` process, killed when dropped. Its log is printed when the
@@ -257,6 +322,7 @@ pub struct Operator {
     child: Child,
     log: PathBuf,
     metrics_addr: SocketAddr,
+    identity: String,
 }
 
 impl Operator {
@@ -286,7 +352,11 @@ impl Operator {
             .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
             .env("AWS_SECRET_ACCESS_KEY", "secret")
             .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("RUST_LOG", "info,kvs_operator=debug")
+            .env(
+                "RUST_LOG",
+                std::env::var("KVS_E2E_OPERATOR_LOG")
+                    .unwrap_or_else(|_| "info,kvs_operator=debug".into()),
+            )
             .stdin(Stdio::null())
             .stdout(file)
             .stderr(err);
@@ -296,11 +366,13 @@ impl Operator {
         if let Some(kubeconfig) = &options.kubeconfig {
             command.env("KUBECONFIG", kubeconfig);
         }
+        command.envs(options.env.iter().map(|(k, v)| (k, v)));
         let child = command.spawn().expect("kvs-operator starts");
         Operator {
             child,
             log,
             metrics_addr,
+            identity: options.identity.clone().unwrap_or_default(),
         }
     }
 
@@ -319,6 +391,16 @@ impl Operator {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("the operator never became ready:\n{}", self.log());
+    }
+
+    /// The identity it was started with (POD_NAME), empty when none was given.
+    pub fn identity(&self) -> &str {
+        &self.identity
+    }
+
+    /// Waits for the process to exit by itself; its exit code.
+    pub async fn wait(&mut self) -> Option<i32> {
+        self.child.wait().await.ok()?.code()
     }
 
     /// SIGKILL: a crash, with no chance to clean up.

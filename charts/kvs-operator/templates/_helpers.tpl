@@ -77,6 +77,23 @@ removes its finalizer with a merge patch, writes status with server-side apply
   verbs: ["create", "patch"]
 {{- end }}
 
+{{/*
+Cluster-scoped rules, granted by a ClusterRole in every mode: AccountBindings are
+cluster-scoped, namespaces are read for binding selectors and kube-system's UID is the
+default cluster id.
+*/}}
+{{- define "kvs-operator.clusterRules" -}}
+- apiGroups: ["kvs-operator.dev"]
+  resources: ["accountbindings"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["kvs-operator.dev"]
+  resources: ["accountbindings/status"]
+  verbs: ["patch"]
+- apiGroups: [""]
+  resources: ["namespaces"]
+  verbs: ["get", "list", "watch"]
+{{- end }}
+
 {{/* Fails rendering on combinations the schema cannot express clearly. */}}
 {{- define "kvs-operator.validate" -}}
 {{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) }}

@@ -40,32 +40,73 @@ pub async fn start() -> Running {
     start_with(instant_settings()).await
 }
 
+/// The base access key of [`client`]: not issued by the emulator, so it acts in the
+/// default account unless `sts.access_keys` names another.
+pub const BASE_KEY: &str = "AKIDEXAMPLE";
+
+/// Static credentials with `key` (a base key, or one issued by AssumeRole with its token).
+pub fn credentials(key: &str, secret: &str, token: Option<&str>) -> Credentials {
+    Credentials::new(key, secret, token.map(str::to_owned), None, "test")
+}
+
+/// The base credentials of [`client`].
+pub fn base_credentials() -> Credentials {
+    credentials(BASE_KEY, "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", None)
+}
+
 /// The real SDK client, signing with static test credentials, without retries so every
 /// error is seen as the emulator answered it.
 pub fn client(emulator: &Running) -> Client {
+    client_with(emulator, REGION, base_credentials())
+}
+
+/// The KVS client signing for `region` with `credentials`.
+pub fn client_with(emulator: &Running, region: &str, credentials: Credentials) -> Client {
     let config = aws_sdk_kinesisvideo::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .credentials_provider(Credentials::new(
-            "AKIDEXAMPLE",
-            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-            None,
-            None,
-            "test",
-        ))
+        .region(Region::new(region.to_owned()))
+        .credentials_provider(credentials)
         .endpoint_url(emulator.url())
         .retry_config(RetryConfig::disabled())
         .build();
     Client::from_conf(config)
 }
 
+/// The real STS client signing for `region` with `credentials`, without retries.
+pub fn sts_client(
+    emulator: &Running,
+    region: &str,
+    credentials: Credentials,
+) -> aws_sdk_sts::Client {
+    let config = aws_sdk_sts::Config::builder()
+        .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+        .region(aws_sdk_sts::config::Region::new(region.to_owned()))
+        .credentials_provider(credentials)
+        .endpoint_url(emulator.url())
+        .retry_config(aws_sdk_sts::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_sts::Client::from_conf(config)
+}
+
 /// The error type code and HTTP status of a failed SDK call.
 pub fn code_and_status<E: ProvideErrorMetadata, T: std::fmt::Debug>(
     result: Result<T, SdkError<E, aws_sdk_kinesisvideo::config::http::HttpResponse>>,
 ) -> (String, u16) {
+    let (code, status, _) = error_of(result);
+    (code, status)
+}
+
+/// The error type code, HTTP status and message of a failed SDK call.
+pub fn error_of<E: ProvideErrorMetadata, T: std::fmt::Debug>(
+    result: Result<T, SdkError<E, aws_sdk_kinesisvideo::config::http::HttpResponse>>,
+) -> (String, u16, String) {
     let err = result.expect_err("the call must fail");
     let status = err.raw_response().map(|r| r.status().as_u16()).unwrap_or(0);
-    (err.code().unwrap_or("<none>").to_owned(), status)
+    (
+        err.code().unwrap_or("<none>").to_owned(),
+        status,
+        err.message().unwrap_or_default().to_owned(),
+    )
 }
 
 /// Polls `DescribeStream` until the stream has `status`.

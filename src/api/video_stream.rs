@@ -1,4 +1,4 @@
-//! The `VideoStream` custom resource (`kvs-operator.dev/v1alpha1`).
+//! The `VideoStream` custom resource: one Kinesis Video stream.
 //!
 //! Every constraint KVS puts on an input is expressed in the generated CRD schema (OpenAPI
 //! patterns, lengths, ranges and CEL rules), so the API server refuses a bad manifest at
@@ -11,20 +11,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// API group of every kind this operator serves.
-pub const GROUP: &str = "kvs-operator.dev";
-
-/// Tag that marks a stream as managed by one VideoStream; its value is `<namespace>/<name>`.
-pub const OWNER_TAG: &str = "kvs-operator.dev/owner";
-
-/// Tag keys under these prefixes are reserved: AWS owns `aws:`, the operator owns its own.
-pub const RESERVED_TAG_PREFIXES: [&str; 2] = ["aws:", "kvs-operator.dev/"];
-
-/// AWS allows 50 tags per stream; the operator's owner tag takes one of them.
-pub const MAX_USER_TAGS: usize = 49;
-
-/// Longest `metadata.name` allowed, so `<namespace>/<name>` fits the 256-character tag value.
-pub const MAX_RESOURCE_NAME: usize = 192;
+use super::MAX_USER_TAGS;
 
 /// Desired state of one Kinesis Video stream.
 ///
@@ -175,13 +162,6 @@ pub struct VideoStreamStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
-}
-
-/// The CRD as YAML, exactly as `kvs-operator crd` prints it and `crds/` holds it.
-pub fn crd_yaml() -> crate::Result<String> {
-    use kube::CustomResourceExt;
-    serde_yaml_ng::to_string(&VideoStream::crd())
-        .map_err(|e| crate::Error::Config(format!("cannot render the CRD: {e}")))
 }
 
 impl VideoStream {
