@@ -79,13 +79,14 @@ removes its finalizer with a merge patch, writes status with server-side apply
 
 {{/*
 Cluster-scoped rules, granted by a ClusterRole in every mode: AccountBindings are
-cluster-scoped, namespaces are read for binding selectors and kube-system's UID is the
-default cluster id.
+cluster-scoped (watched, their finalizer patched, status applied), namespaces are
+watched for binding selectors and kube-system's is read for its UID, the default
+cluster id. Audit-derived like the rules above.
 */}}
 {{- define "kvs-operator.clusterRules" -}}
 - apiGroups: ["kvs-operator.dev"]
   resources: ["accountbindings"]
-  verbs: ["get", "list", "watch", "patch"]
+  verbs: ["list", "watch", "patch"]
 - apiGroups: ["kvs-operator.dev"]
   resources: ["accountbindings/status"]
   verbs: ["patch"]

@@ -1,7 +1,7 @@
 //! The chart's RBAC, derived from what the operator really calls: the API server's audit
 //! log of the operator running in its pods under the chart's ServiceAccount, through a
-//! whole lifecycle (leader election, create, updates, repeated Events, delete, a graceful
-//! stop). Every request it made was allowed, and every permission the chart binds to the
+//! whole lifecycle (leader election, an AccountBinding, create, updates, repeated Events,
+//! delete, the binding's deletion, a graceful stop). Every request it made was allowed, and every permission the chart binds to the
 //! ServiceAccount was used. Nothing here lists today's resources or verbs: a new kind, a
 //! new call or a new rule shows up by itself.
 
@@ -161,6 +161,28 @@ async fn the_chart_grants_exactly_the_permissions_the_operator_uses() {
     let permissions = bound_permissions(&test, &release_ns, &account).await;
     assert!(!permissions.is_empty(), "nothing is bound to {account}");
 
+    // An AccountBinding (a cluster admin's) places the namespace in a tenant's account.
+    let binding = format!(
+        "apiVersion: kvs-operator.dev/v1alpha1\nkind: AccountBinding\nmetadata: {{name: rbac-tenant}}\n\
+         spec: {{namespaces: [{cameras}], streamNamePrefixes: [rbac-], \
+         roleARN: \"arn:aws:iam::111111111111:role/rbac-tenant\", region: {region}}}\n",
+        region = test.emulator.region()
+    );
+    let out = test
+        .cluster
+        .plane()
+        .kubectl_with_stdin(["apply", "-f", "-"], binding)
+        .await
+        .expect("kubectl runs");
+    assert!(out.success(), "{}", out.stderr);
+    test.kubectl_ok(&[
+        "wait",
+        "accountbinding/rbac-tenant",
+        "--for=condition=Ready",
+        "--timeout=120s",
+    ])
+    .await;
+
     // A lifecycle: create, two increases with the same Event (the second is a repeat, which
     // Events record as a series), a decrease, and a delete through the finalizer.
     test.apply_stream(&cameras, "door", "rbac-door", 24).await;
@@ -179,10 +201,10 @@ async fn the_chart_grants_exactly_the_permissions_the_operator_uses() {
         "--timeout=60s",
     ])
     .await;
-    assert!(
-        test.emulator.stream("rbac-door").is_none(),
-        "the stream was deleted"
-    );
+    assert!(test.emulator.streams().is_empty(), "the stream was deleted");
+    // The binding goes once nothing it serves has a stream: its finalizer is released.
+    test.kubectl_ok(&["delete", "accountbinding", "rbac-tenant", "--timeout=60s"])
+        .await;
     // A graceful stop, as a rollout or a scale-down makes one: the leader lets go of the
     // Lease. (Not `helm uninstall`, which deletes the Roles while the pods still stop.)
     test.kubectl_ok(&[
