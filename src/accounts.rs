@@ -23,8 +23,8 @@ use crate::kvs::KinesisVideo;
 use crate::kvs::gate::{Gated, Limiter, Operation};
 use crate::kvs::sdk::{SdkKinesisVideo, map_err};
 use crate::kvs::tag_cache::{TagCache, TagCached};
-use crate::leader::Fence;
 use crate::metrics::Metrics;
+use crate::shards::Shards;
 use crate::tenancy::IdentityKey;
 use crate::{Error, ErrorClass, Result};
 
@@ -78,8 +78,8 @@ pub struct Settings {
     /// How long a failed verification is remembered before the next attempt.
     pub retry_failed_after: Duration,
     pub metrics: Option<Arc<Metrics>>,
-    /// Mutations pass only while this is open (leader election); `None`: always.
-    pub fence: Option<Arc<Fence>>,
+    /// Whose shard's fence each identity's mutations pass (with leader election).
+    pub shards: Arc<Shards>,
 }
 
 impl Settings {
@@ -93,6 +93,9 @@ impl Settings {
         }
     }
 }
+
+/// One identity's last verification, locked while a verification runs.
+type Slot = Arc<tokio::sync::Mutex<Option<Verification>>>;
 
 /// The outcome of the last verification of one identity.
 enum Verification {
@@ -109,7 +112,8 @@ enum Verification {
 pub struct Accounts {
     base: SdkConfig,
     settings: Settings,
-    identities: Mutex<HashMap<IdentityKey, Arc<tokio::sync::Mutex<Option<Verification>>>>>,
+    /// Per shard and identity: one client each, fenced by its shard.
+    identities: Mutex<HashMap<(String, IdentityKey), Slot>>,
     accounts: Mutex<HashMap<AccountKey, Arc<Account>>>,
 }
 
@@ -148,15 +152,15 @@ impl Accounts {
             .unwrap_or_default()
     }
 
-    /// The identity for `key`, verified on first use. A failed verification is answered
-    /// from memory (no AWS call) until `retry_failed_after` has passed.
-    pub async fn identity(&self, key: &IdentityKey) -> Result<Arc<Identity>> {
-        self.resolve(key, false).await
+    /// The identity for `key` in `shard`, verified on first use. A failed verification
+    /// is answered from memory (no AWS call) until `retry_failed_after` has passed.
+    pub async fn identity(&self, shard: &str, key: &IdentityKey) -> Result<Arc<Identity>> {
+        self.resolve(shard, key, false).await
     }
 
     /// Verifies `key` again now (an AccountBinding changed or is re-checked).
-    pub async fn verify(&self, key: &IdentityKey) -> Result<Arc<Identity>> {
-        self.resolve(key, true).await
+    pub async fn verify(&self, shard: &str, key: &IdentityKey) -> Result<Arc<Identity>> {
+        self.resolve(shard, key, true).await
     }
 
     /// Every account in use, for the drift scans.
@@ -165,10 +169,13 @@ impl Accounts {
         accounts.values().cloned().collect()
     }
 
-    async fn resolve(&self, key: &IdentityKey, force: bool) -> Result<Arc<Identity>> {
+    async fn resolve(&self, shard: &str, key: &IdentityKey, force: bool) -> Result<Arc<Identity>> {
         let slot = {
             let mut identities = self.identities.lock().unwrap_or_else(|e| e.into_inner());
-            identities.entry(key.clone()).or_default().clone()
+            identities
+                .entry((shard.to_string(), key.clone()))
+                .or_default()
+                .clone()
         };
         // One verification at a time per identity; the others wait for its outcome.
         let mut state = slot.lock().await;
@@ -184,7 +191,7 @@ impl Accounts {
             }
             _ => {}
         }
-        match self.build(key).await {
+        match self.build(shard, key).await {
             Ok(identity) => {
                 info!(identity = %key.describe(), account = %identity.account.key, caller = %identity.caller_arn, "identity verified");
                 *state = Some(Verification::Verified(identity.clone()));
@@ -210,7 +217,7 @@ impl Accounts {
 
     /// Builds the identity's configuration, asks STS who it is, and wires its client to
     /// its account's shared limiter and tag cache.
-    async fn build(&self, key: &IdentityKey) -> Result<Arc<Identity>> {
+    async fn build(&self, shard: &str, key: &IdentityKey) -> Result<Arc<Identity>> {
         let region = Region::new(key.region.clone());
         let mut config = self.base.to_builder().region(region.clone());
         if let Some(role) = &key.role_arn {
@@ -247,8 +254,8 @@ impl Accounts {
         });
         let sdk = SdkKinesisVideo::new(aws_sdk_kinesisvideo::Client::new(&config));
         let mut gated = Gated::sharing(sdk, account.limiter.clone(), self.settings.metrics.clone());
-        if let Some(fence) = &self.settings.fence {
-            gated = gated.fenced(fence.clone());
+        if let Some(fence) = self.settings.shards.fence(shard) {
+            gated = gated.fenced(fence);
         }
         let kvs = Arc::new(TagCached::sharing(gated, account.tags.clone()));
         Ok(Arc::new(Identity {

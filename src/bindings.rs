@@ -170,7 +170,7 @@ async fn reconcile(binding: Arc<AccountBinding>, state: Arc<State>) -> Result<Ac
         .get(&name)
         .is_none_or(|attempt| attempt.due(generation));
     let verified = if due {
-        let outcome = ctx.accounts.verify(&key).await;
+        let outcome = ctx.accounts.verify(&name, &key).await;
         let attempt = Attempt {
             at: Instant::now(),
             generation,
@@ -185,7 +185,7 @@ async fn reconcile(binding: Arc<AccountBinding>, state: Arc<State>) -> Result<Ac
         }
         outcome
     } else {
-        ctx.accounts.identity(&key).await
+        ctx.accounts.identity(&name, &key).await
     };
     let stamp = ConditionStamp {
         generation: binding.meta().generation,

@@ -24,6 +24,7 @@ use crate::api::{AccountBinding, VideoStream, VideoStreamStatus};
 use crate::events::EventBudget;
 use crate::metrics::Metrics;
 use crate::plan::{Desired, Mutation};
+use crate::shards::{DEFAULT_SHARD, Shards};
 use crate::status::{Outcome, SYNCED, find, next_status};
 use crate::sync::{self, CleanupStep, Report, Step, describe_mutation};
 use crate::tenancy::{self, Placement, Request};
@@ -84,6 +85,8 @@ pub struct Context {
     pub client: Client,
     /// The AWS identities and per-account state (limiters, tag caches).
     pub accounts: Arc<Accounts>,
+    /// The shards this replica holds (all of them without leader election).
+    pub shards: Arc<Shards>,
     /// Publishes Events on VideoStreams (and aggregates repeats into series).
     pub recorder: Recorder,
     pub settings: Settings,
@@ -109,6 +112,8 @@ pub struct Context {
     triggers: Mutex<Vec<Trigger>>,
     /// The accounts whose drift scan runs.
     scans: Mutex<HashSet<AccountKey>>,
+    /// Wakes every AccountBinding for a look (set once the controllers run).
+    bindings_wake: Mutex<Option<Sender<()>>>,
 }
 
 /// The namespace a controller watches (`None`: all) and its reconcile queue.
@@ -127,6 +132,7 @@ impl Context {
     pub fn new(
         client: Client,
         accounts: Arc<Accounts>,
+        shards: Arc<Shards>,
         metrics: Arc<Metrics>,
         settings: Settings,
     ) -> Self {
@@ -140,6 +146,7 @@ impl Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             accounts,
+            shards,
             settings,
             metrics,
             bindings,
@@ -155,6 +162,7 @@ impl Context {
             stores: Mutex::new(Vec::new()),
             triggers: Mutex::new(Vec::new()),
             scans: Mutex::new(HashSet::new()),
+            bindings_wake: Mutex::new(None),
         }
     }
 
@@ -169,6 +177,18 @@ impl Context {
             .get(&ObjectRef::new(namespace))
             .map(|ns| ns.metadata.labels.clone().unwrap_or_default())
             .unwrap_or_default()
+    }
+
+    /// The shard `vs` belongs to: its namespace's binding, or the default shard (which
+    /// also reports the refusals of namespaces that have no binding, or several).
+    pub fn shard_of(&self, vs: &VideoStream) -> String {
+        let namespace = vs.namespace().unwrap_or_default();
+        let bindings = self.bindings.state();
+        let labels = self.namespace_labels(&namespace);
+        match tenancy::governing(bindings.iter().map(AsRef::as_ref), &namespace, &labels) {
+            tenancy::Governing::One(binding) => binding.name_any(),
+            _ => DEFAULT_SHARD.to_string(),
+        }
     }
 
     /// Where `vs` acts at AWS, or why it may not, decided from the watches alone.
@@ -195,7 +215,8 @@ impl Context {
     /// verified identity, whose account must be the one the stream already lives in.
     pub async fn identity_for(self: &Arc<Self>, vs: &VideoStream) -> Result<Arc<Identity>> {
         let placement = self.placement(vs)?;
-        let identity = self.accounts.identity(&placement.identity).await?;
+        let shard = placement.binding.as_deref().unwrap_or(DEFAULT_SHARD);
+        let identity = self.accounts.identity(shard, &placement.identity).await?;
         self.ensure_drift_scan(&identity);
         let recorded = vs.status.as_ref().and_then(|s| s.stream_arn.as_deref());
         if let Some(arn) = recorded
@@ -242,6 +263,41 @@ impl Context {
             use futures::SinkExt;
             // The controller has stopped when this fails: nothing to wake up.
             let _ = sender.send(object).await;
+        }
+    }
+
+    /// The shards that exist now: the default one, and every AccountBinding that selects a
+    /// namespace this operator serves.
+    pub fn shard_names(&self) -> std::collections::BTreeSet<String> {
+        let namespaces = self.namespaces.state();
+        let mut shards: std::collections::BTreeSet<String> = self
+            .bindings
+            .state()
+            .iter()
+            .filter(|binding| {
+                namespaces.iter().any(|ns| {
+                    let name = ns.name_any();
+                    let labels = ns.metadata.labels.clone().unwrap_or_default();
+                    self.serves(&name) && binding.selects(&name, &labels)
+                })
+            })
+            .map(|binding| binding.name_any())
+            .collect();
+        shards.insert(DEFAULT_SHARD.to_string());
+        shards
+    }
+
+    /// Reconciles everything of a shard this replica just took: its VideoStreams, and the
+    /// AccountBindings (the shard's binding writes its status from here on).
+    pub async fn reconcile_shard(&self, shard: &str) {
+        let wake = lock(&self.bindings_wake).clone();
+        if let Some(mut wake) = wake {
+            let _ = wake.try_send(());
+        }
+        for vs in self.known_resources() {
+            if self.shard_of(&vs) == shard {
+                self.trigger(ObjectRef::from(vs.as_ref())).await;
+            }
         }
     }
 
@@ -337,6 +393,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     let (namespaces_ready, mut namespaces_filled) = tokio::sync::watch::channel(false);
     let (bindings_ready, mut bindings_filled) = tokio::sync::watch::channel(false);
     let (namespaces_changed, bindings_wake) = futures::channel::mpsc::channel(16);
+    *lock(&ctx.bindings_wake) = Some(namespaces_changed.clone());
     tokio::spawn(watch_namespaces(
         ctx.clone(),
         writers.namespaces,
@@ -518,6 +575,11 @@ fn spec_or_deletion(vs: &VideoStream) -> Option<u64> {
 /// Reconciles one VideoStream: finalizer first, then cleanup or apply.
 #[instrument(skip_all, fields(namespace = vs.namespace(), name = vs.name_any()))]
 pub async fn reconcile(vs: Arc<VideoStream>, ctx: Arc<Context>) -> Result<Action> {
+    // Another replica's shard: it reconciles this one (and this replica is woken when the
+    // shard comes to it).
+    if !ctx.shards.holds(&ctx.shard_of(&vs)) {
+        return Ok(Action::requeue(ctx.settings.resync_period));
+    }
     let started = std::time::Instant::now();
     let result = reconcile_inner(&vs, &ctx).await;
     let outcome = match &result {

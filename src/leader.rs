@@ -130,6 +130,8 @@ pub struct LeaderElector {
     identity: String,
     timing: LeaseTiming,
     fence: std::sync::Arc<Fence>,
+    /// Labels the Lease is created with.
+    labels: std::collections::BTreeMap<String, String>,
     /// The last record seen and when it was first seen like that.
     observed: Option<(LeaseSpec, Instant)>,
 }
@@ -148,8 +150,41 @@ impl LeaderElector {
             identity: identity.to_string(),
             timing,
             fence: std::sync::Arc::new(Fence::closed()),
+            labels: std::collections::BTreeMap::new(),
             observed: None,
         }
+    }
+
+    /// Opens and closes `fence` instead of a fence of its own: one that outlives this
+    /// elector (a shard's, which clients keep while the shard comes and goes).
+    pub fn fencing(mut self, fence: std::sync::Arc<Fence>) -> Self {
+        self.fence = fence;
+        self
+    }
+
+    /// Starts from an observation made elsewhere: the record was `spec` since `since`, so
+    /// an abandoned Lease is taken a lease duration after it stopped changing, not a lease
+    /// duration after this elector was made.
+    pub fn seeded(mut self, spec: Option<LeaseSpec>, since: Instant) -> Self {
+        if let Some(spec) = spec {
+            self.observed = Some((spec, since));
+        }
+        self
+    }
+
+    /// Creates the Lease with this label too (membership Leases are listed by it).
+    pub fn labelled(mut self, key: &str, value: &str) -> Self {
+        self.labels.insert(key.to_string(), value.to_string());
+        self
+    }
+
+    /// One bounded attempt to take or renew the Lease; whether this replica still holds
+    /// it (a failed attempt within the renew deadline still does).
+    pub async fn renew_once(&mut self) -> bool {
+        if let Err(error) = self.attempt().await {
+            warn!(lease = %self.name, %error, "could not renew the Lease");
+        }
+        self.fence.is_open()
     }
 
     /// The fence this elector opens while it leads; the AWS gate checks it.
@@ -258,6 +293,7 @@ impl LeaderElector {
             let lease = Lease {
                 metadata: ObjectMeta {
                     name: Some(self.name.clone()),
+                    labels: (!self.labels.is_empty()).then(|| self.labels.clone()),
                     ..ObjectMeta::default()
                 },
                 spec: Some(self.record(now.clone(), 0, Some(now))),

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod plan;
 pub mod server;
 pub mod settle;
+pub mod shards;
 pub mod status;
 pub mod sync;
 pub mod telemetry;

@@ -15,9 +15,9 @@ use kvs_operator::controller::{self, Context, Settings};
 use kvs_operator::import::ImportOptions;
 use kvs_operator::kvs::gate::Gated;
 use kvs_operator::kvs::sdk::SdkKinesisVideo;
-use kvs_operator::leader::LeaderElector;
 use kvs_operator::metrics::Metrics;
 use kvs_operator::server::{self, Endpoint, Liveness};
+use kvs_operator::shards::{Election, Shards};
 use kvs_operator::{Error, api, telemetry};
 
 #[tokio::main]
@@ -79,23 +79,23 @@ async fn run(args: RunArgs) -> Result<(), Error> {
         Some(id) => id.clone(),
         None => default_cluster_id(&client).await?,
     };
-    let elector = match args.leader_elect {
+    let shards = Arc::new(match args.leader_elect {
         true => {
             let namespace = args.leader_election_namespace.clone().ok_or_else(|| {
                 Error::Config(
                     "--leader-elect needs --leader-election-namespace (or POD_NAMESPACE)".into(),
                 )
             })?;
-            Some(LeaderElector::new(
-                client.clone(),
-                &namespace,
-                &args.leader_election_id,
-                &identity,
-                args.lease_timing()?,
-            ))
+            Shards::elected(Election {
+                client: client.clone(),
+                namespace,
+                id: args.leader_election_id.clone(),
+                identity: identity.clone(),
+                timing: args.lease_timing()?,
+            })
         }
-        false => None,
-    };
+        false => Shards::single(),
+    });
     let accounts = Accounts::from_env(accounts::Settings {
         quota_share: args.aws_quota_share,
         // Trusted until the audit reads them fresh (what the operator writes stays exact).
@@ -105,7 +105,7 @@ async fn run(args: RunArgs) -> Result<(), Error> {
         session_name: session_name(&cluster_id),
         retry_failed_after: Duration::from_secs(60),
         metrics: Some(metrics.clone()),
-        fence: elector.as_ref().map(LeaderElector::fence),
+        shards: shards.clone(),
     })
     .await?;
     let settings = Settings {
@@ -123,6 +123,7 @@ async fn run(args: RunArgs) -> Result<(), Error> {
     let ctx = Arc::new(Context::new(
         client.clone(),
         Arc::new(accounts),
+        shards.clone(),
         metrics.clone(),
         settings,
     ));
@@ -145,20 +146,56 @@ async fn run(args: RunArgs) -> Result<(), Error> {
     tracing::info!(version = env!("CARGO_PKG_VERSION"), %identity, %cluster_id, ?namespaces, "kvs-operator started");
 
     // Supervised, so that /healthz (served on its own task) fails once it has died.
-    let controller = async {
-        match elector {
-            Some(elector) => lead_then_run(elector, ctx, shutdown.clone()).await,
-            None => {
-                metrics.set_leader(true);
-                controller::run(ctx, shutdown.clone()).await;
-                Ok(())
-            }
-        }
-    };
+    let controller = run_sharded(ctx, shutdown.clone());
     let result = server::supervise(&endpoint, "the controller", controller, &shutdown).await;
     shutdown.cancel();
     let _ = server.await;
     result
+}
+
+/// How long reconciles in flight may take to finish after SIGTERM.
+const DRAIN_LIMIT: Duration = Duration::from_secs(20);
+
+/// Reconciles while holding shards: all of them without leader election, those assigned
+/// to this replica with it. Losing the membership (cut off from the API server) stops the
+/// process with an error; every fence has closed by then. On shutdown the shards' Leases
+/// are renewed until the reconciles in flight end, then released.
+async fn run_sharded(ctx: Arc<Context>, shutdown: CancellationToken) -> Result<(), Error> {
+    let shards = ctx.shards.clone();
+    let woken = ctx.clone();
+    shards.on_acquired(move |shard| {
+        let ctx = woken.clone();
+        tokio::spawn(async move { ctx.reconcile_shard(&shard).await });
+    });
+    let draining = CancellationToken::new();
+    let existing = ctx.clone();
+    let mut holding = tokio::spawn(
+        shards
+            .clone()
+            .run(move || existing.shard_names(), draining.clone()),
+    );
+    let controller = controller::run(ctx.clone(), shutdown.clone());
+    // Reconciles in flight get this long after SIGTERM (the chart's grace period is 30 s).
+    let drained = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(DRAIN_LIMIT).await;
+        tracing::warn!(
+            ?DRAIN_LIMIT,
+            "reconciles still in flight after SIGTERM; stopping anyway"
+        );
+    };
+    tokio::select! {
+        () = async { tokio::select! { () = controller => {}, () = drained => {} } } => {
+            // Let go of the shards only once nothing reconciles any more.
+            draining.cancel();
+            let _ = holding.await;
+            Ok(())
+        }
+        held = &mut holding => match held {
+            Ok(Err(lost)) => Err(lost),
+            _ => Ok(()),
+        },
+    }
 }
 
 /// The default cluster id: the UID of the kube-system namespace, which lives as long as
@@ -190,31 +227,6 @@ fn session_name(cluster_id: &str) -> String {
         .take(48)
         .collect();
     format!("kvs-operator-{cluster}")
-}
-
-/// Waits for leadership, then reconciles while renewing it. Losing the Lease stops the
-/// process at once with an error (the fence has already closed, so nothing more reaches
-/// AWS). On shutdown the Lease is renewed until the reconciles in flight end, then
-/// released.
-async fn lead_then_run(
-    mut elector: LeaderElector,
-    ctx: Arc<Context>,
-    shutdown: CancellationToken,
-) -> Result<(), Error> {
-    if !elector.acquire(&shutdown).await? {
-        return Ok(());
-    }
-    ctx.metrics.set_leader(true);
-    let controller = controller::run(ctx.clone(), shutdown.clone());
-    let result = tokio::select! {
-        () = controller => Ok(()),
-        lost = elector.hold() => Err(lost),
-    };
-    ctx.metrics.set_leader(false);
-    if result.is_ok() {
-        elector.release().await;
-    }
-    result
 }
 
 /// A name for this replica when POD_NAME is not set: the host name and the process id.

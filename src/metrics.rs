@@ -65,6 +65,7 @@ pub struct Metrics {
     streams: Family<AwsStatusLabels, Gauge>,
     not_ready: Gauge,
     leader: Gauge,
+    shards_held: Gauge,
     limiter_waiting: Family<LimiterLabels, Gauge>,
     limiter_wait: Family<LimiterLabels, Histogram>,
     events_dropped: Family<EventLabels, Counter>,
@@ -117,8 +118,14 @@ impl Default for Metrics {
         let leader = Gauge::default();
         registry.register(
             "leader",
-            "1 while this replica holds the leader Lease (or runs without election)",
+            "1 while this replica holds a shard's Lease (always, without election)",
             leader.clone(),
+        );
+        let shards_held = Gauge::default();
+        registry.register(
+            "shards_held",
+            "Shards (AccountBindings, and the default shard) this replica holds the Lease of",
+            shards_held.clone(),
         );
         let limiter_waiting = Family::<LimiterLabels, Gauge>::default();
         registry.register(
@@ -148,6 +155,7 @@ impl Default for Metrics {
         );
         Self {
             registry,
+            shards_held,
             limiter_waiting,
             limiter_wait,
             events_dropped,
@@ -234,6 +242,12 @@ impl Metrics {
 
     pub fn set_leader(&self, leading: bool) {
         self.leader.set(i64::from(leading));
+    }
+
+    /// Shards held by this replica; `leader` is 1 while it holds any.
+    pub fn set_shards_held(&self, count: usize) {
+        self.shards_held.set(count as i64);
+        self.set_leader(count > 0);
     }
 
     /// Recomputes the per-resource gauges from the VideoStreams the controller knows.

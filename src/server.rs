@@ -136,6 +136,7 @@ fn respond(endpoint: &Endpoint, request: &Request<Incoming>) -> Response<Full<By
             context
                 .metrics
                 .observe_resources(context.known_resources().iter().map(AsRef::as_ref));
+            context.metrics.set_shards_held(context.shards.held_count());
             match context.metrics.encode() {
                 Ok(body) => with_type(StatusCode::OK, body, OPENMETRICS_CONTENT_TYPE),
                 Err(_) => text(
@@ -177,6 +178,7 @@ mod tests {
     use crate::accounts::{self, Accounts};
     use crate::controller::Settings;
     use crate::metrics::Metrics;
+    use crate::shards::Shards;
 
     /// An endpoint whose clients point nowhere: nothing here calls them.
     fn endpoint() -> Arc<Endpoint> {
@@ -186,6 +188,7 @@ mod tests {
             .behavior_version(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("us-west-2"))
             .build();
+        let shards = Arc::new(Shards::single());
         let settings = accounts::Settings {
             quota_share: 1.0,
             tag_cache_age: Duration::from_secs(60),
@@ -194,10 +197,16 @@ mod tests {
             session_name: "test".into(),
             retry_failed_after: Duration::from_secs(1),
             metrics: None,
-            fence: None,
+            shards: shards.clone(),
         };
         let accounts = Arc::new(Accounts::new(aws, settings).unwrap());
-        let context = Context::new(client, accounts, Metrics::shared(), Settings::default());
+        let context = Context::new(
+            client,
+            accounts,
+            shards,
+            Metrics::shared(),
+            Settings::default(),
+        );
         Arc::new(Endpoint {
             context: Arc::new(context),
             ready: true.into(),

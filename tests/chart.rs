@@ -315,11 +315,15 @@ fn assert_only_own_kinds(grants: &BTreeSet<Grant>, kinds: &[CustomKind]) {
     }
 }
 
-fn lease_grants(id: &str) -> BTreeSet<Grant> {
-    grant_set(&[
-        ("coordination.k8s.io", "leases", &["create"], ""),
-        ("coordination.k8s.io", "leases", &["get", "update"], id),
-    ])
+/// Leases named after the election id (membership and shards), in the release namespace:
+/// their names are not known at install time.
+fn lease_grants(_id: &str) -> BTreeSet<Grant> {
+    grant_set(&[(
+        "coordination.k8s.io",
+        "leases",
+        &["create", "get", "list", "update"],
+        "",
+    )])
 }
 
 fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {

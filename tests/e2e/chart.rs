@@ -867,7 +867,7 @@ async fn the_installed_chart_runs_the_operator_with_just_enough_rbac_cluster_wid
     assert_eq!(pod.service_account, "kvs-kvs-operator");
     pod.wait_probes_pass().await;
     assert_eq!(
-        wait_lease_holder(&plane, release_ns, "kvs-operator").await,
+        wait_lease_holder(&plane, release_ns, "kvs-operator-shard-default").await,
         pod.name,
         "the Lease names the pod"
     );
@@ -948,10 +948,11 @@ async fn the_installed_chart_runs_the_operator_with_just_enough_rbac_cluster_wid
             &["create", "leases.coordination.k8s.io", "-n", release_ns],
             &[
                 "update",
-                "leases.coordination.k8s.io/kvs-operator",
+                "leases.coordination.k8s.io/kvs-operator-shard-default",
                 "-n",
                 release_ns,
             ],
+            &["list", "leases.coordination.k8s.io", "-n", release_ns],
             &["watch", "accountbindings.kvs-operator.dev"],
             &[
                 "patch",
@@ -981,19 +982,13 @@ async fn the_installed_chart_runs_the_operator_with_just_enough_rbac_cluster_wid
             &["create", "events", "-n", "cameras"],
             &["delete", "events.events.k8s.io", "-n", "cameras"],
             &["create", "leases.coordination.k8s.io", "-n", "cameras"],
-            &[
-                "update",
-                "leases.coordination.k8s.io/someone-else",
-                "-n",
-                release_ns,
-            ],
+            &["list", "leases.coordination.k8s.io", "-n", "cameras"],
             &[
                 "delete",
-                "leases.coordination.k8s.io/kvs-operator",
+                "leases.coordination.k8s.io/kvs-operator-shard-default",
                 "-n",
                 release_ns,
             ],
-            &["list", "leases.coordination.k8s.io", "-n", release_ns],
             &["create", "clusterrolebindings.rbac.authorization.k8s.io"],
             &["escalate", "clusterroles.rbac.authorization.k8s.io"],
             &["impersonate", "serviceaccounts", "-n", release_ns],
@@ -1115,7 +1110,7 @@ async fn namespaced_mode_reconciles_the_watched_namespaces_and_nothing_else() {
     .await;
     pod.wait_probes_pass().await;
     assert_eq!(
-        wait_lease_holder(plane, &release_ns, "kvs-operator").await,
+        wait_lease_holder(plane, &release_ns, "kvs-operator-shard-default").await,
         pod.name
     );
 

@@ -17,6 +17,7 @@ mod ownership;
 mod prerequisites;
 mod proxy;
 mod rest;
+mod sharding;
 mod support;
 mod tenancy;
 mod validation;

@@ -79,7 +79,7 @@ pub fn elected(h: &Harness, identity: &str) -> OperatorOptions {
 
 pub async fn holder(h: &Harness) -> Option<String> {
     let leases: Api<Lease> = Api::namespaced(h.client.clone(), &h.namespace);
-    let lease = leases.get_opt("kvs-operator").await.ok()??;
+    let lease = leases.get_opt("kvs-operator-shard-default").await.ok()??;
     lease.spec?.holder_identity.filter(|id| !id.is_empty())
 }
 
@@ -113,40 +113,60 @@ async fn event_reporters(h: &Harness, name: &str) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn only_the_leader_reconciles_and_a_killed_leader_is_replaced_within_the_lease() {
+async fn only_the_shard_holder_reconciles_and_a_killed_holder_is_replaced_within_the_lease() {
     let h = Harness::without_operator("leader").await;
-    let mut first = h.spawn_operator(&elected(&h, "replica-a"));
-    wait_holder(&h, "replica-a", Duration::from_secs(30)).await;
-    let second = h.spawn_operator(&elected(&h, "replica-b"));
-    second.wait_ready().await;
+    let mut replicas = vec![
+        h.spawn_operator(&elected(&h, "replica-a")),
+        h.spawn_operator(&elected(&h, "replica-b")),
+    ];
+    for replica in &replicas {
+        replica.wait_ready().await;
+    }
+    // Both have joined; the default shard settles on the one the assignment picks.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let holder_name = loop {
+        if let Some(name) = holder(&h).await {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            if holder(&h).await.as_deref() == Some(name.as_str()) {
+                break name;
+            }
+        }
+        assert!(Instant::now() < deadline, "nobody took the default shard");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let holding = replicas
+        .iter()
+        .position(|r| r.identity() == holder_name)
+        .expect("a replica holds it");
+    let other = replicas[1 - holding].identity().to_string();
 
     h.apply_ok(CAMERA).await;
     h.wait_ready("cam").await;
     let reporters = event_reporters(&h, "cam").await;
     assert!(!reporters.is_empty());
-    assert!(reporters.iter().all(|r| r == "replica-a"), "{reporters:?}");
-    assert_eq!(holder(&h).await.as_deref(), Some("replica-a"));
-    let (_, metrics) = second
+    assert!(reporters.iter().all(|r| *r == holder_name), "{reporters:?}");
+    let (_, metrics) = replicas[1 - holding]
         .get("/metrics")
         .await
-        .expect("follower serves metrics");
+        .expect("the other replica serves metrics");
     assert_eq!(sample(&metrics, "kvs_operator_leader"), Some(0.0));
     assert_eq!(
         sample(&metrics, "kvs_operator_reconciles_total"),
         None,
-        "the follower never reconciled"
+        "the other replica never reconciled"
     );
 
-    // A crash: the follower takes over once the Lease has not been renewed for 4s.
-    first.kill().await;
-    let took = wait_holder(&h, "replica-b", Duration::from_secs(15)).await;
+    // A crash: the other takes over once the Lease has not been renewed for 4s.
+    replicas[holding].kill().await;
+    let took = wait_holder(&h, &other, Duration::from_secs(15)).await;
     assert!(took <= Duration::from_secs(4 + 2), "handover took {took:?}");
     h.apply_ok(&CAMERA.replace("dataRetentionInHours: 1", "dataRetentionInHours: 2"))
         .await;
     h.wait_ready("cam").await;
     assert_eq!(h.emulator.stream("cam").unwrap().data_retention_in_hours, 2);
     let reporters = event_reporters(&h, "cam").await;
-    assert!(reporters.iter().any(|r| r == "replica-b"), "{reporters:?}");
+    assert!(reporters.contains(&other), "{reporters:?}");
+    replicas.clear();
 }
 
 #[tokio::test]
@@ -211,11 +231,19 @@ async fn a_leader_cut_off_from_the_api_server_stops_mutating_before_the_follower
         options.env = vec![("AWS_ACCESS_KEY_ID".into(), key.into())];
         options
     };
-    let mut leader_options = keyed(elected(&h, "replica-a"), "AKIDLEADER");
+    // Names such that the default shard stays with the replica behind the proxy once both
+    // are members (the assignment is a pure function of the names).
+    let names: std::collections::BTreeSet<String> =
+        ["replica-a".to_string(), "replica-b".to_string()].into();
+    let leading = kvs_operator::shards::assignee(kvs_operator::shards::DEFAULT_SHARD, &names)
+        .expect("an assignee")
+        .to_string();
+    let following = names.iter().find(|n| **n != leading).unwrap().clone();
+    let mut leader_options = keyed(elected(&h, &leading), "AKIDLEADER");
     leader_options.kubeconfig = Some(through_proxy);
     let mut leader = h.spawn_operator(&leader_options);
-    wait_holder(&h, "replica-a", Duration::from_secs(30)).await;
-    let follower = h.spawn_operator(&keyed(elected(&h, "replica-b"), "AKIDFOLLOWER"));
+    wait_holder(&h, &leading, Duration::from_secs(30)).await;
+    let follower = h.spawn_operator(&keyed(elected(&h, &following), "AKIDFOLLOWER"));
     follower.wait_ready().await;
 
     const COUNT: usize = 12;
@@ -252,7 +280,7 @@ async fn a_leader_cut_off_from_the_api_server_stops_mutating_before_the_follower
             .expect("drift");
         tokio::time::sleep(Duration::from_millis(400)).await;
     }
-    wait_holder(&h, "replica-b", Duration::from_secs(20)).await;
+    wait_holder(&h, &following, Duration::from_secs(20)).await;
     for i in 0..COUNT {
         h.wait_stream(&format!("cam-{i:02}"), "reverted to 1h", |s| {
             s.is_some_and(|s| s.data_retention_in_hours == 1)

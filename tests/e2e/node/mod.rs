@@ -22,6 +22,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kvs_emulator::{Emulator, Running};
 use kvs_operator::api::VideoStream;
+use kvs_operator::shards::{DEFAULT_SHARD, lease_name};
 use kvs_operator::status::{READY, find};
 use kvs_testenv::{NodeCluster, Output};
 use serde_json::json;
@@ -272,13 +273,15 @@ impl NodeTest {
         pods
     }
 
-    /// The Lease holder, once there is one.
+    /// The holder of the default shard's Lease (the VideoStreams no AccountBinding
+    /// selects), once there is one.
     pub async fn leader(&self, namespace: &str) -> String {
         let leases: Api<Lease> = Api::namespaced(self.client.clone(), namespace);
+        let name = lease_name("kvs-operator", "shard", DEFAULT_SHARD);
         let deadline = Instant::now() + WAIT;
         loop {
             let holder = leases
-                .get_opt("kvs-operator")
+                .get_opt(&name)
                 .await
                 .ok()
                 .flatten()
