@@ -16,7 +16,7 @@ use futures::{StreamExt, TryStreamExt};
 use kube::api::{Api, ListParams, PostParams};
 use kvs_emulator::{Config, Emulator, Operation, Running};
 use kvs_operator::api::{VideoStream, VideoStreamSpec};
-use kvs_operator::status::{READY, find};
+use kvs_operator::engine::conditions::{READY, find};
 use kvs_testenv::ControlPlane;
 
 #[path = "../tests/common/mod.rs"]

@@ -197,9 +197,9 @@ fn quota_share(value: &str) -> Result<f64, String> {
 
 impl RunArgs {
     /// The Lease timing the flags ask for, checked.
-    pub fn lease_timing(&self) -> crate::Result<crate::leader::LeaseTiming> {
+    pub fn lease_timing(&self) -> crate::Result<crate::engine::leader::LeaseTiming> {
         let mut timing =
-            crate::leader::LeaseTiming::for_duration(self.leader_election_lease_duration);
+            crate::engine::leader::LeaseTiming::for_duration(self.leader_election_lease_duration);
         if let Some(deadline) = self.leader_election_renew_deadline {
             timing.renew_deadline = deadline;
         }

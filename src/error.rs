@@ -64,6 +64,12 @@ pub enum Error {
     /// This replica may not mutate AWS: it does not hold (or could not renew) the Lease.
     #[error("{0}")]
     NotLeader(String),
+    /// A SignalingChannel's media storage names a VideoStream that is not there (yet).
+    #[error("{0}")]
+    MediaStorageNotReady(String),
+    /// A SignalingChannel's media storage names a VideoStream that keeps no data.
+    #[error("{0}")]
+    MediaStorageNeedsRetention(String),
     #[error("Kubernetes API error: {0}")]
     Kube(#[from] kube::Error),
     #[error("finalizer: {0}")]
@@ -95,6 +101,7 @@ impl Error {
             | Error::Unavailable(_)
             | Error::Aws { .. }
             | Error::NotLeader(_)
+            | Error::MediaStorageNotReady(_)
             | Error::Kube(_) => ErrorClass::Retryable,
             Error::InvalidArgument { .. }
             | Error::LimitExceeded { .. }
@@ -106,6 +113,7 @@ impl Error {
             | Error::NoAccountBinding(_)
             | Error::AccountBindingConflict(_)
             | Error::AccountChanged(_)
+            | Error::MediaStorageNeedsRetention(_)
             | Error::Config(_) => ErrorClass::Terminal,
             Error::AccessDenied { .. } => ErrorClass::Permission,
             Error::Finalizer(inner) => match inner.as_ref() {
@@ -136,6 +144,8 @@ impl Error {
             Error::AccountBindingConflict(_) => "AccountBindingConflict",
             Error::AccountChanged(_) => "AccountChanged",
             Error::NotLeader(_) => "NotLeader",
+            Error::MediaStorageNotReady(_) => "MediaStorageNotReady",
+            Error::MediaStorageNeedsRetention(_) => "MediaStorageNeedsRetention",
             Error::Kube(_) => "KubernetesError",
             Error::Finalizer(inner) => match inner.as_ref() {
                 kube::runtime::finalizer::Error::ApplyFailed(e)

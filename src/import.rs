@@ -11,8 +11,8 @@ use kube::api::ObjectMeta;
 use crate::api::{
     DeletionPolicy, MAX_RESOURCE_NAME, MAX_USER_TAGS, OWNER_TAG, VideoStream, VideoStreamSpec,
 };
-use crate::kvs::{KinesisVideo, Stream, StreamStatus, TagRead};
-use crate::plan::is_reserved_tag;
+use crate::engine::ownership::is_reserved_tag;
+use crate::kvs::{KinesisVideo, ResourceStatus, Stream, TagRead};
 use crate::{Error, Result};
 
 /// What to import and how the manifests are written.
@@ -41,7 +41,7 @@ pub async fn import(kvs: &dyn KinesisVideo, options: &ImportOptions) -> Result<S
     let mut skipped = Vec::new();
     let mut names = HashSet::new();
     for stream in streams {
-        if stream.status == StreamStatus::Deleting {
+        if stream.status == ResourceStatus::Deleting {
             skipped.push(Skipped {
                 stream: stream.name.clone(),
                 reason: "it is being deleted".into(),
@@ -91,6 +91,7 @@ pub fn manifest(
         storage_tier: None,
         deletion_policy: options.deletion_policy,
         adopt_existing: true,
+        ..VideoStreamSpec::default()
     };
     Ok(VideoStream {
         metadata: ObjectMeta {
@@ -165,7 +166,7 @@ mod tests {
             name: name.into(),
             arn: format!("arn:aws:kinesisvideo:us-west-2:1:stream/{name}/1"),
             version: "v1".into(),
-            status: StreamStatus::Active,
+            status: ResourceStatus::Active,
             device_name: Some("cam-1".into()),
             media_type: Some("video/h264".into()),
             kms_key_id: Some("arn:aws:kms:us-west-2:1:alias/aws/kinesisvideo".into()),

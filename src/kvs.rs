@@ -1,4 +1,5 @@
-//! The port to Kinesis Video Streams, in the operator's own types.
+//! The port to Kinesis Video Streams (streams, their image generation and notification
+//! configurations, WebRTC signaling channels), in the operator's own types.
 //!
 //! The controller only sees this trait. [`sdk::SdkKinesisVideo`] implements it over
 //! `aws-sdk-kinesisvideo`; [`gate::Gated`] wraps any implementation to keep the call rate
@@ -6,7 +7,7 @@
 //! ListTagsForStream calls whose answer the operator already knows.
 //!
 //! Contract for implementations:
-//! - reads never mutate; `describe_stream` returns `Ok(None)` for a stream that does not exist;
+//! - reads never mutate; `describe_*` return `Ok(None)` for a resource that does not exist;
 //! - every mutation takes the `version` observed just before and fails with
 //!   [`Error::VersionMismatch`](crate::Error::VersionMismatch) when the stream moved on;
 //! - list calls follow every `NextToken` and return all pages;
@@ -20,7 +21,8 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
-use crate::{Result, api::StorageTier};
+use crate::Result;
+use crate::api::{ChannelEndpoints, ImageGeneration, Notification, StorageTier};
 
 /// A stream as DescribeStream and ListStreams report it.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,7 +30,7 @@ pub struct Stream {
     pub name: String,
     pub arn: String,
     pub version: String,
-    pub status: StreamStatus,
+    pub status: ResourceStatus,
     pub device_name: Option<String>,
     pub media_type: Option<String>,
     /// Always a KMS ARN in KVS's answers (the AWS-managed key when none was chosen).
@@ -38,9 +40,43 @@ pub struct Stream {
     pub creation_time: Option<i64>,
 }
 
-/// The lifecycle state KVS reports for a stream.
+/// A signaling channel as DescribeSignalingChannel and ListSignalingChannels report it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Channel {
+    pub name: String,
+    pub arn: String,
+    pub version: String,
+    pub status: ResourceStatus,
+    pub message_ttl_seconds: Option<i32>,
+    /// Seconds since the Unix epoch.
+    pub creation_time: Option<i64>,
+}
+
+/// Everything CreateSignalingChannel takes, tags included.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NewChannel {
+    pub name: String,
+    pub message_ttl_seconds: i32,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A channel's media storage configuration: which stream its media is stored into.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StreamStatus {
+pub struct MediaStorageConfig {
+    pub stream_arn: Option<String>,
+    pub enabled: bool,
+}
+
+/// Whether an ARN names a signaling channel (otherwise a stream).
+pub fn is_channel_arn(arn: &str) -> bool {
+    arn.split(':')
+        .nth(5)
+        .is_some_and(|r| r.starts_with("channel/"))
+}
+
+/// The lifecycle state KVS reports for a stream or a channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResourceStatus {
     Creating,
     Active,
     Updating,
@@ -48,24 +84,24 @@ pub enum StreamStatus {
     Other(String),
 }
 
-impl StreamStatus {
+impl ResourceStatus {
     pub fn as_str(&self) -> &str {
         match self {
-            StreamStatus::Creating => "CREATING",
-            StreamStatus::Active => "ACTIVE",
-            StreamStatus::Updating => "UPDATING",
-            StreamStatus::Deleting => "DELETING",
-            StreamStatus::Other(s) => s,
+            ResourceStatus::Creating => "CREATING",
+            ResourceStatus::Active => "ACTIVE",
+            ResourceStatus::Updating => "UPDATING",
+            ResourceStatus::Deleting => "DELETING",
+            ResourceStatus::Other(s) => s,
         }
     }
 
     pub fn parse(s: &str) -> Self {
         match s {
-            "CREATING" => StreamStatus::Creating,
-            "ACTIVE" => StreamStatus::Active,
-            "UPDATING" => StreamStatus::Updating,
-            "DELETING" => StreamStatus::Deleting,
-            other => StreamStatus::Other(other.to_string()),
+            "CREATING" => ResourceStatus::Creating,
+            "ACTIVE" => ResourceStatus::Active,
+            "UPDATING" => ResourceStatus::Updating,
+            "DELETING" => ResourceStatus::Deleting,
+            other => ResourceStatus::Other(other.to_string()),
         }
     }
 }
@@ -142,13 +178,14 @@ pub trait KinesisVideo: Send + Sync {
         change: RetentionChange,
     ) -> Result<()>;
 
-    /// TagStream: add or overwrite these tags.
-    async fn tag_stream(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<()>;
+    /// Add or overwrite these tags (TagStream for a stream, TagResource for a channel).
+    async fn tag(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<()>;
 
-    /// UntagStream: remove these keys.
-    async fn untag_stream(&self, arn: &str, keys: &[String]) -> Result<()>;
+    /// Remove these keys (UntagStream, UntagResource).
+    async fn untag(&self, arn: &str, keys: &[String]) -> Result<()>;
 
-    /// ListTagsForStream, all pages; `read` says whether a remembered answer will do.
+    /// All the tags, every page (ListTagsForStream, ListTagsForResource); `read` says
+    /// whether a remembered answer will do.
     async fn list_tags(&self, arn: &str, read: TagRead) -> Result<BTreeMap<String, String>>;
 
     /// DeleteStream by ARN (never by name), guarded by the version.
@@ -162,6 +199,56 @@ pub trait KinesisVideo: Send + Sync {
 
     /// UpdateStreamStorageConfiguration.
     async fn update_storage_tier(&self, arn: &str, version: &str, tier: StorageTier) -> Result<()>;
+
+    /// DescribeImageGenerationConfiguration; `None` when none was ever set.
+    async fn describe_image_generation(&self, stream_arn: &str) -> Result<Option<ImageGeneration>>;
+
+    /// UpdateImageGenerationConfiguration.
+    async fn update_image_generation(
+        &self,
+        stream_arn: &str,
+        config: &ImageGeneration,
+    ) -> Result<()>;
+
+    /// DescribeNotificationConfiguration; `None` when none was ever set.
+    async fn describe_notification(&self, stream_arn: &str) -> Result<Option<Notification>>;
+
+    /// UpdateNotificationConfiguration.
+    async fn update_notification(&self, stream_arn: &str, config: &Notification) -> Result<()>;
+
+    /// DescribeSignalingChannel by name; `None` when there is no such channel.
+    async fn describe_channel(&self, name: &str) -> Result<Option<Channel>>;
+
+    /// ListSignalingChannels, all pages.
+    async fn list_channels(&self) -> Result<Vec<Channel>>;
+
+    /// CreateSignalingChannel (SINGLE_MASTER); returns the new channel's ARN.
+    async fn create_channel(&self, channel: &NewChannel) -> Result<String>;
+
+    /// UpdateSignalingChannel: the message TTL, guarded by the version.
+    async fn update_channel(
+        &self,
+        arn: &str,
+        version: &str,
+        message_ttl_seconds: i32,
+    ) -> Result<()>;
+
+    /// DeleteSignalingChannel by ARN, guarded by the version.
+    async fn delete_channel(&self, arn: &str, version: &str) -> Result<()>;
+
+    /// GetSignalingChannelEndpoint for both roles, WSS and HTTPS.
+    async fn channel_endpoints(&self, arn: &str) -> Result<ChannelEndpoints>;
+
+    /// DescribeMediaStorageConfiguration of a channel.
+    async fn describe_media_storage(&self, channel_arn: &str)
+    -> Result<Option<MediaStorageConfig>>;
+
+    /// UpdateMediaStorageConfiguration of a channel.
+    async fn update_media_storage(
+        &self,
+        channel_arn: &str,
+        config: &MediaStorageConfig,
+    ) -> Result<()>;
 }
 
 #[cfg(test)]
@@ -190,6 +277,17 @@ mod tests {
     }
 
     #[test]
+    fn channel_arns_are_told_from_stream_arns() {
+        assert!(is_channel_arn(
+            "arn:aws:kinesisvideo:us-west-2:123456789012:channel/door/1700000000000"
+        ));
+        assert!(!is_channel_arn(
+            "arn:aws:kinesisvideo:us-west-2:123456789012:stream/channel/1700000000000"
+        ));
+        assert!(!is_channel_arn("nonsense"));
+    }
+
+    #[test]
     fn stream_status_round_trips_and_keeps_unknown_values() {
         for s in [
             "CREATING",
@@ -198,7 +296,7 @@ mod tests {
             "DELETING",
             "SOMETHING_NEW",
         ] {
-            assert_eq!(StreamStatus::parse(s).as_str(), s);
+            assert_eq!(ResourceStatus::parse(s).as_str(), s);
         }
     }
 }

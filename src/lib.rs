@@ -1,25 +1,23 @@
 //! kvs-operator: Amazon Kinesis Video Streams managed declaratively from Kubernetes.
+//!
+//! - [`api`]: the custom resources (VideoStream, SignalingChannel, AccountBinding);
+//! - [`engine`]: the one reconcile engine every kind runs on;
+//! - [`stream`], [`channel`]: the kinds — their planners and KVS calls;
+//! - [`tenancy`]: AccountBindings, per-account identities and state;
+//! - [`kvs`]: the port to Kinesis Video Streams (the SDK adapter, the rate-limiting gate,
+//!   the tag cache).
 
-pub mod accounts;
 pub mod api;
-pub mod bindings;
-pub mod budget;
+pub mod channel;
 pub mod cli;
-pub mod controller;
-pub mod drift;
+pub mod engine;
 pub mod error;
-pub mod events;
 pub mod import;
 pub mod kms;
 pub mod kvs;
-pub mod leader;
 pub mod metrics;
-pub mod plan;
 pub mod server;
-pub mod settle;
-pub mod shards;
-pub mod status;
-pub mod sync;
+pub mod stream;
 pub mod telemetry;
 pub mod tenancy;
 

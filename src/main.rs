@@ -9,15 +9,16 @@ use tokio_util::sync::CancellationToken;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::Api;
 
-use kvs_operator::accounts::{self, Accounts};
 use kvs_operator::cli::{Cli, Command, CrdArgs, ImportArgs, RunArgs};
-use kvs_operator::controller::{self, Context, Settings};
+use kvs_operator::engine::context::{Context, Settings};
+use kvs_operator::engine::run as engine;
+use kvs_operator::engine::shards::{Election, Shards};
 use kvs_operator::import::ImportOptions;
 use kvs_operator::kvs::gate::Gated;
 use kvs_operator::kvs::sdk::SdkKinesisVideo;
 use kvs_operator::metrics::Metrics;
 use kvs_operator::server::{self, Endpoint, Liveness};
-use kvs_operator::shards::{Election, Shards};
+use kvs_operator::tenancy::accounts::{self, Accounts};
 use kvs_operator::{Error, api, telemetry};
 
 #[tokio::main]
@@ -141,7 +142,7 @@ async fn run(args: RunArgs) -> Result<(), Error> {
     let server = tokio::spawn(server);
 
     let namespaces = ctx.settings.namespaces.clone();
-    controller::check_crd_installed(&client, &namespaces).await?;
+    engine::check_crds_installed(&client, &namespaces).await?;
     endpoint.ready.store(true, Ordering::Relaxed);
     tracing::info!(version = env!("CARGO_PKG_VERSION"), %identity, %cluster_id, ?namespaces, "kvs-operator started");
 
@@ -174,7 +175,7 @@ async fn run_sharded(ctx: Arc<Context>, shutdown: CancellationToken) -> Result<(
             .clone()
             .run(move || existing.shard_names(), draining.clone()),
     );
-    let controller = controller::run(ctx.clone(), shutdown.clone());
+    let controller = engine::run(ctx.clone(), shutdown.clone());
     // Reconciles in flight get this long after SIGTERM (the chart's grace period is 30 s).
     let drained = async {
         shutdown.cancelled().await;

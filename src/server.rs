@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info};
 
-use crate::controller::Context;
+use crate::engine::context::Context;
 use crate::metrics::OPENMETRICS_CONTENT_TYPE;
 use crate::{Error, Result};
 
@@ -175,10 +175,10 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::accounts::{self, Accounts};
-    use crate::controller::Settings;
+    use crate::engine::context::Settings;
+    use crate::engine::shards::Shards;
     use crate::metrics::Metrics;
-    use crate::shards::Shards;
+    use crate::tenancy::accounts::{self, Accounts};
 
     /// An endpoint whose clients point nowhere: nothing here calls them.
     fn endpoint() -> Arc<Endpoint> {

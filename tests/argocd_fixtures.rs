@@ -8,10 +8,13 @@ use std::path::PathBuf;
 
 use k8s_openapi::jiff::Timestamp;
 use kvs_operator::api::{VideoStream, VideoStreamStatus};
-use kvs_operator::kvs::{RetentionChange, Stream, StreamStatus};
-use kvs_operator::plan::{Blocker, Mutation, Ownership};
-use kvs_operator::status::{Outcome, READY, RECONCILING, STALLED, SYNCED, next_status};
-use kvs_operator::sync::{CleanupStep, Report, Step};
+use kvs_operator::engine::conditions::{READY, RECONCILING, STALLED, SYNCED};
+use kvs_operator::engine::kind::{CleanupStep, Outcome};
+use kvs_operator::engine::ownership::Ownership;
+use kvs_operator::kvs::{ResourceStatus, RetentionChange, Stream};
+use kvs_operator::stream::plan::{Blocker, Mutation};
+use kvs_operator::stream::status::next_status;
+use kvs_operator::stream::sync::{Report, Step};
 use kvs_operator::{Error, ErrorClass};
 
 const SCRIPT: &str = include_str!("../deploy/argocd/videostream-health.lua");
@@ -51,7 +54,7 @@ fn at(time: &str) -> Timestamp {
 }
 
 /// The front-door stream as DescribeStream reports it.
-fn front_door(status: StreamStatus, version: &str, retention: i32) -> Stream {
+fn front_door(status: ResourceStatus, version: &str, retention: i32) -> Stream {
     Stream {
         name: "front-door-cam".into(),
         arn: ARN.into(),
@@ -92,7 +95,7 @@ impl Replay {
         }
     }
 
-    fn apply(mut self, generation: i64, time: &str, outcome: Outcome<'_>) -> Self {
+    fn apply(mut self, generation: i64, time: &str, outcome: Outcome<'_, Report>) -> Self {
         self.status = Some(next_status(
             self.status.as_ref(),
             Some(generation),
@@ -148,19 +151,19 @@ fn ready() -> Replay {
         .synced(
             1,
             "2026-03-02T09:14:11Z",
-            Some(front_door(StreamStatus::Creating, VERSION_1, 24)),
-            Step::Waiting(StreamStatus::Creating),
+            Some(front_door(ResourceStatus::Creating, VERSION_1, 24)),
+            Step::Waiting(ResourceStatus::Creating),
         )
         .synced(
             1,
             "2026-03-02T09:14:16Z",
-            Some(front_door(StreamStatus::Active, VERSION_1, 24)),
+            Some(front_door(ResourceStatus::Active, VERSION_1, 24)),
             Step::InSync,
         )
         .synced(
             1,
             "2026-03-02T10:04:51Z",
-            Some(front_door(StreamStatus::Active, VERSION_1, 24)),
+            Some(front_door(ResourceStatus::Active, VERSION_1, 24)),
             Step::InSync,
         )
 }
@@ -170,7 +173,7 @@ fn updating() -> Replay {
     ready().synced(
         2,
         "2026-03-02T11:30:01Z",
-        Some(front_door(StreamStatus::Active, VERSION_1, 24)),
+        Some(front_door(ResourceStatus::Active, VERSION_1, 24)),
         Step::Mutated(Mutation::UpdateRetention {
             from: 24,
             to: 48,
@@ -198,22 +201,22 @@ fn history(fixture: &str) -> Option<Replay> {
             .synced(
                 1,
                 "2026-03-02T09:14:11Z",
-                Some(front_door(StreamStatus::Creating, VERSION_1, 24)),
-                Step::Waiting(StreamStatus::Creating),
+                Some(front_door(ResourceStatus::Creating, VERSION_1, 24)),
+                Step::Waiting(ResourceStatus::Creating),
             ),
         "ready" | "deletion-not-observed" => ready(),
         "spec-changed" => ready().synced(
             9,
             "2026-03-09T16:20:03Z",
-            Some(front_door(StreamStatus::Active, VERSION_1, 24)),
+            Some(front_door(ResourceStatus::Active, VERSION_1, 24)),
             Step::InSync,
         ),
         "updating" => updating(),
         "waiting-for-update" => updating().synced(
             2,
             "2026-03-02T11:30:06Z",
-            Some(front_door(StreamStatus::Updating, VERSION_2, 48)),
-            Step::Waiting(StreamStatus::Updating),
+            Some(front_door(ResourceStatus::Updating, VERSION_2, 48)),
+            Step::Waiting(ResourceStatus::Updating),
         ),
         "aws-unavailable-during-update" => updating().failed(
             2,
@@ -254,8 +257,8 @@ fn history(fixture: &str) -> Option<Replay> {
         "deleted-outside-kubernetes" => ready().synced(
             1,
             "2026-03-03T08:45:12Z",
-            Some(front_door(StreamStatus::Deleting, VERSION_1, 24)),
-            Step::Waiting(StreamStatus::Deleting),
+            Some(front_door(ResourceStatus::Deleting, VERSION_1, 24)),
+            Step::Waiting(ResourceStatus::Deleting),
         ),
         "deleting" => ready().cleanup(
             2,
@@ -272,7 +275,7 @@ fn history(fixture: &str) -> Option<Replay> {
                 arn: "arn:aws:kinesisvideo:us-west-2:123456789012:stream/lobby-cam/1763625600000"
                     .into(),
                 version: "b7Hq3LmZ0xWc5RtN".into(),
-                status: StreamStatus::Active,
+                status: ResourceStatus::Active,
                 device_name: None,
                 media_type: Some("video/h264".into()),
                 kms_key_id: Some(AWS_MANAGED_KEY.into()),
@@ -344,7 +347,7 @@ fn every_fixture_status_is_what_the_operator_writes() {
         }
         if vs.status != replay.status {
             panic!(
-                "{name}.yaml: the status differs from what kvs_operator::status::next_status writes \
+                "{name}.yaml: the status differs from what kvs_operator::stream::status::next_status writes \
                  for its history; update the fixture (and its expected health) to:\n{}",
                 serde_yaml_ng::to_string(&replay.status).unwrap()
             );
@@ -442,6 +445,8 @@ fn one_of_each_error() -> Vec<Error> {
             | Error::NoAccountBinding(_)
             | Error::AccountBindingConflict(_)
             | Error::AccountChanged(_)
+            | Error::MediaStorageNotReady(_)
+            | Error::MediaStorageNeedsRetention(_)
             | Error::NotLeader(_)
             | Error::Kube(_)
             | Error::Finalizer(_)

@@ -1071,7 +1071,7 @@ fn the_dockerfile_copies_the_release_binary_into_distroless_as_nonroot() {
 }
 
 #[test]
-fn tenants_get_videostreams_through_the_default_roles_and_never_account_bindings() {
+fn tenants_get_streams_and_channels_through_the_default_roles_and_never_account_bindings() {
     let rendered = Rendered::of(&[]);
     let roles = tenant_roles(&rendered);
     let edit = &roles[&format!("{RELEASE}-kvs-operator-edit")];
@@ -1112,12 +1112,14 @@ fn tenants_get_videostreams_through_the_default_roles_and_never_account_bindings
     .into_iter()
     .map(String::from)
     .collect();
-    assert_eq!(verbs_on(&edit.1, "videostreams"), all);
     let read: BTreeSet<String> = ["get", "list", "watch"]
         .into_iter()
         .map(String::from)
         .collect();
-    assert_eq!(verbs_on(&view.1, "videostreams"), read);
+    for kind in ["videostreams", "signalingchannels"] {
+        assert_eq!(verbs_on(&edit.1, kind), all, "{kind}");
+        assert_eq!(verbs_on(&view.1, kind), read, "{kind}");
+    }
     for (name, (_, grants)) in &roles {
         assert!(
             grants

@@ -9,13 +9,21 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use kvs_emulator::{Delays, Emulator, Operation, Running};
-use kvs_operator::api::{CLUSTER_TAG, DeletionPolicy, OWNER_TAG, StorageTier};
+use kvs_operator::api::{
+    CLUSTER_TAG, ChannelEndpoints, DeletionPolicy, ImageGeneration, Notification, OWNER_TAG,
+    StorageTier,
+};
+use kvs_operator::engine::kind::CleanupStep;
+use kvs_operator::engine::ownership::Owner;
 use kvs_operator::kvs::gate::Gated;
 use kvs_operator::kvs::sdk::SdkKinesisVideo;
 use kvs_operator::kvs::tag_cache::TagCached;
-use kvs_operator::kvs::{KinesisVideo, NewStream, RetentionChange, Stream, StreamStatus, TagRead};
-use kvs_operator::plan::{Desired, Mutation};
-use kvs_operator::sync::{CleanupStep, Report, Step, cleanup, sync};
+use kvs_operator::kvs::{
+    Channel, KinesisVideo, MediaStorageConfig, NewChannel, NewStream, ResourceStatus,
+    RetentionChange, Stream, TagRead,
+};
+use kvs_operator::stream::plan::{Desired, Mutation};
+use kvs_operator::stream::sync::{Report, Step, cleanup, sync};
 use kvs_operator::{Error, ErrorClass};
 
 mod common;
@@ -38,16 +46,18 @@ fn kvs(emulator: &Running) -> SdkKinesisVideo {
 fn desired(name: &str) -> Desired {
     Desired {
         name: name.to_string(),
-        owner: OWNER.to_string(),
-        cluster: CLUSTER.to_string(),
+        owner: Owner {
+            owner: OWNER.to_string(),
+            cluster: CLUSTER.to_string(),
+        },
         device_name: Some("cam-01".into()),
         media_type: Some("video/h264".into()),
         kms_key_id: None,
         data_retention_in_hours: Some(24),
         tags: Some(tags(&[("team", "security")])),
         storage_tier: None,
-        adopt_existing: false,
         deletion_policy: DeletionPolicy::Delete,
+        ..Desired::default()
     }
 }
 
@@ -326,7 +336,7 @@ async fn delete_policy_deletes_the_stream_and_waits_until_it_is_gone() {
 
     assert!(matches!(steps[0], CleanupStep::Deleted { .. }), "{steps:?}");
     assert!(
-        steps.contains(&CleanupStep::Waiting(StreamStatus::Deleting)),
+        steps.contains(&CleanupStep::Waiting(ResourceStatus::Deleting)),
         "waited for DELETING to end: {steps:?}"
     );
     assert!(emulator.stream("to-delete").is_none());
@@ -366,7 +376,7 @@ async fn a_stream_that_is_not_ours_is_never_modified_or_deleted() {
     .unwrap();
     // And one owned by a VideoStream in another namespace.
     let mut other = desired("contested");
-    other.owner = "other-namespace/front-door".into();
+    other.owner.owner = "other-namespace/front-door".into();
     converge(&kvs, &other).await;
     tokio::time::sleep(Duration::from_millis(150)).await;
     emulator.reset_calls();
@@ -514,15 +524,11 @@ impl KinesisVideo for RacingWriter {
     ) -> kvs_operator::Result<()> {
         self.inner.update_data_retention(arn, version, change).await
     }
-    async fn tag_stream(
-        &self,
-        arn: &str,
-        tags: &BTreeMap<String, String>,
-    ) -> kvs_operator::Result<()> {
-        self.inner.tag_stream(arn, tags).await
+    async fn tag(&self, arn: &str, tags: &BTreeMap<String, String>) -> kvs_operator::Result<()> {
+        self.inner.tag(arn, tags).await
     }
-    async fn untag_stream(&self, arn: &str, keys: &[String]) -> kvs_operator::Result<()> {
-        self.inner.untag_stream(arn, keys).await
+    async fn untag(&self, arn: &str, keys: &[String]) -> kvs_operator::Result<()> {
+        self.inner.untag(arn, keys).await
     }
     async fn list_tags(
         &self,
@@ -547,6 +553,60 @@ impl KinesisVideo for RacingWriter {
         tier: StorageTier,
     ) -> kvs_operator::Result<()> {
         self.inner.update_storage_tier(arn, version, tier).await
+    }
+    async fn describe_image_generation(
+        &self,
+        arn: &str,
+    ) -> kvs_operator::Result<Option<ImageGeneration>> {
+        self.inner.describe_image_generation(arn).await
+    }
+    async fn update_image_generation(
+        &self,
+        arn: &str,
+        config: &ImageGeneration,
+    ) -> kvs_operator::Result<()> {
+        self.inner.update_image_generation(arn, config).await
+    }
+    async fn describe_notification(&self, arn: &str) -> kvs_operator::Result<Option<Notification>> {
+        self.inner.describe_notification(arn).await
+    }
+    async fn update_notification(
+        &self,
+        arn: &str,
+        config: &Notification,
+    ) -> kvs_operator::Result<()> {
+        self.inner.update_notification(arn, config).await
+    }
+    async fn describe_channel(&self, name: &str) -> kvs_operator::Result<Option<Channel>> {
+        self.inner.describe_channel(name).await
+    }
+    async fn list_channels(&self) -> kvs_operator::Result<Vec<Channel>> {
+        self.inner.list_channels().await
+    }
+    async fn create_channel(&self, channel: &NewChannel) -> kvs_operator::Result<String> {
+        self.inner.create_channel(channel).await
+    }
+    async fn update_channel(&self, arn: &str, version: &str, ttl: i32) -> kvs_operator::Result<()> {
+        self.inner.update_channel(arn, version, ttl).await
+    }
+    async fn delete_channel(&self, arn: &str, version: &str) -> kvs_operator::Result<()> {
+        self.inner.delete_channel(arn, version).await
+    }
+    async fn channel_endpoints(&self, arn: &str) -> kvs_operator::Result<ChannelEndpoints> {
+        self.inner.channel_endpoints(arn).await
+    }
+    async fn describe_media_storage(
+        &self,
+        arn: &str,
+    ) -> kvs_operator::Result<Option<MediaStorageConfig>> {
+        self.inner.describe_media_storage(arn).await
+    }
+    async fn update_media_storage(
+        &self,
+        arn: &str,
+        config: &MediaStorageConfig,
+    ) -> kvs_operator::Result<()> {
+        self.inner.update_media_storage(arn, config).await
     }
 }
 
@@ -636,7 +696,7 @@ async fn a_limit_aws_enforces_is_reported_and_nothing_is_half_applied() {
     let aws_tags: BTreeMap<String, String> = (0..5)
         .map(|i| (format!("aws:service:{i}"), "x".to_string()))
         .collect();
-    kvs.tag_stream(&arn, &aws_tags).await.unwrap();
+    kvs.tag(&arn, &aws_tags).await.unwrap();
 
     // 49 user tags + owner + cluster + 5 aws: tags > 50.
     want.tags = Some(
@@ -688,8 +748,10 @@ async fn two_claimants_of_one_stream_never_both_win() {
         ("other-namespace/cam", CLUSTER),
     ] {
         let mut want = desired("wanted");
-        want.owner = owner.into();
-        want.cluster = cluster.into();
+        want.owner = Owner {
+            owner: owner.into(),
+            cluster: cluster.into(),
+        };
         want.adopt_existing = true;
         claimants.push(want);
     }
@@ -708,11 +770,7 @@ async fn two_claimants_of_one_stream_never_both_win() {
         assert!(matches!(outcome, Error::NotOwned(_)), "{outcome}");
     }
     let stream = emulator.stream("wanted").unwrap();
-    assert_eq!(
-        stream.tags,
-        winners[0].ownership_tags(),
-        "the winner's tags"
-    );
+    assert_eq!(stream.tags, winners[0].owner.tags(), "the winner's tags");
     assert_eq!(
         calls(&emulator, Operation::UpdateDataRetention),
         0,
@@ -759,7 +817,7 @@ async fn ownership_is_read_fresh_before_a_delete_or_a_retention_decrease() {
 
 #[tokio::test]
 async fn a_closed_leader_fence_refuses_every_mutation_and_no_read() {
-    use kvs_operator::leader::Fence;
+    use kvs_operator::engine::leader::Fence;
     let emulator = emulator().await;
     let fence = Arc::new(Fence::closed());
     let kvs = Gated::new(self::kvs(&emulator), 1.0, None).fenced(fence.clone());

@@ -53,14 +53,8 @@ async fn the_operators_own_tag_writes_need_no_listing() {
         tags(&[("team", "a")])
     );
 
-    cached
-        .tag_stream(&arn, &tags(&[("site", "hq")]))
-        .await
-        .unwrap();
-    cached
-        .untag_stream(&arn, &["team".to_string()])
-        .await
-        .unwrap();
+    cached.tag(&arn, &tags(&[("site", "hq")])).await.unwrap();
+    cached.untag(&arn, &["team".to_string()]).await.unwrap();
     let known = cached.list_tags(&arn, TagRead::Cached).await.unwrap();
 
     assert_eq!(known, tags(&[("site", "hq")]));
@@ -78,10 +72,7 @@ async fn a_change_made_elsewhere_is_seen_once_the_entry_ages_out() {
     let cached = TagCached::new(sdk(&emulator), Duration::from_millis(300));
     let plain = sdk(&emulator);
     let arn = create(&cached, tags(&[("team", "a")])).await;
-    plain
-        .tag_stream(&arn, &tags(&[("intruder", "x")]))
-        .await
-        .unwrap();
+    plain.tag(&arn, &tags(&[("intruder", "x")])).await.unwrap();
     assert_eq!(
         cached.list_tags(&arn, TagRead::Cached).await.unwrap(),
         tags(&[("team", "a")]),
@@ -101,7 +92,7 @@ async fn a_failed_tag_write_forgets_the_entry() {
     let arn = create(&cached, BTreeMap::new()).await;
     let too_many: BTreeMap<String, String> =
         (0..51).map(|i| (format!("k{i}"), "v".into())).collect();
-    assert!(cached.tag_stream(&arn, &too_many).await.is_err());
+    assert!(cached.tag(&arn, &too_many).await.is_err());
 
     assert_eq!(
         cached.list_tags(&arn, TagRead::Cached).await.unwrap(),
@@ -116,10 +107,7 @@ async fn a_fresh_read_always_asks_aws_and_refreshes_the_entry() {
     let cached = TagCached::new(sdk(&emulator), Duration::from_secs(600));
     let plain = sdk(&emulator);
     let arn = create(&cached, tags(&[("team", "a")])).await;
-    plain
-        .tag_stream(&arn, &tags(&[("intruder", "x")]))
-        .await
-        .unwrap();
+    plain.tag(&arn, &tags(&[("intruder", "x")])).await.unwrap();
 
     let fresh = cached.list_tags(&arn, TagRead::Fresh).await.unwrap();
     assert_eq!(fresh, tags(&[("intruder", "x"), ("team", "a")]));

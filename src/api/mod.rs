@@ -5,11 +5,17 @@
 //! `kubectl apply` time instead of the operator discovering it at AWS.
 
 mod account_binding;
+mod signaling_channel;
 mod video_stream;
 
 pub use account_binding::{AccountBinding, AccountBindingSpec, AccountBindingStatus, Adoption};
+pub use signaling_channel::{
+    ChannelEndpoints, MediaStorage, MediaStorageStatus, RoleEndpoints, SignalingChannel,
+    SignalingChannelSpec, SignalingChannelStatus,
+};
 pub use video_stream::{
-    DeletionPolicy, StorageTier, VideoStream, VideoStreamSpec, VideoStreamStatus,
+    ConfigurationStatus, DeletionPolicy, ImageFormat, ImageGeneration, ImageSelectorType,
+    Notification, StorageTier, VideoStream, VideoStreamSpec, VideoStreamStatus,
 };
 
 /// API group of every kind this operator serves.
@@ -32,12 +38,56 @@ pub const MAX_USER_TAGS: usize = 48;
 /// Longest `metadata.name` allowed, so `<namespace>/<name>` fits the 256-character tag value.
 pub const MAX_RESOURCE_NAME: usize = 192;
 
+/// The annotation that pauses an object: `"true"` stops every AWS call for it (Synced
+/// becomes False with reason `Paused`) until it is removed or set to anything else.
+pub const PAUSED_ANNOTATION: &str = "kvs-operator.dev/paused";
+
+/// How far the operator manages an object's AWS resource.
+#[derive(
+    serde::Serialize,
+    serde::Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Default,
+    schemars::JsonSchema,
+)]
+pub enum ManagementPolicy {
+    /// Create, update and delete it to match the spec.
+    #[default]
+    Full,
+    /// Only fill the status from AWS: nothing is ever created, changed or deleted, and no
+    /// owner tag is needed. The safe way to watch a resource someone else owns.
+    ObserveOnly,
+}
+
+impl ManagementPolicy {
+    pub fn is_full(&self) -> bool {
+        *self == ManagementPolicy::Full
+    }
+}
+
+/// Whether `metadata` carries the pause annotation.
+pub fn is_paused(metadata: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> bool {
+    metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(PAUSED_ANNOTATION))
+        .is_some_and(|v| v == "true")
+}
+
 /// Every CRD this operator serves, as `(file name in crds/, YAML document)`. Each document
 /// starts with `---`, so the files concatenated in name order are what `kvs-operator crd`
 /// prints.
 pub fn crds() -> crate::Result<Vec<(String, String)>> {
     use kube::CustomResourceExt;
-    let crds = [AccountBinding::crd(), VideoStream::crd()];
+    let crds = [
+        AccountBinding::crd(),
+        SignalingChannel::crd(),
+        VideoStream::crd(),
+    ];
     crds.iter()
         .map(|crd| {
             let name = crd.metadata.name.clone().unwrap_or_default();
@@ -51,4 +101,32 @@ pub fn crds() -> crate::Result<Vec<(String, String)>> {
 /// Every CRD as one YAML stream, exactly as `kvs-operator crd` prints it.
 pub fn crd_yaml() -> crate::Result<String> {
     Ok(crds()?.into_iter().map(|(_, yaml)| yaml).collect())
+}
+
+/// Tags as a map with AWS's key and value alphabets and limits. Key rules are CEL because a
+/// structural schema cannot constrain map keys.
+pub(crate) fn tags_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "maxProperties": MAX_USER_TAGS,
+        "additionalProperties": {
+            "type": "string",
+            "maxLength": 256,
+            "pattern": r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$"
+        },
+        "x-kubernetes-validations": [
+            {
+                "rule": "self.all(k, size(k) >= 1 && size(k) <= 128)",
+                "message": "tag keys must be 1 to 128 characters"
+            },
+            {
+                "rule": r"self.all(k, k.matches('^[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*$'))",
+                "message": "tag keys may contain only letters, digits, spaces and _ . : / = + - @"
+            },
+            {
+                "rule": "self.all(k, !k.startsWith('aws:') && !k.startsWith('kvs-operator.dev/'))",
+                "message": "tag keys must not start with the reserved prefixes aws: or kvs-operator.dev/"
+            }
+        ]
+    })
 }

@@ -11,7 +11,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::MAX_USER_TAGS;
+use super::ManagementPolicy;
 
 /// Desired state of one Kinesis Video stream.
 ///
@@ -81,7 +81,7 @@ pub struct VideoStreamSpec {
     /// Tags on the stream, exactly as listed (tags under `aws:` and the operator's own tag
     /// are kept). Absent: tags are not managed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "tags_schema")]
+    #[schemars(schema_with = "super::tags_schema")]
     pub tags: Option<BTreeMap<String, String>>,
 
     /// Default storage tier of new fragments (HOT or WARM).
@@ -96,6 +96,110 @@ pub struct VideoStreamSpec {
     /// an existing stream is left untouched and reported as `NotOwned`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub adopt_existing: bool,
+
+    /// `Full` (the default) manages the stream; `ObserveOnly` only reports it and never
+    /// changes, creates or deletes anything (no owner tag needed).
+    #[serde(default, skip_serializing_if = "ManagementPolicy::is_full")]
+    pub management_policy: ManagementPolicy,
+
+    /// Thumbnails of the stream delivered to S3. Absent: not managed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_generation: Option<ImageGeneration>,
+
+    /// Notifications on fragment upload to an SNS topic. Absent: not managed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification: Option<Notification>,
+}
+
+/// Image generation (UpdateImageGenerationConfiguration): every range and pattern is the
+/// AWS model's.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("self.destinationUri.startsWith('s3://')")
+        .message("imageGeneration.destinationUri must be an S3 URI (s3://bucket/prefix)")
+        .field_path(".destinationUri"),
+    validation = Rule::new("!has(self.formatConfig) || self.formatConfig.all(k, k == 'JPEGQuality')")
+        .message("imageGeneration.formatConfig takes one key: JPEGQuality")
+        .field_path(".formatConfig"),
+)]
+pub struct ImageGeneration {
+    pub status: ConfigurationStatus,
+    /// Where the images go, `s3://bucket/prefix`.
+    #[schemars(
+        length(min = 1, max = 255),
+        regex(pattern = r"^[a-zA-Z_0-9]+:(//)?([^/]+)/?([^*]*)$")
+    )]
+    pub destination_uri: String,
+    /// The S3 bucket's region, e.g. `us-east-1`.
+    #[schemars(
+        length(min = 9, max = 14),
+        regex(pattern = r"^[a-z]+(-[a-z]+)?-[a-z]+-[0-9]$")
+    )]
+    pub destination_region: String,
+    /// Which timestamps select the frames.
+    pub image_selector_type: ImageSelectorType,
+    /// Milliseconds between images.
+    #[schemars(range(min = 200, max = 20000))]
+    pub sampling_interval: i32,
+    pub format: ImageFormat,
+    /// `JPEGQuality` (1 to 100) for JPEG.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "format_config_schema")]
+    pub format_config: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3840))]
+    pub width_pixels: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 2160))]
+    pub height_pixels: Option<i32>,
+}
+
+/// Notifications on fragment upload (UpdateNotificationConfiguration).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Notification {
+    pub status: ConfigurationStatus,
+    /// The SNS topic ARN notifications go to.
+    #[schemars(
+        length(min = 1, max = 255),
+        regex(pattern = r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[a-zA-Z0-9_-]{1,256}$")
+    )]
+    pub destination_uri: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ConfigurationStatus {
+    Enabled,
+    Disabled,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ImageSelectorType {
+    ServerTimestamp,
+    ProducerTimestamp,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ImageFormat {
+    Jpeg,
+    Png,
+}
+
+fn format_config_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "minProperties": 1,
+        "maxProperties": 1,
+        "additionalProperties": {
+            "type": "string",
+            "maxLength": 256,
+            "pattern": "^[a-zA-Z_0-9]+"
+        }
+    })
 }
 
 /// What deleting the VideoStream does to the stream.
@@ -178,32 +282,4 @@ impl VideoStream {
         let namespace = kube::ResourceExt::namespace(self).unwrap_or_default();
         format!("{namespace}/{}", kube::ResourceExt::name_any(self))
     }
-}
-
-/// Tags as a map with AWS's key and value alphabets and limits. Key rules are CEL because a
-/// structural schema cannot constrain map keys.
-fn tags_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    schemars::json_schema!({
-        "type": "object",
-        "maxProperties": MAX_USER_TAGS,
-        "additionalProperties": {
-            "type": "string",
-            "maxLength": 256,
-            "pattern": r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$"
-        },
-        "x-kubernetes-validations": [
-            {
-                "rule": "self.all(k, size(k) >= 1 && size(k) <= 128)",
-                "message": "tag keys must be 1 to 128 characters"
-            },
-            {
-                "rule": r"self.all(k, k.matches('^[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*$'))",
-                "message": "tag keys may contain only letters, digits, spaces and _ . : / = + - @"
-            },
-            {
-                "rule": "self.all(k, !k.startsWith('aws:') && !k.startsWith('kvs-operator.dev/'))",
-                "message": "tag keys must not start with the reserved prefixes aws: or kvs-operator.dev/"
-            }
-        ]
-    })
 }

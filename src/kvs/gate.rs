@@ -14,81 +14,92 @@ use async_trait::async_trait;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::{KinesisVideo, NewStream, RetentionChange, Stream, TagRead};
+use super::{
+    Channel, KinesisVideo, MediaStorageConfig, NewChannel, NewStream, RetentionChange, Stream,
+    TagRead,
+};
 use crate::Result;
-use crate::api::StorageTier;
-use crate::leader::Fence;
+use crate::api::{ChannelEndpoints, ImageGeneration, Notification, StorageTier};
+use crate::engine::leader::Fence;
 use crate::metrics::Metrics;
 
-/// The control-plane operations, each with its own quota.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Operation {
-    CreateStream,
-    DescribeStream,
-    ListStreams,
-    UpdateStream,
-    UpdateDataRetention,
-    TagStream,
-    UntagStream,
-    ListTagsForStream,
-    DeleteStream,
-    GetDataEndpoint,
-    DescribeStreamStorageConfiguration,
-    UpdateStreamStorageConfiguration,
+/// Declares the operations with their published quotas: the enum, `ALL`, `name()` and
+/// `aws_quota()` from one table.
+macro_rules! operations {
+    ($($op:ident => $quota:expr),+ $(,)?) => {
+        /// The control-plane operations, each with its own quota.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Operation {
+            $($op,)+
+        }
+
+        impl Operation {
+            pub const ALL: &'static [Operation] = &[$(Operation::$op,)+];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Operation::$op => stringify!($op),)+
+                }
+            }
+
+            /// Calls per second per account and region.
+            pub fn aws_quota(self) -> f64 {
+                match self {
+                    $(Operation::$op => $quota,)+
+                }
+            }
+        }
+    };
+}
+
+// The KVS developer guide's stream quotas and the WebRTC developer guide's control-plane
+// quotas. Image generation and notification configurations have none published: they get
+// the stream APIs' 50/s, as the storage configuration does.
+operations! {
+    CreateStream => 50.0,
+    DescribeStream => 300.0,
+    ListStreams => 50.0,
+    UpdateStream => 50.0,
+    UpdateDataRetention => 50.0,
+    TagStream => 50.0,
+    UntagStream => 50.0,
+    ListTagsForStream => 50.0,
+    DeleteStream => 50.0,
+    GetDataEndpoint => 300.0,
+    DescribeStreamStorageConfiguration => 50.0,
+    UpdateStreamStorageConfiguration => 50.0,
+    DescribeImageGenerationConfiguration => 50.0,
+    UpdateImageGenerationConfiguration => 50.0,
+    DescribeNotificationConfiguration => 50.0,
+    UpdateNotificationConfiguration => 50.0,
+    CreateSignalingChannel => 50.0,
+    DescribeSignalingChannel => 300.0,
+    ListSignalingChannels => 50.0,
+    UpdateSignalingChannel => 50.0,
+    DeleteSignalingChannel => 50.0,
+    GetSignalingChannelEndpoint => 300.0,
+    DescribeMediaStorageConfiguration => 50.0,
+    UpdateMediaStorageConfiguration => 10.0,
+    TagResource => 50.0,
+    UntagResource => 50.0,
+    ListTagsForResource => 50.0,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 12] = [
-        Operation::CreateStream,
-        Operation::DescribeStream,
-        Operation::ListStreams,
-        Operation::UpdateStream,
-        Operation::UpdateDataRetention,
-        Operation::TagStream,
-        Operation::UntagStream,
-        Operation::ListTagsForStream,
-        Operation::DeleteStream,
-        Operation::GetDataEndpoint,
-        Operation::DescribeStreamStorageConfiguration,
-        Operation::UpdateStreamStorageConfiguration,
-    ];
-
-    /// Calls per second per account and region (KVS developer guide, "Quotas").
-    pub fn aws_quota(self) -> f64 {
-        match self {
-            Operation::DescribeStream | Operation::GetDataEndpoint => 300.0,
-            _ => 50.0,
-        }
-    }
-
     /// Whether the operation changes something at AWS (and so must pass the leader fence).
     pub fn mutates(self) -> bool {
-        matches!(
-            self,
-            Operation::CreateStream
-                | Operation::UpdateStream
-                | Operation::UpdateDataRetention
-                | Operation::TagStream
-                | Operation::UntagStream
-                | Operation::DeleteStream
-                | Operation::UpdateStreamStorageConfiguration
-        )
+        ["Create", "Update", "Delete", "Tag", "Untag"]
+            .iter()
+            .any(|verb| self.name().starts_with(verb))
     }
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Operation::CreateStream => "CreateStream",
-            Operation::DescribeStream => "DescribeStream",
-            Operation::ListStreams => "ListStreams",
-            Operation::UpdateStream => "UpdateStream",
-            Operation::UpdateDataRetention => "UpdateDataRetention",
-            Operation::TagStream => "TagStream",
-            Operation::UntagStream => "UntagStream",
-            Operation::ListTagsForStream => "ListTagsForStream",
-            Operation::DeleteStream => "DeleteStream",
-            Operation::GetDataEndpoint => "GetDataEndpoint",
-            Operation::DescribeStreamStorageConfiguration => "DescribeStreamStorageConfiguration",
-            Operation::UpdateStreamStorageConfiguration => "UpdateStreamStorageConfiguration",
+    /// The tagging operation for a resource: the stream APIs for a stream, the resource
+    /// APIs for a channel.
+    fn tagging(arn: &str, stream: Operation, resource: Operation) -> Operation {
+        if super::is_channel_arn(arn) {
+            resource
+        } else {
+            stream
         }
     }
 }
@@ -167,8 +178,8 @@ impl Limiter {
     /// lower leaves room for other clients in the same account).
     pub fn new(quota_share: f64) -> Self {
         let buckets = Operation::ALL
-            .into_iter()
-            .map(|op| (op, Bucket::for_quota(op.aws_quota() * quota_share)))
+            .iter()
+            .map(|op| (*op, Bucket::for_quota(op.aws_quota() * quota_share)))
             .collect();
         Self {
             buckets,
@@ -180,7 +191,7 @@ impl Limiter {
     /// The limiter of one account, reporting how many calls wait and for how long.
     pub fn for_account(
         quota_share: f64,
-        account: &crate::accounts::AccountKey,
+        account: &crate::tenancy::accounts::AccountKey,
         metrics: Option<Arc<Metrics>>,
     ) -> Self {
         Self {
@@ -304,22 +315,23 @@ impl<K: KinesisVideo> KinesisVideo for Gated<K> {
         .await
     }
 
-    async fn tag_stream(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<()> {
-        self.call(Operation::TagStream, self.inner.tag_stream(arn, tags))
-            .await
+    async fn tag(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<()> {
+        let op = Operation::tagging(arn, Operation::TagStream, Operation::TagResource);
+        self.call(op, self.inner.tag(arn, tags)).await
     }
 
-    async fn untag_stream(&self, arn: &str, keys: &[String]) -> Result<()> {
-        self.call(Operation::UntagStream, self.inner.untag_stream(arn, keys))
-            .await
+    async fn untag(&self, arn: &str, keys: &[String]) -> Result<()> {
+        let op = Operation::tagging(arn, Operation::UntagStream, Operation::UntagResource);
+        self.call(op, self.inner.untag(arn, keys)).await
     }
 
     async fn list_tags(&self, arn: &str, read: TagRead) -> Result<BTreeMap<String, String>> {
-        self.call(
+        let op = Operation::tagging(
+            arn,
             Operation::ListTagsForStream,
-            self.inner.list_tags(arn, read),
-        )
-        .await
+            Operation::ListTagsForResource,
+        );
+        self.call(op, self.inner.list_tags(arn, read)).await
     }
 
     async fn delete_stream(&self, arn: &str, version: &str) -> Result<()> {
@@ -347,6 +359,104 @@ impl<K: KinesisVideo> KinesisVideo for Gated<K> {
     async fn update_storage_tier(&self, arn: &str, version: &str, tier: StorageTier) -> Result<()> {
         let call = self.inner.update_storage_tier(arn, version, tier);
         self.call(Operation::UpdateStreamStorageConfiguration, call)
+            .await
+    }
+
+    async fn describe_image_generation(&self, stream_arn: &str) -> Result<Option<ImageGeneration>> {
+        let call = self.inner.describe_image_generation(stream_arn);
+        self.call(Operation::DescribeImageGenerationConfiguration, call)
+            .await
+    }
+
+    async fn update_image_generation(
+        &self,
+        stream_arn: &str,
+        config: &ImageGeneration,
+    ) -> Result<()> {
+        let call = self.inner.update_image_generation(stream_arn, config);
+        self.call(Operation::UpdateImageGenerationConfiguration, call)
+            .await
+    }
+
+    async fn describe_notification(&self, stream_arn: &str) -> Result<Option<Notification>> {
+        let call = self.inner.describe_notification(stream_arn);
+        self.call(Operation::DescribeNotificationConfiguration, call)
+            .await
+    }
+
+    async fn update_notification(&self, stream_arn: &str, config: &Notification) -> Result<()> {
+        let call = self.inner.update_notification(stream_arn, config);
+        self.call(Operation::UpdateNotificationConfiguration, call)
+            .await
+    }
+
+    async fn describe_channel(&self, name: &str) -> Result<Option<Channel>> {
+        self.call(
+            Operation::DescribeSignalingChannel,
+            self.inner.describe_channel(name),
+        )
+        .await
+    }
+
+    async fn list_channels(&self) -> Result<Vec<Channel>> {
+        self.call(Operation::ListSignalingChannels, self.inner.list_channels())
+            .await
+    }
+
+    async fn create_channel(&self, channel: &NewChannel) -> Result<String> {
+        self.call(
+            Operation::CreateSignalingChannel,
+            self.inner.create_channel(channel),
+        )
+        .await
+    }
+
+    async fn update_channel(
+        &self,
+        arn: &str,
+        version: &str,
+        message_ttl_seconds: i32,
+    ) -> Result<()> {
+        let call = self.inner.update_channel(arn, version, message_ttl_seconds);
+        self.call(Operation::UpdateSignalingChannel, call).await
+    }
+
+    async fn delete_channel(&self, arn: &str, version: &str) -> Result<()> {
+        self.call(
+            Operation::DeleteSignalingChannel,
+            self.inner.delete_channel(arn, version),
+        )
+        .await
+    }
+
+    /// Two calls (one per role); one token per call.
+    async fn channel_endpoints(&self, arn: &str) -> Result<ChannelEndpoints> {
+        self.limiter
+            .acquire(Operation::GetSignalingChannelEndpoint)
+            .await;
+        self.call(
+            Operation::GetSignalingChannelEndpoint,
+            self.inner.channel_endpoints(arn),
+        )
+        .await
+    }
+
+    async fn describe_media_storage(
+        &self,
+        channel_arn: &str,
+    ) -> Result<Option<MediaStorageConfig>> {
+        let call = self.inner.describe_media_storage(channel_arn);
+        self.call(Operation::DescribeMediaStorageConfiguration, call)
+            .await
+    }
+
+    async fn update_media_storage(
+        &self,
+        channel_arn: &str,
+        config: &MediaStorageConfig,
+    ) -> Result<()> {
+        let call = self.inner.update_media_storage(channel_arn, config);
+        self.call(Operation::UpdateMediaStorageConfiguration, call)
             .await
     }
 }

@@ -7,12 +7,20 @@ use async_trait::async_trait;
 use aws_sdk_kinesisvideo::Client;
 use aws_sdk_kinesisvideo::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kinesisvideo::types::{
-    ApiName, ComparisonOperator, DefaultStorageTier, StreamInfo, StreamNameCondition,
-    StreamStorageConfiguration, UpdateDataRetentionOperation,
+    self as sdk, ApiName, ChannelInfo, ChannelProtocol, ChannelRole, ChannelType,
+    ComparisonOperator, DefaultStorageTier, SingleMasterChannelEndpointConfiguration,
+    SingleMasterConfiguration, StreamInfo, StreamNameCondition, StreamStorageConfiguration,
+    UpdateDataRetentionOperation,
 };
 
-use super::{KinesisVideo, NewStream, RetentionChange, Stream, StreamStatus, TagRead};
-use crate::api::StorageTier;
+use super::{
+    Channel, KinesisVideo, MediaStorageConfig, NewChannel, NewStream, ResourceStatus,
+    RetentionChange, Stream, TagRead, is_channel_arn,
+};
+use crate::api::{
+    ChannelEndpoints, ConfigurationStatus, ImageFormat, ImageGeneration, ImageSelectorType,
+    Notification, RoleEndpoints, StorageTier,
+};
 use crate::{Error, Result};
 
 /// ListStreams page size: the most KVS returns in one call.
@@ -129,12 +137,99 @@ fn to_stream(info: &StreamInfo) -> Stream {
         name: info.stream_name().unwrap_or_default().to_string(),
         arn: info.stream_arn().unwrap_or_default().to_string(),
         version: info.version().unwrap_or_default().to_string(),
-        status: StreamStatus::parse(info.status().map(|s| s.as_str()).unwrap_or("UNKNOWN")),
+        status: ResourceStatus::parse(info.status().map(|s| s.as_str()).unwrap_or("UNKNOWN")),
         device_name: info.device_name().map(str::to_string),
         media_type: info.media_type().map(str::to_string),
         kms_key_id: info.kms_key_id().map(str::to_string),
         data_retention_in_hours: info.data_retention_in_hours().unwrap_or(0),
         creation_time: info.creation_time().map(|t| t.secs()),
+    }
+}
+
+fn to_channel(info: &ChannelInfo) -> Channel {
+    Channel {
+        name: info.channel_name().unwrap_or_default().to_string(),
+        arn: info.channel_arn().unwrap_or_default().to_string(),
+        version: info.version().unwrap_or_default().to_string(),
+        status: ResourceStatus::parse(
+            info.channel_status()
+                .map(|s| s.as_str())
+                .unwrap_or("UNKNOWN"),
+        ),
+        message_ttl_seconds: info
+            .single_master_configuration()
+            .and_then(|c| c.message_ttl_seconds()),
+        creation_time: info.creation_time().map(|t| t.secs()),
+    }
+}
+
+fn to_sdk_status(status: ConfigurationStatus) -> sdk::ConfigurationStatus {
+    match status {
+        ConfigurationStatus::Enabled => sdk::ConfigurationStatus::Enabled,
+        ConfigurationStatus::Disabled => sdk::ConfigurationStatus::Disabled,
+    }
+}
+
+fn from_sdk_status(status: &sdk::ConfigurationStatus) -> ConfigurationStatus {
+    match status {
+        sdk::ConfigurationStatus::Enabled => ConfigurationStatus::Enabled,
+        _ => ConfigurationStatus::Disabled,
+    }
+}
+
+fn to_sdk_image_generation(config: &ImageGeneration) -> Result<sdk::ImageGenerationConfiguration> {
+    let destination = sdk::ImageGenerationDestinationConfig::builder()
+        .uri(&config.destination_uri)
+        .destination_region(&config.destination_region)
+        .build()
+        .map_err(|e| Error::InvalidSpec(e.to_string()))?;
+    let mut builder = sdk::ImageGenerationConfiguration::builder()
+        .status(to_sdk_status(config.status))
+        .image_selector_type(match config.image_selector_type {
+            ImageSelectorType::ServerTimestamp => sdk::ImageSelectorType::ServerTimestamp,
+            ImageSelectorType::ProducerTimestamp => sdk::ImageSelectorType::ProducerTimestamp,
+        })
+        .destination_config(destination)
+        .sampling_interval(config.sampling_interval)
+        .format(match config.format {
+            ImageFormat::Jpeg => sdk::Format::Jpeg,
+            ImageFormat::Png => sdk::Format::Png,
+        })
+        .set_width_pixels(config.width_pixels)
+        .set_height_pixels(config.height_pixels);
+    for (key, value) in config.format_config.iter().flatten() {
+        builder = builder.format_config(sdk::FormatConfigKey::from(key.as_str()), value);
+    }
+    builder
+        .build()
+        .map_err(|e| Error::InvalidSpec(e.to_string()))
+}
+
+fn from_sdk_image_generation(config: &sdk::ImageGenerationConfiguration) -> ImageGeneration {
+    let destination = config.destination_config();
+    let format_config: Option<BTreeMap<String, String>> = config.format_config().map(|map| {
+        map.iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.clone()))
+            .collect()
+    });
+    ImageGeneration {
+        status: from_sdk_status(config.status()),
+        destination_uri: destination.map(|d| d.uri().to_string()).unwrap_or_default(),
+        destination_region: destination
+            .map(|d| d.destination_region().to_string())
+            .unwrap_or_default(),
+        image_selector_type: match config.image_selector_type() {
+            sdk::ImageSelectorType::ProducerTimestamp => ImageSelectorType::ProducerTimestamp,
+            _ => ImageSelectorType::ServerTimestamp,
+        },
+        sampling_interval: config.sampling_interval(),
+        format: match config.format() {
+            sdk::Format::Png => ImageFormat::Png,
+            _ => ImageFormat::Jpeg,
+        },
+        format_config: format_config.filter(|m| !m.is_empty()),
+        width_pixels: config.width_pixels(),
+        height_pixels: config.height_pixels(),
     }
 }
 
@@ -254,7 +349,20 @@ impl KinesisVideo for SdkKinesisVideo {
         Ok(())
     }
 
-    async fn tag_stream(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<()> {
+    async fn tag(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<()> {
+        if is_channel_arn(arn) {
+            let mut request = self.client.tag_resource().resource_arn(arn);
+            for (key, value) in tags {
+                let tag = sdk::Tag::builder()
+                    .key(key)
+                    .value(value)
+                    .build()
+                    .map_err(|e| Error::InvalidSpec(e.to_string()))?;
+                request = request.tags(tag);
+            }
+            request.send().await.map_err(map_err)?;
+            return Ok(());
+        }
         let mut request = self.client.tag_stream().stream_arn(arn);
         for (key, value) in tags {
             request = request.tags(key, value);
@@ -263,7 +371,17 @@ impl KinesisVideo for SdkKinesisVideo {
         Ok(())
     }
 
-    async fn untag_stream(&self, arn: &str, keys: &[String]) -> Result<()> {
+    async fn untag(&self, arn: &str, keys: &[String]) -> Result<()> {
+        if is_channel_arn(arn) {
+            self.client
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_key_list(Some(keys.to_vec()))
+                .send()
+                .await
+                .map_err(map_err)?;
+            return Ok(());
+        }
         self.client
             .untag_stream()
             .stream_arn(arn)
@@ -279,19 +397,30 @@ impl KinesisVideo for SdkKinesisVideo {
         let mut tags = BTreeMap::new();
         let mut next_token: Option<String> = None;
         loop {
-            let page = self
-                .client
-                .list_tags_for_stream()
-                .stream_arn(arn)
-                .set_next_token(next_token.take())
-                .send()
-                .await
-                .map_err(map_err)?;
-            if let Some(page_tags) = page.tags() {
-                tags.extend(page_tags.iter().map(|(k, v)| (k.clone(), v.clone())));
-            }
-            match page.next_token() {
-                Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
+            let (page_tags, token) = if is_channel_arn(arn) {
+                let page = self
+                    .client
+                    .list_tags_for_resource()
+                    .resource_arn(arn)
+                    .set_next_token(next_token.take())
+                    .send()
+                    .await
+                    .map_err(map_err)?;
+                (page.tags().cloned(), page.next_token().map(str::to_string))
+            } else {
+                let page = self
+                    .client
+                    .list_tags_for_stream()
+                    .stream_arn(arn)
+                    .set_next_token(next_token.take())
+                    .send()
+                    .await
+                    .map_err(map_err)?;
+                (page.tags().cloned(), page.next_token().map(str::to_string))
+            };
+            tags.extend(page_tags.unwrap_or_default());
+            match token {
+                Some(token) if !token.is_empty() => next_token = Some(token),
                 _ => return Ok(tags),
             }
         }
@@ -343,6 +472,239 @@ impl KinesisVideo for SdkKinesisVideo {
             .stream_arn(arn)
             .current_version(version)
             .stream_storage_configuration(storage_configuration(tier)?)
+            .send()
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn describe_image_generation(&self, stream_arn: &str) -> Result<Option<ImageGeneration>> {
+        let out = self
+            .client
+            .describe_image_generation_configuration()
+            .stream_arn(stream_arn)
+            .send()
+            .await
+            .map_err(map_err)?;
+        Ok(out
+            .image_generation_configuration()
+            .map(from_sdk_image_generation))
+    }
+
+    async fn update_image_generation(
+        &self,
+        stream_arn: &str,
+        config: &ImageGeneration,
+    ) -> Result<()> {
+        self.client
+            .update_image_generation_configuration()
+            .stream_arn(stream_arn)
+            .image_generation_configuration(to_sdk_image_generation(config)?)
+            .send()
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn describe_notification(&self, stream_arn: &str) -> Result<Option<Notification>> {
+        let out = self
+            .client
+            .describe_notification_configuration()
+            .stream_arn(stream_arn)
+            .send()
+            .await
+            .map_err(map_err)?;
+        Ok(out.notification_configuration().map(|c| Notification {
+            status: from_sdk_status(c.status()),
+            destination_uri: c
+                .destination_config()
+                .map(|d| d.uri().to_string())
+                .unwrap_or_default(),
+        }))
+    }
+
+    async fn update_notification(&self, stream_arn: &str, config: &Notification) -> Result<()> {
+        let destination = sdk::NotificationDestinationConfig::builder()
+            .uri(&config.destination_uri)
+            .build()
+            .map_err(|e| Error::InvalidSpec(e.to_string()))?;
+        let configuration = sdk::NotificationConfiguration::builder()
+            .status(to_sdk_status(config.status))
+            .destination_config(destination)
+            .build()
+            .map_err(|e| Error::InvalidSpec(e.to_string()))?;
+        self.client
+            .update_notification_configuration()
+            .stream_arn(stream_arn)
+            .notification_configuration(configuration)
+            .send()
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn describe_channel(&self, name: &str) -> Result<Option<Channel>> {
+        match self
+            .client
+            .describe_signaling_channel()
+            .channel_name(name)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.channel_info().map(to_channel)),
+            Err(err) => match map_err(err) {
+                Error::NotFound(_) => Ok(None),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn list_channels(&self) -> Result<Vec<Channel>> {
+        let mut channels = Vec::new();
+        let mut next_token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_signaling_channels()
+                .max_results(LIST_PAGE_SIZE)
+                .set_next_token(next_token.take())
+                .send()
+                .await
+                .map_err(map_err)?;
+            channels.extend(page.channel_info_list().iter().map(to_channel));
+            match page.next_token() {
+                Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
+                _ => return Ok(channels),
+            }
+        }
+    }
+
+    async fn create_channel(&self, channel: &NewChannel) -> Result<String> {
+        let mut request = self
+            .client
+            .create_signaling_channel()
+            .channel_name(&channel.name)
+            .channel_type(ChannelType::SingleMaster)
+            .single_master_configuration(
+                SingleMasterConfiguration::builder()
+                    .message_ttl_seconds(channel.message_ttl_seconds)
+                    .build(),
+            );
+        for (key, value) in &channel.tags {
+            let tag = sdk::Tag::builder()
+                .key(key)
+                .value(value)
+                .build()
+                .map_err(|e| Error::InvalidSpec(e.to_string()))?;
+            request = request.tags(tag);
+        }
+        let out = request.send().await.map_err(map_err)?;
+        Ok(out.channel_arn().unwrap_or_default().to_string())
+    }
+
+    async fn update_channel(
+        &self,
+        arn: &str,
+        version: &str,
+        message_ttl_seconds: i32,
+    ) -> Result<()> {
+        self.client
+            .update_signaling_channel()
+            .channel_arn(arn)
+            .current_version(version)
+            .single_master_configuration(
+                SingleMasterConfiguration::builder()
+                    .message_ttl_seconds(message_ttl_seconds)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn delete_channel(&self, arn: &str, version: &str) -> Result<()> {
+        self.client
+            .delete_signaling_channel()
+            .channel_arn(arn)
+            .current_version(version)
+            .send()
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn channel_endpoints(&self, arn: &str) -> Result<ChannelEndpoints> {
+        let mut endpoints = ChannelEndpoints::default();
+        for role in [ChannelRole::Master, ChannelRole::Viewer] {
+            let configuration = SingleMasterChannelEndpointConfiguration::builder()
+                .protocols(ChannelProtocol::Wss)
+                .protocols(ChannelProtocol::Https)
+                .role(role.clone())
+                .build();
+            let out = self
+                .client
+                .get_signaling_channel_endpoint()
+                .channel_arn(arn)
+                .single_master_channel_endpoint_configuration(configuration)
+                .send()
+                .await
+                .map_err(map_err)?;
+            let mut found = RoleEndpoints::default();
+            for item in out.resource_endpoint_list() {
+                let url = item.resource_endpoint().map(str::to_string);
+                match item.protocol() {
+                    Some(ChannelProtocol::Wss) => found.wss = url,
+                    Some(ChannelProtocol::Https) => found.https = url,
+                    _ => {}
+                }
+            }
+            match role {
+                ChannelRole::Master => endpoints.master = found,
+                _ => endpoints.viewer = found,
+            }
+        }
+        Ok(endpoints)
+    }
+
+    async fn describe_media_storage(
+        &self,
+        channel_arn: &str,
+    ) -> Result<Option<MediaStorageConfig>> {
+        let out = self
+            .client
+            .describe_media_storage_configuration()
+            .channel_arn(channel_arn)
+            .send()
+            .await
+            .map_err(map_err)?;
+        Ok(out
+            .media_storage_configuration()
+            .map(|c| MediaStorageConfig {
+                stream_arn: c.stream_arn().map(str::to_string),
+                enabled: *c.status() == sdk::MediaStorageConfigurationStatus::Enabled,
+            }))
+    }
+
+    async fn update_media_storage(
+        &self,
+        channel_arn: &str,
+        config: &MediaStorageConfig,
+    ) -> Result<()> {
+        let status = if config.enabled {
+            sdk::MediaStorageConfigurationStatus::Enabled
+        } else {
+            sdk::MediaStorageConfigurationStatus::Disabled
+        };
+        let configuration = sdk::MediaStorageConfiguration::builder()
+            .set_stream_arn(config.stream_arn.clone())
+            .status(status)
+            .build()
+            .map_err(|e| Error::InvalidSpec(e.to_string()))?;
+        self.client
+            .update_media_storage_configuration()
+            .channel_arn(channel_arn)
+            .media_storage_configuration(configuration)
             .send()
             .await
             .map_err(map_err)?;

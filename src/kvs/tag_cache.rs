@@ -1,4 +1,4 @@
-//! Remembering each stream's tags between reconciles.
+//! Remembering each stream's (and channel's) tags between reconciles.
 //!
 //! ListTagsForStream has a quota of 50 calls per second for the whole account: asking it on
 //! every reconcile would make it the bottleneck when many VideoStreams converge at once. The
@@ -13,9 +13,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::time::Instant;
 
-use super::{KinesisVideo, NewStream, RetentionChange, Stream, TagRead};
+use super::{
+    Channel, KinesisVideo, MediaStorageConfig, NewChannel, NewStream, RetentionChange, Stream,
+    TagRead,
+};
 use crate::Result;
-use crate::api::StorageTier;
+use crate::api::{ChannelEndpoints, ImageGeneration, Notification, StorageTier};
 
 type Tags = BTreeMap<String, String>;
 
@@ -119,8 +122,8 @@ impl<K: KinesisVideo> KinesisVideo for TagCached<K> {
         self.inner.update_data_retention(arn, version, change).await
     }
 
-    async fn tag_stream(&self, arn: &str, tags: &Tags) -> Result<()> {
-        let result = self.inner.tag_stream(arn, tags).await;
+    async fn tag(&self, arn: &str, tags: &Tags) -> Result<()> {
+        let result = self.inner.tag(arn, tags).await;
         match &result {
             Ok(()) => self.cache.amend(arn, |known| known.extend(tags.clone())),
             // Unknown outcome: ask AWS next time.
@@ -129,8 +132,8 @@ impl<K: KinesisVideo> KinesisVideo for TagCached<K> {
         result
     }
 
-    async fn untag_stream(&self, arn: &str, keys: &[String]) -> Result<()> {
-        let result = self.inner.untag_stream(arn, keys).await;
+    async fn untag(&self, arn: &str, keys: &[String]) -> Result<()> {
+        let result = self.inner.untag(arn, keys).await;
         match &result {
             Ok(()) => self
                 .cache
@@ -166,5 +169,74 @@ impl<K: KinesisVideo> KinesisVideo for TagCached<K> {
 
     async fn update_storage_tier(&self, arn: &str, version: &str, tier: StorageTier) -> Result<()> {
         self.inner.update_storage_tier(arn, version, tier).await
+    }
+
+    async fn describe_image_generation(&self, stream_arn: &str) -> Result<Option<ImageGeneration>> {
+        self.inner.describe_image_generation(stream_arn).await
+    }
+
+    async fn update_image_generation(
+        &self,
+        stream_arn: &str,
+        config: &ImageGeneration,
+    ) -> Result<()> {
+        self.inner.update_image_generation(stream_arn, config).await
+    }
+
+    async fn describe_notification(&self, stream_arn: &str) -> Result<Option<Notification>> {
+        self.inner.describe_notification(stream_arn).await
+    }
+
+    async fn update_notification(&self, stream_arn: &str, config: &Notification) -> Result<()> {
+        self.inner.update_notification(stream_arn, config).await
+    }
+
+    async fn describe_channel(&self, name: &str) -> Result<Option<Channel>> {
+        self.inner.describe_channel(name).await
+    }
+
+    async fn list_channels(&self) -> Result<Vec<Channel>> {
+        self.inner.list_channels().await
+    }
+
+    async fn create_channel(&self, channel: &NewChannel) -> Result<String> {
+        let arn = self.inner.create_channel(channel).await?;
+        self.cache.remember(&arn, channel.tags.clone());
+        Ok(arn)
+    }
+
+    async fn update_channel(
+        &self,
+        arn: &str,
+        version: &str,
+        message_ttl_seconds: i32,
+    ) -> Result<()> {
+        self.inner
+            .update_channel(arn, version, message_ttl_seconds)
+            .await
+    }
+
+    async fn delete_channel(&self, arn: &str, version: &str) -> Result<()> {
+        self.cache.forget(arn);
+        self.inner.delete_channel(arn, version).await
+    }
+
+    async fn channel_endpoints(&self, arn: &str) -> Result<ChannelEndpoints> {
+        self.inner.channel_endpoints(arn).await
+    }
+
+    async fn describe_media_storage(
+        &self,
+        channel_arn: &str,
+    ) -> Result<Option<MediaStorageConfig>> {
+        self.inner.describe_media_storage(channel_arn).await
+    }
+
+    async fn update_media_storage(
+        &self,
+        channel_arn: &str,
+        config: &MediaStorageConfig,
+    ) -> Result<()> {
+        self.inner.update_media_storage(channel_arn, config).await
     }
 }

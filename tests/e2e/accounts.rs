@@ -7,7 +7,7 @@ use aws_config::BehaviorVersion;
 use aws_sdk_kinesisvideo::config::{Credentials, Region};
 use kvs_emulator::{Operation, RoleRule};
 use kvs_operator::api::OWNER_TAG;
-use kvs_operator::status::{READY, STALLED, SYNCED, find};
+use kvs_operator::engine::conditions::{READY, STALLED, SYNCED, find};
 
 use crate::support::{Harness, OperatorOptions};
 use crate::tenancy::{camera, wait_binding_ready};

@@ -20,7 +20,7 @@ use k8s_openapi::api::core::v1::Container;
 use kube::api::Api;
 use kvs_emulator::{Emulator, Running};
 use kvs_operator::api::VideoStream;
-use kvs_operator::status::{READY, find};
+use kvs_operator::engine::conditions::{READY, find};
 use kvs_testenv::{ControlPlane, Output, service_account_user};
 use serde::Deserialize;
 use serde_json::{Value, json};

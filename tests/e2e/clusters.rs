@@ -3,7 +3,7 @@
 
 use kvs_emulator::Operation;
 use kvs_operator::api::{CLUSTER_TAG, OWNER_TAG};
-use kvs_operator::status::{SYNCED, find};
+use kvs_operator::engine::conditions::{SYNCED, find};
 use kvs_testenv::ControlPlane;
 
 use crate::support::{Harness, OperatorOptions};

@@ -3,7 +3,7 @@
 use aws_sdk_kinesisvideo::types::UpdateDataRetentionOperation;
 use kvs_emulator::Operation;
 use kvs_operator::api::{CLUSTER_TAG, OWNER_TAG};
-use kvs_operator::controller::FINALIZER;
+use kvs_operator::engine::reconcile::FINALIZER;
 
 use crate::support::{Harness, sdk_client};
 

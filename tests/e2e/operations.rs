@@ -235,9 +235,10 @@ async fn a_leader_cut_off_from_the_api_server_stops_mutating_before_the_follower
     // are members (the assignment is a pure function of the names).
     let names: std::collections::BTreeSet<String> =
         ["replica-a".to_string(), "replica-b".to_string()].into();
-    let leading = kvs_operator::shards::assignee(kvs_operator::shards::DEFAULT_SHARD, &names)
-        .expect("an assignee")
-        .to_string();
+    let leading =
+        kvs_operator::engine::shards::assignee(kvs_operator::engine::shards::DEFAULT_SHARD, &names)
+            .expect("an assignee")
+            .to_string();
     let following = names.iter().find(|n| **n != leading).unwrap().clone();
     let mut leader_options = keyed(elected(&h, &leading), "AKIDLEADER");
     leader_options.kubeconfig = Some(through_proxy);

@@ -2,7 +2,7 @@
 
 use kvs_emulator::Operation;
 use kvs_operator::api::OWNER_TAG;
-use kvs_operator::status::{READY, SYNCED, find};
+use kvs_operator::engine::conditions::{READY, SYNCED, find};
 
 use crate::support::{Harness, sdk_client};
 

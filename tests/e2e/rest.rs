@@ -145,3 +145,56 @@ async fn a_restart_reproves_the_fleet_with_one_scan_and_no_per_stream_call() {
     assert!(h.emulator.calls_of(Operation::ListStreams).total >= 1);
     assert_eq!(versions(&h).await, before, "no status was written");
 }
+
+#[tokio::test]
+async fn past_the_accounts_stream_limit_the_rest_wait_and_nothing_else_is_blocked() {
+    let h = Harness::without_operator("limit").await;
+    h.emulator
+        .update_settings(|s| s.limits.max_streams = Some(4))
+        .expect("settings");
+    let _operator = h.spawn_operator(&options(&h, "100h"));
+    let all: String = (0..6).map(|i| format!("---\n{}", camera(i))).collect();
+    h.apply_ok(&all).await;
+    let mut limited = 0;
+    for i in 0..6 {
+        let name = format!("cam-{i:02}");
+        let vs = h
+            .wait_for(&name, "Ready or LimitExceeded", |vs| {
+                vs.status.as_ref().is_some_and(|s| {
+                    kvs_operator::engine::conditions::find(
+                        &s.conditions,
+                        kvs_operator::engine::conditions::READY,
+                    )
+                    .is_some_and(|c| c.status == "True" || c.reason == "LimitExceeded")
+                })
+            })
+            .await;
+        let ready = kvs_operator::engine::conditions::find(
+            &vs.status.unwrap().conditions,
+            kvs_operator::engine::conditions::READY,
+        )
+        .unwrap()
+        .clone();
+        if ready.reason == "LimitExceeded" {
+            assert!(
+                ready.message.contains("AccountStreamLimitExceeded"),
+                "{}",
+                ready.message
+            );
+            limited += 1;
+        }
+    }
+    assert_eq!(limited, 2, "four fit, two wait");
+    // The streams that fit are still managed: a change to one goes through at once.
+    let fitted = (0..6)
+        .map(|i| format!("cam-{i:02}"))
+        .find(|n| h.emulator.stream(n).is_some())
+        .expect("a stream that fit");
+    let index: usize = fitted[4..].parse().unwrap();
+    h.apply_ok(&camera(index).replace("dataRetentionInHours: 24", "dataRetentionInHours: 30"))
+        .await;
+    h.wait_stream(&fitted, "at 30h", |s| {
+        s.is_some_and(|s| s.data_retention_in_hours == 30)
+    })
+    .await;
+}

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
 use kvs_emulator::CallRecord;
-use kvs_operator::shards::{DEFAULT_SHARD, assignee, lease_name};
+use kvs_operator::engine::shards::{DEFAULT_SHARD, assignee, lease_name};
 
 use crate::operations::elected;
 use crate::support::{Harness, Operator};
@@ -137,8 +137,11 @@ async fn replicas_share_the_shards_fail_over_within_the_lease_and_never_write_to
         for c in 0..5 {
             h.wait_for_in(ns, &format!("cam-{c}"), "Ready", |vs| {
                 vs.status.as_ref().is_some_and(|s| {
-                    kvs_operator::status::find(&s.conditions, kvs_operator::status::READY)
-                        .is_some_and(|c| c.status == "True")
+                    kvs_operator::engine::conditions::find(
+                        &s.conditions,
+                        kvs_operator::engine::conditions::READY,
+                    )
+                    .is_some_and(|c| c.status == "True")
                 })
             })
             .await;

@@ -12,7 +12,7 @@ use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams};
 use kvs_emulator::{Emulator, Running};
 use kvs_operator::api::{AccountBinding, VideoStream};
-use kvs_operator::status::{READY, SYNCED, find};
+use kvs_operator::engine::conditions::{READY, SYNCED, find};
 use kvs_testenv::{ControlPlane, Output};
 use tokio::process::Child;
 use tokio::sync::OnceCell;

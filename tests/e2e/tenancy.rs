@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use kvs_emulator::Operation;
 use kvs_operator::api::{AccountBinding, CLUSTER_TAG, OWNER_TAG};
-use kvs_operator::status::{READY, STALLED, SYNCED, find};
+use kvs_operator::engine::conditions::{READY, STALLED, SYNCED, find};
 
 use crate::support::{Harness, OperatorOptions, sdk_client};
 

@@ -58,19 +58,19 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{/*
-Rules on VideoStreams and Events, shared by the ClusterRole (all namespaces)
-and the Roles of namespaced mode: exactly the calls the operator makes, as the
-API server's audit log of the operator running under this chart records them
-(tests/e2e/node/rbac.rs). It watches VideoStreams (list, watch), adds and
-removes its finalizer with a merge patch, writes status with server-side apply
-(a patch), and records Events, patching a repeated one into a series.
+Rules on VideoStreams, SignalingChannels and Events, shared by the ClusterRole
+(all namespaces) and the Roles of namespaced mode: exactly the calls the operator
+makes, as the API server's audit log of the operator running under this chart
+records them (tests/e2e/node/rbac.rs). It watches each kind (list, watch), adds
+and removes its finalizer with a merge patch, writes status with server-side
+apply (a patch), and records Events, patching a repeated one into a series.
 */}}
 {{- define "kvs-operator.rules" -}}
 - apiGroups: ["kvs-operator.dev"]
-  resources: ["videostreams"]
+  resources: ["videostreams", "signalingchannels"]
   verbs: ["list", "watch", "patch"]
 - apiGroups: ["kvs-operator.dev"]
-  resources: ["videostreams/status"]
+  resources: ["videostreams/status", "signalingchannels/status"]
   verbs: ["patch"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]

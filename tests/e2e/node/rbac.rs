@@ -1,7 +1,8 @@
 //! The chart's RBAC, derived from what the operator really calls: the API server's audit
 //! log of the operator running in its pods under the chart's ServiceAccount, through a
-//! whole lifecycle (leader election, an AccountBinding, create, updates, repeated Events,
-//! delete, the binding's deletion, a graceful stop). Every request it made was allowed, and every permission the chart binds to the
+//! whole lifecycle (leader election, an AccountBinding, a VideoStream created, updated
+//! with a repeated Event and deleted, a SignalingChannel, the binding's deletion, a
+//! graceful stop). Every request it made was allowed, and every permission the chart binds to the
 //! ServiceAccount was used. Nothing here lists today's resources or verbs: a new kind, a
 //! new call or a new rule shows up by itself.
 
@@ -202,6 +203,34 @@ async fn the_chart_grants_exactly_the_permissions_the_operator_uses() {
     ])
     .await;
     assert!(test.emulator.streams().is_empty(), "the stream was deleted");
+    // A SignalingChannel through the same engine: created, Ready, deleted.
+    let channel = "apiVersion: kvs-operator.dev/v1alpha1\nkind: SignalingChannel\n\
+                   metadata: {name: bell}\nspec: {channelName: rbac-bell, messageTtlSeconds: 60}\n";
+    let out = test
+        .cluster
+        .plane()
+        .kubectl_with_stdin(["apply", "-n", &cameras, "-f", "-"], channel)
+        .await
+        .expect("kubectl runs");
+    assert!(out.success(), "{}", out.stderr);
+    test.kubectl_ok(&[
+        "wait",
+        "signalingchannel/bell",
+        "-n",
+        &cameras,
+        "--for=condition=Ready",
+        "--timeout=120s",
+    ])
+    .await;
+    test.kubectl_ok(&[
+        "delete",
+        "signalingchannel",
+        "bell",
+        "-n",
+        &cameras,
+        "--timeout=60s",
+    ])
+    .await;
     // The binding goes once nothing it serves has a stream: its finalizer is released.
     test.kubectl_ok(&["delete", "accountbinding", "rbac-tenant", "--timeout=60s"])
         .await;

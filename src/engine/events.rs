@@ -5,7 +5,7 @@
 
 use kube::runtime::events::EventType;
 
-use crate::budget::Budget;
+use super::budget::Budget;
 
 /// Events per second, and saved up, for each type.
 const PER_SECOND: f64 = 5.0;

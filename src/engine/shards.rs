@@ -3,7 +3,7 @@
 //! A shard is an AccountBinding (its namespaces, its AWS identity) or `default` (the
 //! namespaces no binding selects, served with the operator's own identity). Each shard has
 //! a Lease; only its holder reconciles the shard's VideoStreams and calls AWS for them,
-//! through a gate fenced by that Lease (see [`crate::leader`]).
+//! through a gate fenced by that Lease (see [`super::leader`]).
 //!
 //! Replicas find each other through membership Leases, one per replica, renewed like any
 //! Lease. Every replica computes the same assignment by rendezvous hashing of each shard
@@ -27,7 +27,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::leader::{Fence, LeaderElector, LeaseTiming};
+use super::leader::{Fence, LeaderElector, LeaseTiming};
 use crate::{Error, Result};
 
 /// The shard of the namespaces no AccountBinding selects.

@@ -1,4 +1,4 @@
-//! The pure heart of the operator: given what the spec asks for and what KVS reports,
+//! The pure planner of a VideoStream: given what the spec asks for and what KVS reports,
 //! decide the single next step. No I/O here, so every rule is a table test.
 //!
 //! One step per reconcile, because KVS refuses a second mutation while the first one still
@@ -7,27 +7,30 @@
 use std::collections::BTreeMap;
 
 use crate::api::{
-    CLUSTER_TAG, DeletionPolicy, OWNER_TAG, RESERVED_TAG_PREFIXES, StorageTier, VideoStream,
+    DeletionPolicy, ImageGeneration, ManagementPolicy, Notification, StorageTier, VideoStream,
 };
+use crate::engine::lifecycle::{self, CleanupPlan, Gate, gate};
+use crate::engine::ownership::{Owner, Ownership, TagChange, tag_mutation};
 use crate::kms;
-use crate::kvs::{NewStream, RetentionChange, Stream, StreamStatus};
+use crate::kvs::{NewStream, ResourceStatus, RetentionChange, Stream};
 
 /// What the VideoStream asks for. `None` fields are not managed.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Desired {
     pub name: String,
-    /// Value of the owner tag: `<namespace>/<name>` of the VideoStream.
-    pub owner: String,
-    /// Value of the cluster tag: this operator's `--cluster-id`.
-    pub cluster: String,
+    /// The ownership tags' values: this VideoStream and this cluster.
+    pub owner: Owner,
     pub device_name: Option<String>,
     pub media_type: Option<String>,
     pub kms_key_id: Option<String>,
     pub data_retention_in_hours: Option<i32>,
     pub tags: Option<BTreeMap<String, String>>,
     pub storage_tier: Option<StorageTier>,
+    pub image_generation: Option<ImageGeneration>,
+    pub notification: Option<Notification>,
     pub adopt_existing: bool,
     pub deletion_policy: DeletionPolicy,
+    pub management_policy: ManagementPolicy,
 }
 
 impl Desired {
@@ -36,32 +39,26 @@ impl Desired {
         let spec = &vs.spec;
         Desired {
             name: vs.stream_name(),
-            owner: vs.owner_id(),
-            cluster: cluster.to_string(),
+            owner: Owner::of(vs, cluster),
             device_name: spec.device_name.clone(),
             media_type: spec.media_type.clone(),
             kms_key_id: spec.kms_key_id.clone(),
             data_retention_in_hours: spec.data_retention_in_hours,
             tags: spec.tags.clone(),
             storage_tier: spec.storage_tier,
+            image_generation: spec.image_generation.clone(),
+            notification: spec.notification.clone(),
             adopt_existing: spec.adopt_existing,
             deletion_policy: spec.deletion_policy,
+            management_policy: spec.management_policy,
         }
-    }
-
-    /// The tags that make a stream ours: owner and cluster, always written together.
-    pub fn ownership_tags(&self) -> BTreeMap<String, String> {
-        BTreeMap::from([
-            (OWNER_TAG.to_string(), self.owner.clone()),
-            (CLUSTER_TAG.to_string(), self.cluster.clone()),
-        ])
     }
 
     /// The CreateStream request: everything at once, the ownership tags included, so a
     /// stream is never seen without them.
     fn new_stream(&self) -> NewStream {
         let mut tags = self.tags.clone().unwrap_or_default();
-        tags.extend(self.ownership_tags());
+        tags.extend(self.owner.tags());
         NewStream {
             name: self.name.clone(),
             device_name: self.device_name.clone(),
@@ -74,51 +71,21 @@ impl Desired {
     }
 }
 
-/// What KVS reports about an existing stream.
+/// What KVS reports about an existing stream. The configurations are only observed when
+/// the spec manages them (and the stream is ACTIVE).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observed {
     pub stream: Stream,
     pub tags: BTreeMap<String, String>,
-    /// Only observed when the spec manages the storage tier.
     pub storage_tier: Option<StorageTier>,
+    pub image_generation: Option<ImageGeneration>,
+    pub notification: Option<Notification>,
 }
 
 impl Observed {
     /// Whose the stream is, by its tags, from `desired`'s point of view.
     pub fn ownership(&self, desired: &Desired) -> Ownership {
-        ownership(&self.tags, desired)
-    }
-}
-
-/// Whose a stream is, by its owner and cluster tags.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ownership {
-    /// Both tags name this VideoStream and this cluster.
-    Ours,
-    /// No VideoStream owns it; or (written before cluster tags existed) it names this
-    /// VideoStream but no cluster, which another cluster could equally have written. Only
-    /// adoption makes it ours.
-    Unowned,
-    /// Another VideoStream, or the same name in another cluster, owns it.
-    Foreign {
-        owner: String,
-        cluster: Option<String>,
-    },
-}
-
-/// Whose a stream with `tags` is, for `desired`.
-pub fn ownership(tags: &BTreeMap<String, String>, desired: &Desired) -> Ownership {
-    let Some(owner) = tags.get(OWNER_TAG) else {
-        return Ownership::Unowned;
-    };
-    let cluster = tags.get(CLUSTER_TAG);
-    match cluster {
-        Some(c) if *owner == desired.owner && *c == desired.cluster => Ownership::Ours,
-        None if *owner == desired.owner => Ownership::Unowned,
-        _ => Ownership::Foreign {
-            owner: owner.clone(),
-            cluster: cluster.cloned(),
-        },
+        desired.owner.ownership(&self.tags)
     }
 }
 
@@ -128,19 +95,23 @@ pub enum Plan {
     /// No stream of that name: create it.
     Create(NewStream),
     /// The stream is not ACTIVE: KVS would refuse a mutation, so look again soon.
-    Wait(StreamStatus),
+    Wait(ResourceStatus),
     /// Make one change, with the version just observed.
     Mutate(Mutation),
     /// Nothing can be done until a person acts.
     Blocked(Blocker),
     /// The stream matches the spec.
     InSync,
+    /// ObserveOnly: the stream is there; whatever differs is only reported.
+    Observed,
+    /// ObserveOnly: there is no such stream (and none is created).
+    Absent,
 }
 
 /// One KVS mutation.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mutation {
-    /// Write the ownership tags on an unowned stream the spec asked to adopt.
+    /// Claim an unowned stream the spec asked to adopt: write the ownership tags.
     Adopt,
     UpdateStream {
         device_name: Option<String>,
@@ -152,17 +123,15 @@ pub enum Mutation {
         change: RetentionChange,
     },
     UpdateStorageTier(StorageTier),
-    /// Remove tags the spec no longer lists (done before adding, so a replacement never
-    /// crosses the 50-tag limit).
-    Untag(Vec<String>),
-    /// Add or change tags.
-    Tag(BTreeMap<String, String>),
+    Tags(TagChange),
+    UpdateImageGeneration(ImageGeneration),
+    UpdateNotification(Notification),
 }
 
 /// Why nothing can be changed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Blocker {
-    /// The stream belongs to another VideoStream or cluster (`Foreign`), or to none and the
+    /// The stream belongs to another object or cluster (`Foreign`), or to none and the
     /// spec did not ask to adopt it (`Unowned`).
     NotOwned(Ownership),
     /// The stream's KMS key differs from the spec's, and KVS cannot change it.
@@ -175,18 +144,7 @@ pub enum Blocker {
 impl Blocker {
     pub fn message(&self, stream: &str) -> String {
         match self {
-            Blocker::NotOwned(Ownership::Foreign { owner, cluster }) => {
-                let cluster = match cluster {
-                    Some(c) => format!("of cluster {c}"),
-                    None => "of a cluster that did not name itself".to_string(),
-                };
-                format!(
-                    "stream {stream} is owned by VideoStream {owner} {cluster}; it is left untouched"
-                )
-            }
-            Blocker::NotOwned(_) => format!(
-                "stream {stream} already exists and no VideoStream of this cluster owns it; set spec.adoptExisting: true to manage it"
-            ),
+            Blocker::NotOwned(ownership) => ownership.refusal("stream", "VideoStream", stream),
             Blocker::KmsKeyDiffers { desired, actual } => format!(
                 "stream {stream} is encrypted with {} but spec.kmsKeyId is {desired}; KVS cannot change a stream's key",
                 actual.as_deref().unwrap_or(kms::AWS_MANAGED_ALIAS)
@@ -197,33 +155,27 @@ impl Blocker {
 
 /// Decides the next step for a live VideoStream.
 pub fn plan(desired: &Desired, observed: Option<&Observed>) -> Plan {
+    if desired.management_policy == ManagementPolicy::ObserveOnly {
+        return match observed.map(|o| &o.stream.status) {
+            None => Plan::Absent,
+            Some(ResourceStatus::Active) => Plan::Observed,
+            Some(status) => Plan::Wait(status.clone()),
+        };
+    }
     let Some(observed) = observed else {
         return Plan::Create(desired.new_stream());
     };
     let stream = &observed.stream;
-
-    // A stream on its way out changes for no one, whoever owns it; once it is gone the
-    // name is free, so waiting (rather than reporting NotOwned until the next resync)
-    // lets a VideoStream take the name as soon as KVS lets go of it.
-    if stream.status == StreamStatus::Deleting {
-        return Plan::Wait(StreamStatus::Deleting);
-    }
-
-    // Ownership before anything else: a stream that is not ours is never changed.
-    match observed.ownership(desired) {
-        Ownership::Ours => {}
-        foreign @ Ownership::Foreign { .. } => return Plan::Blocked(Blocker::NotOwned(foreign)),
-        Ownership::Unowned if !desired.adopt_existing => {
-            return Plan::Blocked(Blocker::NotOwned(Ownership::Unowned));
-        }
-        Ownership::Unowned if stream.status != StreamStatus::Active => {
-            return Plan::Wait(stream.status.clone());
-        }
-        Ownership::Unowned => return Plan::Mutate(Mutation::Adopt),
-    }
-
-    if stream.status != StreamStatus::Active {
-        return Plan::Wait(stream.status.clone());
+    match gate(
+        &desired.owner,
+        &observed.tags,
+        &stream.status,
+        desired.adopt_existing,
+    ) {
+        Gate::Proceed => {}
+        Gate::Wait(status) => return Plan::Wait(status),
+        Gate::NotOwned(ownership) => return Plan::Blocked(Blocker::NotOwned(ownership)),
+        Gate::Adopt => return Plan::Mutate(Mutation::Adopt),
     }
 
     if kms::differs(desired.kms_key_id.as_deref(), stream.kms_key_id.as_deref()) {
@@ -262,29 +214,24 @@ fn next_mutation(desired: &Desired, observed: &Observed) -> Option<Mutation> {
         return Some(Mutation::UpdateStorageTier(want));
     }
 
-    tag_mutation(desired.tags.as_ref()?, &observed.tags)
-}
-
-/// The tag change that takes `have` to `want` (removals first, so a replacement never
-/// crosses the 50-tag limit), leaving reserved tags alone; `None` when they agree.
-pub fn tag_mutation(
-    want: &BTreeMap<String, String>,
-    have: &BTreeMap<String, String>,
-) -> Option<Mutation> {
-    let stale: Vec<String> = have
-        .keys()
-        .filter(|key| !is_reserved_tag(key) && !want.contains_key(*key))
-        .cloned()
-        .collect();
-    if !stale.is_empty() {
-        return Some(Mutation::Untag(stale));
+    if let Some(want) = &desired.tags
+        && let Some(change) = tag_mutation(want, &observed.tags)
+    {
+        return Some(Mutation::Tags(change));
     }
-    let changed: BTreeMap<String, String> = want
-        .iter()
-        .filter(|(key, value)| have.get(*key) != Some(*value))
-        .map(|(key, value)| (key.clone(), value.clone()))
-        .collect();
-    (!changed.is_empty()).then_some(Mutation::Tag(changed))
+
+    if let Some(want) = &desired.image_generation
+        && observed.image_generation.as_ref() != Some(want)
+    {
+        return Some(Mutation::UpdateImageGeneration(want.clone()));
+    }
+
+    if let Some(want) = &desired.notification
+        && observed.notification.as_ref() != Some(want)
+    {
+        return Some(Mutation::UpdateNotification(want.clone()));
+    }
+    None
 }
 
 /// A managed optional field differs when the spec names a value the stream does not have.
@@ -292,50 +239,16 @@ fn differs(desired: &Option<String>, actual: &Option<String>) -> bool {
     desired.is_some() && desired != actual
 }
 
-/// Tags the operator never adds, changes or removes on the user's behalf.
-pub fn is_reserved_tag(key: &str) -> bool {
-    RESERVED_TAG_PREFIXES
-        .iter()
-        .any(|prefix| key.starts_with(prefix))
-}
-
-/// The next step for a VideoStream being deleted.
-#[derive(Debug, Clone, PartialEq)]
-pub enum CleanupPlan {
-    /// Nothing (left) to do at AWS: remove the finalizer.
-    Done,
-    /// The stream is busy or being deleted: look again soon.
-    Wait(StreamStatus),
-    /// DeleteStream (policy Delete, the stream is ours and ACTIVE).
-    Delete,
-    /// Remove our ownership tags (policy Retain), so the stream can be adopted again later.
-    Release,
-}
-
 /// Decides the next cleanup step. A stream that is not ours is never touched.
 pub fn plan_cleanup(desired: &Desired, observed: Option<&Observed>) -> CleanupPlan {
-    let Some(observed) = observed else {
-        return CleanupPlan::Done;
-    };
-    // Whoever's it is, it will be gone soon: wait for that rather than ask for its tags.
-    if observed.stream.status == StreamStatus::Deleting {
-        return CleanupPlan::Wait(StreamStatus::Deleting);
-    }
-    if observed.ownership(desired) != Ownership::Ours {
-        return CleanupPlan::Done;
-    }
-    if observed.stream.status != StreamStatus::Active {
-        return CleanupPlan::Wait(observed.stream.status.clone());
-    }
-    match desired.deletion_policy {
-        DeletionPolicy::Delete => CleanupPlan::Delete,
-        DeletionPolicy::Retain => CleanupPlan::Release,
-    }
+    let observed = observed.map(|o| (&o.tags, &o.stream.status));
+    lifecycle::plan_cleanup(&desired.owner, observed, desired.deletion_policy)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::{CLUSTER_TAG, ConfigurationStatus, ImageFormat, ImageSelectorType, OWNER_TAG};
 
     const OWNER: &str = "cameras/front-door";
     const CLUSTER: &str = "9b2f6c1e-0d1a-4c55-8f0e-1b2c3d4e5f60";
@@ -344,8 +257,10 @@ mod tests {
     fn desired() -> Desired {
         Desired {
             name: "front-door-cam".into(),
-            owner: OWNER.into(),
-            cluster: CLUSTER.into(),
+            owner: Owner {
+                owner: OWNER.into(),
+                cluster: CLUSTER.into(),
+            },
             device_name: Some("cam-01".into()),
             media_type: Some("video/h264".into()),
             kms_key_id: None,
@@ -354,11 +269,12 @@ mod tests {
             storage_tier: None,
             adopt_existing: false,
             deletion_policy: DeletionPolicy::Delete,
+            ..Desired::default()
         }
     }
 
     /// The stream KVS would report after creating `desired()`.
-    fn observed(status: StreamStatus) -> Observed {
+    fn observed(status: ResourceStatus) -> Observed {
         Observed {
             stream: Stream {
                 name: "front-door-cam".into(),
@@ -377,11 +293,13 @@ mod tests {
                 (CLUSTER_TAG.into(), CLUSTER.into()),
             ]),
             storage_tier: None,
+            image_generation: None,
+            notification: None,
         }
     }
 
     fn active() -> Observed {
-        observed(StreamStatus::Active)
+        observed(ResourceStatus::Active)
     }
 
     fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -423,10 +341,10 @@ mod tests {
         want.data_retention_in_hours = Some(48);
         want.tags = Some(tags(&[("team", "ops")]));
         for status in [
-            StreamStatus::Creating,
-            StreamStatus::Updating,
-            StreamStatus::Deleting,
-            StreamStatus::Other("NEW_STATE".into()),
+            ResourceStatus::Creating,
+            ResourceStatus::Updating,
+            ResourceStatus::Deleting,
+            ResourceStatus::Other("NEW_STATE".into()),
         ] {
             let got = plan(&want, Some(&observed(status.clone())));
             assert_eq!(got, Plan::Wait(status));
@@ -487,22 +405,22 @@ mod tests {
             Case {
                 why: "tag added",
                 change: |d| d.tags = Some(tags(&[("team", "security"), ("site", "hq")])),
-                want: Mutation::Tag(tags(&[("site", "hq")])),
+                want: Mutation::Tags(TagChange::Tag(tags(&[("site", "hq")]))),
             },
             Case {
                 why: "tag value changed",
                 change: |d| d.tags = Some(tags(&[("team", "ops")])),
-                want: Mutation::Tag(tags(&[("team", "ops")])),
+                want: Mutation::Tags(TagChange::Tag(tags(&[("team", "ops")]))),
             },
             Case {
                 why: "tag removed",
                 change: |d| d.tags = Some(BTreeMap::new()),
-                want: Mutation::Untag(vec!["team".into()]),
+                want: Mutation::Tags(TagChange::Untag(vec!["team".into()])),
             },
             Case {
                 why: "tag replaced: removal first",
                 change: |d| d.tags = Some(tags(&[("owner", "alice")])),
-                want: Mutation::Untag(vec!["team".into()]),
+                want: Mutation::Tags(TagChange::Untag(vec!["team".into()])),
             },
         ];
         for case in cases {
@@ -561,7 +479,7 @@ mod tests {
                         Mutation::UpdateRetention { to, .. } => {
                             have.stream.data_retention_in_hours = *to;
                         }
-                        Mutation::Tag(t) => have.tags.extend(t.clone()),
+                        Mutation::Tags(TagChange::Tag(t)) => have.tags.extend(t.clone()),
                         other => panic!("unexpected {other:?}"),
                     }
                     steps.push(m);
@@ -581,7 +499,7 @@ mod tests {
                     to: 48,
                     change: RetentionChange::Increase(24)
                 },
-                Mutation::Tag(tags(&[("team", "ops")])),
+                Mutation::Tags(TagChange::Tag(tags(&[("team", "ops")]))),
             ]
         );
     }
@@ -590,8 +508,10 @@ mod tests {
     fn unmanaged_fields_are_left_as_they_are() {
         let want = Desired {
             name: "front-door-cam".into(),
-            owner: OWNER.into(),
-            cluster: CLUSTER.into(),
+            owner: Owner {
+                owner: OWNER.into(),
+                cluster: CLUSTER.into(),
+            },
             ..Desired::default()
         };
         let mut have = active();
@@ -635,48 +555,6 @@ mod tests {
     }
 
     #[test]
-    fn a_stream_is_ours_only_when_owner_and_cluster_both_match() {
-        let want = desired();
-        let cases = [
-            (
-                tags(&[(OWNER_TAG, OWNER), (CLUSTER_TAG, CLUSTER)]),
-                Ownership::Ours,
-                "both",
-            ),
-            (tags(&[]), Ownership::Unowned, "no tags"),
-            (
-                tags(&[(CLUSTER_TAG, CLUSTER)]),
-                Ownership::Unowned,
-                "no owner",
-            ),
-            (
-                tags(&[(OWNER_TAG, OWNER)]),
-                Ownership::Unowned,
-                "owner without cluster: another cluster may have written it",
-            ),
-            (
-                tags(&[(OWNER_TAG, OWNER), (CLUSTER_TAG, "other")]),
-                Ownership::Foreign {
-                    owner: OWNER.into(),
-                    cluster: Some("other".into()),
-                },
-                "same VideoStream name in another cluster",
-            ),
-            (
-                tags(&[(OWNER_TAG, "x/y"), (CLUSTER_TAG, CLUSTER)]),
-                Ownership::Foreign {
-                    owner: "x/y".into(),
-                    cluster: Some(CLUSTER.into()),
-                },
-                "another VideoStream of this cluster",
-            ),
-        ];
-        for (tags, expected, why) in cases {
-            assert_eq!(ownership(&tags, &want), expected, "{why}");
-        }
-    }
-
-    #[test]
     fn a_stream_of_another_cluster_is_never_touched_even_with_adoption() {
         let mut have = active();
         have.tags.insert(CLUSTER_TAG.into(), "prod".into());
@@ -692,16 +570,16 @@ mod tests {
 
     #[test]
     fn a_stream_being_deleted_is_waited_for_whoever_owns_it() {
-        let mut foreign = observed(StreamStatus::Deleting);
+        let mut foreign = observed(ResourceStatus::Deleting);
         foreign.tags.clear();
-        for have in [observed(StreamStatus::Deleting), foreign] {
+        for have in [observed(ResourceStatus::Deleting), foreign] {
             assert_eq!(
                 plan(&desired(), Some(&have)),
-                Plan::Wait(StreamStatus::Deleting)
+                Plan::Wait(ResourceStatus::Deleting)
             );
             assert_eq!(
                 plan_cleanup(&desired(), Some(&have)),
-                CleanupPlan::Wait(StreamStatus::Deleting)
+                CleanupPlan::Wait(ResourceStatus::Deleting)
             );
         }
     }
@@ -718,8 +596,11 @@ mod tests {
         let mut want = desired();
         want.adopt_existing = true;
         assert_eq!(plan(&want, Some(&have)), Plan::Mutate(Mutation::Adopt));
-        have.stream.status = StreamStatus::Updating;
-        assert_eq!(plan(&want, Some(&have)), Plan::Wait(StreamStatus::Updating));
+        have.stream.status = ResourceStatus::Updating;
+        assert_eq!(
+            plan(&want, Some(&have)),
+            Plan::Wait(ResourceStatus::Updating)
+        );
     }
 
     #[test]
@@ -792,20 +673,20 @@ mod tests {
             (
                 "ours, deleting",
                 desired(),
-                Some(observed(StreamStatus::Deleting)),
-                CleanupPlan::Wait(StreamStatus::Deleting),
+                Some(observed(ResourceStatus::Deleting)),
+                CleanupPlan::Wait(ResourceStatus::Deleting),
             ),
             (
                 "ours, updating",
                 desired(),
-                Some(observed(StreamStatus::Updating)),
-                CleanupPlan::Wait(StreamStatus::Updating),
+                Some(observed(ResourceStatus::Updating)),
+                CleanupPlan::Wait(ResourceStatus::Updating),
             ),
             (
                 "ours, creating, Retain",
                 retain,
-                Some(observed(StreamStatus::Creating)),
-                CleanupPlan::Wait(StreamStatus::Creating),
+                Some(observed(ResourceStatus::Creating)),
+                CleanupPlan::Wait(ResourceStatus::Creating),
             ),
         ];
         for (why, want, have, expected) in cases {
@@ -814,17 +695,68 @@ mod tests {
     }
 
     #[test]
+    fn configurations_are_changed_only_when_managed_and_different() {
+        let thumbnails = ImageGeneration {
+            status: ConfigurationStatus::Enabled,
+            destination_uri: "s3://thumbs/door".into(),
+            destination_region: "us-west-2".into(),
+            image_selector_type: ImageSelectorType::ServerTimestamp,
+            sampling_interval: 3000,
+            format: ImageFormat::Jpeg,
+            format_config: Some(tags(&[("JPEGQuality", "80")])),
+            width_pixels: Some(640),
+            height_pixels: None,
+        };
+        let alerts = Notification {
+            status: ConfigurationStatus::Enabled,
+            destination_uri: "arn:aws:sns:us-west-2:123456789012:doorbell".into(),
+        };
+        let mut want = desired();
+        want.image_generation = Some(thumbnails.clone());
+        want.notification = Some(alerts.clone());
+        let mut have = active();
+        assert_eq!(
+            plan(&want, Some(&have)),
+            Plan::Mutate(Mutation::UpdateImageGeneration(thumbnails.clone()))
+        );
+        have.image_generation = Some(thumbnails.clone());
+        assert_eq!(
+            plan(&want, Some(&have)),
+            Plan::Mutate(Mutation::UpdateNotification(alerts.clone()))
+        );
+        have.notification = Some(alerts);
+        assert_eq!(plan(&want, Some(&have)), Plan::InSync);
+        // Not managed: whatever the stream has stays.
+        assert_eq!(plan(&desired(), Some(&have)), Plan::InSync);
+    }
+
+    #[test]
+    fn observe_only_never_creates_changes_or_deletes() {
+        let mut want = desired();
+        want.management_policy = ManagementPolicy::ObserveOnly;
+        want.data_retention_in_hours = Some(1000);
+        let mut foreign = active();
+        foreign.tags.clear();
+        assert_eq!(plan(&want, None), Plan::Absent);
+        assert_eq!(plan(&want, Some(&foreign)), Plan::Observed);
+        assert_eq!(
+            plan(&want, Some(&observed(ResourceStatus::Updating))),
+            Plan::Wait(ResourceStatus::Updating)
+        );
+    }
+
+    #[test]
     fn blocker_messages_name_the_stream_and_the_way_out() {
         let not_adopted = Blocker::NotOwned(Ownership::Unowned).message("s");
         assert!(not_adopted.contains("adoptExisting"), "{not_adopted}");
-        let foreign = Blocker::NotOwned(Ownership::Foreign {
-            owner: "a/b".into(),
-            cluster: Some("c1".into()),
-        })
+        let key = Blocker::KmsKeyDiffers {
+            desired: "alias/x".into(),
+            actual: None,
+        }
         .message("s");
         assert!(
-            foreign.contains("a/b") && foreign.contains("c1"),
-            "{foreign}"
+            key.contains("alias/x") && key.contains("alias/aws/kinesisvideo"),
+            "{key}"
         );
     }
 }

@@ -1,63 +1,33 @@
-//! Turning the outcome of a reconcile into the VideoStream's status and conditions.
+//! Turning the outcome of a reconcile into the VideoStream's status: the fields KVS
+//! reported, and the conditions the engine derives from how the step reads.
 //!
-//! Pure functions: the controller passes the previous status, the outcome and the time, and
+//! Pure functions: the engine passes the previous status, the outcome and the time, and
 //! patches what comes back.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
+use super::sync::{Report, Step, describe_mutation};
 use crate::api::VideoStreamStatus;
-use crate::kvs::{Stream, StreamStatus};
-use crate::sync::{CleanupStep, Report, Step, describe_mutation};
-use crate::{Error, ErrorClass};
-
-/// Condition types. `Ready` and `Synced` are always present after the first reconcile;
-/// `Reconciling` and `Stalled` follow the kstatus convention ("abnormal-true"): present and
-/// True only while the current generation is still being applied, or cannot be applied
-/// until someone acts.
-pub const READY: &str = "Ready";
-pub const SYNCED: &str = "Synced";
-pub const RECONCILING: &str = "Reconciling";
-pub const STALLED: &str = "Stalled";
-
-/// Condition reasons that are not error reasons (those come from [`Error::reason`]).
-pub mod reason {
-    /// Ready: the stream is ACTIVE and matches the spec.
-    pub const AVAILABLE: &str = "Available";
-    /// Ready: the stream is being created.
-    pub const CREATING: &str = "Creating";
-    /// Ready: a change is being applied or KVS reports UPDATING.
-    pub const UPDATING: &str = "Updating";
-    /// Ready: KVS is deleting the stream (or the VideoStream is being deleted).
-    pub const DELETING: &str = "Deleting";
-    /// Synced: the last reconcile went through.
-    pub const RECONCILE_SUCCESS: &str = "ReconcileSuccess";
-    /// Ready: the current generation is not applied yet; a transient error is retried.
-    pub const PROGRESSING: &str = "Progressing";
-}
-
-/// What a reconcile produced, in the terms the status needs.
-pub enum Outcome<'a> {
-    Synced(&'a Report),
-    Failed(&'a Error),
-    CleaningUp(&'a CleanupStep),
-}
+use crate::engine::conditions::{Verdict, reason, set_conditions};
+use crate::engine::kind::{Outcome, Readiness};
+use crate::kvs::{ResourceStatus, Stream};
 
 /// The status to write after a reconcile of `generation` at time `now`.
 pub fn next_status(
     previous: Option<&VideoStreamStatus>,
     generation: Option<i64>,
     stream_name: &str,
-    outcome: Outcome<'_>,
+    outcome: Outcome<'_, Report>,
     now: Timestamp,
 ) -> VideoStreamStatus {
     let mut status = previous.cloned().unwrap_or_default();
     status.observed_generation = generation;
     status.stream_name = Some(stream_name.to_string());
     status.last_sync_time = Some(Time(now));
-    let stamp = ConditionStamp { generation, now };
 
-    match outcome {
+    let verdict_message;
+    let verdict = match outcome {
         Outcome::Synced(report) => {
             if let Some(stream) = &report.stream {
                 record_stream(&mut status, stream);
@@ -65,92 +35,41 @@ pub fn next_status(
             if let Some(tier) = report.storage_tier {
                 status.storage_tier = Some(tier);
             }
-            let (ready, reason, message) = readiness(report);
             match &report.step {
                 Step::Created { arn } => {
                     status.stream_arn = Some(arn.clone());
-                    status.aws_status = Some(StreamStatus::Creating.as_str().to_string());
+                    status.aws_status = Some(ResourceStatus::Creating.as_str().to_string());
                     status.data_endpoints.clear();
                 }
-                Step::InSync => status.data_endpoints = report.endpoints.clone(),
+                Step::InSync | Step::Observed => status.data_endpoints = report.endpoints.clone(),
+                Step::Absent => forget_stream(&mut status),
                 Step::Mutated(_) | Step::Waiting(_) => {}
             }
-            stamp.set(&mut status.conditions, READY, ready, reason, &message);
-            stamp.progress(&mut status.conditions, false);
-            stamp.set(
-                &mut status.conditions,
-                SYNCED,
-                true,
-                reason::RECONCILE_SUCCESS,
-                "the last reconcile succeeded",
-            );
-        }
-        Outcome::Failed(error) => {
-            let message = error.to_string();
-            stamp.set(
-                &mut status.conditions,
-                SYNCED,
-                false,
-                error.reason(),
-                &message,
-            );
-            // A transient error leaves a Ready that describes the current generation as it
-            // is (True: the stream is still fine; False: it still says why not). Only a Ready
-            // left over from an older generation, or none, becomes Progressing. An error that
-            // needs a person to act sets Ready False whatever came before.
-            let current = find(&status.conditions, READY)
-                .is_some_and(|c| c.observed_generation == generation);
-            if error.class() != ErrorClass::Retryable {
-                stamp.set(
-                    &mut status.conditions,
-                    READY,
-                    false,
-                    error.reason(),
-                    &message,
-                );
-                stamp.progress(&mut status.conditions, true);
-            } else if !current {
-                let pending = match generation {
-                    Some(g) => format!("generation {g} is not applied yet: {message}"),
-                    None => format!("the spec is not applied yet: {message}"),
-                };
-                stamp.set(
-                    &mut status.conditions,
-                    READY,
-                    false,
-                    reason::PROGRESSING,
-                    &pending,
-                );
-                stamp.progress(&mut status.conditions, false);
-            }
-        }
-        Outcome::CleaningUp(step) => {
-            let message = match step {
-                CleanupStep::Done => "nothing left to clean up".to_string(),
-                CleanupStep::Waiting(s) => format!("waiting while the stream is {}", s.as_str()),
-                CleanupStep::Deleted { arn } => format!("deleting stream {arn}"),
-                CleanupStep::Released { arn } => format!("released stream {arn}; it is kept"),
+            let (ready, reason, message) = match readiness(report) {
+                Readiness::Ready { reason, message } => (true, reason, message),
+                Readiness::Progressing { reason, message }
+                | Readiness::Absent { reason, message } => (false, reason, message),
             };
-            if let CleanupStep::Deleted { .. } = step {
-                status.aws_status = Some(StreamStatus::Deleting.as_str().to_string());
+            verdict_message = message;
+            Verdict::Stepped {
+                ready,
+                reason,
+                message: &verdict_message,
             }
-            stamp.set(
-                &mut status.conditions,
-                READY,
-                false,
-                reason::DELETING,
-                &message,
-            );
-            stamp.progress(&mut status.conditions, false);
-            stamp.set(
-                &mut status.conditions,
-                SYNCED,
-                true,
-                reason::RECONCILE_SUCCESS,
-                "the last reconcile succeeded",
-            );
         }
-    }
+        Outcome::Failed(error) => Verdict::Failed(error),
+        Outcome::CleaningUp(step) => {
+            if let crate::engine::kind::CleanupStep::Deleted { .. } = step {
+                status.aws_status = Some(ResourceStatus::Deleting.as_str().to_string());
+            }
+            verdict_message = step.message("stream");
+            Verdict::CleaningUp {
+                message: &verdict_message,
+            }
+        }
+        Outcome::Paused { deleting } => Verdict::Paused { deleting },
+    };
+    set_conditions(&mut status.conditions, generation, verdict, now);
     status
 }
 
@@ -171,97 +90,54 @@ fn record_stream(status: &mut VideoStreamStatus, stream: &Stream) {
     status.kms_key_id = stream.kms_key_id.clone();
 }
 
-/// The Ready condition for a successful step.
-fn readiness(report: &Report) -> (bool, &'static str, String) {
+/// An observed stream that is gone: nothing of it stays in the status.
+fn forget_stream(status: &mut VideoStreamStatus) {
+    status.stream_arn = None;
+    status.version = None;
+    status.aws_status = None;
+    status.creation_time = None;
+    status.data_retention_in_hours = None;
+    status.kms_key_id = None;
+    status.data_endpoints.clear();
+}
+
+/// How a successful step reads.
+pub fn readiness(report: &Report) -> Readiness {
+    let progressing = |reason, message: &str| Readiness::Progressing {
+        reason,
+        message: message.to_string(),
+    };
     match &report.step {
-        Step::InSync => (
-            true,
-            reason::AVAILABLE,
-            "the stream is ACTIVE and matches the spec".to_string(),
-        ),
-        Step::Created { .. } => (false, reason::CREATING, "creating the stream".to_string()),
-        Step::Mutated(mutation) => (
-            false,
-            reason::UPDATING,
-            describe_mutation(mutation, report.stream.as_ref()),
-        ),
-        Step::Waiting(StreamStatus::Creating) => (
-            false,
+        Step::InSync => Readiness::Ready {
+            reason: reason::AVAILABLE,
+            message: "the stream is ACTIVE and matches the spec".to_string(),
+        },
+        Step::Observed => Readiness::Ready {
+            reason: reason::OBSERVED,
+            message: "observing the stream (managementPolicy ObserveOnly): it is ACTIVE; nothing is changed".to_string(),
+        },
+        Step::Absent => Readiness::Absent {
+            reason: reason::NOT_FOUND,
+            message: "there is no such stream, and ObserveOnly never creates one".to_string(),
+        },
+        Step::Created { .. } => progressing(reason::CREATING, "creating the stream"),
+        Step::Mutated(mutation) => Readiness::Progressing {
+            reason: reason::UPDATING,
+            message: describe_mutation(mutation, report.stream.as_ref()),
+        },
+        Step::Waiting(ResourceStatus::Creating) => progressing(
             reason::CREATING,
-            "Kinesis Video Streams is creating the stream".to_string(),
+            "Kinesis Video Streams is creating the stream",
         ),
-        Step::Waiting(StreamStatus::Deleting) => (
-            false,
+        Step::Waiting(ResourceStatus::Deleting) => progressing(
             reason::DELETING,
-            "the stream is being deleted outside this VideoStream; it will be created again once gone"
-                .to_string(),
+            "the stream is being deleted outside this VideoStream; it will be created again once gone",
         ),
-        Step::Waiting(status) => (
-            false,
-            reason::UPDATING,
-            format!("waiting while the stream is {}", status.as_str()),
-        ),
+        Step::Waiting(status) => Readiness::Progressing {
+            reason: reason::UPDATING,
+            message: format!("waiting while the stream is {}", status.as_str()),
+        },
     }
-}
-
-/// The generation and time every condition set in one reconcile is stamped with.
-pub struct ConditionStamp {
-    pub generation: Option<i64>,
-    pub now: Timestamp,
-}
-
-impl ConditionStamp {
-    /// Sets a condition, keeping its transition time when the status did not flip.
-    pub fn set(
-        &self,
-        conditions: &mut Vec<Condition>,
-        type_: &str,
-        ok: bool,
-        reason: &str,
-        message: &str,
-    ) {
-        let status = if ok { "True" } else { "False" }.to_string();
-        let last_transition_time = match find(conditions, type_) {
-            Some(old) if old.status == status => old.last_transition_time.clone(),
-            _ => Time(self.now),
-        };
-        let condition = Condition {
-            type_: type_.to_string(),
-            status,
-            reason: reason.to_string(),
-            message: message.to_string(),
-            observed_generation: self.generation,
-            last_transition_time,
-        };
-        match conditions.iter_mut().find(|c| c.type_ == type_) {
-            Some(slot) => *slot = condition,
-            None => conditions.push(condition),
-        }
-    }
-}
-
-impl ConditionStamp {
-    /// Derives the kstatus conditions from Ready: `Reconciling` while the resource is not
-    /// Ready and will get there by itself, `Stalled` when it cannot without someone acting.
-    /// Each carries Ready's reason and message; neither is kept once it would be False.
-    fn progress(&self, conditions: &mut Vec<Condition>, stalled: bool) {
-        let Some(ready) = find(conditions, READY).cloned() else {
-            return;
-        };
-        let not_ready = ready.status != "True";
-        for (type_, on) in [(RECONCILING, not_ready && !stalled), (STALLED, stalled)] {
-            if on {
-                self.set(conditions, type_, true, &ready.reason, &ready.message);
-            } else {
-                conditions.retain(|c| c.type_ != type_);
-            }
-        }
-    }
-}
-
-/// The condition of a type, if present.
-pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
-    conditions.iter().find(|c| c.type_ == type_)
 }
 
 #[cfg(test)]
@@ -269,10 +145,14 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use crate::Error;
+    use crate::engine::conditions::{READY, RECONCILING, STALLED, SYNCED, find};
+    use crate::engine::kind::CleanupStep;
     use crate::kvs::RetentionChange;
-    use crate::plan::Mutation;
+    use crate::stream::plan::Mutation;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
-    fn stream(status: StreamStatus) -> Stream {
+    fn stream(status: ResourceStatus) -> Stream {
         Stream {
             name: "s".into(),
             arn: "arn:aws:kinesisvideo:us-west-2:1:stream/s/1".into(),
@@ -288,7 +168,7 @@ mod tests {
 
     fn report(step: Step) -> Report {
         Report {
-            stream: Some(stream(StreamStatus::Active)),
+            stream: Some(stream(ResourceStatus::Active)),
             storage_tier: None,
             step,
             endpoints: BTreeMap::from([("PUT_MEDIA".into(), "https://put".into())]),
@@ -449,7 +329,7 @@ mod tests {
     #[test]
     fn kstatus_conditions_follow_ready_and_the_error_class() {
         let creating = Report {
-            step: Step::Waiting(StreamStatus::Creating),
+            step: Step::Waiting(ResourceStatus::Creating),
             ..report(Step::InSync)
         };
         let s = next_status(None, Some(1), "s", Outcome::Synced(&creating), at(10));

@@ -1,6 +1,10 @@
-//! Tenancy rules, decided before any AWS call: which AccountBinding governs a namespace,
+//! Tenancy: AccountBindings ([`bindings`], their controller), per-account identities and
+//! state ([`accounts`]), and the rules, decided before any AWS call: which AccountBinding governs a namespace,
 //! whether it lets a VideoStream use its stream name and adopt, and which AWS identity the
 //! VideoStream then acts with. Pure functions over what the watches hold.
+
+pub mod accounts;
+pub mod bindings;
 
 use std::collections::BTreeMap;
 

@@ -17,14 +17,14 @@ use aws_sdk_kinesisvideo::config::Region;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use crate::budget::Budget;
-use crate::drift::Scans;
+use crate::engine::budget::Budget;
+use crate::engine::scan::KindScans;
+use crate::engine::shards::Shards;
 use crate::kvs::KinesisVideo;
 use crate::kvs::gate::{Gated, Limiter, Operation};
 use crate::kvs::sdk::{SdkKinesisVideo, map_err};
 use crate::kvs::tag_cache::{TagCache, TagCached};
 use crate::metrics::Metrics;
-use crate::shards::Shards;
 use crate::tenancy::IdentityKey;
 use crate::{Error, ErrorClass, Result};
 
@@ -48,7 +48,7 @@ pub struct Account {
     pub limiter: Arc<Limiter>,
     pub tags: Arc<TagCache>,
     /// The account's drift scan: its latest ListStreams pass, and how to hurry it.
-    pub scans: Scans,
+    pub scans: KindScans,
     /// The share of ListTagsForStream's quota that tag audits may use.
     pub audits: Budget,
 }
@@ -281,7 +281,7 @@ impl Accounts {
                         self.settings.metrics.clone(),
                     )),
                     tags: Arc::new(TagCache::new(self.settings.tag_cache_age)),
-                    scans: Scans::default(),
+                    scans: KindScans::default(),
                     audits: Budget::new(audit_rate, audit_rate),
                     key,
                 })

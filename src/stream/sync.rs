@@ -1,19 +1,17 @@
-//! One reconcile step against KVS: observe, plan, act. Knows nothing of Kubernetes.
-//!
-//! The controller turns the [`Report`] (or the error) into status, conditions, events and
-//! a requeue; the component tests drive these functions against the emulator directly.
+//! One reconcile step of a VideoStream against KVS: observe, plan, act. Knows nothing of
+//! Kubernetes: the engine turns the [`Report`] (or the error) into status, conditions,
+//! Events and a requeue, and the component tests drive these functions against the
+//! emulator directly.
 
 use std::collections::BTreeMap;
 
+use super::plan::{Blocker, Desired, Mutation, Observed, Plan, plan, plan_cleanup};
 use crate::api::StorageTier;
-use std::time::Duration;
-
+use crate::engine::kind::CleanupStep;
+use crate::engine::lifecycle::clean_up;
+use crate::engine::ownership::Claimed;
 use crate::kvs::{
-    KinesisVideo, PUBLISHED_ENDPOINT_APIS, RetentionChange, Stream, StreamStatus, TagRead,
-};
-use crate::plan::{
-    Blocker, CleanupPlan, Desired, Mutation, Observed, Ownership, Plan, ownership, plan,
-    plan_cleanup,
+    KinesisVideo, PUBLISHED_ENDPOINT_APIS, ResourceStatus, RetentionChange, Stream, TagRead,
 };
 use crate::{Error, Result};
 
@@ -31,32 +29,47 @@ pub struct Report {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
-    Created { arn: String },
+    Created {
+        arn: String,
+    },
     Mutated(Mutation),
-    Waiting(StreamStatus),
+    Waiting(ResourceStatus),
     InSync,
+    /// ObserveOnly: the stream is there (whatever differs is only reported).
+    Observed,
+    /// ObserveOnly: there is no such stream.
+    Absent,
 }
 
-/// Reads the stream, its tags and (when managed) its storage tier. Never mutates.
+/// Reads the stream, its tags and what else the spec manages. Never mutates.
 pub async fn observe(kvs: &dyn KinesisVideo, desired: &Desired) -> Result<Option<Observed>> {
     let Some(stream) = kvs.describe_stream(&desired.name).await? else {
         return Ok(None);
     };
+    let active = stream.status == ResourceStatus::Active;
     // The plan waits for a stream being deleted whoever owns it: its tags are not needed.
     let tags = match stream.status {
-        StreamStatus::Deleting => BTreeMap::new(),
+        ResourceStatus::Deleting => BTreeMap::new(),
         _ => kvs.list_tags(&stream.arn, TagRead::Cached).await?,
     };
     let storage_tier = match desired.storage_tier {
-        Some(_) if stream.status == StreamStatus::Active => {
-            kvs.describe_storage_tier(&stream.arn).await?
-        }
+        Some(_) if active => kvs.describe_storage_tier(&stream.arn).await?,
+        _ => None,
+    };
+    let image_generation = match desired.image_generation {
+        Some(_) if active => kvs.describe_image_generation(&stream.arn).await?,
+        _ => None,
+    };
+    let notification = match desired.notification {
+        Some(_) if active => kvs.describe_notification(&stream.arn).await?,
         _ => None,
     };
     Ok(Some(Observed {
         stream,
         tags,
         storage_tier,
+        image_generation,
+        notification,
     }))
 }
 
@@ -77,8 +90,7 @@ pub async fn sync(
         },
         Plan::Wait(status) => Step::Waiting(status),
         Plan::Mutate(mutation) => {
-            let stream = observed.as_ref().map(|o| &o.stream);
-            let Some(stream) = stream else {
+            let Some(stream) = observed.as_ref().map(|o| &o.stream) else {
                 return Err(Error::NotFound(desired.name.clone()));
             };
             apply(kvs, desired, stream, &mutation).await?;
@@ -86,9 +98,11 @@ pub async fn sync(
         }
         Plan::Blocked(blocker) => return Err(blocked_error(&blocker, &desired.name)),
         Plan::InSync => Step::InSync,
+        Plan::Observed => Step::Observed,
+        Plan::Absent => Step::Absent,
     };
     let endpoints = match (&step, &observed) {
-        (Step::InSync, Some(o)) => {
+        (Step::InSync | Step::Observed, Some(o)) => {
             endpoints(kvs, &o.stream.arn, known_arn, known_endpoints).await?
         }
         _ => BTreeMap::new(),
@@ -108,11 +122,6 @@ fn blocked_error(blocker: &Blocker, stream: &str) -> Error {
     }
 }
 
-/// How long a claim settles before it is read back. Two claimants that both read the
-/// stream unowned write their tags at about the same time; reading back only after both
-/// writes have landed lets exactly one of them (the last writer) see its own tags.
-pub const CLAIM_SETTLE: Duration = Duration::from_secs(1);
-
 /// Performs one mutation with the version just observed.
 async fn apply(
     kvs: &dyn KinesisVideo,
@@ -121,8 +130,15 @@ async fn apply(
     mutation: &Mutation,
 ) -> Result<()> {
     let (arn, version) = (stream.arn.as_str(), stream.version.as_str());
+    let claimed = Claimed {
+        kvs,
+        arn,
+        noun: "stream",
+        owner_kind: "VideoStream",
+        name: &desired.name,
+    };
     match mutation {
-        Mutation::Adopt => adopt(kvs, desired, stream).await,
+        Mutation::Adopt => claimed.claim(&desired.owner).await,
         Mutation::UpdateStream {
             device_name,
             media_type,
@@ -133,43 +149,15 @@ async fn apply(
         Mutation::UpdateRetention { change, .. } => {
             // A decrease drops stored video: only on a stream that is ours right now.
             if let RetentionChange::Decrease(_) = change {
-                confirm_ours(kvs, desired, stream).await?;
+                claimed.confirm(&desired.owner).await?;
             }
             kvs.update_data_retention(arn, version, *change).await
         }
         Mutation::UpdateStorageTier(tier) => kvs.update_storage_tier(arn, version, *tier).await,
-        Mutation::Untag(keys) => kvs.untag_stream(arn, keys).await,
-        Mutation::Tag(tags) => kvs.tag_stream(arn, tags).await,
+        Mutation::Tags(change) => change.apply(kvs, arn).await,
+        Mutation::UpdateImageGeneration(config) => kvs.update_image_generation(arn, config).await,
+        Mutation::UpdateNotification(config) => kvs.update_notification(arn, config).await,
     }
-}
-
-/// Claims an unowned stream: checks it is still unowned, writes the ownership tags, lets
-/// the claim settle and reads it back. A claimant that finds another's tags has lost: it
-/// reports NotOwned and changes nothing more (its own claim was overwritten by the winner).
-async fn adopt(kvs: &dyn KinesisVideo, desired: &Desired, stream: &Stream) -> Result<()> {
-    let before = kvs.list_tags(&stream.arn, TagRead::Fresh).await?;
-    let found = ownership(&before, desired);
-    if found != Ownership::Unowned {
-        return Err(not_owned(found, &desired.name));
-    }
-    kvs.tag_stream(&stream.arn, &desired.ownership_tags())
-        .await?;
-    tokio::time::sleep(CLAIM_SETTLE).await;
-    confirm_ours(kvs, desired, stream).await
-}
-
-/// Reads the tags from KVS, bypassing every cache, and fails with NotOwned unless both
-/// ownership tags are ours.
-async fn confirm_ours(kvs: &dyn KinesisVideo, desired: &Desired, stream: &Stream) -> Result<()> {
-    let tags = kvs.list_tags(&stream.arn, TagRead::Fresh).await?;
-    match ownership(&tags, desired) {
-        Ownership::Ours => Ok(()),
-        other => Err(not_owned(other, &desired.name)),
-    }
-}
-
-fn not_owned(found: Ownership, stream: &str) -> Error {
-    Error::NotOwned(Blocker::NotOwned(found).message(stream))
 }
 
 /// The published data endpoints: reused while the ARN is unchanged, otherwise fetched.
@@ -192,51 +180,31 @@ async fn endpoints(
     Ok(fresh)
 }
 
-/// What one cleanup pass did.
-#[derive(Debug, Clone, PartialEq)]
-pub enum CleanupStep {
-    /// Nothing left at AWS for this VideoStream: the finalizer may go.
-    Done,
-    /// Waiting for the stream to settle or disappear.
-    Waiting(StreamStatus),
-    /// DeleteStream was called.
-    Deleted { arn: String },
-    /// Our ownership tags were removed; the stream stays.
-    Released { arn: String },
-}
-
 /// Runs one cleanup step. A stream that is not ours is never touched.
 pub async fn cleanup(kvs: &dyn KinesisVideo, desired: &Desired) -> Result<CleanupStep> {
-    let mut desired = desired.clone();
-    // Cleanup needs no storage tier: don't spend a call on it.
-    desired.storage_tier = None;
+    // Cleanup needs no configurations: don't spend calls on them.
+    let desired = Desired {
+        storage_tier: None,
+        image_generation: None,
+        notification: None,
+        ..desired.clone()
+    };
     let observed = observe(kvs, &desired).await?;
     let plan = plan_cleanup(&desired, observed.as_ref());
-    let stream = observed.map(|o| o.stream);
-    let step = match (plan, stream) {
-        (CleanupPlan::Done, _) | (_, None) => CleanupStep::Done,
-        (CleanupPlan::Wait(status), _) => CleanupStep::Waiting(status),
-        // Ownership was planned from remembered tags: read it fresh before acting.
-        (CleanupPlan::Delete, Some(stream)) => match confirm_ours(kvs, &desired, &stream).await {
-            Ok(()) => {
-                kvs.delete_stream(&stream.arn, &stream.version).await?;
-                CleanupStep::Deleted { arn: stream.arn }
-            }
-            // Someone else's after all: never touched, and nothing left for us to do.
-            Err(Error::NotOwned(_)) => CleanupStep::Done,
-            Err(other) => return Err(other),
-        },
-        (CleanupPlan::Release, Some(stream)) => match confirm_ours(kvs, &desired, &stream).await {
-            Ok(()) => {
-                let keys: Vec<String> = desired.ownership_tags().into_keys().collect();
-                kvs.untag_stream(&stream.arn, &keys).await?;
-                CleanupStep::Released { arn: stream.arn }
-            }
-            Err(Error::NotOwned(_)) => CleanupStep::Done,
-            Err(other) => return Err(other),
-        },
+    let Some(stream) = observed.map(|o| o.stream) else {
+        return Ok(CleanupStep::Done);
     };
-    Ok(step)
+    let claimed = Claimed {
+        kvs,
+        arn: &stream.arn,
+        noun: "stream",
+        owner_kind: "VideoStream",
+        name: &desired.name,
+    };
+    clean_up(plan, &claimed, &desired.owner, async || {
+        kvs.delete_stream(&stream.arn, &stream.version).await
+    })
+    .await
 }
 
 /// A short description of a mutation, for events and logs.
@@ -283,10 +251,13 @@ pub fn describe_mutation(mutation: &Mutation, stream: Option<&Stream>) -> String
         Mutation::UpdateStorageTier(tier) => {
             format!("set the default storage tier to {}", tier.as_str())
         }
-        Mutation::Untag(keys) => format!("removed tags {}", keys.join(", ")),
-        Mutation::Tag(tags) => {
-            let keys: Vec<&str> = tags.keys().map(String::as_str).collect();
-            format!("set tags {}", keys.join(", "))
+        Mutation::Tags(change) => change.describe(),
+        Mutation::UpdateImageGeneration(config) => format!(
+            "set image generation to {:?} every {} ms into {}",
+            config.format, config.sampling_interval, config.destination_uri
+        ),
+        Mutation::UpdateNotification(config) => {
+            format!("set notifications to {}", config.destination_uri)
         }
     }
 }

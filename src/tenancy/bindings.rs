@@ -11,15 +11,16 @@ use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::{ObjectRef, store::Writer};
+use kube::runtime::reflector::store::Writer;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use crate::api::{AccountBinding, AccountBindingStatus, VideoStream};
-use crate::controller::{Context, FINALIZER};
-use crate::status::{ConditionStamp, READY, find};
+use crate::api::{AccountBinding, AccountBindingStatus};
+use crate::engine::conditions::{ConditionStamp, READY, find};
+use crate::engine::context::Context;
+use crate::engine::reconcile::{FINALIZER, set_finalizers};
 use crate::tenancy::IdentityKey;
 use crate::{Error, Result};
 
@@ -150,11 +151,11 @@ async fn reconcile(binding: Arc<AccountBinding>, state: Arc<State>) -> Result<Ac
     if !selected.iter().any(|ns| ctx.serves(ns)) {
         return Ok(Action::requeue(RECHECK));
     }
-    let served = ctx.resources_in(|ns| selected.contains(ns));
+    let (served, holding) = ctx.holdings(|ns| selected.contains(ns));
     wake_affected(&state, &binding, &selected).await;
 
     if binding.meta().deletion_timestamp.is_some() {
-        return finish_deletion(&state, &api, &binding, &served).await;
+        return finish_deletion(&state, &api, &binding, served, &holding).await;
     }
     if !binding.finalizers().iter().any(|f| f == FINALIZER) {
         let mut finalizers = binding.finalizers().to_vec();
@@ -177,11 +178,9 @@ async fn reconcile(binding: Arc<AccountBinding>, state: Arc<State>) -> Result<Ac
             succeeded: outcome.is_ok(),
         };
         let before = lock(&state.attempts).insert(name.clone(), attempt);
-        // Refused until now: the VideoStreams it serves are backing off; wake them.
+        // Refused until now: the objects it serves are backing off; wake them.
         if outcome.is_ok() && before.is_some_and(|b| !b.succeeded) {
-            for vs in &served {
-                ctx.trigger(ObjectRef::from(vs.as_ref())).await;
-            }
+            ctx.trigger_all_in(|ns| selected.contains(ns)).await;
         }
         outcome
     } else {
@@ -194,7 +193,7 @@ async fn reconcile(binding: Arc<AccountBinding>, state: Arc<State>) -> Result<Ac
     let mut status = binding.status.clone().unwrap_or_default();
     status.observed_generation = binding.meta().generation;
     status.region = Some(key.region.clone());
-    status.video_streams = Some(served.len() as i64);
+    status.video_streams = Some(served as i64);
     match &verified {
         Ok(identity) => {
             status.account_id = Some(identity.account.key.account_id.clone());
@@ -258,27 +257,21 @@ async fn wake_affected(state: &State, binding: &AccountBinding, selected: &HashS
         None => HashSet::new(),
     };
     let affected: HashSet<&String> = previously.iter().chain(selected).collect();
-    let resources = state
+    debug!(binding = %binding.name_any(), namespaces = affected.len(), "reconciling what the AccountBinding affects");
+    state
         .ctx
-        .resources_in(|ns| affected.contains(&ns.to_string()));
-    debug!(binding = %binding.name_any(), videostreams = resources.len(), "reconciling what the AccountBinding affects");
-    for vs in resources {
-        state.ctx.trigger(ObjectRef::from(vs.as_ref())).await;
-    }
+        .trigger_all_in(|ns| affected.contains(&ns.to_string()))
+        .await;
 }
 
-/// Lets a deleted binding go once none of its VideoStreams still has a stream.
+/// Lets a deleted binding go once none of the objects it serves still has a resource.
 async fn finish_deletion(
     state: &State,
     api: &Api<AccountBinding>,
     binding: &AccountBinding,
-    served: &[Arc<VideoStream>],
+    served: usize,
+    holding: &[String],
 ) -> Result<Action> {
-    let holding: Vec<String> = served
-        .iter()
-        .filter(|vs| vs.status.as_ref().is_some_and(|s| s.stream_arn.is_some()))
-        .map(|vs| format!("{}/{}", vs.namespace().unwrap_or_default(), vs.name_any()))
-        .collect();
     if holding.is_empty() {
         if binding.finalizers().iter().any(|f| f == FINALIZER) {
             let remaining = binding
@@ -295,7 +288,7 @@ async fn finish_deletion(
     let shown: Vec<&str> = holding.iter().take(5).map(String::as_str).collect();
     let more = holding.len().saturating_sub(shown.len());
     let mut message = format!(
-        "kept until the {} VideoStream(s) it serves that have streams are deleted, so their cleanup can use this identity: {}",
+        "kept until the {} object(s) it serves that have AWS resources are deleted, so their cleanup can use this identity: {}",
         holding.len(),
         shown.join(", ")
     );
@@ -314,7 +307,7 @@ async fn finish_deletion(
         reason::DELETING,
         &message,
     );
-    status.video_streams = Some(served.len() as i64);
+    status.video_streams = Some(served as i64);
     write_status(api, binding, &status).await?;
     Ok(Action::requeue(DELETION_POLL))
 }
@@ -339,26 +332,6 @@ async fn write_status(
         &binding.name_any(),
         &PatchParams::apply(MANAGER).force(),
         &Patch::Apply(&patch),
-    )
-    .await?;
-    Ok(())
-}
-
-async fn set_finalizers(
-    api: &Api<AccountBinding>,
-    binding: &AccountBinding,
-    finalizers: Vec<String>,
-) -> Result<()> {
-    let patch = serde_json::json!({
-        "metadata": {
-            "resourceVersion": binding.resource_version(),
-            "finalizers": finalizers,
-        }
-    });
-    api.patch(
-        &binding.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
     )
     .await?;
     Ok(())

@@ -1,0 +1,155 @@
+//! What a kind of KVS resource brings to the engine: its types, its one reconcile step
+//! (observe, plan, act — the planner pure, every mutation versioned), its cleanup step, how
+//! a step reads in the status, and how its account lists it for the drift scan. The engine
+//! does everything else, the same way for every kind.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+use kube::Resource;
+use kube::runtime::events::Event;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::context::{Context, Registry};
+use crate::api::ManagementPolicy;
+use crate::kvs::{KinesisVideo, ResourceStatus};
+use crate::{Error, Result};
+
+/// What a kind's status must offer the engine besides its own fields.
+pub trait KindStatus:
+    Clone + PartialEq + Default + Serialize + Debug + Send + Sync + 'static
+{
+    fn conditions(&self) -> &[Condition];
+    fn observed_generation(&self) -> Option<i64>;
+    fn last_sync_time(&self) -> Option<&Time>;
+    fn set_last_sync_time(&mut self, time: Option<Time>);
+    /// The ARN of the resource the object made or took, if any.
+    fn arn(&self) -> Option<&str>;
+    fn version(&self) -> Option<&str>;
+    /// CREATING, ACTIVE, UPDATING or DELETING, as last seen.
+    fn aws_status(&self) -> Option<&str>;
+}
+
+/// How a successful step reads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Readiness {
+    /// The resource is ACTIVE and matches the spec (or, ObserveOnly, exists).
+    Ready {
+        reason: &'static str,
+        message: String,
+    },
+    /// KVS is creating, updating or deleting it, or a change was just made: look again.
+    Progressing {
+        reason: &'static str,
+        message: String,
+    },
+    /// Nothing to wait for, and not ready either (ObserveOnly and nothing there).
+    Absent {
+        reason: &'static str,
+        message: String,
+    },
+}
+
+/// What a reconcile produced, in the terms a kind's status needs.
+pub enum Outcome<'a, R> {
+    Synced(&'a R),
+    Failed(&'a Error),
+    CleaningUp(&'a CleanupStep),
+    Paused { deleting: bool },
+}
+
+/// What one cleanup step did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CleanupStep {
+    /// Nothing (left) at AWS for this object: the finalizer may go.
+    Done,
+    /// Waiting for the resource to settle or disappear.
+    Waiting(ResourceStatus),
+    /// The delete call was made.
+    Deleted { arn: String },
+    /// Our ownership tags were removed; the resource stays.
+    Released { arn: String },
+}
+
+impl CleanupStep {
+    /// How the step reads in the Ready condition.
+    pub fn message(&self, noun: &str) -> String {
+        match self {
+            CleanupStep::Done => "nothing left to clean up".to_string(),
+            CleanupStep::Waiting(s) => format!("waiting while the {noun} is {}", s.as_str()),
+            CleanupStep::Deleted { arn } => format!("deleting {noun} {arn}"),
+            CleanupStep::Released { arn } => format!("released {noun} {arn}; it is kept"),
+        }
+    }
+}
+
+/// A resource as its account's listing shows it: enough to tell whether it moved on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listed {
+    pub name: String,
+    pub arn: String,
+    pub version: String,
+    pub status: ResourceStatus,
+}
+
+/// What a kind's step may ask of the engine.
+pub struct Env<'a> {
+    pub ctx: &'a Context,
+    /// The cluster tag value (`--cluster-id`).
+    pub cluster: &'a str,
+}
+
+/// A kind of KVS resource the engine manages.
+#[async_trait]
+pub trait Kind:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + Debug
+    + Serialize
+    + DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+    type Status: KindStatus;
+    /// What one successful reconcile step did and saw.
+    type Report: Send + Sync;
+
+    /// What the KVS resource is called in messages: "stream", "signaling channel".
+    const NOUN: &'static str;
+
+    /// The engine's state for this kind (its caches and reconcile queues).
+    fn registry(ctx: &Context) -> &Registry<Self>;
+
+    /// The KVS name of the resource (AccountBinding prefixes apply to it).
+    fn aws_name(&self) -> String;
+    fn adopt_existing(&self) -> bool;
+    fn management_policy(&self) -> ManagementPolicy;
+    fn status(&self) -> Option<&Self::Status>;
+    /// The tags the spec manages, for the tag audit (`None`: tags not managed).
+    fn desired_tags(&self) -> Option<&BTreeMap<String, String>>;
+    /// Whether the periodic audit must be a full reconcile: the spec manages state that
+    /// neither the listing nor the tags show.
+    fn audit_is_full(&self) -> bool {
+        false
+    }
+
+    /// One step towards the spec (or, ObserveOnly, only the observation).
+    async fn sync(&self, kvs: &dyn KinesisVideo, env: &Env<'_>) -> Result<Self::Report>;
+    /// One cleanup step (never called for ObserveOnly: nothing is ever deleted).
+    async fn cleanup(&self, kvs: &dyn KinesisVideo, env: &Env<'_>) -> Result<CleanupStep>;
+    /// How a step reads.
+    fn readiness(report: &Self::Report) -> Readiness;
+    /// The Event of the mutation a step made, if any.
+    fn mutation_event(report: &Self::Report) -> Option<Event>;
+    /// The status after a reconcile of the current generation at `now`.
+    fn next_status(&self, outcome: Outcome<'_, Self::Report>, now: Timestamp) -> Self::Status;
+
+    /// Every resource of this kind in an account, for the drift scan.
+    async fn list(kvs: &dyn KinesisVideo) -> Result<Vec<Listed>>;
+}

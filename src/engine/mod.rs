@@ -1,0 +1,27 @@
+//! The one reconcile engine every kind runs on. A kind ([`kind::Kind`]) brings its types,
+//! its pure planner and its KVS calls; the engine brings everything else, once:
+//!
+//! - [`run`]: the watches (namespaces, AccountBindings, one controller per kind);
+//! - [`reconcile`]: shard and pause, finalizer, tenancy before any AWS call, the step,
+//!   status and Events, backoff;
+//! - [`conditions`]: Ready, Synced and the kstatus conditions;
+//! - [`ownership`]: owner and cluster tags, fresh reads, claim-then-confirm adoption;
+//! - [`lifecycle`]: the gate every planner starts with, and the cleanup plan;
+//! - [`scan`] and [`settle`]: one listing per account and kind finds drift and proves
+//!   in-sync objects without per-resource calls; tag audits on a budget;
+//! - [`shards`] and [`leader`]: Lease-fenced shards shared between replicas;
+//! - [`context`], [`events`], [`budget`]: shared state, bounded Events, token budgets.
+
+pub mod budget;
+pub mod conditions;
+pub mod context;
+pub mod events;
+pub mod kind;
+pub mod leader;
+pub mod lifecycle;
+pub mod ownership;
+pub mod reconcile;
+pub mod run;
+pub mod scan;
+pub mod settle;
+pub mod shards;

@@ -1,0 +1,261 @@
+//! Finding resources changed outside Kubernetes with one listing per account and kind.
+//!
+//! ListStreams returns up to 10,000 streams per call, each with its version and status (and
+//! ListSignalingChannels the same for channels), so one pass observes every resource of an
+//! account for the price of N/10,000 calls. The pass is kept as the account's [`Snapshot`]:
+//! an object whose resource it shows unchanged since the object was last in sync needs no
+//! call of its own (that is how the operator is almost free at rest, and after a restart).
+//! Only the objects whose resource moved on are woken up — including those waiting for KVS
+//! to finish creating, updating or deleting it, so that waiting costs one listing per
+//! account rather than a describe per resource. Tags, which listings do not show, are
+//! audited separately (see [`super::settle`]).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kube::runtime::reflector::ObjectRef;
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
+use tracing::{debug, warn};
+
+use super::context::Context;
+use super::kind::{Kind, KindStatus, Listed};
+use crate::kvs::ResourceStatus;
+use crate::tenancy;
+use crate::tenancy::accounts::{AccountKey, Identity};
+
+/// One listing of one kind over an account.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub items: HashMap<String, Listed>,
+    pub taken: Instant,
+}
+
+/// One kind's scans of an account: the latest snapshot, and a way to ask for the next one
+/// sooner.
+#[derive(Debug)]
+pub struct Scans {
+    latest: watch::Sender<Option<Arc<Snapshot>>>,
+    hurry: Notify,
+}
+
+impl Default for Scans {
+    fn default() -> Self {
+        Self {
+            latest: watch::channel(None).0,
+            hurry: Notify::new(),
+        }
+    }
+}
+
+impl Scans {
+    /// The latest pass, if any.
+    pub fn latest(&self) -> Option<Arc<Snapshot>> {
+        self.latest.borrow().clone()
+    }
+
+    /// The latest pass, waiting up to `within` for the first one.
+    pub async fn first(&self, within: Duration) -> Option<Arc<Snapshot>> {
+        let mut receiver = self.latest.subscribe();
+        let waited = tokio::time::timeout(within, receiver.wait_for(Option::is_some)).await;
+        match waited {
+            Ok(Ok(snapshot)) => snapshot.clone(),
+            _ => None,
+        }
+    }
+
+    /// A resource of the account is changing: scan at the poll cadence until it settles.
+    pub fn hurry(&self) {
+        self.hurry.notify_one();
+    }
+
+    fn publish(&self, snapshot: Snapshot) {
+        self.latest.send_replace(Some(Arc::new(snapshot)));
+    }
+}
+
+/// The scans of every kind of one account.
+#[derive(Debug, Default)]
+pub struct KindScans {
+    by_kind: Mutex<HashMap<&'static str, Arc<Scans>>>,
+}
+
+impl KindScans {
+    /// The scans of the kind called `noun`.
+    pub fn of(&self, noun: &'static str) -> Arc<Scans> {
+        let mut by_kind = self.by_kind.lock().unwrap_or_else(|e| e.into_inner());
+        by_kind.entry(noun).or_default().clone()
+    }
+}
+
+/// The objects whose last recorded status no longer matches the listing: their resource
+/// changed outside Kubernetes, finished a transition, or disappeared.
+///
+/// An object never reconciled (no status) is skipped: it is already on its way through the
+/// queue. One being deleted is woken only when its resource changed or went.
+pub fn drifted<K: Kind>(listed: &HashMap<String, Listed>, objects: &[Arc<K>]) -> Vec<ObjectRef<K>> {
+    objects
+        .iter()
+        .filter(|object| {
+            let Some(status) = object.status() else {
+                return false;
+            };
+            let item = listed.get(&object.aws_name());
+            if object.meta().deletion_timestamp.is_some() {
+                return status.arn().is_some()
+                    && item.is_none_or(|s| status.aws_status() != Some(s.status.as_str()));
+            }
+            match item {
+                Some(item) => {
+                    status.version() != Some(item.version.as_str())
+                        || status.aws_status() != Some(item.status.as_str())
+                }
+                // Gone while we thought it existed.
+                None => status.arn().is_some(),
+            }
+        })
+        .map(|object| ObjectRef::from(object.as_ref()))
+        .collect()
+}
+
+/// Whether an object's resource is in a transition KVS will finish by itself.
+fn in_transition<K: Kind>(object: &K) -> bool {
+    let status = object
+        .status()
+        .and_then(KindStatus::aws_status)
+        .map(ResourceStatus::parse);
+    matches!(
+        status,
+        Some(ResourceStatus::Creating | ResourceStatus::Updating | ResourceStatus::Deleting)
+    )
+}
+
+/// Scans `identity`'s account and region for kind `K` for as long as the operator runs:
+/// every `interval` at rest, every `poll` while one of its resources is in a transition
+/// (or a reconcile asked to hurry). One scan runs per account and kind, however many
+/// namespaces and bindings act in it.
+pub async fn scan_forever<K: Kind>(
+    ctx: Arc<Context>,
+    identity: Arc<Identity>,
+    interval: Duration,
+    poll: Duration,
+) {
+    let account = identity.account.key.clone();
+    let scans = identity.account.scans.of(K::NOUN);
+    let registry = K::registry(&ctx);
+    loop {
+        let objects: Vec<Arc<K>> = registry
+            .known()
+            .into_iter()
+            .filter(|object| in_account(object.as_ref(), &account))
+            .collect();
+        match K::list(identity.kvs.as_ref()).await {
+            Ok(items) => {
+                let taken = Instant::now();
+                let items: HashMap<String, Listed> =
+                    items.into_iter().map(|i| (i.name.clone(), i)).collect();
+                for object in drifted(&items, &objects) {
+                    debug!(kind = K::NOUN, namespace = object.namespace.as_deref(), name = %object.name, "resource moved on");
+                    registry.trigger(object).await;
+                }
+                scans.publish(Snapshot { items, taken });
+            }
+            Err(error) => warn!(kind = K::NOUN, %account, %error, "drift scan failed"),
+        }
+        let busy = objects.iter().any(|object| in_transition(object.as_ref()));
+        let next = if busy { poll } else { interval };
+        tokio::select! {
+            () = tokio::time::sleep(next) => {}
+            // Give the change that asked a moment to take effect at KVS.
+            () = scans.hurry.notified() => tokio::time::sleep(poll).await,
+        }
+    }
+}
+
+/// Whether the resource `object` recorded lives in `account`.
+pub fn in_account<K: Kind>(object: &K, account: &AccountKey) -> bool {
+    object
+        .status()
+        .and_then(KindStatus::arn)
+        .and_then(tenancy::arn_scope)
+        .is_some_and(|(id, region)| id == account.account_id && region == account.region)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{VideoStream, VideoStreamSpec, VideoStreamStatus};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    use k8s_openapi::jiff::Timestamp;
+
+    fn listed(name: &str, version: &str, status: ResourceStatus) -> (String, Listed) {
+        let item = Listed {
+            name: name.into(),
+            arn: format!("arn:aws:kinesisvideo:us-west-2:1:stream/{name}/1"),
+            version: version.into(),
+            status,
+        };
+        (name.to_string(), item)
+    }
+
+    fn resource(name: &str, status: Option<(&str, &str)>, deleting: bool) -> Arc<VideoStream> {
+        let mut vs = VideoStream::new(name, VideoStreamSpec::default());
+        vs.metadata.namespace = Some("ns".into());
+        if deleting {
+            vs.metadata.deletion_timestamp = Some(Time(Timestamp::UNIX_EPOCH));
+        }
+        vs.status = status.map(|(version, aws_status)| VideoStreamStatus {
+            stream_arn: Some(format!("arn:aws:kinesisvideo:us-west-2:1:stream/{name}/1")),
+            version: Some(version.into()),
+            aws_status: Some(aws_status.into()),
+            ..Default::default()
+        });
+        Arc::new(vs)
+    }
+
+    fn names(refs: Vec<ObjectRef<VideoStream>>) -> Vec<String> {
+        refs.into_iter().map(|o| o.name).collect()
+    }
+
+    #[test]
+    fn only_resources_that_moved_on_wake_their_object() {
+        let items: HashMap<String, Listed> = [
+            listed("same", "v1", ResourceStatus::Active),
+            listed("new-version", "v2", ResourceStatus::Active),
+            listed("unreconciled", "v1", ResourceStatus::Active),
+            listed("someone-elses", "v9", ResourceStatus::Active),
+        ]
+        .into_iter()
+        .collect();
+        let objects = [
+            resource("same", Some(("v1", "ACTIVE")), false),
+            resource("new-version", Some(("v1", "ACTIVE")), false),
+            resource("unreconciled", None, false),
+            resource("deleted-outside", Some(("v1", "ACTIVE")), false),
+        ];
+        assert_eq!(
+            names(drifted(&items, &objects)),
+            ["new-version", "deleted-outside"]
+        );
+    }
+
+    #[test]
+    fn a_finished_transition_wakes_the_object_that_waits_for_it() {
+        let items: HashMap<String, Listed> = [
+            listed("created", "v1", ResourceStatus::Active),
+            listed("still-creating", "v1", ResourceStatus::Creating),
+            listed("still-deleting", "v1", ResourceStatus::Deleting),
+        ]
+        .into_iter()
+        .collect();
+        let objects = [
+            resource("created", Some(("v1", "CREATING")), false),
+            resource("still-creating", Some(("v1", "CREATING")), false),
+            resource("still-deleting", Some(("v1", "DELETING")), true),
+            resource("deleted", Some(("v1", "DELETING")), true),
+        ];
+        assert_eq!(names(drifted(&items, &objects)), ["created", "deleted"]);
+        assert!(objects.iter().all(|o| in_transition(o.as_ref())));
+    }
+}

@@ -1,0 +1,170 @@
+//! The VideoStream kind: a Kinesis Video stream, with its storage tier, image generation
+//! and notification configurations. Its planner is [`plan`], its KVS calls [`sync`], its
+//! status [`status`]; the engine does the rest.
+
+pub mod plan;
+pub mod status;
+pub mod sync;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+use kube::Resource;
+use kube::runtime::events::Event;
+
+use self::plan::{Desired, Mutation};
+use self::sync::{Report, Step, describe_mutation};
+use crate::Result;
+use crate::api::{ManagementPolicy, VideoStream, VideoStreamStatus};
+use crate::engine::context::{Context, Registry};
+use crate::engine::kind::{CleanupStep, Env, Kind, KindStatus, Listed, Outcome, Readiness};
+use crate::engine::ownership::TagChange;
+use crate::engine::reconcile::{normal, warning};
+use crate::kvs::KinesisVideo;
+
+impl KindStatus for VideoStreamStatus {
+    fn conditions(&self) -> &[Condition] {
+        &self.conditions
+    }
+    fn observed_generation(&self) -> Option<i64> {
+        self.observed_generation
+    }
+    fn last_sync_time(&self) -> Option<&Time> {
+        self.last_sync_time.as_ref()
+    }
+    fn set_last_sync_time(&mut self, time: Option<Time>) {
+        self.last_sync_time = time;
+    }
+    fn arn(&self) -> Option<&str> {
+        self.stream_arn.as_deref()
+    }
+    fn version(&self) -> Option<&str> {
+        self.version.as_deref()
+    }
+    fn aws_status(&self) -> Option<&str> {
+        self.aws_status.as_deref()
+    }
+}
+
+#[async_trait]
+impl Kind for VideoStream {
+    type Status = VideoStreamStatus;
+    type Report = Report;
+    const NOUN: &'static str = "stream";
+
+    fn registry(ctx: &Context) -> &Registry<Self> {
+        &ctx.videostreams
+    }
+    fn aws_name(&self) -> String {
+        self.stream_name()
+    }
+    fn adopt_existing(&self) -> bool {
+        self.spec.adopt_existing
+    }
+    fn management_policy(&self) -> ManagementPolicy {
+        self.spec.management_policy
+    }
+    fn status(&self) -> Option<&VideoStreamStatus> {
+        self.status.as_ref()
+    }
+    fn desired_tags(&self) -> Option<&BTreeMap<String, String>> {
+        self.spec.tags.as_ref()
+    }
+    /// Image generation and notifications are neither in ListStreams nor in the tags.
+    fn audit_is_full(&self) -> bool {
+        self.spec.image_generation.is_some() || self.spec.notification.is_some()
+    }
+
+    async fn sync(&self, kvs: &dyn KinesisVideo, env: &Env<'_>) -> Result<Report> {
+        let desired = Desired::from_resource(self, env.cluster);
+        let previous = self.status.as_ref();
+        sync::sync(
+            kvs,
+            &desired,
+            previous.and_then(|s| s.stream_arn.as_deref()),
+            &previous
+                .map(|s| s.data_endpoints.clone())
+                .unwrap_or_default(),
+        )
+        .await
+    }
+
+    async fn cleanup(&self, kvs: &dyn KinesisVideo, env: &Env<'_>) -> Result<CleanupStep> {
+        sync::cleanup(kvs, &Desired::from_resource(self, env.cluster)).await
+    }
+
+    fn readiness(report: &Report) -> Readiness {
+        status::readiness(report)
+    }
+
+    fn mutation_event(report: &Report) -> Option<Event> {
+        mutation_event(report)
+    }
+
+    fn next_status(&self, outcome: Outcome<'_, Report>, now: Timestamp) -> VideoStreamStatus {
+        status::next_status(
+            self.status.as_ref(),
+            self.meta().generation,
+            &self.stream_name(),
+            outcome,
+            now,
+        )
+    }
+
+    async fn list(kvs: &dyn KinesisVideo) -> Result<Vec<Listed>> {
+        let streams = kvs.list_streams(None).await?;
+        Ok(streams
+            .into_iter()
+            .map(|s| Listed {
+                name: s.name,
+                arn: s.arn,
+                version: s.version,
+                status: s.status,
+            })
+            .collect())
+    }
+}
+
+/// The Event for the AWS mutation a report performed, if any.
+pub fn mutation_event(report: &Report) -> Option<Event> {
+    let stream = report.stream.as_ref();
+    let event = match &report.step {
+        Step::Created { arn } => normal("CreatedStream", "Create", format!("created stream {arn}")),
+        Step::Mutated(mutation) => {
+            let note = describe_mutation(mutation, stream);
+            match mutation {
+                Mutation::Adopt => normal("AdoptedStream", "Adopt", note),
+                Mutation::UpdateStream { .. } => normal("UpdatedStream", "UpdateStream", note),
+                Mutation::UpdateRetention { to, from, .. } if to < from => {
+                    warning("DecreasedRetention", "UpdateDataRetention", note)
+                }
+                Mutation::UpdateRetention { .. } => {
+                    normal("IncreasedRetention", "UpdateDataRetention", note)
+                }
+                Mutation::UpdateStorageTier(_) => normal(
+                    "UpdatedStorageTier",
+                    "UpdateStreamStorageConfiguration",
+                    note,
+                ),
+                Mutation::Tags(TagChange::Untag(_)) => {
+                    normal("UntaggedStream", "UntagStream", note)
+                }
+                Mutation::Tags(TagChange::Tag(_)) => normal("TaggedStream", "TagStream", note),
+                Mutation::UpdateImageGeneration(_) => normal(
+                    "UpdatedImageGeneration",
+                    "UpdateImageGenerationConfiguration",
+                    note,
+                ),
+                Mutation::UpdateNotification(_) => normal(
+                    "UpdatedNotification",
+                    "UpdateNotificationConfiguration",
+                    note,
+                ),
+            }
+        }
+        Step::Waiting(_) | Step::InSync | Step::Observed | Step::Absent => return None,
+    };
+    Some(event)
+}
