@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::api::DeletionPolicy;
+use crate::import::ImportKind;
 use crate::telemetry::LogFormat;
 
 #[derive(Debug, Parser)]
@@ -41,9 +42,18 @@ pub struct CrdArgs {
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// Import the streams whose name begins with this ("" for all).
+    /// Import the streams and channels whose name begins with this ("" for all).
     #[arg(long)]
     pub prefix: String,
+
+    /// Which kinds to import: all, VideoStream or SignalingChannel.
+    #[arg(long, value_parser = parse_import_kind, default_value = "all")]
+    pub kind: ImportKind,
+
+    /// Write ObserveOnly manifests: they fill the status and never change or adopt
+    /// anything, so they may also watch resources that others own.
+    #[arg(long)]
+    pub observe_only: bool,
 
     /// Namespace written into the manifests.
     #[arg(long)]
@@ -52,6 +62,17 @@ pub struct ImportArgs {
     /// Deletion policy written into the manifests.
     #[arg(long, value_parser = parse_deletion_policy, default_value = "Retain")]
     pub deletion_policy: DeletionPolicy,
+}
+
+fn parse_import_kind(value: &str) -> Result<ImportKind, String> {
+    match value {
+        "all" => Ok(ImportKind::All),
+        "VideoStream" => Ok(ImportKind::VideoStream),
+        "SignalingChannel" => Ok(ImportKind::SignalingChannel),
+        other => Err(format!(
+            "{other}: expected all, VideoStream or SignalingChannel"
+        )),
+    }
 }
 
 fn parse_deletion_policy(value: &str) -> Result<DeletionPolicy, String> {

@@ -50,6 +50,8 @@ async fn import(args: ImportArgs) -> Result<(), Error> {
         prefix: args.prefix,
         namespace: args.namespace,
         deletion_policy: args.deletion_policy,
+        kind: args.kind,
+        observe_only: args.observe_only,
     };
     print!("{}", kvs_operator::import::import(&kvs, &options).await?);
     Ok(())

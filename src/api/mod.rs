@@ -10,8 +10,8 @@ mod video_stream;
 
 pub use account_binding::{AccountBinding, AccountBindingSpec, AccountBindingStatus, Adoption};
 pub use signaling_channel::{
-    ChannelEndpoints, MediaStorage, MediaStorageStatus, RoleEndpoints, SignalingChannel,
-    SignalingChannelSpec, SignalingChannelStatus,
+    ChannelEndpoints, DEFAULT_MESSAGE_TTL_SECONDS, MediaStorage, MediaStorageStatus, RoleEndpoints,
+    SignalingChannel, SignalingChannelSpec, SignalingChannelStatus,
 };
 pub use video_stream::{
     ConfigurationStatus, DeletionPolicy, ImageFormat, ImageGeneration, ImageSelectorType,

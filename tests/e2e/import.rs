@@ -1,15 +1,18 @@
-//! `kvs-operator import`: existing streams become manifests, and applying them adopts the
-//! streams with no AWS change but the owner tag.
+//! `kvs-operator import`: existing streams and channels become manifests, and applying them
+//! adopts the resources with no AWS change but the owner tags.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
+use kube::api::Api;
 use kvs_emulator::Operation;
-use kvs_operator::api::{CLUSTER_TAG, OWNER_TAG};
+use kvs_operator::api::{CLUSTER_TAG, OWNER_TAG, SignalingChannel};
+use kvs_operator::engine::conditions::{READY, find};
 
 use crate::support::{Harness, sdk_client};
 
 #[tokio::test]
-async fn imported_manifests_adopt_existing_streams_without_changing_them() {
+async fn imported_manifests_adopt_existing_streams_and_channels_without_changing_them() {
     let h = Harness::start("import").await;
     h.emulator
         .update_settings(|s| s.limits.allow_reserved_tag_keys = true)
@@ -42,7 +45,40 @@ async fn imported_manifests_adopt_existing_streams_without_changing_them() {
         .send()
         .await
         .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    aws.create_signaling_channel()
+        .channel_name("site-a-porch")
+        .single_master_configuration(
+            aws_sdk_kinesisvideo::types::SingleMasterConfiguration::builder()
+                .message_ttl_seconds(30)
+                .build(),
+        )
+        .tags(
+            aws_sdk_kinesisvideo::types::Tag::builder()
+                .key("site")
+                .value("a")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    // The porch channel stores its media into the door's stream.
+    let door_arn = h.emulator.stream("site-a-door").unwrap().stream_arn;
+    let porch_arn = h.emulator.channel("site-a-porch").unwrap().channel_arn;
+    aws.update_media_storage_configuration()
+        .channel_arn(&porch_arn)
+        .media_storage_configuration(
+            aws_sdk_kinesisvideo::types::MediaStorageConfiguration::builder()
+                .stream_arn(&door_arn)
+                .status(aws_sdk_kinesisvideo::types::MediaStorageConfigurationStatus::Enabled)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let porch_before = h.emulator.channel("site-a-porch").unwrap();
     let before: BTreeMap<String, _> = h
         .emulator
         .streams()
@@ -66,7 +102,7 @@ async fn imported_manifests_adopt_existing_streams_without_changing_them() {
     let manifests = out.stdout;
     assert!(
         manifests.contains(
-            "# skipped site-a-managed: it is already managed by VideoStream elsewhere/cam"
+            "# skipped stream site-a-managed: it is already managed by VideoStream elsewhere/cam"
         ),
         "{manifests}"
     );
@@ -76,13 +112,22 @@ async fn imported_manifests_adopt_existing_streams_without_changing_them() {
         2,
         "{manifests}"
     );
-    let listing = h.emulator.calls();
-    let mutations: u64 = listing
-        .iter()
-        .filter(|(op, _)| !matches!(op, Operation::ListStreams | Operation::ListTagsForStream))
-        .map(|(_, calls)| calls.total)
-        .sum();
-    assert_eq!(mutations, 0, "import only reads: {listing:?}");
+    assert_eq!(
+        manifests.matches("kind: SignalingChannel").count(),
+        1,
+        "{manifests}"
+    );
+    assert!(
+        manifests.contains("videoStreamName: site-a-door"),
+        "the channel names the imported VideoStream it stores into: {manifests}"
+    );
+    let writes: Vec<_> = h
+        .emulator
+        .call_log()
+        .into_iter()
+        .filter(|call| call.operation.is_mutation())
+        .collect();
+    assert!(writes.is_empty(), "import only reads: {writes:?}");
 
     h.apply_ok(&manifests).await;
     h.wait_ready("site-a-door").await;
@@ -141,4 +186,44 @@ async fn imported_manifests_adopt_existing_streams_without_changing_them() {
             .map(String::as_str),
         Some("elsewhere/cam")
     );
+
+    // The channel: adopted with its TTL, tags and media storage as they were.
+    let channels: Api<SignalingChannel> = Api::namespaced(h.client.clone(), &h.namespace);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let ready = channels
+            .get_opt("site-a-porch")
+            .await
+            .unwrap()
+            .and_then(|sc| sc.status)
+            .and_then(|s| find(&s.conditions, READY).map(|c| c.status == "True"));
+        if ready == Some(true) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "site-a-porch never became Ready");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let porch = h.emulator.channel("site-a-porch").unwrap();
+    assert_eq!(
+        porch.version, porch_before.version,
+        "no update changed the channel"
+    );
+    assert_eq!(porch.message_ttl_seconds, 30);
+    assert_eq!(
+        porch.media_storage.stream_arn.as_deref(),
+        Some(door_arn.as_str())
+    );
+    assert_eq!(porch.tags.get("site").map(String::as_str), Some("a"));
+    assert_eq!(
+        porch.tags.get(OWNER_TAG).map(String::as_str),
+        Some(format!("{}/site-a-porch", h.namespace).as_str())
+    );
+    for op in [
+        Operation::UpdateSignalingChannel,
+        Operation::UpdateMediaStorageConfiguration,
+        Operation::UntagResource,
+        Operation::DeleteSignalingChannel,
+    ] {
+        assert_eq!(h.emulator.calls_of(op).total, 0, "{op:?}");
+    }
 }
