@@ -3,6 +3,7 @@
 # no-op once done (hack/test.sh runs this first; run it yourself before `cargo test`):
 #   the control plane: etcd, kube-apiserver, kubectl, helm   (hack/control-plane.sh build)
 #   kubeconform and the ServiceMonitor CRD                    (hack/tools.sh build)
+#   Argo CD and redis, for tests/gitops                       (hack/argocd.sh build)
 #   the node mode's Debian packages                           (hack/node.sh install, as root)
 #   kubelet & co. and the pause image                         (hack/node.sh build)
 #   the operator's image from the Dockerfile's build context  (hack/image.sh build)
@@ -14,6 +15,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 steps=(
   "hack/control-plane.sh build"
   "hack/tools.sh build"
+  "hack/argocd.sh build"
   "hack/node.sh install"
   "hack/node.sh build"
   "hack/image.sh build"

@@ -106,6 +106,7 @@ async fn apply<K: Kind>(object: &K, api: &Api<K>, ctx: &Arc<Context>) -> Result<
             jittered(ctx.settings.resync_period)
         }
         Readiness::Progressing { .. } => ctx.wait_backoff(key),
+        Readiness::Changed { .. } => jittered(ctx.settings.poll_interval),
     };
     Ok(Action::requeue(next))
 }

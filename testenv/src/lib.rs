@@ -45,5 +45,6 @@ pub use commands::{Output, run};
 pub use error::{Error, Result};
 pub use node::{NODE_BIN_DIR_ENV, NODE_NAME, NodeCluster, NodeTools};
 pub use plane::{ControlPlane, ControlPlaneBuilder, Pids};
+pub use process::Process;
 pub use shared::{shared, shared_node};
 pub use workdir::process_is_running;

@@ -18,6 +18,8 @@ pub enum Need {
     ControlPlane,
     /// kubeconform and the ServiceMonitor CRD (`hack/tools.sh build`).
     ChartTools,
+    /// Argo CD and redis (`hack/argocd.sh build`).
+    ArgoCd,
     /// The node mode (`hack/node.sh install`, `hack/node.sh build`).
     Node,
     /// The operator's image of the repository at this path (`hack/image.sh build`), no
@@ -30,6 +32,7 @@ fn script(need: &Need) -> &'static str {
     match need {
         Need::ControlPlane => "hack/control-plane.sh build",
         Need::ChartTools => "hack/tools.sh build",
+        Need::ArgoCd => "hack/argocd.sh build",
         Need::Node => "hack/node.sh install && hack/node.sh build",
         Need::OperatorImage(_) => "hack/image.sh build",
     }
@@ -47,6 +50,8 @@ pub fn missing(needs: &[Need]) -> Vec<String> {
                     .map(|_| "the control plane".to_string()),
                 Need::ChartTools => (!chart_tools_dir().join("complete").is_file())
                     .then(|| "kubeconform and the ServiceMonitor CRD".to_string()),
+                Need::ArgoCd => (!argocd_dir().join("complete").is_file())
+                    .then(|| "Argo CD".to_string()),
                 Need::Node => NodeTools::find().err().map(|e| match e {
                     crate::Error::MissingNodeTools { missing } => {
                         format!("the node mode ({})", missing.join(", "))
@@ -91,6 +96,13 @@ pub fn chart_tools_dir() -> PathBuf {
             .map(|c| c.join("tools/current"))
             .unwrap_or_else(|_| PathBuf::from("tools/current")),
     }
+}
+
+/// The stable link that `hack/argocd.sh build` maintains (`$KVS_CACHE_DIR` honoured).
+fn argocd_dir() -> PathBuf {
+    cache_dir()
+        .map(|c| c.join("argocd/current"))
+        .unwrap_or_else(|_| PathBuf::from("argocd/current"))
 }
 
 /// What the operator's binary is built from: the root crate (its dev-dependencies, the
