@@ -50,8 +50,9 @@ pub fn missing(needs: &[Need]) -> Vec<String> {
                     .map(|_| "the control plane".to_string()),
                 Need::ChartTools => (!chart_tools_dir().join("complete").is_file())
                     .then(|| "kubeconform and the ServiceMonitor CRD".to_string()),
-                Need::ArgoCd => (!argocd_dir().join("complete").is_file())
-                    .then(|| "Argo CD".to_string()),
+                Need::ArgoCd => {
+                    (!argocd_dir().join("complete").is_file()).then(|| "Argo CD".to_string())
+                }
                 Need::Node => NodeTools::find().err().map(|e| match e {
                     crate::Error::MissingNodeTools { missing } => {
                         format!("the node mode ({})", missing.join(", "))
