@@ -143,6 +143,8 @@ EOF
 
 # The node mode. Pods reach this machine at the node link's address (node.env:
 # HOST_ADDRESS), so the emulator listens there, on the demo's port.
+# HOST_ADDRESS and NODE_DIR are set by sourcing node.env, which shellcheck cannot follow.
+# shellcheck disable=SC2153
 up_node() {
     mkdir -p "$dev/bin"
     # What hack/prepare.sh does for the node mode (not Argo CD, nor the chart's linters).

@@ -63,8 +63,8 @@ cmd_install() {
     log "up to date: ${!packages[*]}"
     return
   fi
-  [[ $(id -u) == 0 ]] || die "installing $(echo $missing) needs root (apt-get)"
-  log "installing $(echo $missing)"
+  [[ $(id -u) == 0 ]] || die "installing ${missing//$'\n'/ } needs root (apt-get)"
+  log "installing ${missing//$'\n'/ }"
   apt-get update -q >/dev/null
   # shellcheck disable=SC2086 # one word per package
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing >/dev/null
