@@ -3,15 +3,18 @@
 //! as a user does.
 
 mod accounts;
+mod channels;
 mod chart;
 mod clusters;
 #[path = "../common/mod.rs"]
 mod common;
+mod configurations;
 mod crash;
 mod import;
 mod lifecycle;
 mod operations;
 mod ownership;
+mod policies;
 mod proxy;
 mod rest;
 mod sharding;
