@@ -2,18 +2,25 @@
 # The local demo: a real Kubernetes control plane (etcd + kube-apiserver built from the Go
 # module proxy), kvs-emulator as the AWS endpoint, and the operator, all in the background.
 #
-#   hack/dev.sh up      build, start everything, apply examples/, wait for Ready
-#   hack/dev.sh down    stop everything
-#   hack/dev.sh status  what runs
+#   hack/dev.sh up           build, start everything, apply examples/, wait for Ready
+#   hack/dev.sh up --argocd  the same with Argo CD (built by hack/argocd.sh): examples/ is
+#                            committed to a git repository, .dev/gitops, which an Argo CD
+#                            Application syncs; edit and commit there to change the streams
+#   hack/dev.sh down         stop everything
+#   hack/dev.sh status       what runs
 #
-# State lives in .dev/: kubeconfig, bin/ (kubectl, helm), logs, pid files. Running `up`
-# twice is harmless: what already runs is left alone.
+# State lives in .dev/: kubeconfig, bin/ (kubectl, helm), logs, pid files, gitops/. Running
+# `up` twice is harmless: what already runs is left alone, and .dev/gitops is kept.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$PWD
 dev="$repo/.dev"
 emulator_addr=127.0.0.1:4566
 metrics_addr=127.0.0.1:8080
+# Argo CD's components, at Argo CD's own default ports (redis moved off 6379).
+argocd_components=(argocd-redis git-daemon argocd-repo-server argocd-application-controller)
+export ARGOCD_LOCAL_DIR="$dev/argocd" ARGOCD_LOCAL_GIT_ROOT="$dev" ARGOCD_LOCAL_GIT_PORT=9418
+export ARGOCD_LOCAL_REDIS_PORT=16379 ARGOCD_LOCAL_REPO_SERVER_PORT=8081
 
 say() { echo "dev: $*" >&2; }
 
@@ -48,8 +55,20 @@ wait_for() { # description, seconds, command...
 }
 
 up() {
+    local argocd=false
+    case "${1:-}" in
+    "") ;;
+    --argocd) argocd=true ;;
+    *)
+        echo "usage: hack/dev.sh up [--argocd]" >&2
+        exit 2
+        ;;
+    esac
     mkdir -p "$dev/bin"
     hack/control-plane.sh build
+    if $argocd; then
+        hack/argocd.sh build
+    fi
     local bin_dir
     bin_dir=$(hack/control-plane.sh bin-dir)
     ln -sf "$bin_dir/kubectl" "$dev/bin/kubectl"
@@ -70,31 +89,109 @@ up() {
     wait_for "the emulator" 30 curl -sf "http://$emulator_addr/_emulator/health"
 
     "$kubectl" apply -f crds/ >/dev/null
-    "$kubectl" wait --for=condition=Established crd/videostreams.kvs-operator.dev crd/accountbindings.kvs-operator.dev --timeout=60s >/dev/null
+    "$kubectl" wait --for=condition=Established crd/videostreams.kvs-operator.dev crd/signalingchannels.kvs-operator.dev crd/accountbindings.kvs-operator.dev --timeout=60s >/dev/null
     start operator env AWS_ENDPOINT_URL="http://$emulator_addr" AWS_REGION=us-west-2 \
         AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_EC2_METADATA_DISABLED=true \
         "$target/debug/kvs-operator" run --metrics-bind-address "$metrics_addr" --poll-interval 1s
     wait_for "the operator" 60 curl -sf "http://$metrics_addr/readyz"
 
-    "$kubectl" apply -f examples/
+    if $argocd; then
+        argocd_up
+    else
+        "$kubectl" apply -f examples/
+    fi
     say "waiting for the examples to be Ready"
-    "$kubectl" wait --for=condition=Ready videostreams --all -n cameras --timeout=120s >/dev/null
-    "$kubectl" get videostreams -A -o wide
+    wait_for "the examples' VideoStreams" 60 "$kubectl" get videostream front-door -n cameras
+    wait_for "the examples' SignalingChannels" 60 "$kubectl" get signalingchannel doorbell -n cameras
+    "$kubectl" wait --for=condition=Ready videostreams,signalingchannels --all -n cameras --timeout=120s >/dev/null
+    "$kubectl" get videostreams,signalingchannels -A -o wide
+    if $argocd; then
+        "$kubectl" wait --for=jsonpath='{.status.health.status}'=Healthy application/cameras \
+            -n argocd --timeout=120s >/dev/null
+        "$kubectl" get applications -n argocd
+        cat >&2 <<EOF
+
+Argo CD syncs .dev/gitops (served at git://127.0.0.1:9418/gitops) into namespace cameras.
+Change a stream by committing there:
+  cd .dev/gitops; sed -i 's/dataRetentionInHours: 24 /dataRetentionInHours: 48 /' front-door.yaml
+  git commit -am "front door: two days"
+  kubectl get applications -n argocd -w   # Progressing, then Synced and Healthy again
+  kubectl get application cameras -n argocd -o jsonpath='{.status.resources}'   # each one's health
+Logs: .dev/argocd-{application-controller,repo-server}.log
+EOF
+    fi
     cat >&2 <<EOF
 
 The demo runs in the background:
   export KUBECONFIG=$dev/kubeconfig PATH=$dev/bin:\$PATH
   kubectl get vs -A -o wide              # VideoStreams (short name: vs)
   kubectl describe vs front-door -n cameras
+  kubectl get sigch doorbell -n cameras -o yaml   # a signaling channel storing into a stream
   curl -s http://$emulator_addr/_emulator/streams   # what "AWS" has
   curl -s http://$metrics_addr/metrics              # the operator's metrics
 Logs: .dev/{control-plane,emulator,operator}.log    Stop: hack/dev.sh down
 EOF
 }
 
+# Argo CD installed as docs/argocd.md says, its components running locally, and an
+# Application for .dev/gitops, a repository holding a copy of examples/.
+argocd_up() {
+    local kubectl="$dev/bin/kubectl" name
+    PATH="$dev/bin:$PATH" hack/argocd.sh install
+    for name in "${argocd_components[@]}"; do
+        start "$name" hack/argocd.sh run "${name#argocd-}"
+    done
+    wait_for "Argo CD's application-controller" 60 curl -sf http://127.0.0.1:8082/healthz
+    "$kubectl" -n argocd patch configmap argocd-cm --type merge \
+        --patch-file deploy/argocd/argocd-cm.yaml >/dev/null
+    gitops_repo
+    "$kubectl" apply -f - >/dev/null <<EOF
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: cameras
+  namespace: argocd
+spec:
+  project: default
+  source:
+    repoURL: git://127.0.0.1:9418/gitops
+    targetRevision: main
+    path: .
+  destination:
+    server: https://kubernetes.default.svc
+    namespace: cameras
+  syncPolicy:
+    automated:
+      prune: false
+      selfHeal: true
+EOF
+    say "Argo CD syncs .dev/gitops into namespace cameras"
+}
+
+# .dev/gitops: examples/ committed once; later runs keep what the user changed. Its
+# post-commit hook asks Argo CD to look at once, as a hosted repository's webhook would.
+gitops_repo() {
+    local repo="$dev/gitops"
+    if [[ ! -d "$repo/.git" ]]; then
+        mkdir -p "$repo"
+        cp examples/*.yaml "$repo/"
+        git -C "$repo" init --quiet --initial-branch=main
+        git -C "$repo" add --all
+        git -C "$repo" -c user.name=demo -c user.email=demo@example.com \
+            commit --quiet -m "The examples of kvs-operator"
+    fi
+    cat >"$repo/.git/hooks/post-commit" <<EOF
+#!/bin/sh
+# Stands in for a git webhook: Argo CD compares the Application with this commit now.
+KUBECONFIG="$dev/kubeconfig" "$dev/bin/kubectl" -n argocd annotate --overwrite \
+    application cameras argocd.argoproj.io/refresh=normal >/dev/null 2>&1 || true
+EOF
+    chmod +x "$repo/.git/hooks/post-commit"
+}
+
 down() {
     local name
-    for name in operator emulator control-plane; do
+    for name in argocd-application-controller argocd-repo-server git-daemon argocd-redis operator emulator control-plane; do
         if running "$name"; then
             kill "$(cat "$dev/$name.pid")"
             # Let it shut down cleanly (the control plane removes its files).
@@ -107,11 +204,16 @@ down() {
         rm -f "$dev/$name.pid"
     done
     rm -f "$dev/kubeconfig"
+    # The repo-server locks its checkouts (mode 000) between uses: unlock them, so that
+    # .dev can be removed.
+    if [[ -d "$dev/argocd/tmp" ]]; then
+        chmod -R u+rwx "$dev/argocd/tmp"
+    fi
 }
 
 status() {
     local name
-    for name in control-plane emulator operator; do
+    for name in control-plane emulator operator "${argocd_components[@]}"; do
         if running "$name"; then
             echo "$name: running (pid $(cat "$dev/$name.pid"))"
         else
@@ -121,11 +223,14 @@ status() {
 }
 
 case "${1:-}" in
-up) up ;;
+up)
+    shift
+    up "$@"
+    ;;
 down) down ;;
 status) status ;;
 *)
-    echo "usage: hack/dev.sh up|down|status" >&2
+    echo "usage: hack/dev.sh up [--argocd] | down | status" >&2
     exit 2
     ;;
 esac

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every check CI runs, in order. Installs what the tests need on a fresh machine first
-# (control-plane binaries from the Go module proxy, Python venvs from PyPI), all cached
-# under ${KVS_CACHE_DIR:-~/.cache/kvs-operator}, so a second run only tests.
+# (control-plane binaries and Argo CD from the Go module proxy, redis from apt, Python
+# venvs from PyPI), all cached under ${KVS_CACHE_DIR:-~/.cache/kvs-operator}, so a second
+# run only tests.
 #
 #   hack/test.sh
 set -euo pipefail
@@ -25,21 +26,29 @@ trap report EXIT
 step "control plane build" hack/control-plane.sh build
 # kubeconform and the ServiceMonitor CRD for the chart's e2e checks (tests/e2e/chart.rs).
 step "chart tools build" hack/tools.sh build
+# Argo CD (and redis) for the GitOps e2e tests (tests/gitops) and the Argo CD demo.
+step "argo cd build" hack/argocd.sh build
 step "cargo fmt" cargo fmt --all -- --check
 step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+# kstatus (sigs.k8s.io/cli-utils) over the recorded VideoStreams; also builds what the
+# GitOps e2e tests run it with.
+kstatus_tests() { (cd hack/kstatus && GOTOOLCHAIN=local GOFLAGS=-mod=readonly go test -count=1 ./...); }
+step "kstatus" kstatus_tests
 # Builds the binaries the e2e tests run, then every test: unit, component (emulator),
-# e2e (real kube-apiserver + etcd) and the harness's own.
+# e2e (real kube-apiserver + etcd), GitOps (and Argo CD) and the harness's own.
 test_log=$(mktemp)
 run_tests() { cargo test --workspace --locked 2>&1 | tee "$test_log"; }
 step "cargo test" run_tests
-# The e2e binary's own timing, from its summary line.
-e2e=$(awk '/Running tests\/e2e\/main.rs/ { found = 1 } found && /test result/ { print; exit }' "$test_log")
-timings+=("$(printf '%-28s %s' "  of which e2e" "${e2e##*finished in }")")
+# The e2e binaries' own timings, from their summary lines.
+for binary in e2e gitops; do
+    summary=$(awk -v binary="$binary" '$0 ~ "Running tests/" binary "/main.rs" { found = 1 } found && /test result/ { print; exit }' "$test_log")
+    timings+=("$(printf '%-28s %s' "  of which $binary" "${summary##*finished in }")")
+done
 rm -f "$test_log"
 step "emulator conformance" emulator/conformance/run.sh -q
 step "argocd health" deploy/argocd/test.sh
-# The README's demo command, started and stopped as a user would.
-demo() { hack/dev.sh up && hack/dev.sh down; }
-step "demo (hack/dev.sh up, down)" demo
+# The README's demo commands, started and stopped as a user would.
+demo() { hack/dev.sh up && hack/dev.sh down && hack/dev.sh up --argocd && hack/dev.sh down; }
+step "demo (dev.sh up [--argocd])" demo
 # The Dockerfile without Docker: release build from its build context, then run and ldd.
 step "image check" hack/image-check.sh

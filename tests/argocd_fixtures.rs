@@ -1,14 +1,16 @@
 //! The recorded VideoStreams that the Argo CD health check is tested against
-//! (deploy/argocd/testdata) must stay what the operator really writes, and the script's
-//! reason lists must stay the operator's error classes. A change to the status shape, a
-//! condition message or an error reason fails here, pointing at the fixture to update.
+//! (deploy/argocd/resource_customizations/kvs-operator.dev/VideoStream/testdata, cases in
+//! health_test.yaml beside it) must stay what the operator really writes, and every error
+//! class must reach Argo CD as the condition its health check reads (Stalled or not). A
+//! change to the status shape, a condition message or an error reason fails here, pointing at
+//! the fixture to update.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use k8s_openapi::jiff::Timestamp;
 use kvs_operator::api::{VideoStream, VideoStreamStatus};
-use kvs_operator::engine::conditions::{READY, RECONCILING, STALLED, SYNCED};
+use kvs_operator::engine::conditions::{READY, RECONCILING, STALLED, SYNCED, find};
 use kvs_operator::engine::kind::{CleanupStep, Outcome};
 use kvs_operator::engine::ownership::Ownership;
 use kvs_operator::kvs::{ResourceStatus, RetentionChange, Stream};
@@ -17,7 +19,13 @@ use kvs_operator::stream::status::next_status;
 use kvs_operator::stream::sync::{Report, Step};
 use kvs_operator::{Error, ErrorClass};
 
-const SCRIPT: &str = include_str!("../deploy/argocd/videostream-health.lua");
+const CUSTOMIZATION: &str = "deploy/argocd/resource_customizations/kvs-operator.dev/VideoStream";
+const SCRIPT: &str = include_str!(
+    "../deploy/argocd/resource_customizations/kvs-operator.dev/VideoStream/health.lua"
+);
+const HEALTH_TESTS: &str = include_str!(
+    "../deploy/argocd/resource_customizations/kvs-operator.dev/VideoStream/health_test.yaml"
+);
 
 const ARN: &str = "arn:aws:kinesisvideo:us-west-2:123456789012:stream/front-door-cam/1772442846042";
 const AWS_MANAGED_KEY: &str = "arn:aws:kms:us-west-2:123456789012:alias/aws/kinesisvideo";
@@ -29,13 +37,15 @@ const ROLE: &str =
     "arn:aws:sts::123456789012:assumed-role/kvs-operator/kvs-operator-7d9f8c6b5-x2lqp";
 
 fn testdata() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/argocd/testdata")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(CUSTOMIZATION)
+        .join("testdata")
 }
 
 /// Every fixture: file stem and text.
 fn fixtures() -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = std::fs::read_dir(testdata())
-        .expect("deploy/argocd/testdata exists")
+        .expect("the testdata directory exists")
         .map(|entry| entry.expect("readable directory").path())
         .filter(|path| path.extension().is_some_and(|e| e == "yaml"))
         .map(|path| {
@@ -82,6 +92,7 @@ fn denied(action: &str, resource: &str) -> Error {
 }
 
 /// Replays reconciles through the operator's own status function.
+#[derive(Clone)]
 struct Replay {
     stream_name: &'static str,
     status: Option<VideoStreamStatus>,
@@ -318,9 +329,8 @@ fn every_fixture_parses_as_a_video_stream_and_loses_nothing() {
             "{name}.yaml does not survive a round trip through kvs_operator::api::VideoStream"
         );
         assert!(
-            text.lines().any(|l| l.starts_with("# expect-health: "))
-                && text.lines().any(|l| l.starts_with("# expect-message: ")),
-            "{name}.yaml must state its expected health"
+            health_test_inputs().contains(&format!("testdata/{name}.yaml")),
+            "{name}.yaml has no case in {CUSTOMIZATION}/health_test.yaml"
         );
     }
 }
@@ -355,30 +365,37 @@ fn every_fixture_status_is_what_the_operator_writes() {
     }
 }
 
-/// The names in `local NAME = { Reason = true, ... }` of the health script.
-fn lua_reasons(name: &str) -> BTreeSet<String> {
-    let start = SCRIPT
-        .find(&format!("local {name} = {{"))
-        .unwrap_or_else(|| panic!("the health script has no table {name}"));
-    let body = &SCRIPT[start..];
-    let open = body.find('{').unwrap() + 1;
-    let close = body.find('}').unwrap();
-    body[open..close]
-        .split(',')
-        .map(str::trim)
-        .filter(|entry| !entry.is_empty())
-        .map(|entry| {
-            entry
-                .strip_suffix("= true")
-                .unwrap_or_else(|| panic!("{name}: unexpected entry {entry:?}"))
-                .trim()
+/// The inputPath of every case in health_test.yaml.
+fn health_test_inputs() -> BTreeSet<String> {
+    let tests: serde_json::Value = serde_yaml_ng::from_str(HEALTH_TESTS).expect("health_test.yaml");
+    tests["tests"]
+        .as_array()
+        .expect("tests: a list")
+        .iter()
+        .map(|case| {
+            case["inputPath"]
+                .as_str()
+                .expect("every case has an inputPath")
                 .to_string()
         })
         .collect()
 }
 
-/// One error of every variant. The match makes a new variant a compile error here, so the
-/// health script's lists are revisited whenever the operator learns a new failure.
+#[test]
+fn every_health_test_case_is_a_fixture() {
+    for input in health_test_inputs() {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join(CUSTOMIZATION)
+            .join(&input);
+        assert!(
+            path.is_file(),
+            "health_test.yaml names {input}, which does not exist"
+        );
+    }
+}
+
+/// One error of every variant. The match makes a new variant a compile error here, so a new
+/// failure is classified (and its path to Argo CD checked) before it ships.
 fn one_of_each_error() -> Vec<Error> {
     use kube::runtime::finalizer::Error as FinalizerError;
     let kube = || kube::Error::LinesCodecMaxLineLengthExceeded;
@@ -456,31 +473,74 @@ fn one_of_each_error() -> Vec<Error> {
     errors
 }
 
+/// The class of each failure reason, from the operator's own errors.
+fn reason_classes() -> BTreeMap<String, ErrorClass> {
+    one_of_each_error()
+        .iter()
+        .map(|error| (error.reason().to_string(), error.class()))
+        .collect()
+}
+
 #[test]
-fn the_health_script_classifies_every_reason_as_the_operator_retries_it() {
-    let mut expected: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
-    for error in one_of_each_error() {
-        let table = match error.class() {
-            ErrorClass::Retryable => "RETRYABLE",
-            ErrorClass::Terminal => "TERMINAL",
-            ErrorClass::Permission => "PERMISSION",
-        };
-        expected
-            .entry(table)
-            .or_default()
-            .insert(error.reason().to_string());
+fn every_error_class_reaches_argo_cd_as_the_condition_its_health_check_reads() {
+    // The health check reads Stalled, not reasons: a failure that needs a person (terminal or
+    // permission) must set Stalled=True, a transient one must leave it unset, from a first
+    // reconcile as much as after the stream was Ready.
+    let ready = Replay::new("front-door-cam").synced(
+        1,
+        "2026-03-02T09:14:16Z",
+        Some(front_door(ResourceStatus::Active, VERSION_1, 24)),
+        Step::InSync,
+    );
+    for (first, later) in one_of_each_error().into_iter().zip(one_of_each_error()) {
+        let reason = first.reason().to_string();
+        let class = first.class();
+        let cases = [
+            ("first", Replay::new("front-door-cam"), first),
+            ("ready", ready.clone(), later),
+        ];
+        for (start, before, error) in cases {
+            let status = before
+                .failed(1, "2026-03-02T10:00:00Z", error)
+                .status
+                .expect("a status");
+            let stalled = find(&status.conditions, STALLED);
+            match class {
+                ErrorClass::Retryable => assert!(
+                    stalled.is_none(),
+                    "{reason} after a {start} reconcile: a transient error must not set Stalled: {status:#?}"
+                ),
+                ErrorClass::Terminal | ErrorClass::Permission => {
+                    let stalled = stalled.unwrap_or_else(|| {
+                        panic!(
+                            "{reason} after a {start} reconcile: no Stalled condition: {status:#?}"
+                        )
+                    });
+                    assert_eq!(
+                        (stalled.status.as_str(), stalled.reason.as_str()),
+                        ("True", reason.as_str()),
+                        "{reason} after a {start} reconcile"
+                    );
+                    assert!(
+                        find(&status.conditions, RECONCILING).is_none(),
+                        "{reason}: Reconciling and Stalled together make kstatus depend on their order"
+                    );
+                }
+            }
+        }
     }
-    for (table, reasons) in &expected {
-        assert_eq!(
-            &lua_reasons(table),
-            reasons,
-            "deploy/argocd/videostream-health.lua: {table} must list exactly the operator's {table} reasons (then run deploy/argocd/test.sh --update-configmap)"
+}
+
+#[test]
+fn the_health_script_names_no_failure_reason() {
+    // It must stay a reading of Ready, Reconciling, Stalled and observedGeneration: a reason
+    // spelled out in it would be a work-around for a status that says too little.
+    for reason in reason_classes().keys() {
+        assert!(
+            !SCRIPT.contains(&format!("\"{reason}\"")),
+            "health.lua names the reason {reason}"
         );
     }
-    // No reason in two classes.
-    let all: Vec<String> = expected.values().flatten().cloned().collect();
-    let unique: BTreeSet<&String> = all.iter().collect();
-    assert_eq!(all.len(), unique.len(), "a reason in two classes: {all:?}");
 }
 
 #[test]
@@ -489,12 +549,10 @@ fn the_fixtures_cover_every_failure_class() {
     for (name, text) in fixtures() {
         let vs: VideoStream = serde_yaml_ng::from_str(&text).unwrap();
         for condition in vs.status.iter().flat_map(|s| &s.conditions) {
-            if condition.status == "False" {
-                for table in ["RETRYABLE", "TERMINAL", "PERMISSION"] {
-                    if lua_reasons(table).contains(&condition.reason) {
-                        classes.insert(table);
-                    }
-                }
+            if condition.status == "False"
+                && let Some(class) = reason_classes().get(&condition.reason)
+            {
+                classes.insert(format!("{class:?}"));
             }
         }
         assert!(
@@ -509,6 +567,6 @@ fn the_fixtures_cover_every_failure_class() {
     }
     assert_eq!(
         classes,
-        BTreeSet::from(["PERMISSION", "RETRYABLE", "TERMINAL"])
+        BTreeSet::from(["Permission".into(), "Retryable".into(), "Terminal".into()])
     );
 }

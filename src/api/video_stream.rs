@@ -189,6 +189,24 @@ pub enum ImageFormat {
     Png,
 }
 
+impl ConfigurationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfigurationStatus::Enabled => "ENABLED",
+            ConfigurationStatus::Disabled => "DISABLED",
+        }
+    }
+}
+
+impl ImageFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImageFormat::Jpeg => "JPEG",
+            ImageFormat::Png => "PNG",
+        }
+    }
+}
+
 fn format_config_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
         "type": "object",

@@ -49,6 +49,16 @@ impl KindStatus for SignalingChannelStatus {
 }
 
 impl SignalingChannel {
+    /// The stream its media is stored into, as its status last reported.
+    pub fn stored_into(&self) -> Option<&str> {
+        self.status
+            .as_ref()?
+            .media_storage
+            .as_ref()?
+            .stream_arn
+            .as_deref()
+    }
+
     /// The VideoStream its media storage names, as the operator's cache holds it.
     fn media_video_stream(&self, ctx: &Context) -> Option<std::sync::Arc<VideoStream>> {
         let wanted = self.spec.media_storage.as_ref()?;

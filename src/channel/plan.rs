@@ -92,6 +92,13 @@ pub enum Mutation {
     StoreMedia { stream_arn: String },
 }
 
+impl Mutation {
+    /// Whether KVS gives the channel a new version (so the listing shows when it is done).
+    pub fn moves_version(&self) -> bool {
+        matches!(self, Mutation::UpdateTtl { .. })
+    }
+}
+
 /// Decides the next step for a live SignalingChannel.
 pub fn plan(desired: &Desired, observed: Option<&Observed>) -> Plan {
     if desired.management_policy == ManagementPolicy::ObserveOnly {

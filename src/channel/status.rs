@@ -44,11 +44,7 @@ pub fn next_status(
             if report.endpoints.is_some() {
                 status.endpoints = report.endpoints.clone();
             }
-            let (ready, reason, text) = match readiness(report) {
-                Readiness::Ready { reason, message } => (true, reason, message),
-                Readiness::Progressing { reason, message }
-                | Readiness::Absent { reason, message } => (false, reason, message),
-            };
+            let (ready, reason, text) = readiness(report).into_condition();
             message = text;
             Verdict::Stepped {
                 ready,
@@ -113,7 +109,13 @@ pub fn readiness(report: &Report) -> Readiness {
                 .to_string(),
         },
         Step::Created { .. } => progressing(reason::CREATING, "creating the signaling channel".into()),
-        Step::Mutated(mutation) => progressing(reason::UPDATING, describe_mutation(mutation)),
+        Step::Mutated(mutation) if mutation.moves_version() => {
+            progressing(reason::UPDATING, describe_mutation(mutation))
+        }
+        Step::Mutated(mutation) => Readiness::Changed {
+            reason: reason::UPDATING,
+            message: describe_mutation(mutation),
+        },
         Step::WaitingForStream(video_stream) => progressing(
             reason::UPDATING,
             format!("media storage waits for VideoStream {video_stream}'s stream to be ACTIVE"),

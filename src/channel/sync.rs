@@ -114,13 +114,7 @@ async fn apply(
     channel: &Channel,
     mutation: &Mutation,
 ) -> Result<()> {
-    let claimed = Claimed {
-        kvs,
-        arn: &channel.arn,
-        noun: "signaling channel",
-        owner_kind: "SignalingChannel",
-        name: &desired.name,
-    };
+    let claimed = claimed(kvs, &channel.arn, &desired.name);
     match mutation {
         Mutation::Adopt => claimed.claim(&desired.owner).await,
         Mutation::UpdateTtl { to, .. } => {
@@ -149,13 +143,7 @@ pub async fn cleanup(kvs: &dyn KinesisVideo, desired: &Desired) -> Result<Cleanu
     let Some(channel) = observed.map(|o| o.channel) else {
         return Ok(CleanupStep::Done);
     };
-    let claimed = Claimed {
-        kvs,
-        arn: &channel.arn,
-        noun: "signaling channel",
-        owner_kind: "SignalingChannel",
-        name: &desired.name,
-    };
+    let claimed = claimed(kvs, &channel.arn, &desired.name);
     clean_up(plan, &claimed, &desired.owner, async || {
         kvs.delete_channel(&channel.arn, &channel.version).await
     })
@@ -202,5 +190,16 @@ pub fn storage_target(
     match status.and_then(|s| s.stream_arn.clone()) {
         Some(arn) if active => Ok(StorageTarget::Stream(arn)),
         _ => Ok(StorageTarget::Pending(name.to_string())),
+    }
+}
+
+/// The signaling channel at `arn`, for ownership checks and claims.
+fn claimed<'a>(kvs: &'a dyn KinesisVideo, arn: &'a str, name: &'a str) -> Claimed<'a> {
+    Claimed {
+        kvs,
+        arn,
+        noun: "signaling channel",
+        owner_kind: "SignalingChannel",
+        name,
     }
 }

@@ -101,17 +101,28 @@ impl<K: Kind> Registry<K> {
 
     /// Queues `object` for a reconcile by the controller that watches its namespace.
     pub async fn trigger(&self, object: ObjectRef<K>) {
-        let sender = lock(&self.triggers)
-            .iter()
-            .find(|(namespace, _)| {
-                namespace.is_none() || namespace.as_deref() == object.namespace.as_deref()
-            })
-            .map(|(_, sender)| sender.clone());
-        if let Some(mut sender) = sender {
+        if let Some(mut sender) = self.queue_of(&object) {
             use futures::SinkExt;
             // The controller has stopped when this fails: nothing to wake up.
             let _ = sender.send(object).await;
         }
+    }
+
+    /// Queues `object` without waiting; when the queue is full the object is due anyway
+    /// (its requeue or the next scan reconciles it).
+    pub fn try_trigger(&self, object: ObjectRef<K>) {
+        if let Some(mut sender) = self.queue_of(&object) {
+            let _ = sender.try_send(object);
+        }
+    }
+
+    fn queue_of(&self, object: &ObjectRef<K>) -> Option<Sender<ObjectRef<K>>> {
+        lock(&self.triggers)
+            .iter()
+            .find(|(namespace, _)| {
+                namespace.is_none() || namespace.as_deref() == object.namespace.as_deref()
+            })
+            .map(|(_, sender)| sender.clone())
     }
 }
 

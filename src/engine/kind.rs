@@ -43,8 +43,15 @@ pub enum Readiness {
         reason: &'static str,
         message: String,
     },
-    /// KVS is creating, updating or deleting it, or a change was just made: look again.
+    /// KVS is creating, updating or deleting it, or a change was just made that moves its
+    /// version or status: the account's listing shows when it is done.
     Progressing {
+        reason: &'static str,
+        message: String,
+    },
+    /// A change was just made that the listing does not show (tags, configurations): look
+    /// again after one poll interval.
+    Changed {
         reason: &'static str,
         message: String,
     },
@@ -53,6 +60,18 @@ pub enum Readiness {
         reason: &'static str,
         message: String,
     },
+}
+
+impl Readiness {
+    /// The Ready condition it makes: status, reason and message.
+    pub fn into_condition(self) -> (bool, &'static str, String) {
+        match self {
+            Readiness::Ready { reason, message } => (true, reason, message),
+            Readiness::Progressing { reason, message }
+            | Readiness::Changed { reason, message }
+            | Readiness::Absent { reason, message } => (false, reason, message),
+        }
+    }
 }
 
 /// What a reconcile produced, in the terms a kind's status needs.
@@ -152,4 +171,8 @@ pub trait Kind:
 
     /// Every resource of this kind in an account, for the drift scan.
     async fn list(kvs: &dyn KinesisVideo) -> Result<Vec<Listed>>;
+
+    /// Called when the cache sees a new version of this object (its status included):
+    /// wakes the objects of other kinds that wait for it.
+    fn wake_dependents(&self, _ctx: &Context) {}
 }

@@ -109,6 +109,7 @@ async fn apply<K: Kind>(object: &K, api: &Api<K>, ctx: &Arc<Context>) -> Result<
             }
         }
         Readiness::Progressing { .. } => ctx.wait_backoff(key),
+        Readiness::Changed { .. } => jittered(ctx.settings.poll_interval),
     };
     Ok(Action::requeue(next))
 }

@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use futures::StreamExt;
 use futures::channel::mpsc::Sender;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ListParams};
 use kube::core::PartialObjectMeta;
@@ -112,6 +112,7 @@ where
     // Status writes must not trigger reconciles, so only spec changes (generation),
     // deletion and pausing wake an object up; everything else comes from requeues and the
     // drift scan.
+    let cached = ctx.clone();
     let objects = watcher(
         api::<K>(&ctx.client, namespace.as_deref()),
         watcher::Config::default().any_semantic(),
@@ -119,6 +120,11 @@ where
     .default_backoff()
     .modify(slim)
     .reflect(writer)
+    .inspect_ok(move |event| {
+        if let watcher::Event::Apply(object) = event {
+            object.wake_dependents(&cached);
+        }
+    })
     .applied_objects()
     .predicate_filter(spec_deletion_or_pause::<K>, Default::default());
 

@@ -11,8 +11,9 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
-use kube::Resource;
 use kube::runtime::events::Event;
+use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
 
 use self::plan::{Desired, Mutation};
 use self::sync::{Report, Step, describe_mutation};
@@ -111,6 +112,26 @@ impl Kind for VideoStream {
             outcome,
             now,
         )
+    }
+
+    /// Channels storing into this VideoStream's stream wait for it to be ACTIVE (or for
+    /// its new ARN): they look again as soon as its status says so.
+    fn wake_dependents(&self, ctx: &Context) {
+        let arn = self.status.as_ref().and_then(|s| s.stream_arn.as_deref());
+        let namespace = self.namespace();
+        let name = self.name_any();
+        for channel in ctx.channels.known() {
+            let waits = channel.namespace() == namespace
+                && channel
+                    .spec
+                    .media_storage
+                    .as_ref()
+                    .is_some_and(|m| m.video_stream_name == name)
+                && channel.stored_into() != arn;
+            if waits {
+                ctx.channels.try_trigger(ObjectRef::from(channel.as_ref()));
+            }
+        }
     }
 
     async fn list(kvs: &dyn KinesisVideo) -> Result<Vec<Listed>> {

@@ -128,6 +128,19 @@ pub enum Mutation {
     UpdateNotification(Notification),
 }
 
+impl Mutation {
+    /// Whether KVS gives the stream a new version (so the account's listing shows when
+    /// the change is done); tags and configurations leave it as it was.
+    pub fn moves_version(&self) -> bool {
+        matches!(
+            self,
+            Mutation::UpdateStream { .. }
+                | Mutation::UpdateRetention { .. }
+                | Mutation::UpdateStorageTier(_)
+        )
+    }
+}
+
 /// Why nothing can be changed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Blocker {

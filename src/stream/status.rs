@@ -45,11 +45,7 @@ pub fn next_status(
                 Step::Absent => forget_stream(&mut status),
                 Step::Mutated(_) | Step::Waiting(_) => {}
             }
-            let (ready, reason, message) = match readiness(report) {
-                Readiness::Ready { reason, message } => (true, reason, message),
-                Readiness::Progressing { reason, message }
-                | Readiness::Absent { reason, message } => (false, reason, message),
-            };
+            let (ready, reason, message) = readiness(report).into_condition();
             verdict_message = message;
             Verdict::Stepped {
                 ready,
@@ -121,10 +117,16 @@ pub fn readiness(report: &Report) -> Readiness {
             message: "there is no such stream, and ObserveOnly never creates one".to_string(),
         },
         Step::Created { .. } => progressing(reason::CREATING, "creating the stream"),
-        Step::Mutated(mutation) => Readiness::Progressing {
-            reason: reason::UPDATING,
-            message: describe_mutation(mutation, report.stream.as_ref()),
-        },
+        Step::Mutated(mutation) => {
+            let message = describe_mutation(mutation, report.stream.as_ref());
+            match mutation.moves_version() {
+                true => progressing(reason::UPDATING, &message),
+                false => Readiness::Changed {
+                    reason: reason::UPDATING,
+                    message,
+                },
+            }
+        }
         Step::Waiting(ResourceStatus::Creating) => progressing(
             reason::CREATING,
             "Kinesis Video Streams is creating the stream",
@@ -181,6 +183,45 @@ mod tests {
 
     fn condition<'a>(status: &'a VideoStreamStatus, type_: &str) -> &'a Condition {
         find(&status.conditions, type_).unwrap()
+    }
+
+    #[test]
+    fn changes_the_listing_shows_wait_for_it_and_the_others_look_again_after_a_poll() {
+        use crate::engine::ownership::TagChange;
+        let by_listing = [
+            Mutation::UpdateStream {
+                device_name: Some("d".into()),
+                media_type: None,
+            },
+            Mutation::UpdateRetention {
+                from: 1,
+                to: 2,
+                change: RetentionChange::Increase(1),
+            },
+            Mutation::UpdateStorageTier(crate::api::StorageTier::Warm),
+        ];
+        for mutation in by_listing {
+            let readiness = readiness(&report(Step::Mutated(mutation.clone())));
+            assert!(
+                matches!(readiness, Readiness::Progressing { .. }),
+                "{mutation:?}"
+            );
+        }
+        let unlisted = [
+            Mutation::Adopt,
+            Mutation::Tags(TagChange::Untag(vec!["k".into()])),
+            Mutation::UpdateNotification(crate::api::Notification {
+                status: crate::api::ConfigurationStatus::Enabled,
+                destination_uri: "arn:aws:sns:us-west-2:123456789012:t".into(),
+            }),
+        ];
+        for mutation in unlisted {
+            let readiness = readiness(&report(Step::Mutated(mutation.clone())));
+            assert!(
+                matches!(readiness, Readiness::Changed { .. }),
+                "{mutation:?}"
+            );
+        }
     }
 
     #[test]

@@ -130,13 +130,7 @@ async fn apply(
     mutation: &Mutation,
 ) -> Result<()> {
     let (arn, version) = (stream.arn.as_str(), stream.version.as_str());
-    let claimed = Claimed {
-        kvs,
-        arn,
-        noun: "stream",
-        owner_kind: "VideoStream",
-        name: &desired.name,
-    };
+    let claimed = claimed(kvs, arn, &desired.name);
     match mutation {
         Mutation::Adopt => claimed.claim(&desired.owner).await,
         Mutation::UpdateStream {
@@ -194,13 +188,7 @@ pub async fn cleanup(kvs: &dyn KinesisVideo, desired: &Desired) -> Result<Cleanu
     let Some(stream) = observed.map(|o| o.stream) else {
         return Ok(CleanupStep::Done);
     };
-    let claimed = Claimed {
-        kvs,
-        arn: &stream.arn,
-        noun: "stream",
-        owner_kind: "VideoStream",
-        name: &desired.name,
-    };
+    let claimed = claimed(kvs, &stream.arn, &desired.name);
     clean_up(plan, &claimed, &desired.owner, async || {
         kvs.delete_stream(&stream.arn, &stream.version).await
     })
@@ -253,11 +241,27 @@ pub fn describe_mutation(mutation: &Mutation, stream: Option<&Stream>) -> String
         }
         Mutation::Tags(change) => change.describe(),
         Mutation::UpdateImageGeneration(config) => format!(
-            "set image generation to {:?} every {} ms into {}",
-            config.format, config.sampling_interval, config.destination_uri
+            "set image generation {}: {} every {} ms into {}",
+            config.status.as_str(),
+            config.format.as_str(),
+            config.sampling_interval,
+            config.destination_uri
         ),
-        Mutation::UpdateNotification(config) => {
-            format!("set notifications to {}", config.destination_uri)
-        }
+        Mutation::UpdateNotification(config) => format!(
+            "set notifications {}: to {}",
+            config.status.as_str(),
+            config.destination_uri
+        ),
+    }
+}
+
+/// The stream at `arn`, for ownership checks and claims.
+fn claimed<'a>(kvs: &'a dyn KinesisVideo, arn: &'a str, name: &'a str) -> Claimed<'a> {
+    Claimed {
+        kvs,
+        arn,
+        noun: "stream",
+        owner_kind: "VideoStream",
+        name,
     }
 }

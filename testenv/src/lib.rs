@@ -38,5 +38,6 @@ pub use cluster::NAMESPACE_LABEL;
 pub use commands::{Output, run};
 pub use error::{Error, Result};
 pub use plane::{ControlPlane, ControlPlaneBuilder, Pids};
+pub use process::Process;
 pub use shared::shared;
 pub use workdir::process_is_running;

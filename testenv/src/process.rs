@@ -24,9 +24,10 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// A running etcd or kube-apiserver, its output going to a log file.
+/// A running child process (etcd, kube-apiserver, or anything a test starts with
+/// [`Process::start`]), its output going to a log file. Dropping it stops it.
 #[derive(Debug)]
-pub(crate) struct Process {
+pub struct Process {
     name: &'static str,
     child: Child,
     log: PathBuf,
@@ -39,17 +40,20 @@ impl Process {
         args: Vec<String>,
         log: &Path,
     ) -> Result<Process> {
+        let mut command = Command::new(program);
+        command.args(&args);
+        Process::start(name, command, log)
+    }
+
+    /// Starts `command` with stdin closed and stdout and stderr appended to `log`. Like the
+    /// control plane, it dies with the test binary even when that is killed, so a process
+    /// shared by all tests of a binary may be started by any one of them.
+    pub fn start(name: &'static str, mut command: Command, log: &Path) -> Result<Process> {
         let log_err = |e| Error::io(format!("creating {}", log.display()), e);
         let stdout = File::create(log).map_err(log_err)?;
         let stderr = stdout.try_clone().map_err(log_err)?;
-        let program = program.to_path_buf();
         let child = on_spawner_thread(move || {
-            let mut command = Command::new(&program);
-            command
-                .args(&args)
-                .stdin(Stdio::null())
-                .stdout(stdout)
-                .stderr(stderr);
+            command.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
             die_with_parent(&mut command);
             command.spawn()
         })
@@ -61,25 +65,25 @@ impl Process {
         })
     }
 
-    pub(crate) fn name(&self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         self.name
     }
 
-    pub(crate) fn pid(&self) -> u32 {
+    pub fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    pub(crate) fn log(&self) -> &Path {
+    pub fn log(&self) -> &Path {
         &self.log
     }
 
     /// The exit status if the process has already died.
-    pub(crate) fn exited(&mut self) -> Option<ExitStatus> {
+    pub fn exited(&mut self) -> Option<ExitStatus> {
         self.child.try_wait().ok().flatten()
     }
 
     /// SIGTERM, then SIGKILL after a grace period; always reaps. Idempotent.
-    pub(crate) fn stop(&mut self) {
+    pub fn stop(&mut self) {
         if self.exited().is_some() {
             return;
         }

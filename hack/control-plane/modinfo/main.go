@@ -9,18 +9,30 @@
 //	    resolves from its own tree) with that published version.
 //	modinfo require MODULE
 //	    the version of MODULE that upstream requires.
+//	modinfo replace-flags
+//	    `go mod edit` flags that repeat upstream's replace and exclude lines in a
+//	    throwaway main module (a dependency's replace lines are ignored, so a
+//	    build of it needs them in the main module). A replacement by a local
+//	    directory (a nested module of the same repository, absent from the
+//	    module zip) becomes the published module at the version upstream
+//	    requires it at.
 package main
 
 import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 )
+
+type modVersion struct{ Path, Version string }
 
 type goMod struct {
 	Go      string
 	Godebug []struct{ Key, Value string }
-	Require []struct{ Path, Version string }
+	Require []modVersion
+	Exclude []modVersion
+	Replace []struct{ Old, New modVersion }
 }
 
 // unpublished is how a go.mod requires a module it only ever takes from its own tree.
@@ -35,7 +47,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: modinfo edit-flags [STAGING_VERSION] | require MODULE")
+		return fmt.Errorf("usage: modinfo edit-flags [STAGING_VERSION] | require MODULE | replace-flags")
 	}
 	var mod goMod
 	if err := json.NewDecoder(os.Stdin).Decode(&mod); err != nil {
@@ -50,6 +62,8 @@ func run(args []string) error {
 		return editFlags(mod, staging)
 	case args[0] == "require" && len(args) == 2:
 		return require(mod, args[1])
+	case args[0] == "replace-flags" && len(args) == 1:
+		return replaceFlags(mod)
 	}
 	return fmt.Errorf("bad arguments: %q", args)
 }
@@ -78,11 +92,44 @@ func editFlags(mod goMod, staging string) error {
 }
 
 func require(mod goMod, path string) error {
-	for _, r := range mod.Require {
-		if r.Path == path {
-			fmt.Println(r.Version)
-			return nil
+	version, err := required(mod, path)
+	if err != nil {
+		return err
+	}
+	fmt.Println(version)
+	return nil
+}
+
+func replaceFlags(mod goMod) error {
+	for _, e := range mod.Exclude {
+		fmt.Printf("-exclude=%s@%s\n", e.Path, e.Version)
+	}
+	for _, r := range mod.Replace {
+		old := r.Old.Path
+		if r.Old.Version != "" {
+			old += "@" + r.Old.Version
+		}
+		switch {
+		case r.New.Version != "":
+			fmt.Printf("-replace=%s=%s@%s\n", old, r.New.Path, r.New.Version)
+		case strings.HasPrefix(r.New.Path, "./") || strings.HasPrefix(r.New.Path, "../"):
+			version, err := required(mod, r.Old.Path)
+			if err != nil {
+				return fmt.Errorf("%s is replaced by %s but %w", r.Old.Path, r.New.Path, err)
+			}
+			fmt.Printf("-replace=%s=%s@%s\n", old, r.Old.Path, version)
+		default:
+			return fmt.Errorf("replacement %s of %s is neither a module version nor a relative directory", r.New.Path, old)
 		}
 	}
-	return fmt.Errorf("%s is not required", path)
+	return nil
+}
+
+func required(mod goMod, path string) (string, error) {
+	for _, r := range mod.Require {
+		if r.Path == path {
+			return r.Version, nil
+		}
+	}
+	return "", fmt.Errorf("%s is not required", path)
 }
