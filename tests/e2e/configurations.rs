@@ -65,11 +65,7 @@ fn synced(vs: &kvs_operator::api::VideoStream) -> (String, String, String) {
 #[tokio::test]
 async fn image_generation_and_notifications_are_applied_updated_and_put_back() {
     let h = Harness::without_operator("configs").await;
-    let _operator = h.spawn_operator(&OperatorOptions {
-        namespaces: vec![h.namespace.clone()],
-        args: vec!["--tag-audit-period=2s".into()],
-        ..OperatorOptions::default()
-    });
+    let _operator = h.spawn_operator(&OperatorOptions::auditing(&h.namespace, "2s"));
     let thumbs = "s3://thumbnails/front-door";
 
     // Applied once the stream is ACTIVE.

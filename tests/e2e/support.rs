@@ -384,7 +384,8 @@ impl Harness {
 pub struct OperatorOptions {
     /// Namespaces to watch (all when empty).
     pub namespaces: Vec<String>,
-    /// Extra `run` flags, e.g. `--leader-elect`.
+    /// Extra `run` flags, e.g. `--leader-elect`; `--poll-interval`, `--drift-scan-interval`
+    /// or `--resync-period` given here replaces the harness's own.
     pub args: Vec<String>,
     /// POD_NAME: the identity in Events and the Lease.
     pub identity: Option<String>,
@@ -392,6 +393,22 @@ pub struct OperatorOptions {
     pub kubeconfig: Option<PathBuf>,
     /// Further environment (e.g. other AWS credentials), after the defaults.
     pub env: Vec<(String, String)>,
+}
+
+impl OperatorOptions {
+    /// Watching `namespace`, reading what listings do not show (tags, configurations) every
+    /// `audit` (e.g. "2s"), with resyncs too rare to matter: drift is then corrected by the
+    /// audit alone.
+    pub fn auditing(namespace: &str, audit: &str) -> OperatorOptions {
+        OperatorOptions {
+            namespaces: vec![namespace.to_string()],
+            args: vec![
+                format!("--tag-audit-period={audit}"),
+                "--resync-period=1h".into(),
+            ],
+            ..OperatorOptions::default()
+        }
+    }
 }
 
 /// A running `kvs-operator run` process, killed when dropped. Its log is printed when the
@@ -413,17 +430,17 @@ impl Operator {
         let file = File::create(&log).expect("operator log");
         let err = file.try_clone().expect("operator log");
         let metrics_addr = free_local_addr();
+        // The harness's pace, unless the test sets a flag itself (clap takes each once).
+        let flag = |arg: &str| arg.split('=').next().unwrap_or_default().to_string();
+        let given: Vec<String> = options.args.iter().map(|arg| flag(arg)).collect();
+        let pace = ["--poll-interval=300ms", "--drift-scan-interval=1s", "--resync-period=30s"]
+            .into_iter()
+            .filter(|default| !given.contains(&flag(default)));
         let mut command = plane.command(env!("CARGO_BIN_EXE_kvs-operator"));
         command
-            .args([
-                "run",
-                "--namespaces",
-                &options.namespaces.join(","),
-                "--poll-interval=300ms",
-                "--drift-scan-interval=1s",
-                "--resync-period=30s",
-                &format!("--metrics-bind-address={metrics_addr}"),
-            ])
+            .args(["run", "--namespaces", &options.namespaces.join(",")])
+            .args(pace)
+            .arg(format!("--metrics-bind-address={metrics_addr}"))
             .args(&options.args)
             .env("AWS_ENDPOINT_URL", emulator.url())
             .env("AWS_REGION", emulator.region())
