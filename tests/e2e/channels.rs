@@ -91,7 +91,10 @@ async fn a_signaling_channel_is_created_updated_and_deleted_through_kubectl() {
     h.apply_ok(&doorbell(30, "{site: home}")).await;
     let sc: SignalingChannel = h.wait_ready_kind("doorbell").await;
     let status = sc.status.clone().expect("status");
-    let created = h.emulator.channel("front-doorbell").expect("channel created");
+    let created = h
+        .emulator
+        .channel("front-doorbell")
+        .expect("channel created");
     assert_eq!(created.message_ttl_seconds, 30);
     assert_eq!(
         created.tags.get(OWNER_TAG),
@@ -144,10 +147,20 @@ async fn a_signaling_channel_is_created_updated_and_deleted_through_kubectl() {
     assert!(table.success(), "{}", table.stderr);
     let header = table.stdout.lines().next().unwrap_or_default().to_string();
     for column in ["CHANNEL", "AWS-STATUS", "TTL", "READY", "AGE", "ARN"] {
-        assert!(header.contains(column), "{column} missing: {}", table.stdout);
+        assert!(
+            header.contains(column),
+            "{column} missing: {}",
+            table.stdout
+        );
     }
     let row = table.stdout.lines().nth(1).unwrap_or_default();
-    for value in ["front-doorbell", "ACTIVE", "30", "True", &created.channel_arn] {
+    for value in [
+        "front-doorbell",
+        "ACTIVE",
+        "30",
+        "True",
+        &created.channel_arn,
+    ] {
         assert!(row.contains(value), "{value} missing: {}", table.stdout);
     }
 
@@ -183,7 +196,10 @@ async fn a_signaling_channel_is_created_updated_and_deleted_through_kubectl() {
     assert_eq!(keys, ["floor", CLUSTER_TAG, OWNER_TAG]);
     h.wait_event_of::<SignalingChannel>("doorbell", "UntaggedSignalingChannel")
         .await;
-    assert_eq!(h.emulator.calls_of(Operation::CreateSignalingChannel).total, 1);
+    assert_eq!(
+        h.emulator.calls_of(Operation::CreateSignalingChannel).total,
+        1
+    );
 
     // Delete: the channel goes, then the finalizer, then the SignalingChannel.
     h.delete_ok("sigch", "doorbell").await;
@@ -225,8 +241,20 @@ async fn a_channel_changed_outside_kubernetes_is_put_back() {
     console
         .tag_resource()
         .resource_arn(&live.channel_arn)
-        .tags(Tag::builder().key("site").value("elsewhere").build().unwrap())
-        .tags(Tag::builder().key("added-by").value("console").build().unwrap())
+        .tags(
+            Tag::builder()
+                .key("site")
+                .value("elsewhere")
+                .build()
+                .unwrap(),
+        )
+        .tags(
+            Tag::builder()
+                .key("added-by")
+                .value("console")
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .expect("tags changed outside");
@@ -238,7 +266,10 @@ async fn a_channel_changed_outside_kubernetes_is_put_back() {
     })
     .await;
     h.wait_ready_kind::<SignalingChannel>("doorbell").await;
-    assert_eq!(h.emulator.calls_of(Operation::CreateSignalingChannel).total, 1);
+    assert_eq!(
+        h.emulator.calls_of(Operation::CreateSignalingChannel).total,
+        1
+    );
 }
 
 #[tokio::test]
@@ -263,7 +294,10 @@ async fn retain_keeps_the_channel_and_removes_only_the_ownership_tags() {
     );
     assert_eq!(kept.tags.get("site").map(String::as_str), Some("home"));
     assert_eq!(kept.message_ttl_seconds, 60);
-    assert_eq!(h.emulator.calls_of(Operation::DeleteSignalingChannel).total, 0);
+    assert_eq!(
+        h.emulator.calls_of(Operation::DeleteSignalingChannel).total,
+        0
+    );
     let (_, note) = h
         .wait_event_of::<SignalingChannel>("archive", "ReleasedSignalingChannel")
         .await;
@@ -324,7 +358,10 @@ async fn a_channel_that_is_not_ours_is_never_touched_until_adoption_is_asked_for
         (taken.version, taken.tags, 10)
     );
     assert_eq!(
-        h.emulator.channel("legacy-door").unwrap().message_ttl_seconds,
+        h.emulator
+            .channel("legacy-door")
+            .unwrap()
+            .message_ttl_seconds,
         10
     );
 
@@ -365,8 +402,11 @@ async fn media_storage_goes_into_the_active_videostream_of_the_namespace() {
         "doorbell",
         "  mediaStorage:\n    videoStreamName: door-stream\n",
     );
-    h.apply_ok(&format!("{}---\n{doorbell}", video_stream("door-stream", 24)))
-        .await;
+    h.apply_ok(&format!(
+        "{}---\n{doorbell}",
+        video_stream("door-stream", 24)
+    ))
+    .await;
     h.wait_ready_kind::<VideoStream>("door-stream").await;
     let sc: SignalingChannel = h.wait_ready_kind("doorbell").await;
 
@@ -542,7 +582,8 @@ async fn invalid_channels_are_refused_at_admission_naming_the_field() {
     assert_eq!(listed.stdout.trim(), "", "nothing was stored");
 
     // A channel cannot be renamed; spelling out the default name is no rename.
-    h.apply_ok(&channel("door", "  channelName: original\n")).await;
+    h.apply_ok(&channel("door", "  channelName: original\n"))
+        .await;
     for spec in ["  channelName: renamed\n", "  messageTtlSeconds: 30\n"] {
         let out = h.apply(&channel("door", spec)).await;
         assert!(!out.success(), "accepted:\n{spec}");
@@ -552,9 +593,13 @@ async fn invalid_channels_are_refused_at_admission_naming_the_field() {
             out.stderr
         );
     }
-    h.apply_ok(&channel("door", "  channelName: original\n  messageTtlSeconds: 5\n"))
-        .await;
+    h.apply_ok(&channel(
+        "door",
+        "  channelName: original\n  messageTtlSeconds: 5\n",
+    ))
+    .await;
     h.apply_ok(&channel("plain", "  messageTtlSeconds: 120\n"))
         .await;
-    h.apply_ok(&channel("plain", "  channelName: plain\n")).await;
+    h.apply_ok(&channel("plain", "  channelName: plain\n"))
+        .await;
 }

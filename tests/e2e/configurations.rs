@@ -8,13 +8,15 @@ use aws_sdk_kinesisvideo::types::{
     ConfigurationStatus, Format, ImageGenerationConfiguration, ImageGenerationDestinationConfig,
     ImageSelectorType, NotificationConfiguration, NotificationDestinationConfig,
 };
-use kvs_emulator::{ImageDestination, ImageGeneration, Notification, NotificationDestination};
 use kvs_emulator::Operation;
+use kvs_emulator::{ImageDestination, ImageGeneration, Notification, NotificationDestination};
 use kvs_operator::engine::conditions::{READY, SYNCED, find};
 
 use crate::support::{Harness, OperatorOptions, sdk_client};
 
 const TOPIC: &str = "arn:aws:sns:us-west-2:123456789012:front-door-frames";
+/// A topic someone else set up.
+const ELSEWHERE: &str = "arn:aws:sns:us-west-2:123456789012:elsewhere";
 
 fn camera(extra: &str) -> String {
     format!(
@@ -54,6 +56,43 @@ fn expected_notification(status: &str, topic: &str) -> Notification {
         status: status.into(),
         destination_config: NotificationDestination { uri: topic.into() },
     }
+}
+
+/// Someone sends `arn`'s notifications to their own topic, in the console.
+async fn notify_elsewhere(h: &Harness, arn: &str) {
+    sdk_client(&h.emulator)
+        .update_notification_configuration()
+        .stream_arn(arn)
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .status(ConfigurationStatus::Enabled)
+                .destination_config(
+                    NotificationDestinationConfig::builder()
+                        .uri(ELSEWHERE)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("notification changed outside");
+}
+
+/// The configuration updates the emulator logged after `mark`.
+fn configuration_updates_since(h: &Harness, mark: u64) -> Vec<kvs_emulator::CallRecord> {
+    h.emulator
+        .call_log_since(mark)
+        .into_iter()
+        .filter(|r| {
+            matches!(
+                r.operation,
+                Operation::UpdateImageGenerationConfiguration
+                    | Operation::UpdateNotificationConfiguration
+            )
+        })
+        .collect()
 }
 
 fn synced(vs: &kvs_operator::api::VideoStream) -> (String, String, String) {
@@ -136,33 +175,58 @@ async fn image_generation_and_notifications_are_applied_updated_and_put_back() {
         .send()
         .await
         .expect("image generation changed outside");
-    console
-        .update_notification_configuration()
-        .stream_arn(&stream.stream_arn)
-        .notification_configuration(
-            NotificationConfiguration::builder()
-                .status(ConfigurationStatus::Enabled)
-                .destination_config(
-                    NotificationDestinationConfig::builder()
-                        .uri("arn:aws:sns:us-west-2:123456789012:elsewhere")
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .expect("notification changed outside");
+    notify_elsewhere(&h, &stream.stream_arn).await;
     h.wait_stream("front-door", "configurations put back", |s| {
         s.is_some_and(|s| {
-            s.image_generation.as_ref().is_some_and(|i| {
-                i.sampling_interval == 5000 && i.destination_config.uri == thumbs
-            }) && s.notification == Some(expected_notification("DISABLED", TOPIC))
+            s.image_generation
+                .as_ref()
+                .is_some_and(|i| i.sampling_interval == 5000 && i.destination_config.uri == thumbs)
+                && s.notification == Some(expected_notification("DISABLED", TOPIC))
         })
     })
     .await;
     assert_eq!(h.emulator.calls_of(Operation::CreateStream).total, 1);
+}
+
+#[tokio::test]
+async fn configurations_left_out_of_the_spec_are_no_longer_managed() {
+    let h = Harness::without_operator("configs-removed").await;
+    let _operator = h.spawn_operator(&OperatorOptions::auditing(&h.namespace, "2s"));
+    let thumbs = "s3://thumbnails/front-door";
+    h.apply_ok(&camera(&format!(
+        "{}{}",
+        jpeg_thumbnails(thumbs, 3000),
+        notifications("ENABLED", TOPIC)
+    )))
+    .await;
+    h.wait_ready("front-door").await;
+
+    // Both removed from the spec: the stream keeps what it has.
+    let mark = h.log_mark();
+    h.apply_ok(&camera("")).await;
+    h.wait_ready("front-door").await;
+    assert_eq!(configuration_updates_since(&h, mark), []);
+    let stream = h.emulator.stream("front-door").unwrap();
+    assert_eq!(stream.image_generation, Some(expected_jpeg(thumbs, 3000)));
+    assert_eq!(
+        stream.notification,
+        Some(expected_notification("ENABLED", TOPIC))
+    );
+
+    // Changed in the console, then a full reconcile (a retention change): left as it is.
+    notify_elsewhere(&h, &stream.stream_arn).await;
+    let mark = h.log_mark();
+    h.apply_ok(&camera("").replace("dataRetentionInHours: 24", "dataRetentionInHours: 48"))
+        .await;
+    h.wait_ready("front-door").await;
+    let stream = h.emulator.stream("front-door").unwrap();
+    assert_eq!(stream.data_retention_in_hours, 48, "the reconcile ran");
+    assert_eq!(configuration_updates_since(&h, mark), []);
+    assert_eq!(
+        stream.notification,
+        Some(expected_notification("ENABLED", ELSEWHERE))
+    );
+    assert_eq!(stream.image_generation, Some(expected_jpeg(thumbs, 3000)));
 }
 
 #[tokio::test]
@@ -199,7 +263,10 @@ async fn a_destination_aws_refuses_shows_its_error_and_nothing_else_is_applied()
     let (kind, note) = h.wait_event("front-door", "InvalidSpec").await;
     assert_eq!(kind, "Warning");
     assert!(note.contains(missing_bucket), "{note}");
-    let stream = h.emulator.stream("front-door").expect("the stream is there");
+    let stream = h
+        .emulator
+        .stream("front-door")
+        .expect("the stream is there");
     assert_eq!(stream.data_retention_in_hours, 24);
     assert_eq!(stream.image_generation, None, "nothing half-applied");
     assert_eq!(stream.notification, None, "nor what comes after it");
@@ -227,11 +294,12 @@ async fn a_destination_aws_refuses_shows_its_error_and_nothing_else_is_applied()
         notifications("ENABLED", missing_topic)
     )))
     .await;
-    let vs = h.wait_for("front-door", "refused at AWS", |vs| {
-        let (status, reason, message) = synced(vs);
-        status == "False" && reason == "InvalidSpec" && message.contains(missing_topic)
-    })
-    .await;
+    let vs = h
+        .wait_for("front-door", "refused at AWS", |vs| {
+            let (status, reason, message) = synced(vs);
+            status == "False" && reason == "InvalidSpec" && message.contains(missing_topic)
+        })
+        .await;
     assert!(synced(&vs).2.contains("InvalidArgumentException"));
     assert_eq!(
         h.emulator.stream("front-door").unwrap().notification,

@@ -42,7 +42,15 @@ async fn set_paused(h: &Harness, kind: &str, name: &str, on: bool) {
         format!("{PAUSED_ANNOTATION}-")
     };
     let out = h
-        .kubectl(&["annotate", "--overwrite", kind, name, "-n", &h.namespace, &annotation])
+        .kubectl(&[
+            "annotate",
+            "--overwrite",
+            kind,
+            name,
+            "-n",
+            &h.namespace,
+            &annotation,
+        ])
         .await;
     assert!(out.success(), "{}", out.stderr);
 }
@@ -131,7 +139,11 @@ async fn observe_only_fills_the_status_and_never_changes_or_deletes_anything() {
     assert_eq!(condition(&ghost, SYNCED).0, "True");
 
     // Deleting them deletes nothing.
-    for (kind, name) in [("vs", "watch-cam"), ("sigch", "watch-door"), ("vs", "ghost")] {
+    for (kind, name) in [
+        ("vs", "watch-cam"),
+        ("sigch", "watch-door"),
+        ("vs", "ghost"),
+    ] {
         h.delete_ok(kind, name).await;
     }
     h.wait_gone_kind::<VideoStream>("watch-cam").await;
@@ -200,8 +212,15 @@ async fn a_paused_object_makes_no_aws_call_until_the_annotation_is_removed() {
     .await;
     // Several drift scans and poll intervals.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(calls_for(&h, mark, "cam", "door"), [], "no AWS call while paused");
-    assert_eq!(h.emulator.stream("cam").unwrap().data_retention_in_hours, 100);
+    assert_eq!(
+        calls_for(&h, mark, "cam", "door"),
+        [],
+        "no AWS call while paused"
+    );
+    assert_eq!(
+        h.emulator.stream("cam").unwrap().data_retention_in_hours,
+        100
+    );
     assert_eq!(h.emulator.channel("door").unwrap().message_ttl_seconds, 60);
     let vs: VideoStream = h.wait_reason("cam", SYNCED, "Paused").await;
     assert_eq!(condition(&vs, SYNCED).0, "False");
@@ -211,7 +230,10 @@ async fn a_paused_object_makes_no_aws_call_until_the_annotation_is_removed() {
     set_paused(&h, "sigch", "door", false).await;
     h.wait_ready_kind::<VideoStream>("cam").await;
     h.wait_ready_kind::<SignalingChannel>("door").await;
-    assert_eq!(h.emulator.stream("cam").unwrap().data_retention_in_hours, 48);
+    assert_eq!(
+        h.emulator.stream("cam").unwrap().data_retention_in_hours,
+        48
+    );
     assert_eq!(h.emulator.channel("door").unwrap().message_ttl_seconds, 30);
 
     // Deleting a paused object waits, and says so.

@@ -227,7 +227,12 @@ impl Harness {
     }
 
     /// Polls the object `name` of kind `K` in the test namespace until `check` holds.
-    pub async fn wait_kind<K: Kind>(&self, name: &str, what: &str, check: impl Fn(&K) -> bool) -> K {
+    pub async fn wait_kind<K: Kind>(
+        &self,
+        name: &str,
+        what: &str,
+        check: impl Fn(&K) -> bool,
+    ) -> K {
         self.wait_kind_in(&self.namespace, name, what, check).await
     }
 
@@ -290,7 +295,11 @@ impl Harness {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        panic!("{} {}/{name} was never deleted", K::kind(&()), self.namespace);
+        panic!(
+            "{} {}/{name} was never deleted",
+            K::kind(&()),
+            self.namespace
+        );
     }
 
     /// Waits until the emulator's signaling channel `name` satisfies `check`.
@@ -433,9 +442,13 @@ impl Operator {
         // The harness's pace, unless the test sets a flag itself (clap takes each once).
         let flag = |arg: &str| arg.split('=').next().unwrap_or_default().to_string();
         let given: Vec<String> = options.args.iter().map(|arg| flag(arg)).collect();
-        let pace = ["--poll-interval=300ms", "--drift-scan-interval=1s", "--resync-period=30s"]
-            .into_iter()
-            .filter(|default| !given.contains(&flag(default)));
+        let pace = [
+            "--poll-interval=300ms",
+            "--drift-scan-interval=1s",
+            "--resync-period=30s",
+        ]
+        .into_iter()
+        .filter(|default| !given.contains(&flag(default)));
         let mut command = plane.command(env!("CARGO_BIN_EXE_kvs-operator"));
         command
             .args(["run", "--namespaces", &options.namespaces.join(",")])

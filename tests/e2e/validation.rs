@@ -185,7 +185,11 @@ async fn kubectl_resolves_each_short_name_of_ours_to_our_kind() {
     use kube::CustomResourceExt;
     use kvs_operator::api::{AccountBinding, SignalingChannel, VideoStream};
     let h = Harness::without_operator("short-names").await;
-    for crd in [VideoStream::crd(), SignalingChannel::crd(), AccountBinding::crd()] {
+    for crd in [
+        VideoStream::crd(),
+        SignalingChannel::crd(),
+        AccountBinding::crd(),
+    ] {
         let names = crd.spec.names;
         for short in names.short_names.unwrap_or_default() {
             // A built-in kind with the same short name would win (as StorageClass does `sc`).
