@@ -1,12 +1,10 @@
 //! How far the operator acts, for every kind: `managementPolicy: ObserveOnly` only fills
 //! the status, and the pause annotation stops every AWS call until it is removed.
 
-use std::time::Duration;
-
 use aws_sdk_kinesisvideo::types::{
     ChannelType, SingleMasterConfiguration, UpdateDataRetentionOperation,
 };
-use kvs_emulator::CallRecord;
+use kvs_emulator::{CallRecord, StreamStatus};
 use kvs_operator::api::{OWNER_TAG, PAUSED_ANNOTATION, SignalingChannel, VideoStream};
 use kvs_operator::engine::conditions::{READY, SYNCED, find};
 use kvs_operator::engine::kind::{Kind, KindStatus};
@@ -55,6 +53,14 @@ async fn set_paused(h: &Harness, kind: &str, name: &str, on: bool) {
     assert!(out.success(), "{}", out.stderr);
 }
 
+/// Whether `object`'s Synced condition says Paused for `generation`.
+fn paused_at<K: Kind>(object: &K, generation: Option<i64>) -> bool {
+    object.status().is_some_and(|s| {
+        find(s.conditions(), SYNCED)
+            .is_some_and(|c| c.reason == "Paused" && c.observed_generation == generation)
+    })
+}
+
 fn condition<K: Kind>(object: &K, type_: &str) -> (String, String, String) {
     let status = object.status().expect("status");
     let c = find(status.conditions(), type_).expect("condition");
@@ -86,7 +92,14 @@ async fn observe_only_fills_the_status_and_never_changes_or_deletes_anything() {
         .send()
         .await
         .expect("channel created outside");
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    h.wait_stream("legacy-cam", "ACTIVE", |s| {
+        s.is_some_and(|s| s.status == StreamStatus::Active)
+    })
+    .await;
+    h.wait_channel("legacy-door", "ACTIVE", |c| {
+        c.is_some_and(|c| c.channel_status == StreamStatus::Active)
+    })
+    .await;
     let stream = h.emulator.stream("legacy-cam").unwrap();
     let channel = h.emulator.channel("legacy-door").unwrap();
     let mark = h.log_mark();
@@ -210,8 +223,16 @@ async fn a_paused_object_makes_no_aws_call_until_the_annotation_is_removed() {
         door.replace("60", "30")
     ))
     .await;
-    // Several drift scans and poll intervals.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Both new generations seen while paused, and several drift scans passed.
+    h.wait_kind::<VideoStream>("cam", "paused at its new generation", |vs| {
+        paused_at(vs, vs.metadata.generation)
+    })
+    .await;
+    h.wait_kind::<SignalingChannel>("door", "paused at its new generation", |sc| {
+        paused_at(sc, sc.metadata.generation)
+    })
+    .await;
+    h.wait_scans(mark, 3).await;
     assert_eq!(
         calls_for(&h, mark, "cam", "door"),
         [],
@@ -255,7 +276,7 @@ async fn a_paused_object_makes_no_aws_call_until_the_annotation_is_removed() {
     })
     .await;
     let mark = h.log_mark();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    h.wait_scans(mark, 3).await;
     assert_eq!(calls_for(&h, mark, "cam", "door"), []);
     assert!(h.emulator.stream("cam").is_some() && h.emulator.channel("door").is_some());
 

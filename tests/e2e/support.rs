@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams};
-use kvs_emulator::{Emulator, Running};
+use kvs_emulator::{Emulator, Operation, Running};
 use kvs_operator::api::{AccountBinding, VideoStream};
 use kvs_operator::engine::conditions::{READY, SYNCED, find};
 use kvs_operator::engine::kind::{Kind, KindStatus};
@@ -340,6 +340,29 @@ impl Harness {
             "stream {name} never became {what}: {:#?}",
             self.emulator.stream(name)
         );
+    }
+
+    /// Waits until the operator's drift scans have listed the account's streams and its
+    /// channels `passes` times each since `mark`: by then whatever a scan would have made
+    /// the operator do has been done.
+    pub async fn wait_scans(&self, mark: u64, passes: usize) {
+        let listed = |op: Operation| {
+            self.emulator
+                .call_log_since(mark)
+                .iter()
+                .filter(|r| r.operation == op)
+                .count()
+        };
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if listed(Operation::ListStreams) >= passes
+                && listed(Operation::ListSignalingChannels) >= passes
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("the drift scans did not run {passes} times");
     }
 
     /// The sequence number of the emulator's latest call: the calls made after it are
