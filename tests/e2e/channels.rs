@@ -11,35 +11,18 @@ use kvs_operator::api::{SignalingChannel, VideoStream};
 use kvs_operator::engine::conditions::{READY, STALLED, SYNCED, find};
 use kvs_operator::engine::reconcile::FINALIZER;
 
-use crate::support::{Harness, OperatorOptions, sdk_client};
-
-fn channel(name: &str, spec: &str) -> String {
-    format!(
-        "apiVersion: kvs-operator.dev/v1alpha1\nkind: SignalingChannel\nmetadata:\n  name: {name}\nspec:\n{spec}"
-    )
-}
+use crate::support::{Harness, OperatorOptions, channel_manifest, sdk_client, stream_manifest};
 
 /// The doorbell channel `front-doorbell` with a TTL and tags.
 fn doorbell(ttl: u32, tags: &str) -> String {
-    channel(
+    channel_manifest(
         "doorbell",
         &format!("  channelName: front-doorbell\n  messageTtlSeconds: {ttl}\n  tags: {tags}\n"),
     )
 }
 
 fn video_stream(name: &str, retention: u32) -> String {
-    format!(
-        "apiVersion: kvs-operator.dev/v1alpha1\nkind: VideoStream\nmetadata:\n  name: {name}\nspec:\n  dataRetentionInHours: {retention}\n"
-    )
-}
-
-/// Every call the emulator logged after `mark` that changes something at AWS.
-fn mutations_since(h: &Harness, mark: u64) -> Vec<kvs_emulator::CallRecord> {
-    h.emulator
-        .call_log_since(mark)
-        .into_iter()
-        .filter(|r| r.operation.is_mutation())
-        .collect()
+    stream_manifest(name, &format!("  dataRetentionInHours: {retention}\n"))
 }
 
 /// (succeeded, failed) calls of `op` in the whole log.
@@ -275,7 +258,7 @@ async fn a_channel_changed_outside_kubernetes_is_put_back() {
 #[tokio::test]
 async fn retain_keeps_the_channel_and_removes_only_the_ownership_tags() {
     let h = Harness::start("sc-retain").await;
-    h.apply_ok(&channel(
+    h.apply_ok(&channel_manifest(
         "archive",
         "  deletionPolicy: Retain\n  tags: {site: home}\n",
     ))
@@ -320,8 +303,8 @@ async fn a_channel_that_is_not_ours_is_never_touched_until_adoption_is_asked_for
     let taken = h.emulator.channel("taken-door").unwrap();
     let mark = h.log_mark();
 
-    let legacy = channel("legacy", "  channelName: legacy-door\n");
-    let grab = channel(
+    let legacy = channel_manifest("legacy", "  channelName: legacy-door\n");
+    let grab = channel_manifest(
         "grab",
         "  channelName: taken-door\n  adoptExisting: true\n  messageTtlSeconds: 120\n",
     );
@@ -351,7 +334,7 @@ async fn a_channel_that_is_not_ours_is_never_touched_until_adoption_is_asked_for
     // Deleting it (the default policy is Delete) deletes nothing at AWS.
     h.delete_ok("sigch", "grab").await;
     h.wait_gone_kind::<SignalingChannel>("grab").await;
-    assert_eq!(mutations_since(&h, mark), [], "nothing was changed");
+    assert_eq!(h.mutations_since(mark), [], "nothing was changed");
     let after = h.emulator.channel("taken-door").expect("channel kept");
     assert_eq!(
         (after.version, after.tags, after.message_ttl_seconds),
@@ -366,7 +349,7 @@ async fn a_channel_that_is_not_ours_is_never_touched_until_adoption_is_asked_for
     );
 
     // Adoption asked for: the ownership tags are written, then the spec applied.
-    h.apply_ok(&channel(
+    h.apply_ok(&channel_manifest(
         "legacy",
         "  channelName: legacy-door\n  adoptExisting: true\n",
     ))
@@ -398,7 +381,7 @@ async fn a_channel_that_is_not_ours_is_never_touched_until_adoption_is_asked_for
 #[tokio::test]
 async fn media_storage_goes_into_the_active_videostream_of_the_namespace() {
     let h = Harness::start("sc-media").await;
-    let doorbell = channel(
+    let doorbell = channel_manifest(
         "doorbell",
         "  mediaStorage:\n    videoStreamName: door-stream\n",
     );
@@ -439,7 +422,7 @@ async fn media_storage_goes_into_the_active_videostream_of_the_namespace() {
 async fn media_storage_naming_a_missing_videostream_waits_and_heals_once_it_exists() {
     let h = Harness::start("sc-missing").await;
     let mark = h.log_mark();
-    h.apply_ok(&channel(
+    h.apply_ok(&channel_manifest(
         "doorbell",
         "  messageTtlSeconds: 30\n  mediaStorage:\n    videoStreamName: later-stream\n",
     ))
@@ -460,7 +443,7 @@ async fn media_storage_naming_a_missing_videostream_waits_and_heals_once_it_exis
     assert_eq!(kind, "Warning");
     // Nothing half-applied: not even the channel.
     assert!(h.emulator.channel("doorbell").is_none());
-    assert_eq!(mutations_since(&h, mark), []);
+    assert_eq!(h.mutations_since(mark), []);
 
     h.apply_ok(&video_stream("later-stream", 24)).await;
     h.wait_ready_kind::<SignalingChannel>("doorbell").await;
@@ -477,7 +460,7 @@ async fn media_storage_naming_a_missing_videostream_waits_and_heals_once_it_exis
 #[tokio::test]
 async fn media_storage_into_a_stream_that_keeps_no_data_is_refused_and_nothing_is_applied() {
     let h = Harness::start("sc-noretention").await;
-    let doorbell = channel("doorbell", "  messageTtlSeconds: 60\n");
+    let doorbell = channel_manifest("doorbell", "  messageTtlSeconds: 60\n");
     h.apply_ok(&format!("{}---\n{doorbell}", video_stream("live-only", 0)))
         .await;
     h.wait_ready_kind::<VideoStream>("live-only").await;
@@ -486,7 +469,7 @@ async fn media_storage_into_a_stream_that_keeps_no_data_is_refused_and_nothing_i
     let mark = h.log_mark();
 
     // A TTL change and media storage into a stream that keeps nothing, in one apply.
-    h.apply_ok(&channel(
+    h.apply_ok(&channel_manifest(
         "doorbell",
         "  messageTtlSeconds: 30\n  mediaStorage:\n    videoStreamName: live-only\n",
     ))
@@ -509,7 +492,7 @@ async fn media_storage_into_a_stream_that_keeps_no_data_is_refused_and_nothing_i
         Some("True"),
         "someone must act"
     );
-    assert_eq!(mutations_since(&h, mark), [], "nothing half-applied");
+    assert_eq!(h.mutations_since(mark), [], "nothing half-applied");
     let after = h.emulator.channel("doorbell").unwrap();
     assert_eq!(after.message_ttl_seconds, 60);
     assert_eq!(after.version, before.version);
@@ -568,7 +551,7 @@ async fn invalid_channels_are_refused_at_admission_naming_the_field() {
         ("unknown-field", "  ttl: 30\n".into(), "ttl"),
     ];
     for (name, spec, field) in cases {
-        let out = h.apply(&channel(name, &spec)).await;
+        let out = h.apply(&channel_manifest(name, &spec)).await;
         assert!(!out.success(), "{name} was accepted:\n{spec}");
         assert!(
             out.stderr.contains(field),
@@ -582,10 +565,10 @@ async fn invalid_channels_are_refused_at_admission_naming_the_field() {
     assert_eq!(listed.stdout.trim(), "", "nothing was stored");
 
     // A channel cannot be renamed; spelling out the default name is no rename.
-    h.apply_ok(&channel("door", "  channelName: original\n"))
+    h.apply_ok(&channel_manifest("door", "  channelName: original\n"))
         .await;
     for spec in ["  channelName: renamed\n", "  messageTtlSeconds: 30\n"] {
-        let out = h.apply(&channel("door", spec)).await;
+        let out = h.apply(&channel_manifest("door", spec)).await;
         assert!(!out.success(), "accepted:\n{spec}");
         assert!(
             out.stderr.contains("spec.channelName is immutable"),
@@ -593,13 +576,13 @@ async fn invalid_channels_are_refused_at_admission_naming_the_field() {
             out.stderr
         );
     }
-    h.apply_ok(&channel(
+    h.apply_ok(&channel_manifest(
         "door",
         "  channelName: original\n  messageTtlSeconds: 5\n",
     ))
     .await;
-    h.apply_ok(&channel("plain", "  messageTtlSeconds: 120\n"))
+    h.apply_ok(&channel_manifest("plain", "  messageTtlSeconds: 120\n"))
         .await;
-    h.apply_ok(&channel("plain", "  channelName: plain\n"))
+    h.apply_ok(&channel_manifest("plain", "  channelName: plain\n"))
         .await;
 }

@@ -12,15 +12,16 @@ use kvs_emulator::Operation;
 use kvs_emulator::{ImageDestination, ImageGeneration, Notification, NotificationDestination};
 use kvs_operator::engine::conditions::{READY, SYNCED, find};
 
-use crate::support::{Harness, OperatorOptions, sdk_client};
+use crate::support::{Harness, OperatorOptions, sdk_client, stream_manifest};
 
 const TOPIC: &str = "arn:aws:sns:us-west-2:123456789012:front-door-frames";
 /// A topic someone else set up.
 const ELSEWHERE: &str = "arn:aws:sns:us-west-2:123456789012:elsewhere";
 
 fn camera(extra: &str) -> String {
-    format!(
-        "apiVersion: kvs-operator.dev/v1alpha1\nkind: VideoStream\nmetadata:\n  name: front-door\nspec:\n  dataRetentionInHours: 24\n{extra}"
+    stream_manifest(
+        "front-door",
+        &format!("  dataRetentionInHours: 24\n{extra}"),
     )
 }
 

@@ -9,19 +9,7 @@ use kvs_operator::api::{OWNER_TAG, PAUSED_ANNOTATION, SignalingChannel, VideoStr
 use kvs_operator::engine::conditions::{READY, SYNCED, find};
 use kvs_operator::engine::kind::{Kind, KindStatus};
 
-use crate::support::{Harness, sdk_client};
-
-fn stream_manifest(name: &str, spec: &str) -> String {
-    format!(
-        "apiVersion: kvs-operator.dev/v1alpha1\nkind: VideoStream\nmetadata:\n  name: {name}\nspec:\n{spec}"
-    )
-}
-
-fn channel_manifest(name: &str, spec: &str) -> String {
-    format!(
-        "apiVersion: kvs-operator.dev/v1alpha1\nkind: SignalingChannel\nmetadata:\n  name: {name}\nspec:\n{spec}"
-    )
-}
+use crate::support::{Harness, channel_manifest, sdk_client, stream_manifest};
 
 /// The calls after `mark` that addressed stream `stream` or channel `channel`.
 fn calls_for(h: &Harness, mark: u64, stream: &str, channel: &str) -> Vec<CallRecord> {
@@ -163,13 +151,7 @@ async fn observe_only_fills_the_status_and_never_changes_or_deletes_anything() {
     h.wait_gone_kind::<SignalingChannel>("watch-door").await;
     h.wait_gone_kind::<VideoStream>("ghost").await;
 
-    let mutations: Vec<CallRecord> = h
-        .emulator
-        .call_log_since(mark)
-        .into_iter()
-        .filter(|r| r.operation.is_mutation())
-        .collect();
-    assert_eq!(mutations, [], "no mutation at all");
+    assert_eq!(h.mutations_since(mark), [], "no mutation at all");
     let after = h.emulator.stream("legacy-cam").expect("stream kept");
     assert_eq!(
         (&after.version, &after.tags, after.data_retention_in_hours),

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams};
-use kvs_emulator::{Emulator, Operation, Running};
+use kvs_emulator::{CallRecord, Emulator, Operation, Running};
 use kvs_operator::api::{AccountBinding, VideoStream};
 use kvs_operator::engine::conditions::{READY, SYNCED, find};
 use kvs_operator::engine::kind::{Kind, KindStatus};
@@ -34,6 +34,20 @@ pub async fn plane() -> &'static ControlPlane {
     })
     .await;
     plane
+}
+
+/// A VideoStream manifest: `spec` is the indented body of its spec.
+pub fn stream_manifest(name: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: kvs-operator.dev/v1alpha1\nkind: VideoStream\nmetadata:\n  name: {name}\nspec:\n{spec}"
+    )
+}
+
+/// A SignalingChannel manifest: `spec` is the indented body of its spec.
+pub fn channel_manifest(name: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: kvs-operator.dev/v1alpha1\nkind: SignalingChannel\nmetadata:\n  name: {name}\nspec:\n{spec}"
+    )
 }
 
 /// One test's world: its namespace(s), its emulator and its operator.
@@ -363,6 +377,15 @@ impl Harness {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         panic!("the drift scans did not run {passes} times");
+    }
+
+    /// Every call the emulator logged after `mark` that changes something at AWS.
+    pub fn mutations_since(&self, mark: u64) -> Vec<CallRecord> {
+        self.emulator
+            .call_log_since(mark)
+            .into_iter()
+            .filter(|r| r.operation.is_mutation())
+            .collect()
     }
 
     /// The sequence number of the emulator's latest call: the calls made after it are
