@@ -276,6 +276,11 @@ fn history(fixture: &str) -> Option<Replay> {
             "2026-03-02T12:00:01Z",
             CleanupStep::Deleted { arn: ARN.into() },
         ),
+        "paused" => ready().apply(
+            1,
+            "2026-03-02T10:00:00Z",
+            Outcome::Paused { deleting: false },
+        ),
         "deletion-throttled" => ready().failed(2, "2026-03-02T12:00:01Z", throttled()),
         "deletion-blocked" => {
             ready().failed(2, "2026-03-02T12:00:01Z", denied("DeleteStream", ARN))
@@ -429,6 +434,8 @@ fn one_of_each_error() -> Vec<Error> {
         Error::NoAccountBinding("x".into()),
         Error::AccountBindingConflict("x".into()),
         Error::AccountChanged("x".into()),
+        Error::MediaStorageNotReady("x".into()),
+        Error::MediaStorageNeedsRetention("x".into()),
         Error::NotLeader("x".into()),
         Error::Kube(kube()),
         Error::Finalizer(Box::new(FinalizerError::ApplyFailed(Error::Immutable(

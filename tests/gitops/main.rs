@@ -6,6 +6,7 @@
 //! (`hack/kstatus`) reads the same live objects.
 
 mod argocd;
+mod channels;
 #[path = "../common/mod.rs"]
 mod common;
 mod flow;
