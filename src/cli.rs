@@ -26,7 +26,7 @@ pub enum Command {
     /// Run the controller. AWS region, credentials and endpoint come from the standard AWS
     /// chain (environment, profile, IRSA web identity, EKS Pod Identity; AWS_ENDPOINT_URL).
     Run(Box<RunArgs>),
-    /// Print the CustomResourceDefinitions (VideoStream, AccountBinding) as YAML.
+    /// Print the CustomResourceDefinitions (VideoStream, SignalingChannel, AccountBinding) as YAML.
     Crd(CrdArgs),
     /// Print VideoStream manifests that adopt existing streams (all whose name begins with
     /// the prefix), to put streams made elsewhere under GitOps. Changes nothing at AWS.

@@ -4,16 +4,19 @@
 //! the operator running in pods from its image. `hack/prepare.sh` makes what they need.
 
 mod accounts;
+mod channels;
 mod chart;
 mod clusters;
 #[path = "../common/mod.rs"]
 mod common;
+mod configurations;
 mod crash;
 mod import;
 mod lifecycle;
 mod node;
 mod operations;
 mod ownership;
+mod policies;
 mod prerequisites;
 mod proxy;
 mod rest;
