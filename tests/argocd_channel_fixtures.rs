@@ -7,10 +7,9 @@
 //! `KVS_WRITE_FIXTURES=1 cargo test --test argocd_channel_fixtures` rewrites the fixtures'
 //! statuses from their histories (then review the diff and the expected healths).
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
+mod recordings;
+use recordings::{Recordings, at};
 
-use k8s_openapi::jiff::Timestamp;
 use kvs_operator::Error;
 use kvs_operator::api::{
     ChannelEndpoints, RoleEndpoints, SignalingChannel, SignalingChannelStatus,
@@ -22,46 +21,15 @@ use kvs_operator::engine::kind::{CleanupStep, Outcome};
 use kvs_operator::engine::ownership::Ownership;
 use kvs_operator::kvs::{Channel, MediaStorageConfig, ResourceStatus};
 
+const RECORDINGS: Recordings = Recordings::of(CUSTOMIZATION);
 const CUSTOMIZATION: &str =
     "deploy/argocd/resource_customizations/kvs-operator.dev/SignalingChannel";
-const HEALTH_TESTS: &str = include_str!(
-    "../deploy/argocd/resource_customizations/kvs-operator.dev/SignalingChannel/health_test.yaml"
-);
 
 const ARN: &str = "arn:aws:kinesisvideo:us-west-2:123456789012:channel/doorbell/1772442846042";
 const STREAM_ARN: &str =
     "arn:aws:kinesisvideo:us-west-2:123456789012:stream/doorbell/1772442845000";
 const VERSION_1: &str = "Zq4xR7mT1bWc9LpN";
 const CLUSTER: &str = "5a1c8e2f-3b4d-4e6f-9a0b-7c8d9e0f1a2b";
-
-fn testdata() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(CUSTOMIZATION)
-        .join("testdata")
-}
-
-/// Every fixture: file stem and text.
-fn fixtures() -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = std::fs::read_dir(testdata())
-        .expect("the testdata directory exists")
-        .map(|entry| entry.expect("readable directory").path())
-        .filter(|path| path.extension().is_some_and(|e| e == "yaml"))
-        .map(|path| {
-            let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
-            (
-                stem,
-                std::fs::read_to_string(&path).expect("readable fixture"),
-            )
-        })
-        .collect();
-    out.sort();
-    assert!(!out.is_empty(), "no fixtures in {}", testdata().display());
-    out
-}
-
-fn at(time: &str) -> Timestamp {
-    time.parse().expect("RFC 3339 time")
-}
 
 fn doorbell(status: ResourceStatus) -> Channel {
     Channel {
@@ -220,26 +188,10 @@ fn history(fixture: &str) -> Option<Replay> {
     Some(replay)
 }
 
-/// The inputPath of every case in health_test.yaml.
-fn health_test_inputs() -> BTreeSet<String> {
-    let tests: serde_json::Value = serde_yaml_ng::from_str(HEALTH_TESTS).expect("health_test.yaml");
-    tests["tests"]
-        .as_array()
-        .expect("tests: a list")
-        .iter()
-        .map(|case| {
-            case["inputPath"]
-                .as_str()
-                .expect("an inputPath")
-                .to_string()
-        })
-        .collect()
-}
-
 #[test]
 fn every_fixture_is_a_signaling_channel_whose_status_the_operator_writes() {
     let rewrite = std::env::var_os("KVS_WRITE_FIXTURES").is_some();
-    for (name, text) in fixtures() {
+    for (name, text) in RECORDINGS.fixtures() {
         let mut channel: SignalingChannel = serde_yaml_ng::from_str(&text)
             .unwrap_or_else(|e| panic!("{name}.yaml is not a SignalingChannel: {e}"));
         let original: serde_json::Value = serde_yaml_ng::from_str(&text).unwrap();
@@ -249,7 +201,9 @@ fn every_fixture_is_a_signaling_channel_whose_status_the_operator_writes() {
             "{name}.yaml does not survive a round trip through kvs_operator::api::SignalingChannel"
         );
         assert!(
-            health_test_inputs().contains(&format!("testdata/{name}.yaml")),
+            RECORDINGS
+                .health_test_inputs()
+                .contains(&format!("testdata/{name}.yaml")),
             "{name}.yaml has no case in {CUSTOMIZATION}/health_test.yaml"
         );
         let replay =
@@ -265,7 +219,11 @@ fn every_fixture_is_a_signaling_channel_whose_status_the_operator_writes() {
                 .map(|l| format!("{l}\n"))
                 .collect();
             let yaml = serde_yaml_ng::to_string(&channel).unwrap();
-            std::fs::write(testdata().join(format!("{name}.yaml")), comment + &yaml).unwrap();
+            std::fs::write(
+                RECORDINGS.testdata().join(format!("{name}.yaml")),
+                comment + &yaml,
+            )
+            .unwrap();
             continue;
         }
         panic!(
@@ -277,13 +235,5 @@ fn every_fixture_is_a_signaling_channel_whose_status_the_operator_writes() {
 
 #[test]
 fn every_health_test_case_is_a_fixture() {
-    for input in health_test_inputs() {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join(CUSTOMIZATION)
-            .join(&input);
-        assert!(
-            path.is_file(),
-            "health_test.yaml names {input}, which does not exist"
-        );
-    }
+    RECORDINGS.assert_every_case_is_a_fixture();
 }

@@ -15,11 +15,14 @@ use kvs_operator::cli::Command;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Container, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+
+mod rbac_rules;
+use rbac_rules::{Permission as Grant, permissions as grants};
 
 const RELEASE: &str = "kvs";
 const NAMESPACE: &str = "kvs-system";
@@ -156,32 +159,6 @@ impl Rendered {
             .into_iter()
             .find(|e| e.name == name)
     }
-}
-
-/// (apiGroup, resource, verb, resourceName) for every permission a rule grants.
-type Grant = (String, String, String, String);
-
-fn grants(rules: &[PolicyRule]) -> BTreeSet<Grant> {
-    let mut out = BTreeSet::new();
-    for rule in rules {
-        assert!(rule.non_resource_urls.is_none(), "{rule:?}");
-        let names = rule.resource_names.clone().unwrap_or_default();
-        let names = if names.is_empty() {
-            vec![String::new()]
-        } else {
-            names
-        };
-        for group in rule.api_groups.iter().flatten() {
-            for resource in rule.resources.iter().flatten() {
-                for verb in &rule.verbs {
-                    for name in &names {
-                        out.insert((group.clone(), resource.clone(), verb.clone(), name.clone()));
-                    }
-                }
-            }
-        }
-    }
-    out
 }
 
 fn grant_set(list: &[(&str, &str, &[&str], &str)]) -> BTreeSet<Grant> {

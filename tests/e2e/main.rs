@@ -19,6 +19,8 @@ mod ownership;
 mod policies;
 mod prerequisites;
 mod proxy;
+#[path = "../rbac_rules/mod.rs"]
+mod rbac_rules;
 mod rest;
 mod sharding;
 mod support;

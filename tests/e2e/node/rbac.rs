@@ -9,38 +9,13 @@
 use std::collections::BTreeSet;
 use std::io::BufRead;
 
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use kube::api::{Api, ListParams};
 use kvs_testenv::service_account_user;
 use serde_json::Value;
 
 use super::{NodeTest, deployment_name};
-
-/// One permission: (API group, resource[/subresource], verb, object name or "" for any).
-type Permission = (String, String, String, String);
-
-/// Every permission that `rules` grant.
-fn granted(rules: &[PolicyRule]) -> BTreeSet<Permission> {
-    let mut out = BTreeSet::new();
-    for rule in rules {
-        let names = rule.resource_names.clone().unwrap_or_default();
-        let names = if names.is_empty() {
-            vec![String::new()]
-        } else {
-            names
-        };
-        for group in rule.api_groups.iter().flatten() {
-            for resource in rule.resources.iter().flatten() {
-                for verb in &rule.verbs {
-                    for name in &names {
-                        out.insert((group.clone(), resource.clone(), verb.clone(), name.clone()));
-                    }
-                }
-            }
-        }
-    }
-    out
-}
+use crate::rbac_rules::{Permission, permissions as granted};
 
 /// A request of `user` in the audit log: the permission it needed, whether RBAC allowed
 /// it, and (for messages) when and why.
