@@ -7,7 +7,10 @@
 # The builder is Debian 12 like the runtime, so the binary needs no newer glibc
 # than the runtime has; stripping its symbol table saves about a quarter of it.
 # hack/image-check.sh proves in CI that the binary this copies builds with
-# --locked from this build context, runs, and links against nothing else.
+# --locked from this build context, runs, and links against nothing else;
+# hack/image.sh then builds this image without Docker (USER, ENTRYPOINT and CMD
+# read from here, the base from Debian 12's packages) for the node-mode tests,
+# which check it against this file.
 
 ARG RUST_VERSION=1.94
 

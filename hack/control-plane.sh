@@ -3,12 +3,16 @@
 # (etcd, kube-apiserver, kubectl, helm) from the Go module proxy, at the
 # versions pinned in hack/versions.env (DESIGN.md §5). Needs only Go.
 #
-#   hack/control-plane.sh build     build into the cache unless already there
-#   hack/control-plane.sh bin-dir   print the stable bin directory
-#   hack/control-plane.sh key       print the cache key of the pinned versions
+#   hack/control-plane.sh build          build into the cache unless already there
+#   hack/control-plane.sh build-node     also the node mode's binaries: kubelet,
+#                                        kube-controller-manager, kube-scheduler, kube-proxy
+#   hack/control-plane.sh bin-dir        print the stable bin directory
+#   hack/control-plane.sh node-bin-dir   print the stable bin directory of build-node
+#   hack/control-plane.sh key            print the cache key of the pinned versions
 #
 # Binaries land in ${KVS_CACHE_DIR:-$HOME/.cache/kvs-operator}/control-plane/<key>/bin
-# and control-plane/bin is a symlink to the newest build.
+# (node-bin for build-node); control-plane/bin and control-plane/node-bin are symlinks
+# to the newest builds.
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,6 +20,9 @@ versions_file="$repo_root/hack/versions.env"
 templates="$repo_root/hack/control-plane"
 cache_root="${KVS_CACHE_DIR:-$HOME/.cache/kvs-operator}/control-plane"
 binaries=(etcd kube-apiserver kubectl helm)
+# The node mode's, from the same k8s.io/kubernetes module (a separate directory, so
+# that adding them never invalidates a finished control-plane build).
+node_binaries=(kubelet kube-controller-manager kube-scheduler kube-proxy)
 # Reproducible paths; no VCS stamping even if the cache sits inside a checkout.
 go_build_flags=(-trimpath -buildvcs=false)
 
@@ -35,7 +42,7 @@ die() {
 duration() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
 
 usage() {
-  sed -n '2,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+  sed -n '2,15s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
   exit 2
 }
 
@@ -50,18 +57,21 @@ cache_key() {
   printf 'kubernetes-%s-%s' "$KUBERNETES_VERSION" "$digest"
 }
 
+# is_complete BIN_DIR NAME...: every named binary is there.
 is_complete() {
   local bin_dir=$1 name
-  for name in "${binaries[@]}"; do
+  shift
+  for name in "$@"; do
     [[ -x "$bin_dir/$name" ]] || return 1
   done
 }
 
-# Points the stable control-plane/bin at a build, atomically.
+# Points the stable control-plane/<link> (bin, node-bin) at a build, atomically.
 link_bin() {
-  local key=$1 tmp="$cache_root/.bin.$$"
-  ln -sfn "$key/bin" "$tmp"
-  mv -Tf "$tmp" "$cache_root/bin"
+  local key=$1 link=${2:-bin}
+  local tmp="$cache_root/.$link.$$"
+  ln -sfn "$key/$link" "$tmp"
+  mv -Tf "$tmp" "$cache_root/$link"
 }
 
 # Prints the path of a module's go.mod, downloading the module into the module cache.
@@ -106,12 +116,16 @@ timed() {
   printf '%s\t%s\n' "$what" "$((SECONDS - start))" >>"$timings"
 }
 
-# kube-apiserver and kubectl from one module: k8s.io/kubernetes requires its
-# staging modules (k8s.io/api, ...) at v0.0.0 and replaces them with its own
-# tree, which the module zip lacks; we replace them with the published
-# v0.<minor>.<patch> instead.
+# Commands of k8s.io/kubernetes (kube-apiserver and kubectl; with build-node the
+# kubelet, kube-controller-manager, kube-scheduler and kube-proxy) from one module:
+# k8s.io/kubernetes requires its staging modules (k8s.io/api, ...) at v0.0.0 and
+# replaces them with its own tree, which the module zip lacks; we replace them
+# with the published v0.<minor>.<patch> instead.
+#   build_kubernetes WORK_DIR OUT_DIR COMMAND...
 build_kubernetes() {
   local work=$1 out=$2
+  shift 2
+  local commands=("$@")
   local minor=${KUBERNETES_VERSION#v1.}
   minor=${minor%%.*}
   local staging="v0.${KUBERNETES_VERSION#v1.}"
@@ -126,11 +140,12 @@ build_kubernetes() {
   done
   (
     cd "$work"
-    go mod edit -require="k8s.io/kubernetes@$KUBERNETES_VERSION" \
-      -tool=k8s.io/kubernetes/cmd/kube-apiserver -tool=k8s.io/kubernetes/cmd/kubectl
+    local tools=()
+    for pkg in "${commands[@]}"; do tools+=("-tool=k8s.io/kubernetes/cmd/$pkg"); done
+    go mod edit -require="k8s.io/kubernetes@$KUBERNETES_VERSION" "${tools[@]}"
     go mod tidy
     # Static, with the tags upstream's hack/lib/golang.sh uses for release builds.
-    for pkg in kube-apiserver kubectl; do
+    for pkg in "${commands[@]}"; do
       CGO_ENABLED=0 go build "${go_build_flags[@]}" -tags=selinux,notest,grpcnotrace \
         -ldflags "$ldflags" -o "$out/$pkg" "k8s.io/kubernetes/cmd/$pkg"
     done
@@ -190,18 +205,33 @@ check_versions() {
   log "etcd $ETCD_VERSION, kube-apiserver and kubectl $KUBERNETES_VERSION, helm $HELM_VERSION"
 }
 
+check_node_versions() {
+  local bin=$1 name
+  for name in "${node_binaries[@]}"; do
+    expect_line "Kubernetes $KUBERNETES_VERSION" "$bin/$name" --version
+  done
+  log "${node_binaries[*]} $KUBERNETES_VERSION"
+}
+
+# Takes the build lock unless BIN_DIR already holds every named binary; after
+# the wait, whoever waited finds the work done.
+#   lock_unless_complete BIN_DIR NAME...
+lock_unless_complete() {
+  if ! is_complete "$@"; then
+    exec 9>"$cache_root/.lock"
+    if command -v flock >/dev/null; then flock 9; fi
+  fi
+}
+
 cmd_build() {
   command -v go >/dev/null || die "go is not on PATH"
   local key dir
   key=$(cache_key)
   dir="$cache_root/$key"
   mkdir -p "$cache_root"
-  if ! is_complete "$dir/bin"; then
-    # Serialise concurrent builds (CI and a developer, say); re-check after the wait.
-    exec 9>"$cache_root/.lock"
-    if command -v flock >/dev/null; then flock 9; fi
-  fi
-  if is_complete "$dir/bin"; then
+  # Serialise concurrent builds (CI and a developer, say); re-check after the wait.
+  lock_unless_complete "$dir/bin" "${binaries[@]}"
+  if is_complete "$dir/bin" "${binaries[@]}"; then
     link_bin "$key"
     log "up to date: $dir/bin (checked in $(duration "$SECONDS"))"
     return
@@ -215,7 +245,7 @@ cmd_build() {
   : >"$timings"
   # One after another: on 2 cores, parallel links of kube-apiserver and helm
   # only compete for memory.
-  timed kube-apiserver+kubectl build_kubernetes "$dir/work/kubernetes" "$partial"
+  timed kube-apiserver+kubectl build_kubernetes "$dir/work/kubernetes" "$partial" kube-apiserver kubectl
   timed etcd build_etcd "$dir/work/etcd" "$partial"
   timed helm build_helm "$dir/work/helm" "$partial"
   check_versions "$partial"
@@ -225,9 +255,36 @@ cmd_build() {
   log "control plane built in $(duration $((SECONDS - start))): $cache_root/bin -> $key/bin"
 }
 
+# The node mode's binaries, after (and from the same module as) the control plane's,
+# so the Go build cache already holds most of what they compile.
+cmd_build_node() {
+  cmd_build
+  local key dir
+  key=$(cache_key)
+  dir="$cache_root/$key"
+  lock_unless_complete "$dir/node-bin" "${node_binaries[@]}"
+  if is_complete "$dir/node-bin" "${node_binaries[@]}"; then
+    link_bin "$key" node-bin
+    log "up to date: $dir/node-bin"
+    return
+  fi
+  local start=$SECONDS partial="$dir/node-bin.partial"
+  timings="$dir/build-times.tsv"
+  rm -rf "$partial" "${dir:?}/node-bin"
+  mkdir -p "$partial"
+  timed "${node_binaries[*]}" build_kubernetes "$dir/work/kubernetes-node" "$partial" "${node_binaries[@]}"
+  check_node_versions "$partial"
+  mv "$partial" "$dir/node-bin"
+  link_bin "$key" node-bin
+  printf 'node total\t%s\n' "$((SECONDS - start))" >>"$timings"
+  log "node binaries built in $(duration $((SECONDS - start))): $cache_root/node-bin -> $key/node-bin"
+}
+
 case "${1:-}" in
 build) cmd_build ;;
+build-node) cmd_build_node ;;
 bin-dir) printf '%s\n' "$cache_root/bin" ;;
+node-bin-dir) printf '%s\n' "$cache_root/node-bin" ;;
 key) printf '%s\n' "$(cache_key)" ;;
 *) usage ;;
 esac

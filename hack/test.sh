@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every check CI runs, in order. Installs what the tests need on a fresh machine first
-# (control-plane binaries and Argo CD from the Go module proxy, redis from apt, Python
-# venvs from PyPI), all cached under ${KVS_CACHE_DIR:-~/.cache/kvs-operator}, so a second
-# run only tests.
+# (hack/prepare.sh: control-plane, node and Argo CD binaries from the Go module proxy,
+# Debian packages for the node and redis, the operator's image; Python venvs from PyPI),
+# all cached under ${KVS_CACHE_DIR:-~/.cache/kvs-operator}, so a second run only tests.
 #
 #   hack/test.sh
 set -euo pipefail
@@ -23,11 +23,11 @@ report() {
 }
 trap report EXIT
 
-step "control plane build" hack/control-plane.sh build
-# kubeconform and the ServiceMonitor CRD for the chart's e2e checks (tests/e2e/chart.rs).
-step "chart tools build" hack/tools.sh build
-# Argo CD (and redis) for the GitOps e2e tests (tests/gitops) and the Argo CD demo.
-step "argo cd build" hack/argocd.sh build
+# The control plane, kubeconform and the ServiceMonitor CRD (tests/e2e/chart.rs), Argo CD
+# and redis (tests/gitops, the Argo CD demo), the node mode (Debian packages, kubelet &
+# co., the pause image) and the operator's image, which hack/image-check.sh first proves
+# against the Dockerfile (tests/e2e/node/).
+step "prepare (hack/prepare.sh)" hack/prepare.sh
 step "cargo fmt" cargo fmt --all -- --check
 step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 # kstatus (sigs.k8s.io/cli-utils) over the recorded VideoStreams; also builds what the
@@ -35,7 +35,8 @@ step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnin
 kstatus_tests() { (cd hack/kstatus && GOTOOLCHAIN=local GOFLAGS=-mod=readonly go test -count=1 ./...); }
 step "kstatus" kstatus_tests
 # Builds the binaries the e2e tests run, then every test: unit, component (emulator),
-# e2e (real kube-apiserver + etcd), GitOps (and Argo CD) and the harness's own.
+# e2e (real kube-apiserver + etcd; the chart on a one-node cluster), GitOps (and Argo CD)
+# and the harness's own.
 test_log=$(mktemp)
 run_tests() { cargo test --workspace --locked 2>&1 | tee "$test_log"; }
 step "cargo test" run_tests
@@ -47,8 +48,9 @@ done
 rm -f "$test_log"
 step "emulator conformance" emulator/conformance/run.sh -q
 step "argocd health" deploy/argocd/test.sh
-# The README's demo commands, started and stopped as a user would.
+# The README's demo commands, started and stopped as a user would; `down` fails if the
+# node left anything behind.
 demo() { hack/dev.sh up && hack/dev.sh down && hack/dev.sh up --argocd && hack/dev.sh down; }
 step "demo (dev.sh up [--argocd])" demo
-# The Dockerfile without Docker: release build from its build context, then run and ldd.
-step "image check" hack/image-check.sh
+demo_node() { hack/dev.sh up --node && hack/dev.sh down; }
+step "demo (up --node, down)" demo_node

@@ -26,7 +26,7 @@ pub enum Command {
     /// Run the controller. AWS region, credentials and endpoint come from the standard AWS
     /// chain (environment, profile, IRSA web identity, EKS Pod Identity; AWS_ENDPOINT_URL).
     Run(Box<RunArgs>),
-    /// Print the CustomResourceDefinitions (VideoStream, AccountBinding) as YAML.
+    /// Print the CustomResourceDefinitions (VideoStream, SignalingChannel, AccountBinding) as YAML.
     Crd(CrdArgs),
     /// Print VideoStream manifests that adopt existing streams (all whose name begins with
     /// the prefix), to put streams made elsewhere under GitOps. Changes nothing at AWS.
@@ -96,7 +96,7 @@ pub struct RunArgs {
 
     /// How often an in-sync VideoStream is checked again: against its account's latest
     /// ListStreams pass, at no AWS cost (a full comparison when drift scans are off).
-    #[arg(long, env = "KVS_OPERATOR_RESYNC_PERIOD", default_value = "10m", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "KVS_OPERATOR_RESYNC_PERIOD", default_value = "10m", value_parser = positive_duration)]
     pub resync_period: Duration,
 
     /// How often one ListStreams pass per account looks for changes made outside
@@ -114,7 +114,7 @@ pub struct RunArgs {
     pub tag_audit_share: f64,
 
     /// How soon to look again after a change or while a stream is busy.
-    #[arg(long, env = "KVS_OPERATOR_POLL_INTERVAL", default_value = "2s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "KVS_OPERATOR_POLL_INTERVAL", default_value = "2s", value_parser = positive_duration)]
     pub poll_interval: Duration,
 
     /// VideoStreams reconciled concurrently.
@@ -122,11 +122,11 @@ pub struct RunArgs {
     pub concurrency: u16,
 
     /// Fraction of the published KVS API quotas the operator may use (1.0 = all of them).
-    #[arg(long, env = "KVS_OPERATOR_AWS_QUOTA_SHARE", default_value_t = 1.0)]
+    #[arg(long, env = "KVS_OPERATOR_AWS_QUOTA_SHARE", default_value_t = 1.0, value_parser = quota_share, allow_negative_numbers = true)]
     pub aws_quota_share: f64,
 
     /// Timeout of one AWS API call, retries included.
-    #[arg(long, env = "KVS_OPERATOR_AWS_CALL_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "KVS_OPERATOR_AWS_CALL_TIMEOUT", default_value = "30s", value_parser = positive_duration)]
     pub aws_call_timeout: Duration,
 
     /// Log format.
@@ -163,7 +163,7 @@ pub struct RunArgs {
     pub leader_election_id: String,
 
     /// How long a leader's Lease lasts without renewal; another replica takes over after it.
-    #[arg(long, env = "KVS_OPERATOR_LEADER_ELECTION_LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "KVS_OPERATOR_LEADER_ELECTION_LEASE_DURATION", default_value = "15s", value_parser = positive_duration)]
     pub leader_election_lease_duration: Duration,
 
     /// How long the leader keeps mutating AWS without a successful renew (default: 2/3 of
@@ -190,6 +190,30 @@ pub struct RunArgs {
     /// This replica's name in Events and the Lease (the pod name in a Deployment).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
+}
+
+/// A duration that must be longer than zero: a zero poll interval, resync period or call
+/// timeout would make the operator spin (or give up on every call) instead of waiting.
+fn positive_duration(value: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(value).map_err(|e| e.to_string())?;
+    if duration.is_zero() {
+        return Err("must be longer than 0s".to_string());
+    }
+    Ok(duration)
+}
+
+/// The fraction of the published KVS quotas to use: more than 0 (a zero rate would never
+/// call at all) and at most 1 (AWS throttles beyond its quotas).
+fn quota_share(value: &str) -> Result<f64, String> {
+    let share: f64 = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("{value} is not a number"))?;
+    if share > 0.0 && share <= 1.0 {
+        Ok(share)
+    } else {
+        Err("must be a fraction of the KVS quotas, greater than 0 and at most 1".to_string())
+    }
 }
 
 impl RunArgs {
@@ -251,6 +275,58 @@ mod tests {
         assert_eq!(args.resync_period, Duration::from_secs(90));
         assert_eq!(args.log_format, LogFormat::Json);
         assert_eq!(args.concurrency, 4);
+    }
+
+    /// clap's message for a refused `run` flag.
+    fn refusal(args: &[&str]) -> String {
+        let argv = ["kvs-operator", "run"].iter().chain(args);
+        match Cli::try_parse_from(argv) {
+            Ok(cli) => panic!("{args:?} accepted: {cli:?}"),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    #[test]
+    fn quota_shares_outside_zero_to_one_are_refused_with_the_range() {
+        for share in ["0", "-0.5", "1.5", "NaN", "half"] {
+            let message = refusal(&["--aws-quota-share", share]);
+            assert!(
+                message.contains(&format!("invalid value '{share}' for '--aws-quota-share")),
+                "{message}"
+            );
+        }
+        assert!(refusal(&["--aws-quota-share=0"]).contains("greater than 0 and at most 1"));
+        assert_eq!(run_args(&["--aws-quota-share=0.25"]).aws_quota_share, 0.25);
+        assert_eq!(run_args(&["--aws-quota-share=1"]).aws_quota_share, 1.0);
+    }
+
+    #[test]
+    fn zero_intervals_that_would_spin_are_refused() {
+        for flag in [
+            "--poll-interval",
+            "--resync-period",
+            "--aws-call-timeout",
+            "--leader-election-lease-duration",
+        ] {
+            for zero in ["0s", "0ms", "0m0s"] {
+                let message = refusal(&[&format!("{flag}={zero}")]);
+                assert!(
+                    message.contains(&format!("invalid value '{zero}' for '{flag}"))
+                        && message.contains("must be longer than 0s"),
+                    "{message}"
+                );
+            }
+        }
+        // Zero still disables the drift scan, as documented.
+        assert!(
+            run_args(&["--drift-scan-interval=0s"])
+                .drift_scan_interval
+                .is_zero()
+        );
+        assert_eq!(
+            run_args(&["--poll-interval=300ms"]).poll_interval,
+            Duration::from_millis(300)
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use kvs_operator::import::ImportOptions;
 use kvs_operator::kvs::gate::Gated;
 use kvs_operator::kvs::sdk::SdkKinesisVideo;
 use kvs_operator::metrics::Metrics;
-use kvs_operator::server::{self, Endpoint};
+use kvs_operator::server::{self, Endpoint, Liveness};
 use kvs_operator::tenancy::accounts::{self, Accounts};
 use kvs_operator::{Error, api, telemetry};
 
@@ -133,6 +133,7 @@ async fn run(args: RunArgs) -> Result<(), Error> {
     let endpoint = Arc::new(Endpoint {
         context: ctx.clone(),
         ready: false.into(),
+        liveness: Liveness::default(),
     });
     let server = server::bind(
         args.metrics_bind_address,
@@ -147,7 +148,9 @@ async fn run(args: RunArgs) -> Result<(), Error> {
     endpoint.ready.store(true, Ordering::Relaxed);
     tracing::info!(version = env!("CARGO_PKG_VERSION"), %identity, %cluster_id, ?namespaces, "kvs-operator started");
 
-    let result = run_sharded(ctx, shutdown.clone()).await;
+    // Supervised, so that /healthz (served on its own task) fails once it has died.
+    let controller = run_sharded(ctx, shutdown.clone());
+    let result = server::supervise(&endpoint, "the controller", controller, &shutdown).await;
     shutdown.cancel();
     let _ = server.await;
     result

@@ -48,6 +48,12 @@ pub struct AwsStatusLabels {
     pub aws_status: String,
 }
 
+/// The media type of what [`Metrics::encode`] writes: prometheus-client's text encoder
+/// writes the OpenMetrics 1.0 text format (`_total` counters, a closing `# EOF`), not the
+/// older Prometheus 0.0.4 text format.
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
 /// Every metric the operator exports, registered in one registry.
 pub struct Metrics {
     registry: Registry,
@@ -266,7 +272,7 @@ impl Metrics {
         self.not_ready.set(not_ready);
     }
 
-    /// The Prometheus text exposition of every metric.
+    /// The OpenMetrics text exposition of every metric ([`OPENMETRICS_CONTENT_TYPE`]).
     pub fn encode(&self) -> Result<String, std::fmt::Error> {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)?;

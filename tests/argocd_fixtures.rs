@@ -5,10 +5,11 @@
 //! change to the status shape, a condition message or an error reason fails here, pointing at
 //! the fixture to update.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+mod recordings;
+use recordings::{Recordings, at};
 
-use k8s_openapi::jiff::Timestamp;
+use std::collections::{BTreeMap, BTreeSet};
+
 use kvs_operator::api::{VideoStream, VideoStreamStatus};
 use kvs_operator::engine::conditions::{READY, RECONCILING, STALLED, SYNCED, find};
 use kvs_operator::engine::kind::{CleanupStep, Outcome};
@@ -19,12 +20,10 @@ use kvs_operator::stream::status::next_status;
 use kvs_operator::stream::sync::{Report, Step};
 use kvs_operator::{Error, ErrorClass};
 
+const RECORDINGS: Recordings = Recordings::of(CUSTOMIZATION);
 const CUSTOMIZATION: &str = "deploy/argocd/resource_customizations/kvs-operator.dev/VideoStream";
 const SCRIPT: &str = include_str!(
     "../deploy/argocd/resource_customizations/kvs-operator.dev/VideoStream/health.lua"
-);
-const HEALTH_TESTS: &str = include_str!(
-    "../deploy/argocd/resource_customizations/kvs-operator.dev/VideoStream/health_test.yaml"
 );
 
 const ARN: &str = "arn:aws:kinesisvideo:us-west-2:123456789012:stream/front-door-cam/1772442846042";
@@ -35,33 +34,6 @@ const VERSION_2: &str = "Q2xk9WZ7r3pJfHs5";
 const CLUSTER: &str = "5a1c8e2f-3b4d-4e6f-9a0b-7c8d9e0f1a2b";
 const ROLE: &str =
     "arn:aws:sts::123456789012:assumed-role/kvs-operator/kvs-operator-7d9f8c6b5-x2lqp";
-
-fn testdata() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(CUSTOMIZATION)
-        .join("testdata")
-}
-
-/// Every fixture: file stem and text.
-fn fixtures() -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = std::fs::read_dir(testdata())
-        .expect("the testdata directory exists")
-        .map(|entry| entry.expect("readable directory").path())
-        .filter(|path| path.extension().is_some_and(|e| e == "yaml"))
-        .map(|path| {
-            let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
-            let text = std::fs::read_to_string(&path).expect("readable fixture");
-            (stem, text)
-        })
-        .collect();
-    out.sort();
-    assert!(!out.is_empty(), "no fixtures in {}", testdata().display());
-    out
-}
-
-fn at(time: &str) -> Timestamp {
-    time.parse().expect("RFC 3339 time")
-}
 
 /// The front-door stream as DescribeStream reports it.
 fn front_door(status: ResourceStatus, version: &str, retention: i32) -> Stream {
@@ -276,6 +248,11 @@ fn history(fixture: &str) -> Option<Replay> {
             "2026-03-02T12:00:01Z",
             CleanupStep::Deleted { arn: ARN.into() },
         ),
+        "paused" => ready().apply(
+            1,
+            "2026-03-02T10:00:00Z",
+            Outcome::Paused { deleting: false },
+        ),
         "deletion-throttled" => ready().failed(2, "2026-03-02T12:00:01Z", throttled()),
         "deletion-blocked" => {
             ready().failed(2, "2026-03-02T12:00:01Z", denied("DeleteStream", ARN))
@@ -317,7 +294,7 @@ fn history(fixture: &str) -> Option<Replay> {
 
 #[test]
 fn every_fixture_parses_as_a_video_stream_and_loses_nothing() {
-    for (name, text) in fixtures() {
+    for (name, text) in RECORDINGS.fixtures() {
         let vs: VideoStream = serde_yaml_ng::from_str(&text)
             .unwrap_or_else(|e| panic!("{name}.yaml is not a VideoStream: {e}"));
         // Serde ignores unknown fields: a field the types no longer have would vanish
@@ -329,7 +306,9 @@ fn every_fixture_parses_as_a_video_stream_and_loses_nothing() {
             "{name}.yaml does not survive a round trip through kvs_operator::api::VideoStream"
         );
         assert!(
-            health_test_inputs().contains(&format!("testdata/{name}.yaml")),
+            RECORDINGS
+                .health_test_inputs()
+                .contains(&format!("testdata/{name}.yaml")),
             "{name}.yaml has no case in {CUSTOMIZATION}/health_test.yaml"
         );
     }
@@ -337,7 +316,7 @@ fn every_fixture_parses_as_a_video_stream_and_loses_nothing() {
 
 #[test]
 fn every_fixture_status_is_what_the_operator_writes() {
-    for (name, text) in fixtures() {
+    for (name, text) in RECORDINGS.fixtures() {
         let vs: VideoStream = serde_yaml_ng::from_str(&text).unwrap();
         let replay = history(&name).unwrap_or_else(|| {
             panic!("{name}.yaml has no history in tests/argocd_fixtures.rs: add how the operator gets there")
@@ -365,33 +344,9 @@ fn every_fixture_status_is_what_the_operator_writes() {
     }
 }
 
-/// The inputPath of every case in health_test.yaml.
-fn health_test_inputs() -> BTreeSet<String> {
-    let tests: serde_json::Value = serde_yaml_ng::from_str(HEALTH_TESTS).expect("health_test.yaml");
-    tests["tests"]
-        .as_array()
-        .expect("tests: a list")
-        .iter()
-        .map(|case| {
-            case["inputPath"]
-                .as_str()
-                .expect("every case has an inputPath")
-                .to_string()
-        })
-        .collect()
-}
-
 #[test]
 fn every_health_test_case_is_a_fixture() {
-    for input in health_test_inputs() {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join(CUSTOMIZATION)
-            .join(&input);
-        assert!(
-            path.is_file(),
-            "health_test.yaml names {input}, which does not exist"
-        );
-    }
+    RECORDINGS.assert_every_case_is_a_fixture();
 }
 
 /// One error of every variant. The match makes a new variant a compile error here, so a new
@@ -429,6 +384,8 @@ fn one_of_each_error() -> Vec<Error> {
         Error::NoAccountBinding("x".into()),
         Error::AccountBindingConflict("x".into()),
         Error::AccountChanged("x".into()),
+        Error::MediaStorageNotReady("x".into()),
+        Error::MediaStorageNeedsRetention("x".into()),
         Error::NotLeader("x".into()),
         Error::Kube(kube()),
         Error::Finalizer(Box::new(FinalizerError::ApplyFailed(Error::Immutable(
@@ -546,7 +503,7 @@ fn the_health_script_names_no_failure_reason() {
 #[test]
 fn the_fixtures_cover_every_failure_class() {
     let mut classes = BTreeSet::new();
-    for (name, text) in fixtures() {
+    for (name, text) in RECORDINGS.fixtures() {
         let vs: VideoStream = serde_yaml_ng::from_str(&text).unwrap();
         for condition in vs.status.iter().flat_map(|s| &s.conditions) {
             if condition.status == "False"

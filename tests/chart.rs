@@ -15,11 +15,14 @@ use kvs_operator::cli::Command;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Container, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+
+mod rbac_rules;
+use rbac_rules::{Permission as Grant, permissions as grants};
 
 const RELEASE: &str = "kvs";
 const NAMESPACE: &str = "kvs-system";
@@ -32,16 +35,14 @@ fn chart() -> PathBuf {
     repo().join("charts/kvs-operator")
 }
 
-/// The helm that `hack/control-plane.sh build` built; a missing one fails the test.
+/// The helm that `hack/control-plane.sh build` built; without it, the binary stops at
+/// once, naming hack/prepare.sh.
 fn helm() -> Process {
+    use kvs_testenv::prerequisites::{Need, require_or_exit};
+    require_or_exit(&[Need::ControlPlane]);
     let bin = kvs_testenv::default_bin_dir()
         .expect("bin dir")
         .join("helm");
-    assert!(
-        bin.is_file(),
-        "{} is missing: run hack/control-plane.sh build",
-        bin.display()
-    );
     let mut command = Process::new(bin);
     // Keep helm's cache and config out of $HOME; nothing here needs a repository.
     let home = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("helm-home");
@@ -160,32 +161,6 @@ impl Rendered {
     }
 }
 
-/// (apiGroup, resource, verb, resourceName) for every permission a rule grants.
-type Grant = (String, String, String, String);
-
-fn grants(rules: &[PolicyRule]) -> BTreeSet<Grant> {
-    let mut out = BTreeSet::new();
-    for rule in rules {
-        assert!(rule.non_resource_urls.is_none(), "{rule:?}");
-        let names = rule.resource_names.clone().unwrap_or_default();
-        let names = if names.is_empty() {
-            vec![String::new()]
-        } else {
-            names
-        };
-        for group in rule.api_groups.iter().flatten() {
-            for resource in rule.resources.iter().flatten() {
-                for verb in &rule.verbs {
-                    for name in &names {
-                        out.insert((group.clone(), resource.clone(), verb.clone(), name.clone()));
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
 fn grant_set(list: &[(&str, &str, &[&str], &str)]) -> BTreeSet<Grant> {
     let mut out = BTreeSet::new();
     for (group, resource, verbs, name) in list {
@@ -199,21 +174,6 @@ fn grant_set(list: &[(&str, &str, &[&str], &str)]) -> BTreeSet<Grant> {
         }
     }
     out
-}
-
-/// What the operator needs cluster-wide in every mode: AccountBindings (cluster-scoped)
-/// and the namespaces their selectors match (kube-system's UID is the default cluster id).
-fn cluster_grants() -> BTreeSet<Grant> {
-    grant_set(&[
-        (
-            "kvs-operator.dev",
-            "accountbindings",
-            &["get", "list", "watch", "patch"],
-            "",
-        ),
-        ("kvs-operator.dev", "accountbindings/status", &["patch"], ""),
-        ("", "namespaces", &["get", "list", "watch"], ""),
-    ])
 }
 
 /// The aggregated roles tenants get: VideoStreams, never AccountBindings.
@@ -242,33 +202,94 @@ fn tenant_roles(
         .collect()
 }
 
-/// Exactly what the controller needs on its kinds and Events — nothing else.
-fn operator_grants() -> BTreeSet<Grant> {
-    // The engine makes the same calls for every kind it reconciles.
-    let mut grants = grant_set(&[("events.k8s.io", "events", &["create", "patch"], "")]);
-    for kind in ["videostreams", "signalingchannels"] {
-        grants.extend(grant_set(&[
-            (
-                "kvs-operator.dev",
-                kind,
-                &["get", "list", "watch", "patch", "update"],
-                "",
-            ),
-            (
-                "kvs-operator.dev",
-                &format!("{kind}/status"),
-                &["get", "patch", "update"],
-                "",
-            ),
-            (
-                "kvs-operator.dev",
-                &format!("{kind}/finalizers"),
-                &["update"],
-                "",
-            ),
-        ]));
+/// A custom resource kind the chart ships a CRD for.
+#[derive(Debug)]
+struct CustomKind {
+    group: String,
+    plural: String,
+    namespaced: bool,
+    has_status: bool,
+}
+
+/// Every kind in the chart's `crds/`, so that rules are checked for kinds added later too.
+fn custom_kinds() -> Vec<CustomKind> {
+    let mut kinds = Vec::new();
+    for entry in std::fs::read_dir(chart().join("crds")).expect("crds/") {
+        let text = std::fs::read_to_string(entry.expect("entry").path()).expect("CRD");
+        for doc in serde_yaml_ng::Deserializer::from_str(&text) {
+            let crd = Value::deserialize(doc).expect("YAML");
+            let spec = &crd["spec"];
+            kinds.push(CustomKind {
+                group: spec["group"].as_str().expect("group").to_string(),
+                plural: spec["names"]["plural"]
+                    .as_str()
+                    .expect("plural")
+                    .to_string(),
+                namespaced: spec["scope"] == "Namespaced",
+                has_status: spec["versions"]
+                    .as_array()
+                    .expect("versions")
+                    .iter()
+                    .any(|v| v["subresources"]["status"].is_object()),
+            });
+        }
     }
-    grants
+    assert!(!kinds.is_empty());
+    kinds
+}
+
+/// What the operator's own rules may name: its kinds (and their subresources),
+/// events.k8s.io Events, and namespaces to read (AccountBinding selectors, the default
+/// cluster id). Which verbs of them it needs is derived from what it really calls, by the
+/// e2e test that reads the API server's audit log (tests/e2e/node/rbac.rs).
+fn assert_only_own_kinds(grants: &BTreeSet<Grant>, kinds: &[CustomKind]) {
+    for (group, resource, verb, name) in grants {
+        assert!(
+            !group.contains('*') && !resource.contains('*') && !verb.contains('*'),
+            "wildcard: {group} {resource} {verb}"
+        );
+        assert!(name.is_empty(), "{resource} limited to {name}");
+        let base = resource.split('/').next().unwrap_or_default();
+        let own = kinds.iter().any(|k| k.group == *group && k.plural == base);
+        let events = group == "events.k8s.io" && resource == "events";
+        let namespaces = group.is_empty()
+            && resource == "namespaces"
+            && ["get", "list", "watch"].contains(&verb.as_str());
+        assert!(
+            own || events || namespaces,
+            "{group} {resource} {verb} is not the operator's"
+        );
+        assert!(
+            ![
+                "delete",
+                "deletecollection",
+                "escalate",
+                "bind",
+                "impersonate"
+            ]
+            .contains(&verb.as_str()),
+            "{group} {resource} {verb}"
+        );
+    }
+    // Every kind the operator serves is watched, and its status is written.
+    for kind in kinds {
+        for verb in ["list", "watch"] {
+            let grant = (
+                kind.group.clone(),
+                kind.plural.clone(),
+                verb.into(),
+                String::new(),
+            );
+            assert!(grants.contains(&grant), "no {verb} on {}", kind.plural);
+        }
+        if kind.has_status {
+            let status = format!("{}/status", kind.plural);
+            assert!(
+                grants.iter().any(|g| g.0 == kind.group && g.1 == status),
+                "{status} is never written"
+            );
+        }
+    }
 }
 
 /// Leases named after the election id (membership and shards), in the release namespace:
@@ -381,13 +402,21 @@ fn helm_lint_strict_passes_in_every_mode() {
 
 #[test]
 fn the_values_schema_refuses_typos_and_bad_values() {
-    let cases: [(&[&str], &str); 10] = [
+    let cases: [(&[&str], &str); 14] = [
         (&["--set", "replicaCont=2"], "replicaCont"),
         (&["--set", "image.pullpolicy=Always"], "pullpolicy"),
         (&["--set", "image.pullPolicy=Sometimes"], "pullPolicy"),
         (&["--set", "leaderElection.enable=false"], "enable"),
         (&["--set", "operator.resyncPeriod=ten"], "resyncPeriod"),
         (&["--set", "operator.awsQuotaShare=2"], "awsQuotaShare"),
+        (&["--set", "operator.awsQuotaShare=0"], "awsQuotaShare"),
+        // Intervals the operator would refuse at start (it would spin on them).
+        (&["--set", "operator.pollInterval=0s"], "pollInterval"),
+        (&["--set", "operator.resyncPeriod=0m0s"], "resyncPeriod"),
+        (
+            &["--set", "leaderElection.leaseDuration=0s"],
+            "leaseDuration",
+        ),
         (&["--set", "watchNamespaces={Team_A}"], "watchNamespaces"),
         (&["--set", "metrics.serviceMonitor.enabeld=true"], "enabeld"),
         (
@@ -563,7 +592,7 @@ fn the_operator_parses_the_rendered_command_line() {
 }
 
 #[test]
-fn cluster_mode_grants_exactly_what_the_operator_uses() {
+fn cluster_mode_grants_the_operator_its_own_kinds_and_nothing_else() {
     let rendered = Rendered::of(&[]);
     let expected_kinds: BTreeSet<String> = [
         "ServiceAccount",
@@ -590,11 +619,22 @@ fn cluster_mode_grants_exactly_what_the_operator_uses() {
         .into_iter()
         .find(|role| role.metadata.name.as_deref() == Some(operator_role.as_str()))
         .expect("the operator's ClusterRole");
-    let everything: BTreeSet<Grant> = operator_grants()
-        .union(&cluster_grants())
-        .cloned()
-        .collect();
-    assert_eq!(grants(&cluster_role.rules.unwrap_or_default()), everything);
+    let cluster_wide = grants(&cluster_role.rules.unwrap_or_default());
+    assert_only_own_kinds(&cluster_wide, &custom_kinds());
+    // The same rules as namespaced mode's Roles and cluster-wide ClusterRole together.
+    let namespaced = Rendered::of(&["--set", "watchNamespaces={team-a}"]);
+    let mut split: BTreeSet<Grant> = BTreeSet::new();
+    for role in namespaced.all::<Role>("Role") {
+        if role.metadata.namespace.as_deref() == Some("team-a") {
+            split.extend(grants(&role.rules.unwrap_or_default()));
+        }
+    }
+    for role in namespaced.all::<ClusterRole>("ClusterRole") {
+        if role.metadata.name.as_deref() == Some(format!("{operator_role}-cluster").as_str()) {
+            split.extend(grants(&role.rules.unwrap_or_default()));
+        }
+    }
+    assert_eq!(cluster_wide, split);
     assert!(cluster_role.aggregation_rule.is_none());
     assert_eq!(
         tenant_roles(&rendered).len() + 1,
@@ -650,10 +690,19 @@ fn namespaced_mode_has_roles_only_in_the_watched_namespaces() {
     for role in &cluster_roles {
         let name = role.metadata.name.clone().unwrap_or_default();
         if name == operator_cluster_role {
-            assert_eq!(
-                grants(role.rules.as_deref().unwrap_or_default()),
-                cluster_grants()
-            );
+            // Cluster-wide only what cluster-scoped kinds need, and namespaces to read.
+            let cluster = grants(role.rules.as_deref().unwrap_or_default());
+            let kinds = custom_kinds();
+            for (group, resource, _, _) in &cluster {
+                let base = resource.split('/').next().unwrap_or_default();
+                let scoped = kinds
+                    .iter()
+                    .any(|k| !k.namespaced && k.group == *group && k.plural == base);
+                assert!(
+                    scoped || (group.is_empty() && resource == "namespaces"),
+                    "{group} {resource} granted cluster-wide in namespaced mode"
+                );
+            }
         } else {
             assert!(tenants.contains_key(&name), "unexpected ClusterRole {name}");
         }
@@ -675,8 +724,13 @@ fn namespaced_mode_has_roles_only_in_the_watched_namespaces() {
         by_namespace.keys().map(String::as_str).collect::<Vec<_>>(),
         ["kvs-system", "team-a", "team-b"]
     );
-    assert_eq!(by_namespace["team-a"], operator_grants());
-    assert_eq!(by_namespace["team-b"], operator_grants());
+    // The namespaced kinds' rules in each watched namespace, and the same in both.
+    let kinds: Vec<CustomKind> = custom_kinds()
+        .into_iter()
+        .filter(|k| k.namespaced)
+        .collect();
+    assert_only_own_kinds(&by_namespace["team-a"], &kinds);
+    assert_eq!(by_namespace["team-a"], by_namespace["team-b"]);
     assert_eq!(by_namespace["kvs-system"], lease_grants("kvs-operator"));
 
     let bindings: Vec<RoleBinding> = rendered.all("RoleBinding");
@@ -1053,4 +1107,46 @@ fn tenants_get_streams_and_channels_through_the_default_roles_and_never_account_
     }
     let off = Rendered::of(&["--set", "rbac.aggregateToDefaultRoles=false"]);
     assert!(tenant_roles(&off).is_empty());
+}
+
+/// What the schema refuses, the binary refuses too, at start and before it connects to
+/// anything: a quota share outside (0, 1] (0 panicked, negative ones too) and a zero
+/// poll, resync or lease interval (they spun).
+#[test]
+fn the_operator_refuses_at_start_what_would_panic_or_spin() {
+    for (flag, value, message) in [
+        ("--aws-quota-share", "0", "greater than 0 and at most 1"),
+        ("--aws-quota-share", "-1", "greater than 0 and at most 1"),
+        ("--poll-interval", "0s", "must be longer than 0s"),
+        ("--resync-period", "0m", "must be longer than 0s"),
+        (
+            "--leader-election-lease-duration",
+            "0s",
+            "must be longer than 0s",
+        ),
+    ] {
+        let out = Process::new(env!("CARGO_BIN_EXE_kvs-operator"))
+            .args(["run", flag, value])
+            // Nothing to connect to: a refusal must come before any attempt.
+            .env("KUBECONFIG", "/nonexistent")
+            .output()
+            .expect("kvs-operator runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {stderr}");
+        let first = stderr.lines().next().unwrap_or_default();
+        assert!(
+            first.contains(&format!("invalid value '{value}' for '{flag}"))
+                && first.contains(message),
+            "{flag} {value}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    // The environment fallback is checked the same way.
+    let out = Process::new(env!("CARGO_BIN_EXE_kvs-operator"))
+        .arg("run")
+        .env("KVS_OPERATOR_AWS_QUOTA_SHARE", "0")
+        .output()
+        .expect("kvs-operator runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("greater than 0 and at most 1"));
 }

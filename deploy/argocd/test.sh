@@ -74,7 +74,8 @@ fi
 mkdir -p "$work"
 cp -al "$source" "$tree" 2>/dev/null || cp -a "$source" "$tree"
 chmod u+w "$tree" "$tree/resource_customizations" "$tree/util/lua"
-cp -r "$customizations"/. "$tree/resource_customizations/"
+# -L: a kind whose health.lua is a link to another kind's gets a copy of the file.
+cp -rL "$customizations"/. "$tree/resource_customizations/"
 cp "$here/harness/argocd_cm_test.go" "$tree/util/lua/kvs_operator_argocd_cm_test.go"
 rm "$tree/go.mod" "$tree/go.sum"
 cp "$source/go.mod" "$source/go.sum" "$tree/"

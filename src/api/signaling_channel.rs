@@ -20,7 +20,8 @@ pub const DEFAULT_MESSAGE_TTL_SECONDS: i32 = 60;
     version = "v1alpha1",
     kind = "SignalingChannel",
     plural = "signalingchannels",
-    shortname = "sc",
+    // Not `sc`: kubectl resolves that to the built-in StorageClass first.
+    shortname = "sigch",
     namespaced,
     doc = "A Kinesis Video Streams WebRTC signaling channel, managed by kvs-operator.",
     status = "SignalingChannelStatus",

@@ -76,7 +76,7 @@ async fn apply<K: Kind>(object: &K, api: &Api<K>, ctx: &Arc<Context>) -> Result<
         ctx,
         cluster: &ctx.settings.cluster_id,
     };
-    let result = match identity {
+    let (result, identity) = match identity {
         Ok(identity) => {
             let report = object.sync(identity.kvs.as_ref(), &env).await;
             if let Ok(step) = &report
@@ -84,9 +84,9 @@ async fn apply<K: Kind>(object: &K, api: &Api<K>, ctx: &Arc<Context>) -> Result<
             {
                 identity.account.scans.of(K::NOUN).hurry();
             }
-            report
+            (report, Some(identity))
         }
-        Err(refused) => Err(refused),
+        Err(refused) => (Err(refused), None),
     };
 
     let outcome = match &result {
@@ -103,7 +103,10 @@ async fn apply<K: Kind>(object: &K, api: &Api<K>, ctx: &Arc<Context>) -> Result<
     let next = match K::readiness(&step) {
         Readiness::Ready { .. } | Readiness::Absent { .. } => {
             ctx.done_waiting(&key);
-            jittered(ctx.settings.resync_period)
+            match &identity {
+                Some(identity) => settle::next_check(object, identity, ctx),
+                None => jittered(ctx.settings.resync_period),
+            }
         }
         Readiness::Progressing { .. } => ctx.wait_backoff(key),
         Readiness::Changed { .. } => jittered(ctx.settings.poll_interval),

@@ -18,7 +18,7 @@ use kube::runtime::controller::Action;
 use tracing::debug;
 
 use super::conditions::{READY, find};
-use super::context::{Context, ObjectKey};
+use super::context::{Context, ObjectKey, jittered};
 use super::kind::{Kind, KindStatus};
 use super::ownership::tag_mutation;
 use crate::kvs::{ResourceStatus, TagRead};
@@ -63,6 +63,26 @@ pub async fn settled<K: Kind>(
         Audit::Due => return None,
     };
     Some(Action::requeue(next_audit.min(ctx.settings.resync_period)))
+}
+
+/// When an object just found in sync is looked at next: at the resync period, or when
+/// its audit is due if that comes first (an audit period shorter than the resync period
+/// would otherwise only be kept at resyncs).
+pub fn next_check<K: Kind>(object: &K, identity: &Identity, ctx: &Context) -> Duration {
+    let resync = jittered(ctx.settings.resync_period);
+    let audited = object.desired_tags().is_some() || object.audit_is_full();
+    if ctx.settings.drift_scan_interval.is_none() || !audited {
+        return resync;
+    }
+    let resources = identity
+        .account
+        .scans
+        .of(K::NOUN)
+        .latest()
+        .map_or(0, |snapshot| snapshot.items.len());
+    let period = audit_period(ctx, identity, resources);
+    let due_in = ctx.audit_due_in(ObjectKey::of(object), period);
+    resync.min(due_in.max(ctx.settings.poll_interval))
 }
 
 /// The audit period of an account holding `resources` resources of a kind: the configured

@@ -18,15 +18,19 @@ pub fn default_bin_dir() -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os(BIN_DIR_ENV).filter(|d| !d.is_empty()) {
         return Ok(PathBuf::from(dir));
     }
-    let cache = match std::env::var_os(CACHE_DIR_ENV).filter(|d| !d.is_empty()) {
-        Some(dir) => PathBuf::from(dir),
-        // $HOME, as in the shell script, so both agree on the path.
+    Ok(cache_dir()?.join("control-plane/bin"))
+}
+
+/// `$KVS_CACHE_DIR`, else `~/.cache/kvs-operator`: where the hack/ scripts build into.
+pub fn cache_dir() -> Result<PathBuf> {
+    match std::env::var_os(CACHE_DIR_ENV).filter(|d| !d.is_empty()) {
+        Some(dir) => Ok(PathBuf::from(dir)),
+        // $HOME, as in the shell scripts, so both agree on the path.
         None => std::env::var_os("HOME")
             .filter(|d| !d.is_empty())
             .map(|home| PathBuf::from(home).join(".cache/kvs-operator"))
-            .ok_or(Error::NoCacheDir)?,
-    };
-    Ok(cache.join("control-plane/bin"))
+            .ok_or(Error::NoCacheDir),
+    }
 }
 
 /// A verified directory holding all four binaries.

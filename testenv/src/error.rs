@@ -11,6 +11,17 @@ pub enum Error {
     )]
     MissingBinary { path: PathBuf },
 
+    /// The node mode's binaries, images or Debian packages are not all there.
+    #[error(
+        "the node mode is not installed (missing: {}): run `hack/node.sh install && hack/node.sh build`",
+        missing.join(", ")
+    )]
+    MissingNodeTools { missing: Vec<String> },
+
+    /// Setting up or running the node failed.
+    #[error("node: {0}")]
+    Node(String),
+
     #[error("cannot find the control-plane cache: neither KVS_CACHE_DIR nor HOME is set")]
     NoCacheDir,
 
@@ -50,6 +61,10 @@ pub enum Error {
         stdout: String,
         stderr: String,
     },
+
+    /// The shared node cluster of this test binary could not be started.
+    #[error("the shared node cluster failed to start: {0}")]
+    SharedNode(String),
 
     /// The shared control plane of this test binary could not be started.
     #[error("the shared control plane failed to start: {0}")]

@@ -1,5 +1,6 @@
 //! Starting and stopping one etcd + kube-apiserver pair, as envtest does.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -32,6 +33,7 @@ pub struct ControlPlaneBuilder {
     bin_dir: Option<PathBuf>,
     startup_timeout: Duration,
     apiserver_args: Vec<String>,
+    node_address: Option<Ipv4Addr>,
 }
 
 impl ControlPlaneBuilder {
@@ -50,6 +52,16 @@ impl ControlPlaneBuilder {
     /// An extra kube-apiserver flag such as `--feature-gates=...`; later flags win.
     pub fn apiserver_arg(mut self, arg: impl Into<String>) -> Self {
         self.apiserver_args.push(arg.into());
+        self
+    }
+
+    /// For a cluster with a node (see `NodeCluster`): the API server serves on `address`
+    /// (which pods can reach) instead of loopback and advertises it for the `kubernetes`
+    /// Service, authorizes kubelets with the Node authorizer, admits pods with their
+    /// ServiceAccount, reaches kubelets with a client certificate, and writes an audit log
+    /// of every request made by a ServiceAccount.
+    pub(crate) fn for_node(mut self, address: Ipv4Addr) -> Self {
+        self.node_address = Some(address);
         self
     }
 
@@ -79,7 +91,8 @@ impl ControlPlaneBuilder {
         let pki_dir = dir.join("pki");
         std::fs::create_dir(&pki_dir)
             .map_err(|e| Error::io(format!("creating {}", pki_dir.display()), e))?;
-        let pki = pki::generate(&pki_dir)?;
+        let extra_ips: Vec<IpAddr> = self.node_address.map(IpAddr::V4).into_iter().collect();
+        let pki = pki::generate(&pki_dir, &extra_ips)?;
         let [etcd_port, peer_port, api_port] = free_loopback_ports()?;
 
         let etcd_url = format!("http://127.0.0.1:{etcd_port}");
@@ -94,8 +107,17 @@ impl ControlPlaneBuilder {
         })
         .await?;
 
-        let server = format!("https://127.0.0.1:{api_port}");
+        let address = self.node_address.unwrap_or(Ipv4Addr::LOCALHOST);
+        let server = format!("https://{address}:{api_port}");
         let mut args = apiserver_args(&pki, &pki_dir, &etcd_url, api_port, &server);
+        match self.node_address {
+            Some(address) => args.extend(node_mode_args(&pki, &pki_dir, &dir, address)?),
+            None => args.extend([
+                "--authorization-mode=RBAC".into(),
+                // No controller-manager creates the default ServiceAccount it would demand.
+                "--disable-admission-plugins=ServiceAccount".into(),
+            ]),
+        }
         args.extend(self.apiserver_args.iter().cloned());
         let mut apiserver = Process::spawn(
             "kube-apiserver",
@@ -144,6 +166,7 @@ impl ControlPlaneBuilder {
                 etcd: etcd.pid(),
                 kube_apiserver: apiserver.pid(),
             },
+            authority: pki.authority,
             running: Mutex::new(Some(Running {
                 apiserver,
                 etcd,
@@ -152,6 +175,56 @@ impl ControlPlaneBuilder {
         })
     }
 }
+
+/// The Service range; its first address is [`pki::KUBERNETES_SERVICE_IP`].
+pub(crate) const SERVICE_CIDR: &str = "10.0.0.0/24";
+
+/// The audit policy of node mode: what ServiceAccounts do, without bodies.
+const AUDIT_POLICY: &str = "apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    userGroups: [\"system:serviceaccounts\"]
+  - level: None
+";
+
+/// Flags added to [`apiserver_args`] when a node joins (see
+/// [`ControlPlaneBuilder::for_node`]); of single-valued flags, later ones win.
+fn node_mode_args(
+    pki: &pki::Pki,
+    pki_dir: &Path,
+    dir: &Path,
+    address: Ipv4Addr,
+) -> Result<Vec<String>> {
+    let path = |p: &Path| p.display().to_string();
+    let kubelet_client = pki
+        .authority
+        .client("kube-apiserver-kubelet-client", &["system:masters"])?;
+    let cert = pki_dir.join("kubelet-client.crt");
+    let key = pki_dir.join("kubelet-client.key");
+    pki::write(&cert, &kubelet_client.cert_pem)?;
+    pki::write(&key, &kubelet_client.key_pem)?;
+    let policy = dir.join("audit-policy.yaml");
+    pki::write(&policy, AUDIT_POLICY)?;
+    Ok(vec![
+        format!("--bind-address={address}"),
+        format!("--advertise-address={address}"),
+        "--authorization-mode=Node,RBAC".into(),
+        "--enable-admission-plugins=NodeRestriction".into(),
+        format!("--kubelet-client-certificate={}", path(&cert)),
+        format!("--kubelet-client-key={}", path(&key)),
+        format!("--kubelet-certificate-authority={}", path(&pki.ca_cert)),
+        "--kubelet-preferred-address-types=InternalIP".into(),
+        format!("--audit-policy-file={}", path(&policy)),
+        format!("--audit-log-path={}", path(&dir.join(AUDIT_LOG))),
+        "--audit-log-format=json".into(),
+        "--audit-log-maxsize=0".into(),
+    ])
+}
+
+/// The file the node mode's audit log is written to, in [`ControlPlane::dir`].
+const AUDIT_LOG: &str = "audit.log";
 
 fn is_port_clash(error: &Error) -> bool {
     matches!(error, Error::Startup { log_tail, .. } if log_tail.contains("address already in use"))
@@ -190,7 +263,6 @@ fn apiserver_args(
         format!("--tls-cert-file={}", path(&pki.serving_cert)),
         format!("--tls-private-key-file={}", path(&pki.serving_key)),
         format!("--client-ca-file={}", path(&pki.ca_cert)),
-        "--authorization-mode=RBAC".into(),
         format!("--service-account-issuer={server}"),
         format!(
             "--service-account-key-file={}",
@@ -200,9 +272,7 @@ fn apiserver_args(
             "--service-account-signing-key-file={}",
             path(&pki.service_account_private)
         ),
-        "--service-cluster-ip-range=10.0.0.0/24".into(),
-        // No controller-manager creates the default ServiceAccount it would demand.
-        "--disable-admission-plugins=ServiceAccount".into(),
+        format!("--service-cluster-ip-range={SERVICE_CIDR}"),
         "--allow-privileged=true".into(),
     ]
 }
@@ -225,6 +295,8 @@ pub struct ControlPlane {
     credentials: Credentials,
     etcd_url: String,
     pids: Pids,
+    /// Issues the certificates of a node's components.
+    authority: pki::Authority,
     running: Mutex<Option<Running>>,
 }
 
@@ -249,6 +321,7 @@ impl ControlPlane {
             bin_dir: None,
             startup_timeout: DEFAULT_STARTUP_TIMEOUT,
             apiserver_args: Vec::new(),
+            node_address: None,
         }
     }
 
@@ -287,6 +360,30 @@ impl ControlPlane {
 
     pub fn apiserver_log(&self) -> PathBuf {
         self.dir.join("kube-apiserver.log")
+    }
+
+    /// The audit log of a plane started for a node: one JSON event per line, for
+    /// every request a ServiceAccount made. Empty otherwise.
+    pub fn audit_log(&self) -> PathBuf {
+        self.dir.join(AUDIT_LOG)
+    }
+
+    /// The CA certificate, e.g. for a kubelet's client-CA file.
+    pub fn ca_cert(&self) -> PathBuf {
+        self.dir.join("pki/ca.crt")
+    }
+
+    pub(crate) fn authority(&self) -> &pki::Authority {
+        &self.authority
+    }
+
+    pub(crate) fn credentials_for(&self, issued: pki::Issued) -> Credentials {
+        Credentials {
+            server: self.credentials.server.clone(),
+            ca_pem: self.credentials.ca_pem.clone(),
+            cert_pem: issued.cert_pem,
+            key_pem: issued.key_pem,
+        }
     }
 
     pub(crate) fn admin_kubeconfig(&self) -> &str {

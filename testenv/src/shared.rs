@@ -5,11 +5,15 @@ use std::sync::Once;
 use tokio::sync::OnceCell;
 
 use crate::error::{Error, Result};
+use crate::node::NodeCluster;
 use crate::plane::ControlPlane;
 
 /// The first outcome is kept: once starting failed, every later test fails
 /// at once with the same message instead of waiting for its own timeout.
 static SHARED: OnceCell<Result<ControlPlane, String>> = OnceCell::const_new();
+/// The same for the node cluster, which is separate: its API server runs the controllers
+/// (namespaces get deleted, pods run) that the process-only tests must not see.
+static SHARED_NODE: OnceCell<Result<NodeCluster, String>> = OnceCell::const_new();
 
 /// The test binary's shared control plane, started by the first caller.
 ///
@@ -28,6 +32,19 @@ pub async fn shared() -> Result<&'static ControlPlane> {
     started.as_ref().map_err(|e| Error::Shared(e.clone()))
 }
 
+/// The test binary's shared [`NodeCluster`], started by the first caller; stopped at
+/// exit like [`shared`].
+pub async fn shared_node() -> Result<&'static NodeCluster> {
+    let started = SHARED_NODE
+        .get_or_init(|| async {
+            let cluster = NodeCluster::start().await.map_err(|e| e.to_string())?;
+            stop_at_exit();
+            Ok(cluster)
+        })
+        .await;
+    started.as_ref().map_err(|e| Error::SharedNode(e.clone()))
+}
+
 fn stop_at_exit() {
     static REGISTER: Once = Once::new();
     REGISTER.call_once(|| {
@@ -41,6 +58,9 @@ fn stop_at_exit() {
 }
 
 extern "C" fn stop_shared() {
+    if let Some(Ok(cluster)) = SHARED_NODE.get() {
+        cluster.shutdown();
+    }
     if let Some(Ok(plane)) = SHARED.get() {
         plane.shutdown();
     }

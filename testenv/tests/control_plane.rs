@@ -14,6 +14,7 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 /// The shared plane with the Widget CRD installed (once per binary).
 async fn plane() -> &'static ControlPlane {
     static CRDS: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    kvs_testenv::prerequisites::require_or_exit(&[kvs_testenv::prerequisites::Need::ControlPlane]);
     let plane = shared().await.expect("shared control plane");
     CRDS.get_or_init(|| async {
         let applied = plane

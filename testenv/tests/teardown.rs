@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use kvs_testenv::prerequisites::{Need, require_or_exit};
 use kvs_testenv::{ControlPlane, Pids, process_is_running, shared};
 
 /// Set in a child copy of this binary to make `child_helper` do its part.
@@ -33,6 +34,7 @@ fn assert_gone(pids: Pids, dir: &Path) {
 
 #[tokio::test]
 async fn drop_stops_both_servers_and_removes_the_directory() {
+    require_or_exit(&[Need::ControlPlane]);
     let starting = Instant::now();
     let plane = ControlPlane::start().await.unwrap();
     eprintln!("start-up took {:?}", starting.elapsed());
@@ -47,6 +49,7 @@ async fn drop_stops_both_servers_and_removes_the_directory() {
 
 #[test]
 fn a_panicking_test_still_tears_down() {
+    require_or_exit(&[Need::ControlPlane]);
     let (tx, rx) = std::sync::mpsc::channel();
     let panicked = std::thread::spawn(move || {
         let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -91,6 +94,7 @@ fn spawn_child(mode: &str) -> (Child, Pids, PathBuf) {
 /// Does nothing in a normal run; in a child, starts the shared plane and reports it.
 #[tokio::test]
 async fn child_helper() {
+    require_or_exit(&[Need::ControlPlane]);
     let Ok(mode) = std::env::var(CHILD_MODE) else {
         return;
     };
@@ -110,6 +114,7 @@ async fn child_helper() {
 
 #[test]
 fn the_shared_plane_stops_when_the_test_binary_exits() {
+    require_or_exit(&[Need::ControlPlane]);
     let (mut child, pids, dir) = spawn_child("exit");
     assert!(child.wait().unwrap().success());
     assert_gone(pids, &dir);
@@ -117,6 +122,7 @@ fn the_shared_plane_stops_when_the_test_binary_exits() {
 
 #[test]
 fn the_shared_plane_dies_with_a_killed_test_binary() {
+    require_or_exit(&[Need::ControlPlane]);
     let (mut child, pids, dir) = spawn_child("hang");
     child.kill().unwrap(); // SIGKILL: no destructor, no atexit
     child.wait().unwrap();
@@ -153,6 +159,7 @@ fn processes_mentioning(needle: &str) -> Vec<u32> {
 
 #[tokio::test]
 async fn a_failed_start_quotes_the_log_and_leaves_nothing_behind() {
+    require_or_exit(&[Need::ControlPlane]);
     let err = ControlPlane::builder()
         .apiserver_arg("--no-such-flag")
         .start()

@@ -35,28 +35,10 @@ fn chart_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/kvs-operator")
 }
 
-/// What `hack/tools.sh build` made: kubeconform and the ServiceMonitor CRD. Missing ones
-/// fail the test, naming the command.
+/// What `hack/tools.sh build` made: kubeconform and the ServiceMonitor CRD (checked to be
+/// there, with everything else, before the first test: see `prerequisites`).
 fn tools_dir() -> PathBuf {
-    let dir = match std::env::var_os("KVS_TOOLS_DIR").filter(|d| !d.is_empty()) {
-        Some(dir) => PathBuf::from(dir),
-        None => {
-            let cache = std::env::var_os("KVS_CACHE_DIR")
-                .filter(|d| !d.is_empty())
-                .map(PathBuf::from)
-                .unwrap_or_else(|| {
-                    PathBuf::from(std::env::var_os("HOME").expect("HOME"))
-                        .join(".cache/kvs-operator")
-                });
-            cache.join("tools/current")
-        }
-    };
-    assert!(
-        dir.join("complete").is_file(),
-        "{} is missing or incomplete: run hack/tools.sh build",
-        dir.display()
-    );
-    dir
+    kvs_testenv::prerequisites::chart_tools_dir()
 }
 
 fn servicemonitor_crd() -> PathBuf {
@@ -958,13 +940,6 @@ async fn the_installed_chart_runs_the_operator_with_just_enough_rbac_cluster_wid
                 "patch",
                 "videostreams.kvs-operator.dev",
                 "--subresource=status",
-                "-n",
-                "cameras",
-            ],
-            &[
-                "update",
-                "videostreams.kvs-operator.dev",
-                "--subresource=finalizers",
                 "-n",
                 "cameras",
             ],

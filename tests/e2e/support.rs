@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams};
-use kvs_emulator::{Emulator, Running};
+use kvs_emulator::{CallRecord, Emulator, Operation, Running};
 use kvs_operator::api::{AccountBinding, VideoStream};
 use kvs_operator::engine::conditions::{READY, SYNCED, find};
+use kvs_operator::engine::kind::{Kind, KindStatus};
 use kvs_testenv::{ControlPlane, Output};
 use tokio::process::Child;
 use tokio::sync::OnceCell;
@@ -26,6 +27,7 @@ const WAIT: Duration = Duration::from_secs(60);
 /// The shared control plane, with the CRDs of `crds/` installed once.
 pub async fn plane() -> &'static ControlPlane {
     static CRDS: OnceCell<()> = OnceCell::const_new();
+    crate::prerequisites::require_all();
     let plane = kvs_testenv::shared().await.expect("control plane starts");
     CRDS.get_or_init(|| async {
         let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
@@ -33,6 +35,20 @@ pub async fn plane() -> &'static ControlPlane {
     })
     .await;
     plane
+}
+
+/// A VideoStream manifest: `spec` is the indented body of its spec.
+pub fn stream_manifest(name: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: kvs-operator.dev/v1alpha1\nkind: VideoStream\nmetadata:\n  name: {name}\nspec:\n{spec}"
+    )
+}
+
+/// A SignalingChannel manifest: `spec` is the indented body of its spec.
+pub fn channel_manifest(name: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: kvs-operator.dev/v1alpha1\nkind: SignalingChannel\nmetadata:\n  name: {name}\nspec:\n{spec}"
+    )
 }
 
 /// One test's world: its namespace(s), its emulator and its operator.
@@ -123,6 +139,20 @@ impl Harness {
         self.plane.kubectl(args).await.expect("kubectl runs")
     }
 
+    /// `kubectl delete <kind> <name> --wait=false` in the test namespace; fails the test
+    /// with kubectl's message if it is refused.
+    pub async fn delete_ok(&self, kind: &str, name: &str) {
+        let out = self
+            .kubectl(&["delete", kind, name, "-n", &self.namespace, "--wait=false"])
+            .await;
+        assert!(
+            out.success(),
+            "kubectl delete {kind} {name} failed: {}{}",
+            out.stdout,
+            out.stderr
+        );
+    }
+
     /// The cluster id operators started with their default use: kube-system's UID.
     pub async fn cluster_id(&self) -> String {
         let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
@@ -178,27 +208,12 @@ impl Harness {
 
     /// Waits until `name`'s Synced condition has `reason`, and returns the VideoStream.
     pub async fn wait_synced_reason(&self, name: &str, reason: &str) -> VideoStream {
-        self.wait_for(name, &format!("Synced={reason}"), |vs| {
-            vs.status
-                .as_ref()
-                .is_some_and(|s| find(&s.conditions, SYNCED).is_some_and(|c| c.reason == reason))
-        })
-        .await
+        self.wait_reason::<VideoStream>(name, SYNCED, reason).await
     }
 
     /// Waits until `name` is Ready=True for its current generation.
     pub async fn wait_ready(&self, name: &str) -> VideoStream {
-        self.wait_for(name, "Ready for the current generation", |vs| {
-            let Some(status) = &vs.status else {
-                return false;
-            };
-            let ready = find(&status.conditions, READY);
-            status.observed_generation == vs.metadata.generation
-                && ready.is_some_and(|c| {
-                    c.status == "True" && c.observed_generation == vs.metadata.generation
-                })
-        })
-        .await
+        self.wait_ready_kind::<VideoStream>(name).await
     }
 
     /// Polls `name` until `check` holds.
@@ -218,31 +233,108 @@ impl Harness {
         what: &str,
         check: impl Fn(&VideoStream) -> bool,
     ) -> VideoStream {
-        let api = self.api_in(namespace);
-        let deadline = Instant::now() + WAIT;
-        let mut last = None;
-        while Instant::now() < deadline {
-            if let Ok(Some(vs)) = api.get_opt(name).await {
-                if check(&vs) {
-                    return vs;
-                }
-                last = Some(vs);
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        panic!("{namespace}/{name} never became {what}; last seen: {last:#?}");
+        self.wait_kind_in(namespace, name, what, check).await
     }
 
     /// Waits until the VideoStream no longer exists (its finalizer was removed).
     pub async fn wait_gone(&self, name: &str) {
+        self.wait_gone_kind::<VideoStream>(name).await
+    }
+
+    /// Polls the object `name` of kind `K` in the test namespace until `check` holds.
+    pub async fn wait_kind<K: Kind>(
+        &self,
+        name: &str,
+        what: &str,
+        check: impl Fn(&K) -> bool,
+    ) -> K {
+        self.wait_kind_in(&self.namespace, name, what, check).await
+    }
+
+    pub async fn wait_kind_in<K: Kind>(
+        &self,
+        namespace: &str,
+        name: &str,
+        what: &str,
+        check: impl Fn(&K) -> bool,
+    ) -> K {
+        let api: Api<K> = Api::namespaced(self.client.clone(), namespace);
+        let deadline = Instant::now() + WAIT;
+        let mut last = None;
+        while Instant::now() < deadline {
+            if let Ok(Some(object)) = api.get_opt(name).await {
+                if check(&object) {
+                    return object;
+                }
+                last = Some(object);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!(
+            "{} {namespace}/{name} never became {what}; last seen: {last:#?}",
+            K::kind(&())
+        );
+    }
+
+    /// Waits until the object `name` of kind `K` is Ready=True for its current generation.
+    pub async fn wait_ready_kind<K: Kind>(&self, name: &str) -> K {
+        self.wait_kind(name, "Ready for the current generation", |object: &K| {
+            let Some(status) = object.status() else {
+                return false;
+            };
+            let generation = object.meta().generation;
+            status.observed_generation() == generation
+                && find(status.conditions(), READY)
+                    .is_some_and(|c| c.status == "True" && c.observed_generation == generation)
+        })
+        .await
+    }
+
+    /// Waits until the condition `type_` of the object `name` of kind `K` has `reason`.
+    pub async fn wait_reason<K: Kind>(&self, name: &str, type_: &str, reason: &str) -> K {
+        self.wait_kind(name, &format!("{type_}={reason}"), |object: &K| {
+            object
+                .status()
+                .is_some_and(|s| find(s.conditions(), type_).is_some_and(|c| c.reason == reason))
+        })
+        .await
+    }
+
+    /// Waits until the object `name` of kind `K` no longer exists.
+    pub async fn wait_gone_kind<K: Kind>(&self, name: &str) {
+        let api: Api<K> = Api::namespaced(self.client.clone(), &self.namespace);
         let deadline = Instant::now() + WAIT;
         while Instant::now() < deadline {
-            if self.api().get_opt(name).await.expect("get").is_none() {
+            if api.get_opt(name).await.expect("get").is_none() {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        panic!("{}/{name} was never deleted", self.namespace);
+        panic!(
+            "{} {}/{name} was never deleted",
+            K::kind(&()),
+            self.namespace
+        );
+    }
+
+    /// Waits until the emulator's signaling channel `name` satisfies `check`.
+    pub async fn wait_channel(
+        &self,
+        name: &str,
+        what: &str,
+        check: impl Fn(Option<&kvs_emulator::ChannelSnapshot>) -> bool,
+    ) {
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if check(self.emulator.channel(name).as_ref()) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!(
+            "channel {name} never became {what}: {:#?}",
+            self.emulator.channel(name)
+        );
     }
 
     /// Waits until the emulator's stream `name` satisfies `check`.
@@ -265,10 +357,48 @@ impl Harness {
         );
     }
 
-    /// The Events recorded for VideoStream `name`: (type, reason, note).
-    pub async fn events(&self, name: &str) -> Vec<(String, String, String)> {
+    /// Waits until the operator's drift scans have listed the account's streams and its
+    /// channels `passes` times each since `mark`: by then whatever a scan would have made
+    /// the operator do has been done.
+    pub async fn wait_scans(&self, mark: u64, passes: usize) {
+        let listed = |op: Operation| {
+            self.emulator
+                .call_log_since(mark)
+                .iter()
+                .filter(|r| r.operation == op)
+                .count()
+        };
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if listed(Operation::ListStreams) >= passes
+                && listed(Operation::ListSignalingChannels) >= passes
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("the drift scans did not run {passes} times");
+    }
+
+    /// Every call the emulator logged after `mark` that changes something at AWS.
+    pub fn mutations_since(&self, mark: u64) -> Vec<CallRecord> {
+        self.emulator
+            .call_log_since(mark)
+            .into_iter()
+            .filter(|r| r.operation.is_mutation())
+            .collect()
+    }
+
+    /// The sequence number of the emulator's latest call: the calls made after it are
+    /// `emulator.call_log_since(mark)`.
+    pub fn log_mark(&self) -> u64 {
+        self.emulator.call_log().last().map_or(0, |r| r.seq)
+    }
+
+    /// The Events recorded for the object `name` of kind `K`: (type, reason, note).
+    pub async fn events_of<K: Kind>(&self, name: &str) -> Vec<(String, String, String)> {
         let events: Api<Event> = Api::namespaced(self.client.clone(), &self.namespace);
-        let selector = format!("regarding.name={name},regarding.kind=VideoStream");
+        let selector = format!("regarding.name={name},regarding.kind={}", K::kind(&()));
         let list = events
             .list(&ListParams::default().fields(&selector))
             .await
@@ -285,12 +415,17 @@ impl Harness {
             .collect()
     }
 
-    /// Waits for an Event with `reason` on `name` and returns its note.
+    /// Waits for an Event with `reason` on VideoStream `name` and returns its note.
     pub async fn wait_event(&self, name: &str, reason: &str) -> (String, String) {
+        self.wait_event_of::<VideoStream>(name, reason).await
+    }
+
+    /// Waits for an Event with `reason` on the object `name` of kind `K`: (type, note).
+    pub async fn wait_event_of<K: Kind>(&self, name: &str, reason: &str) -> (String, String) {
         let deadline = Instant::now() + WAIT;
         let mut seen = Vec::new();
         while Instant::now() < deadline {
-            seen = self.events(name).await;
+            seen = self.events_of::<K>(name).await;
             if let Some((type_, _, note)) = seen.iter().find(|(_, r, _)| r == reason) {
                 return (type_.clone(), note.clone());
             }
@@ -305,7 +440,8 @@ impl Harness {
 pub struct OperatorOptions {
     /// Namespaces to watch (all when empty).
     pub namespaces: Vec<String>,
-    /// Extra `run` flags, e.g. `--leader-elect`.
+    /// Extra `run` flags, e.g. `--leader-elect`; `--poll-interval`, `--drift-scan-interval`
+    /// or `--resync-period` given here replaces the harness's own.
     pub args: Vec<String>,
     /// POD_NAME: the identity in Events and the Lease.
     pub identity: Option<String>,
@@ -313,6 +449,22 @@ pub struct OperatorOptions {
     pub kubeconfig: Option<PathBuf>,
     /// Further environment (e.g. other AWS credentials), after the defaults.
     pub env: Vec<(String, String)>,
+}
+
+impl OperatorOptions {
+    /// Watching `namespace`, reading what listings do not show (tags, configurations) every
+    /// `audit` (e.g. "2s"), with resyncs too rare to matter: drift is then corrected by the
+    /// audit alone.
+    pub fn auditing(namespace: &str, audit: &str) -> OperatorOptions {
+        OperatorOptions {
+            namespaces: vec![namespace.to_string()],
+            args: vec![
+                format!("--tag-audit-period={audit}"),
+                "--resync-period=1h".into(),
+            ],
+            ..OperatorOptions::default()
+        }
+    }
 }
 
 /// A running `kvs-operator run` process, killed when dropped. Its log is printed when the
@@ -334,17 +486,21 @@ impl Operator {
         let file = File::create(&log).expect("operator log");
         let err = file.try_clone().expect("operator log");
         let metrics_addr = free_local_addr();
+        // The harness's pace, unless the test sets a flag itself (clap takes each once).
+        let flag = |arg: &str| arg.split('=').next().unwrap_or_default().to_string();
+        let given: Vec<String> = options.args.iter().map(|arg| flag(arg)).collect();
+        let pace = [
+            "--poll-interval=300ms",
+            "--drift-scan-interval=1s",
+            "--resync-period=30s",
+        ]
+        .into_iter()
+        .filter(|default| !given.contains(&flag(default)));
         let mut command = plane.command(env!("CARGO_BIN_EXE_kvs-operator"));
         command
-            .args([
-                "run",
-                "--namespaces",
-                &options.namespaces.join(","),
-                "--poll-interval=300ms",
-                "--drift-scan-interval=1s",
-                "--resync-period=30s",
-                &format!("--metrics-bind-address={metrics_addr}"),
-            ])
+            .args(["run", "--namespaces", &options.namespaces.join(",")])
+            .args(pace)
+            .arg(format!("--metrics-bind-address={metrics_addr}"))
             .args(&options.args)
             .env("AWS_ENDPOINT_URL", emulator.url())
             .env("AWS_REGION", emulator.region())

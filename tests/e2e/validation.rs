@@ -179,3 +179,33 @@ async fn stream_name_and_kms_key_cannot_be_changed_once_set() {
     ))
     .await;
 }
+
+#[tokio::test]
+async fn kubectl_resolves_each_short_name_of_ours_to_our_kind() {
+    use kube::CustomResourceExt;
+    use kvs_operator::api::{AccountBinding, SignalingChannel, VideoStream};
+    let h = Harness::without_operator("short-names").await;
+    for crd in [
+        VideoStream::crd(),
+        SignalingChannel::crd(),
+        AccountBinding::crd(),
+    ] {
+        let names = crd.spec.names;
+        for short in names.short_names.unwrap_or_default() {
+            // A built-in kind with the same short name would win (as StorageClass does `sc`).
+            let out = h.kubectl(&["explain", &short]).await;
+            assert!(out.success(), "{short}: {}", out.stderr);
+            let kind_line = out
+                .stdout
+                .lines()
+                .find(|l| l.starts_with("KIND:"))
+                .unwrap_or_default();
+            assert!(
+                kind_line.split_whitespace().last() == Some(names.kind.as_str())
+                    && out.stdout.contains("kvs-operator.dev"),
+                "kubectl takes {short} for another kind:\n{}",
+                out.stdout
+            );
+        }
+    }
+}

@@ -6,11 +6,13 @@
 //! (`hack/kstatus`) reads the same live objects.
 
 mod argocd;
+mod channels;
 #[path = "../common/mod.rs"]
 mod common;
 mod flow;
 mod git;
 mod kstatus;
+mod prerequisites;
 mod quiet;
 mod sample;
 // The e2e harness: shared control plane, an emulator and an operator per test.

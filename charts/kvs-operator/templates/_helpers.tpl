@@ -58,19 +58,20 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{/*
-Rules on VideoStreams, SignalingChannels and Events, shared by the ClusterRole (all namespaces)
-and the Roles of namespaced mode: exactly what the controller calls.
+Rules on VideoStreams, SignalingChannels and Events, shared by the ClusterRole
+(all namespaces) and the Roles of namespaced mode: exactly the calls the operator
+makes, as the API server's audit log of the operator running under this chart
+records them (tests/e2e/node/rbac.rs). It watches each kind (list, watch), adds
+and removes its finalizer with a merge patch, writes status with server-side
+apply (a patch), and records Events, patching a repeated one into a series.
 */}}
 {{- define "kvs-operator.rules" -}}
 - apiGroups: ["kvs-operator.dev"]
   resources: ["videostreams", "signalingchannels"]
-  verbs: ["get", "list", "watch", "patch", "update"]
+  verbs: ["list", "watch", "patch"]
 - apiGroups: ["kvs-operator.dev"]
   resources: ["videostreams/status", "signalingchannels/status"]
-  verbs: ["get", "patch", "update"]
-- apiGroups: ["kvs-operator.dev"]
-  resources: ["videostreams/finalizers", "signalingchannels/finalizers"]
-  verbs: ["update"]
+  verbs: ["patch"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
@@ -78,13 +79,14 @@ and the Roles of namespaced mode: exactly what the controller calls.
 
 {{/*
 Cluster-scoped rules, granted by a ClusterRole in every mode: AccountBindings are
-cluster-scoped, namespaces are read for binding selectors and kube-system's UID is the
-default cluster id.
+cluster-scoped (watched, their finalizer patched, status applied), namespaces are
+watched for binding selectors and kube-system's is read for its UID, the default
+cluster id. Audit-derived like the rules above.
 */}}
 {{- define "kvs-operator.clusterRules" -}}
 - apiGroups: ["kvs-operator.dev"]
   resources: ["accountbindings"]
-  verbs: ["get", "list", "watch", "patch"]
+  verbs: ["list", "watch", "patch"]
 - apiGroups: ["kvs-operator.dev"]
   resources: ["accountbindings/status"]
   verbs: ["patch"]

@@ -1,14 +1,16 @@
--- Health of a kvs-operator.dev VideoStream, read from the status its operator writes by the
--- kstatus conventions: status.observedGeneration, and the conditions Ready (the stream is
--- ACTIVE and equals the spec), Reconciling (the spec is being applied) and Stalled (the
--- operator cannot go on until someone changes the spec, the stream or IAM).
+-- Health of a kvs-operator.dev VideoStream or SignalingChannel (one script for both: the
+-- operator's engine writes their conditions the same way), read from the status by the
+-- kstatus conventions: status.observedGeneration, and the conditions Ready (the resource
+-- is ACTIVE and equals the spec), Reconciling (the spec is being applied) and Stalled (the
+-- operator cannot go on until someone changes the spec, the resource or IAM).
 --
+--   Suspended    Synced=False with reason Paused: the pause annotation stops every AWS call
 --   Healthy      Ready=True for the current generation
 --   Degraded     Stalled=True: the reason and message say what must change
 --   Progressing  anything else: not reconciled yet, being created, updated or retried
 --
--- A VideoStream being deleted gets a deletionMessage too: Argo CD shows it instead of its
--- own "Pending deletion" while the operator's finalizer deletes the stream.
+-- An object being deleted gets a deletionMessage too: Argo CD shows it instead of its own
+-- "Pending deletion" while the operator's finalizer deletes the resource.
 --
 -- It uses only what Argo CD's sandbox for argocd-cm scripts offers (no string or math
 -- library), and reads numbers through tonumber: they may arrive as numbers or strings.
@@ -61,6 +63,8 @@ local function assess(obj)
   end
 
   local health = { status = "Progressing" }
+  local kind = obj.kind or "object"
+  local synced = find_condition(conditions, "Synced")
   local ready = find_condition(conditions, "Ready")
   local stalled = find_condition(conditions, "Stalled")
   local reconciling = find_condition(conditions, "Reconciling")
@@ -70,8 +74,11 @@ local function assess(obj)
     observed = tonumber(status.observedGeneration)
   end
 
-  if ready == nil and stalled == nil and reconciling == nil then
-    health.message = "Waiting for the operator to reconcile this VideoStream"
+  if synced ~= nil and synced.status == "False" and synced.reason == "Paused" then
+    health.status = "Suspended"
+    health.message = describe(synced, "Paused")
+  elseif ready == nil and stalled == nil and reconciling == nil then
+    health.message = "Waiting for the operator to reconcile this " .. tostring(kind)
   elseif generation ~= nil and (observed == nil or observed < generation) then
     health.message = "Waiting for the operator to reconcile generation " .. tostring(generation)
   elseif is_true(stalled) then
@@ -80,7 +87,6 @@ local function assess(obj)
   elseif is_true(ready) then
     health.status = "Healthy"
     health.message = describe({ message = ready.message }, "Available")
-    local synced = find_condition(conditions, "Synced")
     if synced ~= nil and synced.status == "False" then
       health.message = health.message .. "; the last reconcile failed and is being retried: "
         .. describe(synced, "Unknown")
@@ -96,6 +102,8 @@ local function assess(obj)
     local observed_deletion = generation == nil or (observed ~= nil and observed >= generation)
     if health.status == "Degraded" then
       health.deletionMessage = "Deletion is blocked: " .. health.message
+    elseif health.status == "Suspended" then
+      health.deletionMessage = "Deletion waits: " .. health.message
     elseif ready ~= nil and observed_deletion then
       health.deletionMessage = "Being deleted: " .. describe({ message = ready.message }, "cleaning up")
     else

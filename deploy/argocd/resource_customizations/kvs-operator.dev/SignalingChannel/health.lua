@@ -1,0 +1,1 @@
+../VideoStream/health.lua

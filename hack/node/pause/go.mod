@@ -1,0 +1,3 @@
+module kvs-operator.local/node/pause
+
+go 1.26

@@ -1,0 +1,236 @@
+//! `helm install`, `helm upgrade` and `helm uninstall` of the chart on a real node: the
+//! operator's pods pass their probes under the chart's securityContext, reconcile through
+//! the projected ServiceAccount token and the in-cluster config, are scraped through the
+//! metrics Service, roll on an upgrade without losing or duplicating a stream, and leave
+//! the CRD and the streams behind when uninstalled.
+
+use http_body_util::BodyExt;
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, ListParams};
+use kvs_emulator::Operation;
+use kvs_operator::api::VideoStream;
+
+use super::{NodeTest, deployment_name};
+
+/// GET through the API server (as `kubectl get --raw` does): status, Content-Type, body.
+async fn get_raw(test: &NodeTest, path: &str) -> (u16, String, String) {
+    let request = hyper::Request::get(path).body(Vec::new()).expect("request");
+    let response = test
+        .client
+        .send(request.map(Into::into))
+        .await
+        .expect("proxy GET");
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        content_type,
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+}
+
+/// The value of the sample `series` (a full series name with labels) in `text`.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.parse().ok())
+}
+
+fn pod_names(pods: &[Pod]) -> Vec<String> {
+    pods.iter()
+        .filter_map(|p| p.metadata.name.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_installed_chart_runs_the_operator_in_pods_and_upgrades_and_uninstalls_cleanly() {
+    let mut test = NodeTest::start().await;
+    let release_ns = test.namespace("kvs-system").await;
+    let cameras = test.namespace("cameras").await;
+    let release = "kvs";
+    test.install(release, &release_ns, "").await;
+    let deployment = deployment_name(release);
+
+    // Two pods, Ready through their probes, running as the chart locks them down.
+    let pods = test.operator_pods(&release_ns).await;
+    assert_eq!(pods.len(), 2, "{:?}", pod_names(&pods));
+    for pod in &pods {
+        let spec = pod.spec.as_ref().expect("spec");
+        let status = pod.status.as_ref().expect("status");
+        let container = &status.container_statuses.as_ref().expect("statuses")[0];
+        assert!(container.ready, "{container:?}");
+        assert_eq!(container.restart_count, 0, "{container:?}");
+        assert_eq!(
+            container.image, "docker.io/library/kvs-operator:0.1.0",
+            "the local image"
+        );
+        let security = spec.containers[0]
+            .security_context
+            .as_ref()
+            .expect("securityContext");
+        assert_eq!(security.read_only_root_filesystem, Some(true));
+        assert_eq!(security.run_as_non_root, Some(true));
+        assert_eq!(security.allow_privilege_escalation, Some(false));
+        assert_eq!(
+            spec.security_context.as_ref().and_then(|s| s.run_as_user),
+            Some(65532)
+        );
+        // The token the operator authenticates with: projected by the ServiceAccount
+        // admission plugin, for the chart's ServiceAccount.
+        assert_eq!(
+            spec.service_account_name.as_deref(),
+            Some(deployment.as_str())
+        );
+        let projected = spec
+            .volumes
+            .iter()
+            .flatten()
+            .filter_map(|v| v.projected.as_ref())
+            .flat_map(|p| p.sources.iter().flatten())
+            .any(|s| s.service_account_token.is_some());
+        assert!(projected, "no projected token: {:?}", spec.volumes);
+        let env = spec.containers[0].env.iter().flatten();
+        assert!(
+            env.clone().all(|e| e.name != "KUBECONFIG"),
+            "in-cluster config only"
+        );
+    }
+    let leader = test.leader(&release_ns).await;
+    assert!(pod_names(&pods).contains(&leader), "{leader} leads");
+
+    // A VideoStream reconciled by the pod, as the pod.
+    test.apply_stream(&cameras, "front-door", "node-front-door", 24)
+        .await;
+    let vs = test.wait_ready(&cameras, "front-door").await;
+    let stream = test
+        .emulator
+        .stream("node-front-door")
+        .expect("stream created");
+    let arn = stream.stream_arn.clone();
+    assert_eq!(vs.status.and_then(|s| s.stream_arn), Some(arn.clone()));
+    let events: Api<Event> = Api::namespaced(test.client.clone(), &cameras);
+    let created = events
+        .list(&ListParams::default().fields("regarding.name=front-door"))
+        .await
+        .expect("events")
+        .items
+        .into_iter()
+        .find(|e| e.reason.as_deref() == Some("CreatedStream"))
+        .expect("a CreatedStream Event");
+    assert_eq!(created.reporting_instance.as_deref(), Some(leader.as_str()));
+
+    // The metrics Service, scraped through the cluster (the API server's service proxy
+    // dials the pods' addresses), with the Content-Type its OpenMetrics body needs.
+    let service = format!(
+        "/api/v1/namespaces/{release_ns}/services/{deployment}-metrics:metrics/proxy/metrics"
+    );
+    let (status, content_type, body) = get_raw(&test, &service).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        content_type,
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    assert!(body.ends_with("# EOF\n"), "{body}");
+    assert!(body.contains("# TYPE kvs_operator_leader gauge"), "{body}");
+    // The leader's own pod counts the reconcile it did.
+    let leader_metrics =
+        format!("/api/v1/namespaces/{release_ns}/pods/{leader}:8080/proxy/metrics");
+    let (_, _, body) = get_raw(&test, &leader_metrics).await;
+    assert_eq!(sample(&body, "kvs_operator_leader"), Some(1.0), "{body}");
+    assert!(
+        sample(&body, "kvs_operator_reconciles_total{outcome=\"success\"}").unwrap_or(0.0) >= 1.0,
+        "{body}"
+    );
+    let probe = format!("/api/v1/namespaces/{release_ns}/pods/{leader}:8080/proxy/healthz");
+    assert_eq!(get_raw(&test, &probe).await.0, 200);
+
+    // helm upgrade with changed values rolls every pod; the stream is the same one, and
+    // no AWS call created, deleted or changed anything.
+    let replica_sets: Api<ReplicaSet> = Api::namespaced(test.client.clone(), &release_ns);
+    let before = replica_sets
+        .list(&ListParams::default())
+        .await
+        .expect("rs")
+        .items
+        .len();
+    test.emulator.reset_calls();
+    test.upgrade(
+        release,
+        &release_ns,
+        "operator: {logLevel: \"info,kvs_operator=debug\"}\n",
+    )
+    .await;
+    let rolled = test.operator_pods(&release_ns).await;
+    assert_eq!(rolled.len(), 2);
+    for name in pod_names(&rolled) {
+        assert!(
+            !pod_names(&pods).contains(&name),
+            "{name} survived the upgrade"
+        );
+    }
+    let after = replica_sets
+        .list(&ListParams::default())
+        .await
+        .expect("rs")
+        .items
+        .len();
+    assert_eq!(after, before + 1, "a new ReplicaSet");
+    test.wait_ready(&cameras, "front-door").await;
+    // One of the new pods takes the Lease over (the old leader released it on SIGTERM).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let holder = test.leader(&release_ns).await;
+        if pod_names(&rolled).contains(&holder) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{holder} still leads");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    test.apply_stream(&cameras, "front-door", "node-front-door", 48)
+        .await;
+    test.wait_ready(&cameras, "front-door").await;
+    let calls = test.emulator.calls();
+    let count = |op: Operation| calls.get(&op).map_or(0, |c| c.succeeded);
+    assert_eq!(
+        (
+            count(Operation::CreateStream),
+            count(Operation::DeleteStream),
+            count(Operation::UpdateDataRetention)
+        ),
+        (0, 0, 1),
+        "{calls:#?}"
+    );
+    let stream = test
+        .emulator
+        .stream("node-front-door")
+        .expect("stream kept");
+    assert_eq!(stream.stream_arn, arn);
+    assert_eq!(test.emulator.streams().len(), 1);
+
+    // helm uninstall removes the operator but keeps the CRD, the VideoStream and the stream.
+    let out = test
+        .helm(&["uninstall", release, "--namespace", &release_ns, "--wait"])
+        .await;
+    assert!(out.success(), "{}{}", out.stdout, out.stderr);
+    assert!(test.operator_pods(&release_ns).await.is_empty());
+    test.kubectl_ok(&["get", "crd", "videostreams.kvs-operator.dev"])
+        .await;
+    let api: Api<VideoStream> = Api::namespaced(test.client.clone(), &cameras);
+    assert!(api.get_opt("front-door").await.expect("get").is_some());
+    assert!(test.emulator.stream("node-front-door").is_some());
+    assert_eq!(test.emulator.calls_of(Operation::DeleteStream).total, 0);
+    test.finish().await;
+}
