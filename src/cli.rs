@@ -105,12 +105,12 @@ pub struct RunArgs {
     pub drift_scan_interval: Duration,
 
     /// How often each stream's tags (which ListStreams does not show) are read fresh.
-    #[arg(long, env = "KVS_OPERATOR_TAG_AUDIT_PERIOD", default_value = "6h", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "KVS_OPERATOR_TAG_AUDIT_PERIOD", default_value = "6h", value_parser = positive_duration)]
     pub tag_audit_period: Duration,
 
     /// Share (0 to 1) of an account's ListTagsForStream quota that tag audits may use; the
     /// audit period stretches when the account has more streams than that allows.
-    #[arg(long, env = "KVS_OPERATOR_TAG_AUDIT_SHARE", default_value_t = 0.2)]
+    #[arg(long, env = "KVS_OPERATOR_TAG_AUDIT_SHARE", default_value_t = 0.2, value_parser = quota_share, allow_negative_numbers = true)]
     pub tag_audit_share: f64,
 
     /// How soon to look again after a change or while a stream is busy.
@@ -288,12 +288,14 @@ mod tests {
 
     #[test]
     fn quota_shares_outside_zero_to_one_are_refused_with_the_range() {
-        for share in ["0", "-0.5", "1.5", "NaN", "half"] {
-            let message = refusal(&["--aws-quota-share", share]);
-            assert!(
-                message.contains(&format!("invalid value '{share}' for '--aws-quota-share")),
-                "{message}"
-            );
+        for flag in ["--aws-quota-share", "--tag-audit-share"] {
+            for share in ["0", "-0.5", "1.5", "NaN", "half"] {
+                let message = refusal(&[flag, share]);
+                assert!(
+                    message.contains(&format!("invalid value '{share}' for '{flag}")),
+                    "{message}"
+                );
+            }
         }
         assert!(refusal(&["--aws-quota-share=0"]).contains("greater than 0 and at most 1"));
         assert_eq!(run_args(&["--aws-quota-share=0.25"]).aws_quota_share, 0.25);
@@ -305,6 +307,7 @@ mod tests {
         for flag in [
             "--poll-interval",
             "--resync-period",
+            "--tag-audit-period",
             "--aws-call-timeout",
             "--leader-election-lease-duration",
         ] {
