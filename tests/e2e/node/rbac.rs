@@ -177,7 +177,10 @@ async fn the_chart_grants_exactly_the_permissions_the_operator_uses() {
         "--timeout=60s",
     ])
     .await;
-    assert!(test.emulator.streams().is_empty(), "the stream was deleted");
+    assert!(
+        test.emulator.stream("rbac-door").is_none(),
+        "the stream was deleted"
+    );
     // A SignalingChannel through the same engine: created, Ready, deleted.
     let channel = "apiVersion: kvs-operator.dev/v1alpha1\nkind: SignalingChannel\n\
                    metadata: {name: bell}\nspec: {channelName: rbac-bell, messageTtlSeconds: 60}\n";
