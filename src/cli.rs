@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::api::DeletionPolicy;
+use crate::api::{Adoption, DeletionPolicy};
 use crate::import::ImportKind;
 use crate::telemetry::LogFormat;
 
@@ -117,8 +117,9 @@ pub struct RunArgs {
     #[arg(long, env = "KVS_OPERATOR_POLL_INTERVAL", default_value = "2s", value_parser = positive_duration)]
     pub poll_interval: Duration,
 
-    /// VideoStreams reconciled concurrently.
-    #[arg(long, env = "KVS_OPERATOR_CONCURRENCY", default_value_t = 32)]
+    /// Objects reconciled at once, per kind and watched namespace (one controller each;
+    /// with every namespace watched, per kind). At least 1.
+    #[arg(long, env = "KVS_OPERATOR_CONCURRENCY", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
 
     /// Fraction of the published KVS API quotas the operator may use (1.0 = all of them).
@@ -182,14 +183,31 @@ pub struct RunArgs {
     #[arg(long, env = "KVS_OPERATOR_CLUSTER_ID")]
     pub cluster_id: Option<String>,
 
-    /// Refuse VideoStreams in namespaces that no AccountBinding selects (NoAccountBinding),
-    /// instead of serving them with the operator's own AWS identity.
+    /// Refuse new VideoStreams and SignalingChannels in namespaces that no AccountBinding
+    /// selects (NoAccountBinding), instead of serving them with the operator's own AWS
+    /// identity. What such objects already own is still reconciled and cleaned up.
     #[arg(long, env = "KVS_OPERATOR_REQUIRE_ACCOUNT_BINDING")]
     pub require_account_binding: bool,
+
+    /// Whether objects in namespaces that no AccountBinding selects may adopt existing
+    /// resources (`adoptExisting: true`): Forbidden (the default) or Allowed. Any namespace
+    /// editor could otherwise take over, and then delete, a stream made outside Kubernetes
+    /// or released with deletionPolicy Retain.
+    #[arg(long, env = "KVS_OPERATOR_UNBOUND_ADOPTION", default_value = "Forbidden", value_parser = parse_adoption)]
+    pub unbound_adoption: Adoption,
 
     /// This replica's name in Events and the Lease (the pod name in a Deployment).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
+}
+
+/// `Allowed` or `Forbidden`, as an AccountBinding's `spec.adoption` says it.
+fn parse_adoption(value: &str) -> Result<Adoption, String> {
+    match value {
+        "Allowed" => Ok(Adoption::Allowed),
+        "Forbidden" => Ok(Adoption::Forbidden),
+        other => Err(format!("{other:?} is neither Allowed nor Forbidden")),
+    }
 }
 
 /// A duration that must be longer than zero: a zero poll interval, resync period or call
@@ -382,6 +400,16 @@ mod tests {
         let args = run_args(&[]);
         assert_eq!(args.cluster_id, None);
         assert!(!args.require_account_binding);
+        assert_eq!(args.unbound_adoption, Adoption::Forbidden);
+        assert_eq!(
+            run_args(&["--unbound-adoption=Allowed"]).unbound_adoption,
+            Adoption::Allowed
+        );
+        assert!(Cli::try_parse_from(["kvs-operator", "run", "--unbound-adoption=yes"]).is_err());
+        assert!(
+            Cli::try_parse_from(["kvs-operator", "run", "--concurrency=0"]).is_err(),
+            "zero would reconcile nothing"
+        );
         let args = run_args(&["--cluster-id=prod-eu", "--require-account-binding"]);
         assert_eq!(args.cluster_id.as_deref(), Some("prod-eu"));
         assert!(args.require_account_binding);

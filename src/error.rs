@@ -70,6 +70,14 @@ pub enum Error {
     /// A SignalingChannel's media storage names a VideoStream that keeps no data.
     #[error("{0}")]
     MediaStorageNeedsRetention(String),
+    /// A SignalingChannel's media storage names a stream its namespace does not own: an
+    /// ObserveOnly VideoStream, or a stream whose ownership tags are not this VideoStream's.
+    #[error("{0}")]
+    MediaStorageNotPermitted(String),
+    /// The object's placement (its AccountBinding, identity or shard) changed while its
+    /// reconcile was under way: the step stops before its next AWS mutation and starts over.
+    #[error("{0}")]
+    PlacementChanged(String),
     #[error("Kubernetes API error: {0}")]
     Kube(#[from] kube::Error),
     #[error("finalizer: {0}")]
@@ -102,6 +110,7 @@ impl Error {
             | Error::Aws { .. }
             | Error::NotLeader(_)
             | Error::MediaStorageNotReady(_)
+            | Error::PlacementChanged(_)
             | Error::Kube(_) => ErrorClass::Retryable,
             Error::InvalidArgument { .. }
             | Error::LimitExceeded { .. }
@@ -114,6 +123,7 @@ impl Error {
             | Error::AccountBindingConflict(_)
             | Error::AccountChanged(_)
             | Error::MediaStorageNeedsRetention(_)
+            | Error::MediaStorageNotPermitted(_)
             | Error::Config(_) => ErrorClass::Terminal,
             Error::AccessDenied { .. } => ErrorClass::Permission,
             Error::Finalizer(inner) => match inner.as_ref() {
@@ -146,6 +156,8 @@ impl Error {
             Error::NotLeader(_) => "NotLeader",
             Error::MediaStorageNotReady(_) => "MediaStorageNotReady",
             Error::MediaStorageNeedsRetention(_) => "MediaStorageNeedsRetention",
+            Error::MediaStorageNotPermitted(_) => "MediaStorageNotPermitted",
+            Error::PlacementChanged(_) => "PlacementChanged",
             Error::Kube(_) => "KubernetesError",
             Error::Finalizer(inner) => match inner.as_ref() {
                 kube::runtime::finalizer::Error::ApplyFailed(e)

@@ -146,6 +146,9 @@ pub enum TagRead {
     Fresh,
 }
 
+/// Whether tags just read allow a write ([`KinesisVideo::tag_if`]).
+pub type TagCheck<'a> = dyn for<'t> Fn(&'t BTreeMap<String, String>) -> bool + Send + Sync + 'a;
+
 /// The data-plane APIs whose endpoint the operator publishes in status.
 pub const PUBLISHED_ENDPOINT_APIS: [&str; 2] = ["PUT_MEDIA", "GET_MEDIA"];
 
@@ -187,6 +190,25 @@ pub trait KinesisVideo: Send + Sync {
     /// All the tags, every page (ListTagsForStream, ListTagsForResource); `read` says
     /// whether a remembered answer will do.
     async fn list_tags(&self, arn: &str, read: TagRead) -> Result<BTreeMap<String, String>>;
+
+    /// Reads the tags fresh and, if `accept` takes what was read, writes `tags` right
+    /// after; returns what was read and whether `tags` were written. A claim decided on a
+    /// read must land while the read still holds: an implementation that makes calls wait
+    /// (a rate limiter) takes both calls' turns before the read, so nothing waits between
+    /// the two.
+    async fn tag_if(
+        &self,
+        arn: &str,
+        tags: &BTreeMap<String, String>,
+        accept: &TagCheck<'_>,
+    ) -> Result<(BTreeMap<String, String>, bool)> {
+        let read = self.list_tags(arn, TagRead::Fresh).await?;
+        if !accept(&read) {
+            return Ok((read, false));
+        }
+        self.tag(arn, tags).await?;
+        Ok((read, true))
+    }
 
     /// DeleteStream by ARN (never by name), guarded by the version.
     async fn delete_stream(&self, arn: &str, version: &str) -> Result<()>;

@@ -121,6 +121,7 @@ async fn run(args: RunArgs) -> Result<(), Error> {
         instance: Some(identity.clone()),
         cluster_id: cluster_id.clone(),
         require_account_binding: args.require_account_binding,
+        unbound_adoption: args.unbound_adoption,
         namespaces: args.watched_namespaces(),
     };
     let ctx = Arc::new(Context::new(

@@ -44,6 +44,21 @@ pub struct EventLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ScanLabels {
+    /// The KVS noun of the kind listed: `stream` or `signaling channel`.
+    pub kind: String,
+    /// `success` or `failed`.
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabels {
+    /// What is held: `ledger` (objects the engine remembers), `tag_cache` (resources whose
+    /// tags are cached), `identities` (AWS identities with a client).
+    pub state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct AwsStatusLabels {
     pub aws_status: String,
 }
@@ -70,6 +85,8 @@ pub struct Metrics {
     limiter_wait: Family<LimiterLabels, Histogram>,
     events_dropped: Family<EventLabels, Counter>,
     tag_audits: Family<OutcomeLabels, Counter>,
+    drift_scans: Family<ScanLabels, Counter>,
+    held: Family<StateLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -153,8 +170,22 @@ impl Default for Metrics {
             "Tag audits (fresh ListTagsForStream of an in-sync stream) by outcome",
             tag_audits.clone(),
         );
+        let drift_scans = Family::<ScanLabels, Counter>::default();
+        registry.register(
+            "drift_scans",
+            "Drift scan passes (one listing of one kind over an account) by outcome",
+            drift_scans.clone(),
+        );
+        let held = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "held_entries",
+            "Entries of the operator's in-memory state, by what they hold",
+            held.clone(),
+        );
         Self {
             registry,
+            drift_scans,
+            held,
             shards_held,
             limiter_waiting,
             limiter_wait,
@@ -231,7 +262,27 @@ impl Metrics {
             .inc();
     }
 
-    /// `outcome`: `in-sync`, `drifted`, or `deferred` (no budget left this time).
+    /// One drift scan pass of an account, for kind `kind`.
+    pub fn record_scan(&self, kind: &str, outcome: &str) {
+        self.drift_scans
+            .get_or_create(&ScanLabels {
+                kind: kind.to_string(),
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    /// How many entries the operator's in-memory state holds, by what.
+    pub fn set_held(&self, state: &str, entries: usize) {
+        self.held
+            .get_or_create(&StateLabels {
+                state: state.to_string(),
+            })
+            .set(entries as i64);
+    }
+
+    /// `outcome`: `in-sync`, `drifted`, `full`, `failed` (the fresh read failed), or
+    /// `deferred` (no budget left this time).
     pub fn record_tag_audit(&self, outcome: &str) {
         self.tag_audits
             .get_or_create(&OutcomeLabels {

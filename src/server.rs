@@ -137,6 +137,7 @@ fn respond(endpoint: &Endpoint, request: &Request<Incoming>) -> Response<Full<By
                 .metrics
                 .observe_resources(context.known_resources().iter().map(AsRef::as_ref));
             context.metrics.set_shards_held(context.shards.held_count());
+            context.observe_held();
             match context.metrics.encode() {
                 Ok(body) => with_type(StatusCode::OK, body, OPENMETRICS_CONTENT_TYPE),
                 Err(_) => text(

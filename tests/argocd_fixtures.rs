@@ -386,7 +386,9 @@ fn one_of_each_error() -> Vec<Error> {
         Error::AccountChanged("x".into()),
         Error::MediaStorageNotReady("x".into()),
         Error::MediaStorageNeedsRetention("x".into()),
+        Error::MediaStorageNotPermitted("x".into()),
         Error::NotLeader("x".into()),
+        Error::PlacementChanged("x".into()),
         Error::Kube(kube()),
         Error::Finalizer(Box::new(FinalizerError::ApplyFailed(Error::Immutable(
             "x".into(),
@@ -421,7 +423,9 @@ fn one_of_each_error() -> Vec<Error> {
             | Error::AccountChanged(_)
             | Error::MediaStorageNotReady(_)
             | Error::MediaStorageNeedsRetention(_)
+            | Error::MediaStorageNotPermitted(_)
             | Error::NotLeader(_)
+            | Error::PlacementChanged(_)
             | Error::Kube(_)
             | Error::Finalizer(_)
             | Error::Config(_) => {}

@@ -348,7 +348,11 @@ async fn media_storage_is_configured_once_into_the_stream_and_waits_while_it_is_
     );
 
     tokio::time::sleep(Duration::from_millis(300)).await;
-    want.media_storage = Some(StorageTarget::Stream(arn.clone()));
+    want.media_storage = Some(StorageTarget::Stream {
+        arn: arn.clone(),
+        video_stream: "door-media".into(),
+        owner: owner(),
+    });
     let (steps, report) = converge(&kvs, &want).await;
     assert_eq!(
         mutations(&steps),
@@ -367,6 +371,48 @@ async fn media_storage_is_configured_once_into_the_stream_and_waits_while_it_is_
     assert_eq!(
         calls(&emulator, Operation::UpdateMediaStorageConfiguration),
         1
+    );
+}
+
+#[tokio::test]
+async fn media_storage_into_a_stream_that_is_not_the_namespaces_is_refused_with_nothing_linked() {
+    let emulator = emulator().await;
+    let kvs = kvs(&emulator);
+    // Another team's stream, which this namespace's VideoStream only points at.
+    let theirs = kvs
+        .create_stream(&kvs_operator::kvs::NewStream {
+            name: "their-archive".into(),
+            data_retention_in_hours: Some(87600),
+            tags: tags(&[
+                (OWNER_TAG, "security/archive"),
+                (kvs_operator::api::CLUSTER_TAG, "c1"),
+            ]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut want = desired("door");
+    converge(&kvs, &want).await;
+    want.media_storage = Some(StorageTarget::Stream {
+        arn: theirs.clone(),
+        video_stream: "archive".into(),
+        owner: owner(),
+    });
+    let refused = sync(&kvs, &want, None, None).await.unwrap_err();
+    assert_eq!(refused.reason(), "MediaStorageNotPermitted", "{refused}");
+    assert!(
+        refused.to_string().contains("security/archive"),
+        "says whose it is: {refused}"
+    );
+    assert_eq!(
+        calls(&emulator, Operation::UpdateMediaStorageConfiguration),
+        0,
+        "nothing linked"
+    );
+    assert_eq!(
+        emulator.channel("door").unwrap().media_storage.stream_arn,
+        None
     );
 }
 

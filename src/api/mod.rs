@@ -42,6 +42,32 @@ pub const MAX_RESOURCE_NAME: usize = 192;
 /// becomes False with reason `Paused`) until it is removed or set to anything else.
 pub const PAUSED_ANNOTATION: &str = "kvs-operator.dev/paused";
 
+/// The annotation that records, before anything is created, the AWS account and region an
+/// object's resource is created in (`<account>/<region>`). A create whose answer was lost
+/// (a crash) leaves a resource there that the status does not name yet: the operator never
+/// creates the object's resource anywhere else while the annotation says so. It is only
+/// ever used to refuse, never to choose an identity, so a tenant who edits it can only stop
+/// their own object.
+pub const ACCOUNT_ANNOTATION: &str = "kvs-operator.dev/account";
+
+/// Where an object's AWS resource was made or taken, recorded in its status — which only
+/// the operator writes — so that what it owns keeps being reconciled, and can always be
+/// cleaned up, with the identity it was placed with, whatever AccountBindings do later.
+#[derive(
+    serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq, Eq, Default, schemars::JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub struct PlacementStatus {
+    /// The AccountBinding whose identity manages the resource; absent: the operator's own
+    /// identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_binding: Option<String>,
+    /// The AWS account the resource lives in.
+    pub account: String,
+    /// The AWS region the resource lives in.
+    pub region: String,
+}
+
 /// How far the operator manages an object's AWS resource.
 #[derive(
     serde::Serialize,

@@ -139,6 +139,9 @@ pub struct SignalingChannelStatus {
     /// writes nothing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<Time>,
+    /// Where the resource this object made or took lives, and whose identity manages it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<super::PlacementStatus>,
     /// `Ready`, `Synced`, and while applicable `Reconciling` and `Stalled` (kstatus).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]

@@ -279,6 +279,9 @@ pub struct VideoStreamStatus {
     /// When the operator last compared the stream with the spec.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<Time>,
+    /// Where the resource this object made or took lives, and whose identity manages it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<super::PlacementStatus>,
     /// `Ready` (the stream is ACTIVE and matches the spec) and `Synced` (the last
     /// reconcile succeeded).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -14,10 +14,12 @@ use k8s_openapi::jiff::Timestamp;
 use kube::runtime::events::Event;
 use kube::{Resource, ResourceExt};
 
-use self::plan::{Desired, Mutation};
+use self::plan::{Desired, Mutation, StorageTarget};
 use self::sync::{Report, Step, describe_mutation};
 use crate::Result;
-use crate::api::{ManagementPolicy, SignalingChannel, SignalingChannelStatus, VideoStream};
+use crate::api::{
+    ManagementPolicy, PlacementStatus, SignalingChannel, SignalingChannelStatus, VideoStream,
+};
 use crate::engine::context::{Context, Registry};
 use crate::engine::kind::{CleanupStep, Env, Kind, KindStatus, Listed, Outcome, Readiness};
 use crate::engine::ownership::TagChange;
@@ -46,6 +48,12 @@ impl KindStatus for SignalingChannelStatus {
     fn aws_status(&self) -> Option<&str> {
         self.aws_status.as_deref()
     }
+    fn placement(&self) -> Option<&PlacementStatus> {
+        self.placement.as_ref()
+    }
+    fn set_placement(&mut self, placement: Option<PlacementStatus>) {
+        self.placement = placement;
+    }
 }
 
 impl SignalingChannel {
@@ -72,12 +80,20 @@ impl SignalingChannel {
     fn desired(&self, env: &Env<'_>) -> Result<Desired> {
         let target = match &self.spec.media_storage {
             None => None,
+            // Observed only (for the status), never linked: no target to resolve.
+            Some(storage) if self.spec.management_policy == ManagementPolicy::ObserveOnly => {
+                Some(StorageTarget::Pending(storage.video_stream_name.clone()))
+            }
             Some(storage) => Some(sync::storage_target(
                 self.media_video_stream(env.ctx).as_deref(),
                 &storage.video_stream_name,
+                env.cluster,
             )?),
         };
-        Ok(Desired::from_resource(self, env.cluster, target))
+        let mut desired = Desired::from_resource(self, env.cluster, target);
+        desired.create_refusal = env.placement.create.clone();
+        desired.adopt_refusal = env.placement.adopt.clone();
+        Ok(desired)
     }
 }
 

@@ -7,12 +7,19 @@ use crate::api::{DeletionPolicy, ManagementPolicy, SignalingChannel};
 use crate::engine::lifecycle::{self, CleanupPlan, Gate, gate};
 use crate::engine::ownership::{Owner, Ownership, TagChange, tag_mutation};
 use crate::kvs::{Channel, MediaStorageConfig, NewChannel, ResourceStatus};
+use crate::tenancy::Refusal;
 
 /// Where the spec wants the channel's media stored, as far as its VideoStream is known.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StorageTarget {
-    /// Into this stream, which is ACTIVE.
-    Stream(String),
+    /// Into the ACTIVE stream `arn` of the namespace's VideoStream `video_stream`, which
+    /// must carry `owner`'s tags: it is read fresh before the link is made, and while it
+    /// stands.
+    Stream {
+        arn: String,
+        video_stream: String,
+        owner: Owner,
+    },
     /// The VideoStream's stream is not ACTIVE yet: store once it is.
     Pending(String),
 }
@@ -29,6 +36,10 @@ pub struct Desired {
     pub adopt_existing: bool,
     pub deletion_policy: DeletionPolicy,
     pub management_policy: ManagementPolicy,
+    /// Why tenancy would refuse creating the channel, if it would.
+    pub create_refusal: Option<Refusal>,
+    /// Why tenancy would refuse adopting an existing channel, if it would.
+    pub adopt_refusal: Option<Refusal>,
 }
 
 impl Desired {
@@ -48,6 +59,8 @@ impl Desired {
             adopt_existing: spec.adopt_existing,
             deletion_policy: spec.deletion_policy,
             management_policy: spec.management_policy,
+            create_refusal: None,
+            adopt_refusal: None,
         }
     }
 
@@ -77,6 +90,8 @@ pub enum Plan {
     Wait(ResourceStatus),
     Mutate(Mutation),
     NotOwned(Ownership),
+    /// The step it would take (create, adopt) is one tenancy refuses.
+    Refused(Refusal),
     /// Everything else matches; media storage waits for its stream to be ACTIVE.
     WaitForStream(String),
     InSync,
@@ -109,7 +124,10 @@ pub fn plan(desired: &Desired, observed: Option<&Observed>) -> Plan {
         };
     }
     let Some(observed) = observed else {
-        return Plan::Create(desired.new_channel());
+        return match &desired.create_refusal {
+            Some(refusal) => Plan::Refused(refusal.clone()),
+            None => Plan::Create(desired.new_channel()),
+        };
     };
     let channel = &observed.channel;
     match gate(
@@ -121,7 +139,12 @@ pub fn plan(desired: &Desired, observed: Option<&Observed>) -> Plan {
         Gate::Proceed => {}
         Gate::Wait(status) => return Plan::Wait(status),
         Gate::NotOwned(ownership) => return Plan::NotOwned(ownership),
-        Gate::Adopt => return Plan::Mutate(Mutation::Adopt),
+        Gate::Adopt => {
+            return match &desired.adopt_refusal {
+                Some(refusal) => Plan::Refused(refusal.clone()),
+                None => Plan::Mutate(Mutation::Adopt),
+            };
+        }
     }
     if channel.message_ttl_seconds != Some(desired.message_ttl_seconds) {
         return Plan::Mutate(Mutation::UpdateTtl {
@@ -137,7 +160,9 @@ pub fn plan(desired: &Desired, observed: Option<&Observed>) -> Plan {
     match &desired.media_storage {
         None => Plan::InSync,
         Some(StorageTarget::Pending(video_stream)) => Plan::WaitForStream(video_stream.clone()),
-        Some(StorageTarget::Stream(stream_arn)) => {
+        Some(StorageTarget::Stream {
+            arn: stream_arn, ..
+        }) => {
             let wanted = MediaStorageConfig {
                 stream_arn: Some(stream_arn.clone()),
                 enabled: true,
@@ -241,7 +266,14 @@ mod tests {
             plan(&want, Some(&observed())),
             Plan::WaitForStream("door-stream".into())
         );
-        want.media_storage = Some(StorageTarget::Stream(STREAM.into()));
+        want.media_storage = Some(StorageTarget::Stream {
+            arn: STREAM.into(),
+            video_stream: "door-stream".into(),
+            owner: Owner {
+                owner: "home/door-stream".into(),
+                cluster: "c1".into(),
+            },
+        });
         assert_eq!(
             plan(&want, Some(&observed())),
             Plan::Mutate(Mutation::StoreMedia {

@@ -5,7 +5,7 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::sync::{Report, Step, describe_mutation};
 use crate::api::{MediaStorageStatus, SignalingChannelStatus};
-use crate::engine::conditions::{Verdict, reason, set_conditions};
+use crate::engine::conditions::{Verdict, observed_generation, reason, set_conditions};
 use crate::engine::kind::{CleanupStep, Outcome, Readiness};
 use crate::kvs::{Channel, ResourceStatus};
 
@@ -18,7 +18,9 @@ pub fn next_status(
     now: Timestamp,
 ) -> SignalingChannelStatus {
     let mut status = previous.cloned().unwrap_or_default();
-    status.observed_generation = generation;
+    let paused = matches!(outcome, Outcome::Paused { .. });
+    status.observed_generation =
+        observed_generation(status.observed_generation, generation, paused);
     status.channel_name = Some(channel_name.to_string());
     status.last_sync_time = Some(Time(now));
 
@@ -44,10 +46,13 @@ pub fn next_status(
             if report.endpoints.is_some() {
                 status.endpoints = report.endpoints.clone();
             }
-            let (ready, reason, text) = readiness(report).into_condition();
+            let readiness = readiness(report);
+            let stalled = readiness.is_stalled();
+            let (ready, reason, text) = readiness.into_condition();
             message = text;
             Verdict::Stepped {
                 ready,
+                stalled,
                 reason,
                 message: &message,
             }

@@ -4,7 +4,7 @@ use super::plan::{Desired, Mutation, Observed, Plan, StorageTarget, plan, plan_c
 use crate::api::ChannelEndpoints;
 use crate::engine::kind::CleanupStep;
 use crate::engine::lifecycle::clean_up;
-use crate::engine::ownership::Claimed;
+use crate::engine::ownership::{Claimed, Owner};
 use crate::kvs::{Channel, KinesisVideo, MediaStorageConfig, ResourceStatus, TagRead};
 use crate::{Error, Result};
 
@@ -34,13 +34,20 @@ pub enum Step {
 }
 
 /// Reads the channel, its tags and (when managed) its media storage. Never mutates.
-pub async fn observe(kvs: &dyn KinesisVideo, desired: &Desired) -> Result<Option<Observed>> {
+///
+/// `read` says how fresh the tags must be: a cleanup decides from them whether the resource
+/// is ours to delete or release, so it reads them from KVS, never from the cache.
+pub async fn observe(
+    kvs: &dyn KinesisVideo,
+    desired: &Desired,
+    read: TagRead,
+) -> Result<Option<Observed>> {
     let Some(channel) = kvs.describe_channel(&desired.name).await? else {
         return Ok(None);
     };
     let tags = match channel.status {
         ResourceStatus::Deleting => Default::default(),
-        _ => kvs.list_tags(&channel.arn, TagRead::Cached).await?,
+        _ => kvs.list_tags(&channel.arn, read).await?,
     };
     let media_storage = match desired.media_storage {
         Some(_) if channel.status == ResourceStatus::Active => {
@@ -63,8 +70,23 @@ pub async fn sync(
     known_arn: Option<&str>,
     known: Option<&ChannelEndpoints>,
 ) -> Result<Report> {
-    let observed = observe(kvs, desired).await?;
-    let step = match plan(desired, observed.as_ref()) {
+    let observed = observe(kvs, desired, TagRead::Cached).await?;
+    let next = plan(desired, observed.as_ref());
+    // A link goes only into a stream this namespace owns, proven by a fresh read before it
+    // is made and every time a full reconcile finds it standing.
+    if let Some(StorageTarget::Stream {
+        arn,
+        video_stream,
+        owner,
+    }) = &desired.media_storage
+        && matches!(
+            next,
+            Plan::InSync | Plan::Mutate(Mutation::StoreMedia { .. })
+        )
+    {
+        confirm_target(kvs, arn, video_stream, owner).await?;
+    }
+    let step = match next {
         Plan::Create(new) => Step::Created {
             arn: kvs.create_channel(&new).await?,
         },
@@ -83,6 +105,7 @@ pub async fn sync(
                 &desired.name,
             )));
         }
+        Plan::Refused(refusal) => return Err(refusal.into()),
         Plan::WaitForStream(video_stream) => Step::WaitingForStream(video_stream),
         Plan::InSync => Step::InSync,
         Plan::Observed => Step::Observed,
@@ -138,7 +161,7 @@ pub async fn cleanup(kvs: &dyn KinesisVideo, desired: &Desired) -> Result<Cleanu
         media_storage: None,
         ..desired.clone()
     };
-    let observed = observe(kvs, &desired).await?;
+    let observed = observe(kvs, &desired, TagRead::Fresh).await?;
     let plan = plan_cleanup(&desired, observed.as_ref());
     let Some(channel) = observed.map(|o| o.channel) else {
         return Ok(CleanupStep::Done);
@@ -165,17 +188,47 @@ pub fn describe_mutation(mutation: &Mutation) -> String {
     }
 }
 
+/// Fails with MediaStorageNotPermitted unless the stream at `arn` carries `owner`'s tags,
+/// read fresh from KVS.
+async fn confirm_target(
+    kvs: &dyn KinesisVideo,
+    arn: &str,
+    video_stream: &str,
+    owner: &Owner,
+) -> Result<()> {
+    let stream = Claimed {
+        kvs,
+        arn,
+        noun: "stream",
+        owner_kind: "VideoStream",
+        name: video_stream,
+    };
+    match stream.confirm(owner).await {
+        Err(Error::NotOwned(why)) => Err(Error::MediaStorageNotPermitted(format!(
+            "spec.mediaStorage names VideoStream {video_stream}, but its stream is not this namespace's ({why}); a channel stores media only into a stream its namespace owns, and nothing is linked"
+        ))),
+        other => other,
+    }
+}
+
 /// Resolves where the media of a channel goes, from its VideoStream as last reconciled:
-/// refused (no AWS call) when the VideoStream is missing or keeps no data.
+/// refused (no AWS call) when the VideoStream is missing, keeps no data, or only observes
+/// its stream (what it does not own, the namespace may not write into).
 pub fn storage_target(
     video_stream: Option<&crate::api::VideoStream>,
     name: &str,
+    cluster: &str,
 ) -> Result<StorageTarget> {
     let Some(vs) = video_stream else {
         return Err(Error::MediaStorageNotReady(format!(
             "spec.mediaStorage names VideoStream {name}, which does not exist in this namespace"
         )));
     };
+    if vs.spec.management_policy != crate::api::ManagementPolicy::Full {
+        return Err(Error::MediaStorageNotPermitted(format!(
+            "spec.mediaStorage names VideoStream {name}, which only observes its stream (managementPolicy ObserveOnly); a channel stores media only into a stream its namespace owns (managementPolicy Full)"
+        )));
+    }
     let status = vs.status.as_ref();
     let retention = vs
         .spec
@@ -188,7 +241,11 @@ pub fn storage_target(
     }
     let active = status.and_then(|s| s.aws_status.as_deref()) == Some("ACTIVE");
     match status.and_then(|s| s.stream_arn.clone()) {
-        Some(arn) if active => Ok(StorageTarget::Stream(arn)),
+        Some(arn) if active => Ok(StorageTarget::Stream {
+            arn,
+            video_stream: name.to_string(),
+            owner: Owner::of(vs, cluster),
+        }),
         _ => Ok(StorageTarget::Pending(name.to_string())),
     }
 }

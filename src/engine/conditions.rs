@@ -39,9 +39,12 @@ pub mod reason {
 
 /// What a reconcile found, in the terms of the conditions.
 pub enum Verdict<'a> {
-    /// A step went through: Ready is `ready` with this reason and message.
+    /// A step went through: Ready is `ready` with this reason and message; `stalled` when
+    /// not ready and nothing the operator does will change that (ObserveOnly of a resource
+    /// that is not there: someone has to create it).
     Stepped {
         ready: bool,
+        stalled: bool,
         reason: &'a str,
         message: &'a str,
     },
@@ -64,11 +67,12 @@ pub fn set_conditions(
     match verdict {
         Verdict::Stepped {
             ready,
+            stalled,
             reason,
             message,
         } => {
             stamp.set(conditions, READY, ready, reason, message);
-            stamp.progress(conditions, false);
+            stamp.progress(conditions, stalled && !ready);
             stamp.succeeded(conditions);
         }
         Verdict::Failed(error) => {
@@ -173,6 +177,17 @@ impl ConditionStamp {
     }
 }
 
+/// The top-level `observedGeneration` a status reports. A paused object applies nothing:
+/// it keeps the generation it last applied, so kstatus never takes a spec change made while
+/// paused for one that was applied (Ready still describes the older generation).
+pub fn observed_generation(
+    previous: Option<i64>,
+    generation: Option<i64>,
+    paused: bool,
+) -> Option<i64> {
+    if paused { previous } else { generation }
+}
+
 /// The condition of a type, if present.
 pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
     conditions.iter().find(|c| c.type_ == type_)
@@ -191,6 +206,7 @@ mod tests {
         let mut conditions = Vec::new();
         let ready = Verdict::Stepped {
             ready: true,
+            stalled: false,
             reason: reason::AVAILABLE,
             message: "fine",
         };

@@ -2,7 +2,7 @@
 //! per-object bookkeeping of backoffs and audits — one [`Context`] for every kind, with a
 //! [`Registry`] of caches and queues per kind.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,16 +11,19 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::core::PartialObjectMeta;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::{Client, Resource, ResourceExt};
+use kube::{Client, ResourceExt};
 
 use super::events::EventBudget;
 use super::kind::{Kind, KindStatus};
+use super::ledger::Ledger;
 use super::scan;
-use super::shards::{DEFAULT_SHARD, Shards};
-use crate::api::{AccountBinding, SignalingChannel, VideoStream};
+use super::shards::Shards;
+use crate::api::{
+    ACCOUNT_ANNOTATION, AccountBinding, Adoption, ManagementPolicy, SignalingChannel, VideoStream,
+};
 use crate::metrics::Metrics;
 use crate::tenancy::accounts::{AccountKey, Accounts, Identity};
-use crate::tenancy::{self, Placement, Request};
+use crate::tenancy::{self, Defaults, IdentityKey, Placed, Placement, Request};
 use crate::{Error, Result};
 
 /// Field manager of every write the operator makes.
@@ -46,9 +49,11 @@ pub struct Settings {
     pub instance: Option<String>,
     /// This cluster's identity, written as the cluster tag on everything it creates.
     pub cluster_id: String,
-    /// Refuse namespaces no AccountBinding selects, instead of using the operator's own
-    /// identity for them.
+    /// Refuse new objects in namespaces no AccountBinding selects, instead of using the
+    /// operator's own identity for them.
     pub require_account_binding: bool,
+    /// Whether objects in namespaces no AccountBinding selects may adopt existing resources.
+    pub unbound_adoption: Adoption,
     /// The namespaces this operator serves; empty: all.
     pub namespaces: Vec<String>,
 }
@@ -64,6 +69,7 @@ impl Default for Settings {
             instance: None,
             cluster_id: String::new(),
             require_account_binding: false,
+            unbound_adoption: Adoption::Forbidden,
             namespaces: Vec::new(),
         }
     }
@@ -136,10 +142,18 @@ pub struct ObjectKey {
 
 impl ObjectKey {
     pub fn of<K: Kind>(object: &K) -> Self {
+        Self::new(
+            K::NOUN,
+            &object.namespace().unwrap_or_default(),
+            &object.name_any(),
+        )
+    }
+
+    pub fn new(kind: &'static str, namespace: &str, name: &str) -> Self {
         Self {
-            kind: K::NOUN,
-            namespace: object.namespace().unwrap_or_default(),
-            name: object.name_any(),
+            kind,
+            namespace: namespace.to_string(),
+            name: name.to_string(),
         }
     }
 }
@@ -164,12 +178,8 @@ pub struct Context {
     pub(super) writers: Mutex<Option<Writers>>,
     pub videostreams: Registry<VideoStream>,
     pub channels: Registry<SignalingChannel>,
-    /// Consecutive failed reconciles per object, for the backoff.
-    failures: Mutex<HashMap<ObjectKey, u32>>,
-    /// Consecutive waits per object for KVS to finish a transition, for the backoff.
-    waits: Mutex<HashMap<ObjectKey, u32>>,
-    /// When each object's tags are read fresh next.
-    audits: Mutex<HashMap<ObjectKey, tokio::time::Instant>>,
+    /// What the engine remembers of each object between reconciles.
+    pub ledger: Ledger,
     /// Bounds the Events the operator sends, so bursts don't flood the API server.
     pub(super) events: EventBudget,
     /// The (account, kind) pairs whose drift scan runs.
@@ -216,9 +226,7 @@ impl Context {
             })),
             videostreams: Registry::default(),
             channels: Registry::default(),
-            failures: Mutex::new(HashMap::new()),
-            waits: Mutex::new(HashMap::new()),
-            audits: Mutex::new(HashMap::new()),
+            ledger: Ledger::default(),
             events: EventBudget::default(),
             scans: Mutex::new(HashSet::new()),
             bindings_wake: Mutex::new(None),
@@ -238,58 +246,60 @@ impl Context {
             .unwrap_or_default()
     }
 
-    /// The shard of objects in `namespace`: its binding, or the default shard (which also
-    /// reports the refusals of namespaces that have no binding, or several).
-    pub fn shard_of_namespace(&self, namespace: &str) -> String {
-        let bindings = self.bindings.state();
-        let labels = self.namespace_labels(namespace);
-        match tenancy::governing(bindings.iter().map(AsRef::as_ref), namespace, &labels) {
-            tenancy::Governing::One(binding) => binding.name_any(),
-            _ => DEFAULT_SHARD.to_string(),
+    /// The operator's own rules for namespaces no binding selects.
+    pub fn defaults(&self) -> Defaults {
+        Defaults {
+            require_binding: self.settings.require_account_binding,
+            unbound_adoption: self.settings.unbound_adoption,
+            region: self.accounts.default_region(),
         }
     }
 
-    /// The shard `object` belongs to.
-    pub fn shard_of<K: Resource>(&self, object: &K) -> String {
-        self.shard_of_namespace(&object.meta().namespace.clone().unwrap_or_default())
-    }
-
-    /// Where `object` acts at AWS, or why it may not, decided from the watches alone.
-    pub fn placement<K: Kind>(&self, object: &K) -> Result<Placement> {
+    /// Where `object` acts at AWS (and its shard), or why it may not, decided from the
+    /// watches and its own status alone.
+    pub fn placed<K: Kind>(&self, object: &K) -> Placed {
         let namespace = object.namespace().unwrap_or_default();
         let bindings = self.bindings.state();
+        let all: Vec<&AccountBinding> = bindings.iter().map(AsRef::as_ref).collect();
         let labels = self.namespace_labels(&namespace);
-        let governing = tenancy::governing(bindings.iter().map(AsRef::as_ref), &namespace, &labels);
+        let governing = tenancy::governing(all.iter().copied(), &namespace, &labels);
         let name = object.aws_name();
+        let status = object.status();
+        // What it made or took keeps its placement; what it merely observes does not.
+        let owned = (object.management_policy() == ManagementPolicy::Full
+            && status.and_then(KindStatus::arn).is_some())
+        .then(|| status.and_then(KindStatus::placement));
         let request = Request {
             namespace: &namespace,
-            stream_name: &name,
-            adopt: object.adopt_existing(),
+            name: &name,
+            owned,
         };
-        tenancy::place(
-            &governing,
-            request,
-            self.settings.require_account_binding,
-            &self.accounts.default_region(),
-        )
+        tenancy::place(&all, &governing, request, &self.defaults())
     }
 
-    /// The identity `object` acts with: tenancy first (no AWS call when refused), then the
-    /// verified identity, whose account must be the one the resource already lives in.
-    pub async fn identity_for<K: Kind>(self: &Arc<Self>, object: &K) -> Result<Arc<Identity>> {
-        let placement = self.placement(object)?;
-        let shard = placement.binding.as_deref().unwrap_or(DEFAULT_SHARD);
-        let identity = self.accounts.identity(shard, &placement.identity).await?;
+    /// The shard `object` belongs to.
+    pub fn shard_of<K: Kind>(&self, object: &K) -> String {
+        self.placed(object).shard
+    }
+
+    /// The identity `object` acts with, and its placement: tenancy first (no AWS call when
+    /// refused), then the verified identity, whose account must be the one the resource
+    /// already lives in — or, before anything is recorded, the one a create may already
+    /// have reached (the account annotation).
+    pub async fn identity_for<K: Kind>(
+        self: &Arc<Self>,
+        object: &K,
+    ) -> Result<(Placement, Arc<Identity>)> {
+        let placement = self.placed(object).result?;
+        let identity = self.accounts.identity(&placement.identity).await?;
         self.ensure_scan::<K>(&identity);
-        let recorded = object.status().and_then(KindStatus::arn);
-        if let Some(arn) = recorded
-            && let Some((account, region)) = tenancy::arn_scope(arn)
+        if object.management_policy() == ManagementPolicy::Full
+            && let Some((account, region, source)) = home(object)
         {
             let key = &identity.account.key;
             if account != key.account_id || region != key.region {
                 return Err(Error::AccountChanged(format!(
-                    "{} {arn} lives in account {account}, region {region}, but this namespace now acts in account {}, region {} ({}); it is neither moved nor created again: restore the AccountBinding, or delete the object after removing its finalizer to leave the {} behind",
-                    K::NOUN,
+                    "{source} lives in account {account}, region {region}, but this object now acts in account {}, region {} ({}); nothing is moved or created again: restore the AccountBinding, or delete the object after removing its finalizer to leave the {} behind",
                     key.account_id,
                     key.region,
                     placement.identity.describe(),
@@ -297,7 +307,13 @@ impl Context {
                 )));
             }
         }
-        Ok(identity)
+        Ok((placement, identity))
+    }
+
+    /// The scan of `account` for kind `noun` ended: the next identity to act there starts
+    /// one again.
+    pub(super) fn scan_ended(&self, account: &AccountKey, noun: &'static str) {
+        lock(&self.scans).remove(&(account.clone(), noun));
     }
 
     /// Starts the drift scan of `identity`'s account for kind `K` unless one runs.
@@ -305,36 +321,36 @@ impl Context {
         let Some(interval) = self.settings.drift_scan_interval else {
             return;
         };
+        identity.account.scanners.used(&identity.key);
         if !lock(&self.scans).insert((identity.account.key.clone(), K::NOUN)) {
             return;
         }
         tokio::spawn(scan::scan_forever::<K>(
             self.clone(),
-            identity.clone(),
+            identity.account.clone(),
             interval,
             self.settings.poll_interval,
         ));
     }
 
-    /// The shards that exist now: the default one, and every AccountBinding that selects a
-    /// namespace this operator serves.
+    /// The shards that exist now: the operator's own account in its region, and the
+    /// account and region of every AccountBinding's identity (a binding that selects no
+    /// namespace any more may still have objects placed with it).
     pub fn shard_names(&self) -> BTreeSet<String> {
-        let namespaces = self.namespaces.state();
+        let region = self.accounts.default_region();
         let mut shards: BTreeSet<String> = self
             .bindings
             .state()
             .iter()
-            .filter(|binding| {
-                namespaces.iter().any(|ns| {
-                    let name = ns.name_any();
-                    let labels = ns.metadata.labels.clone().unwrap_or_default();
-                    self.serves(&name) && binding.selects(&name, &labels)
-                })
-            })
-            .map(|binding| binding.name_any())
+            .map(|binding| IdentityKey::of_binding(binding, &region).shard())
             .collect();
-        shards.insert(DEFAULT_SHARD.to_string());
+        shards.insert(IdentityKey::own(&region).shard());
         shards
+    }
+
+    /// Whether this replica acts for `object` now.
+    pub fn holds<K: Kind>(&self, object: &K) -> bool {
+        self.shards.holds(&self.shard_of(object))
     }
 
     /// Reconciles everything of a shard this replica just took: its objects of every
@@ -344,12 +360,17 @@ impl Context {
         if let Some(mut wake) = wake {
             let _ = wake.try_send(());
         }
-        self.trigger_in(&self.videostreams, |ns| {
-            self.shard_of_namespace(ns) == shard
-        })
-        .await;
-        self.trigger_in(&self.channels, |ns| self.shard_of_namespace(ns) == shard)
-            .await;
+        self.trigger_sharded(&self.videostreams, shard).await;
+        self.trigger_sharded(&self.channels, shard).await;
+    }
+
+    /// Reconciles every object of `registry` in `shard`.
+    async fn trigger_sharded<K: Kind>(&self, registry: &Registry<K>, shard: &str) {
+        for object in registry.known() {
+            if self.shard_of(object.as_ref()) == shard {
+                registry.trigger(ObjectRef::from(object.as_ref())).await;
+            }
+        }
     }
 
     /// Reconciles every object of `registry` in the namespaces `selected` says yes to.
@@ -378,24 +399,90 @@ impl Context {
     }
 
     /// How many objects of every kind the namespaces `selected` says yes to hold, and
-    /// which of them (`namespace/name`, by kind) have made or taken an AWS resource.
-    pub fn holdings(&self, selected: impl Fn(&str) -> bool) -> (usize, Vec<String>) {
-        let (streams, mut holding) = holdings_of(&self.videostreams, &selected);
-        let (channels, held) = holdings_of(&self.channels, &selected);
+    /// which of them (`namespace/name`) own an AWS resource placed with the binding
+    /// `binding` — wherever their namespace is now.
+    pub fn holdings(&self, binding: &str, selected: impl Fn(&str) -> bool) -> (usize, Vec<String>) {
+        let (streams, mut holding) = self.holdings_of(&self.videostreams, binding, &selected);
+        let (channels, held) = self.holdings_of(&self.channels, binding, &selected);
         holding.extend(held);
         (streams + channels, holding)
     }
 
+    fn holdings_of<K: Kind>(
+        &self,
+        registry: &Registry<K>,
+        binding: &str,
+        selected: &impl Fn(&str) -> bool,
+    ) -> (usize, Vec<String>) {
+        let objects = registry.known();
+        let served = objects
+            .iter()
+            .filter(|o| selected(&o.namespace().unwrap_or_default()))
+            .count();
+        let holding = objects
+            .iter()
+            .filter(|o| o.status().and_then(KindStatus::arn).is_some())
+            .filter(|o| match self.placed(o.as_ref()).result {
+                Ok(placement) => placement.binding.as_deref() == Some(binding),
+                // Refused now (a conflict): held by the binding it was placed with, or by
+                // this one if its namespace is among those this binding selects.
+                Err(_) => o.status().and_then(KindStatus::placement).map_or_else(
+                    || selected(&o.namespace().unwrap_or_default()),
+                    |p| p.account_binding.as_deref() == Some(binding),
+                ),
+            })
+            .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
+            .collect();
+        (served, holding)
+    }
+
+    /// Reports how much the in-memory state holds (`held_entries`), so that growth that
+    /// outlives the objects shows.
+    pub fn observe_held(&self) {
+        self.metrics.set_held("ledger", self.ledger.len());
+        let tags: usize = self
+            .accounts
+            .accounts()
+            .iter()
+            .map(|account| account.tags.len())
+            .sum();
+        self.metrics.set_held("tag_cache", tags);
+        self.metrics
+            .set_held("identities", self.accounts.identity_count());
+    }
+
+    /// Drops the state of objects and identities no one uses any more: the ledger entries
+    /// of objects no controller knows, and identities no reconcile asked for in three
+    /// resync periods.
+    pub fn prune(&self) {
+        self.prune_ledger();
+        self.accounts.forget_unused(self.settings.resync_period * 3);
+    }
+
+    /// Forgets what the engine remembers of objects that no controller knows any more.
+    pub fn prune_ledger(&self) {
+        let known: HashSet<ObjectKey> = self
+            .videostreams
+            .known()
+            .iter()
+            .map(|o| ObjectKey::of(o.as_ref()))
+            .chain(
+                self.channels
+                    .known()
+                    .iter()
+                    .map(|o| ObjectKey::of(o.as_ref())),
+            )
+            .collect();
+        self.ledger.retain(|key| known.contains(key));
+    }
+
     /// Counts one more failure of `object` and returns the count.
-    pub(super) fn record_failure(&self, key: ObjectKey) -> u32 {
-        let mut failures = lock(&self.failures);
-        let count = failures.entry(key).or_insert(0);
-        *count += 1;
-        *count
+    pub(super) fn record_failure(&self, key: &ObjectKey) -> u32 {
+        self.ledger.record_failure(key)
     }
 
     pub(super) fn record_success(&self, key: &ObjectKey) {
-        lock(&self.failures).remove(key);
+        self.ledger.record_success(key);
     }
 
     /// The delay before looking again at an object waiting for KVS, doubling up to a
@@ -403,56 +490,39 @@ impl Context {
     /// interval) wakes it when its resource is done, for one listing however many wait;
     /// this is only the fallback, so it starts at ten poll intervals. Without scans it
     /// starts at one.
-    pub(super) fn wait_backoff(&self, key: ObjectKey) -> Duration {
-        let mut waits = lock(&self.waits);
-        let count = waits.entry(key).or_insert(0);
-        *count = (*count + 1).min(16);
+    pub(super) fn wait_backoff(&self, key: &ObjectKey) -> Duration {
+        let count = self.ledger.record_wait(key, 16);
         let first = match self.settings.drift_scan_interval {
             Some(_) => self.settings.poll_interval * 10,
             None => self.settings.poll_interval,
         };
-        let doubled = first * 2u32.saturating_pow(*count - 1);
+        let doubled = first * 2u32.saturating_pow(count - 1);
         doubled.min(Duration::from_secs(60))
     }
 
     pub(super) fn done_waiting(&self, key: &ObjectKey) {
-        lock(&self.waits).remove(key);
-    }
-
-    /// How long until `object`'s tags are due for an audit. The first time an object is
-    /// seen (after a start, say) its audit is placed at a random point of the period, so
-    /// the audits of a fleet spread out instead of coming all at once.
-    pub fn audit_due_in(&self, key: ObjectKey, period: Duration) -> Duration {
-        let now = tokio::time::Instant::now();
-        let mut audits = lock(&self.audits);
-        let due = audits
-            .entry(key)
-            .or_insert_with(|| now + period.mul_f64(rand::random_range(0.0..1.0)));
-        due.saturating_duration_since(now)
-    }
-
-    /// Records an audit of `object` now; the next is a period (±10%) away.
-    pub fn audited(&self, key: ObjectKey, period: Duration) {
-        let next = tokio::time::Instant::now() + jittered(period);
-        lock(&self.audits).insert(key, next);
+        self.ledger.done_waiting(key);
     }
 }
 
-fn holdings_of<K: Kind>(
-    registry: &Registry<K>,
-    selected: &impl Fn(&str) -> bool,
-) -> (usize, Vec<String>) {
-    let objects: Vec<Arc<K>> = registry
-        .known()
-        .into_iter()
-        .filter(|o| selected(&o.namespace().unwrap_or_default()))
-        .collect();
-    let holding = objects
-        .iter()
-        .filter(|o| o.status().and_then(KindStatus::arn).is_some())
-        .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
-        .collect();
-    (objects.len(), holding)
+/// Where an object's resource lives or may already have been created, and what says so:
+/// its ARN once the status records one, before that the account annotation.
+fn home<K: Kind>(object: &K) -> Option<(String, String, String)> {
+    if let Some(arn) = object.status().and_then(KindStatus::arn) {
+        let (account, region) = tenancy::arn_scope(arn)?;
+        return Some((account.into(), region.into(), format!("{} {arn}", K::NOUN)));
+    }
+    let annotated = object
+        .meta()
+        .annotations
+        .as_ref()?
+        .get(ACCOUNT_ANNOTATION)?;
+    let (account, region) = annotated.split_once('/')?;
+    let source = format!(
+        "a {} this object may already have created (annotation {ACCOUNT_ANNOTATION}: {annotated})",
+        K::NOUN
+    );
+    Some((account.into(), region.into(), source))
 }
 
 /// `base` ± 10%, so that periodic work of many objects does not synchronise.

@@ -16,8 +16,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::context::{Context, Registry};
-use crate::api::ManagementPolicy;
+use crate::api::{ManagementPolicy, PlacementStatus};
 use crate::kvs::{KinesisVideo, ResourceStatus};
+use crate::tenancy::Placement;
 use crate::{Error, Result};
 
 /// What a kind's status must offer the engine besides its own fields.
@@ -33,6 +34,9 @@ pub trait KindStatus:
     fn version(&self) -> Option<&str>;
     /// CREATING, ACTIVE, UPDATING or DELETING, as last seen.
     fn aws_status(&self) -> Option<&str>;
+    /// Where the resource it made or took was placed.
+    fn placement(&self) -> Option<&PlacementStatus>;
+    fn set_placement(&mut self, placement: Option<PlacementStatus>);
 }
 
 /// How a successful step reads.
@@ -63,6 +67,11 @@ pub enum Readiness {
 }
 
 impl Readiness {
+    /// Whether the object cannot get ready without someone acting.
+    pub fn is_stalled(&self) -> bool {
+        matches!(self, Readiness::Absent { .. })
+    }
+
     /// The Ready condition it makes: status, reason and message.
     pub fn into_condition(self) -> (bool, &'static str, String) {
         match self {
@@ -121,6 +130,8 @@ pub struct Env<'a> {
     pub ctx: &'a Context,
     /// The cluster tag value (`--cluster-id`).
     pub cluster: &'a str,
+    /// Where the object acts, and which steps (create, adopt) its tenancy refuses.
+    pub placement: &'a Placement,
 }
 
 /// A kind of KVS resource the engine manages.

@@ -113,8 +113,11 @@ enum Decision {
     Wait,
 }
 
-/// `unchanged_for`: how long the record has looked exactly like this to us.
+/// `unchanged_for`: how long the record has looked exactly like this to us. A holder that
+/// advertises a longer `leaseDurationSeconds` than ours is given that long, as client-go
+/// does: its fence stays open for its own renew deadline, not ours.
 fn decide(spec: &LeaseSpec, identity: &str, unchanged_for: Duration, lease: Duration) -> Decision {
+    let lease = lease.max(super::shards::advertised_duration(Some(spec)));
     match spec.holder_identity.as_deref() {
         Some(holder) if holder == identity => Decision::Renew,
         None | Some("") => Decision::Take,
@@ -394,6 +397,34 @@ mod tests {
         for (spec, unchanged_for, expected, why) in cases {
             assert_eq!(decide(&spec, "me", unchanged_for, lease), expected, "{why}");
         }
+    }
+
+    #[test]
+    fn a_holder_advertising_a_longer_lease_is_given_that_long() {
+        let ours = Duration::from_secs(15);
+        let spec = LeaseSpec {
+            holder_identity: Some("other".into()),
+            lease_duration_seconds: Some(60),
+            ..LeaseSpec::default()
+        };
+        assert_eq!(
+            decide(&spec, "me", Duration::from_secs(20), ours),
+            Decision::Wait,
+            "20 s is past our 15 s but within the holder's 60 s"
+        );
+        assert_eq!(
+            decide(&spec, "me", Duration::from_secs(60), ours),
+            Decision::Take
+        );
+        let shorter = LeaseSpec {
+            lease_duration_seconds: Some(5),
+            ..spec
+        };
+        assert_eq!(
+            decide(&shorter, "me", Duration::from_secs(10), ours),
+            Decision::Wait,
+            "a shorter advertised duration never shortens ours"
+        );
     }
 
     #[test]

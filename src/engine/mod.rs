@@ -10,7 +10,8 @@
 //! - [`scan`] and [`settle`]: one listing per account and kind finds drift and proves
 //!   in-sync objects without per-resource calls; tag audits on a budget;
 //! - [`shards`] and [`leader`]: Lease-fenced shards shared between replicas;
-//! - [`context`], [`events`], [`budget`]: shared state, bounded Events, token budgets.
+//! - [`context`], [`ledger`], [`events`], [`budget`]: shared state, each object's memory
+//!   between reconciles, bounded Events, token budgets.
 
 pub mod budget;
 pub mod conditions;
@@ -18,6 +19,7 @@ pub mod context;
 pub mod events;
 pub mod kind;
 pub mod leader;
+pub mod ledger;
 pub mod lifecycle;
 pub mod ownership;
 pub mod reconcile;

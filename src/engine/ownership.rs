@@ -157,8 +157,10 @@ impl TagChange {
 }
 
 /// How long a claim settles before it is read back. Two claimants that both read the
-/// resource unowned write their tags at about the same time; reading back only after both
-/// writes have landed lets exactly one of them (the last writer) see its own tags.
+/// resource unowned write their tags at about the same time — within a round trip, since
+/// nothing waits between a claimant's read and its write ([`KinesisVideo::tag_if`]);
+/// reading back only after both writes have landed lets exactly one of them (the last
+/// writer) see its own tags.
 pub const CLAIM_SETTLE: Duration = Duration::from_secs(1);
 
 /// A resource whose ownership is checked: what it is and where.
@@ -172,21 +174,21 @@ pub struct Claimed<'a> {
 }
 
 impl Claimed<'_> {
-    /// Claims an unowned resource: checks it is still unowned, writes the ownership tags,
-    /// lets the claim settle and reads it back. A claimant that finds another's tags has
-    /// lost: it reports NotOwned and changes nothing more (its claim was overwritten by
-    /// the winner).
+    /// Claims an unowned resource: checks it is still unowned and writes the ownership
+    /// tags with nothing waiting in between, lets the claim settle and reads it back. A
+    /// claimant that finds another's tags has lost: it reports NotOwned and changes nothing
+    /// more (its claim was overwritten by the winner).
     pub async fn claim(&self, owner: &Owner) -> Result<()> {
-        let before = self.kvs.list_tags(self.arn, TagRead::Fresh).await?;
-        let found = owner.ownership(&before);
-        if found != Ownership::Unowned {
+        let unowned = |tags: &BTreeMap<String, String>| owner.ownership(tags) == Ownership::Unowned;
+        let (before, written) = self.kvs.tag_if(self.arn, &owner.tags(), &unowned).await?;
+        if !written {
+            let found = owner.ownership(&before);
             return Err(Error::NotOwned(found.refusal(
                 self.noun,
                 self.owner_kind,
                 self.name,
             )));
         }
-        self.kvs.tag(self.arn, &owner.tags()).await?;
         tokio::time::sleep(CLAIM_SETTLE).await;
         self.confirm(owner).await
     }

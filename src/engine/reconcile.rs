@@ -1,7 +1,14 @@
-//! One reconcile of an object of any kind: shard and pause first, the finalizer, then
-//! cleanup or apply (tenancy before any AWS call, the settled fast path, one kind step),
-//! the status written when it changed, Events for mutations and for changes of error
-//! state, and the requeue — backoff by error class, or a wait for KVS.
+//! One reconcile of an object of any kind: shard and pause first, tenancy before any AWS
+//! call, the finalizer (with the account annotation) before anything is created, then
+//! cleanup or apply (the settled fast path, one kind step), the status written when it
+//! changed, Events for mutations and for changes of error state, and the requeue — backoff
+//! by error class, or a wait for KVS.
+//!
+//! Every AWS mutation and every API write of a reconcile passes [`StillPlaced`] right
+//! before it leaves: the object must still be placed where the reconcile started, in a
+//! shard this replica holds. A binding edit, a namespace relabel or a lost shard during a
+//! long limiter wait stops the step instead of letting two replicas (or two identities)
+//! act on one object.
 
 use std::sync::Arc;
 
@@ -15,8 +22,11 @@ use tracing::{debug, info, instrument, warn};
 use super::conditions::{SYNCED, find};
 use super::context::{Context, MANAGER, ObjectKey, jittered};
 use super::kind::{CleanupStep, Env, Kind, KindStatus, Outcome, Readiness};
-use super::settle;
-use crate::api::{ManagementPolicy, is_paused};
+use super::settle::{self, Settled};
+use crate::api::{ACCOUNT_ANNOTATION, ManagementPolicy, PlacementStatus, is_paused};
+use crate::kvs::gate::{MutationCheck, check_reconcile, checking};
+use crate::tenancy::accounts::Identity;
+use crate::tenancy::{IdentityKey, Placement};
 use crate::{Error, Result};
 
 /// Finalizer that keeps an object until its AWS resource is cleaned up.
@@ -25,13 +35,14 @@ pub const FINALIZER: &str = "kvs-operator.dev/finalizer";
 /// Reconciles one object: finalizer first, then cleanup or apply.
 #[instrument(skip_all, fields(kind = K::NOUN, namespace = object.namespace(), name = object.name_any()))]
 pub async fn reconcile<K: Kind>(object: Arc<K>, ctx: Arc<Context>) -> Result<Action> {
+    let check = Arc::new(StillPlaced::new(ctx.clone(), object.clone()));
     // Another replica's shard: it reconciles this one (and this replica is woken when the
     // shard comes to it).
-    if !ctx.shards.holds(&ctx.shard_of(object.as_ref())) {
+    if !ctx.shards.holds(&check.shard) {
         return Ok(Action::requeue(ctx.settings.resync_period));
     }
     let started = std::time::Instant::now();
-    let result = reconcile_inner(object.as_ref(), &ctx).await;
+    let result = checking(check, reconcile_inner(object.as_ref(), &ctx)).await;
     let outcome = match &result {
         Ok(_) => "success",
         Err(error) => error.reason(),
@@ -40,60 +51,97 @@ pub async fn reconcile<K: Kind>(object: Arc<K>, ctx: Arc<Context>) -> Result<Act
     result
 }
 
+/// The reconcile's placement, checked again before each of its writes.
+struct StillPlaced<K: Kind> {
+    ctx: Arc<Context>,
+    object: Arc<K>,
+    shard: String,
+    identity: Option<IdentityKey>,
+}
+
+impl<K: Kind> StillPlaced<K> {
+    fn new(ctx: Arc<Context>, object: Arc<K>) -> Self {
+        let placed = ctx.placed(object.as_ref());
+        let identity = placed.result.ok().map(|p| p.identity);
+        Self {
+            shard: placed.shard,
+            identity,
+            ctx,
+            object,
+        }
+    }
+}
+
+impl<K: Kind> MutationCheck for StillPlaced<K> {
+    fn check(&self, what: &str) -> Result<()> {
+        let now = self.ctx.placed(self.object.as_ref());
+        let identity = now.result.ok().map(|p| p.identity);
+        if now.shard != self.shard || identity != self.identity {
+            return Err(Error::PlacementChanged(format!(
+                "{what} not sent: the object's AccountBinding or namespace changed while its reconcile was under way (shard {} → {}); it is reconciled again in its new placement",
+                self.shard, now.shard
+            )));
+        }
+        if !self.ctx.shards.holds(&now.shard) {
+            return Err(Error::NotLeader(format!(
+                "{what} not sent: this replica no longer holds shard {}",
+                now.shard
+            )));
+        }
+        Ok(())
+    }
+}
+
 async fn reconcile_inner<K: Kind>(object: &K, ctx: &Arc<Context>) -> Result<Action> {
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &object.namespace().unwrap_or_default());
     let has_finalizer = object.finalizers().iter().any(|f| f == FINALIZER);
     let deleting = object.meta().deletion_timestamp.is_some();
     if deleting && !has_finalizer {
+        ctx.ledger.forget(&ObjectKey::of(object));
         return Ok(Action::await_change());
     }
     // Paused: no AWS call at all, and a deletion waits. Woken when the annotation changes.
     if is_paused(object.meta()) {
-        report(object, &api, ctx, Outcome::Paused { deleting }).await?;
+        report(object, &api, ctx, Outcome::Paused { deleting }, None).await?;
         return Ok(Action::await_change());
     }
     if deleting {
         return cleanup(object, &api, ctx).await;
-    }
-    if !has_finalizer {
-        // Before anything is created at AWS, so a deletion can never lose track of it.
-        let mut finalizers = object.finalizers().to_vec();
-        finalizers.push(FINALIZER.to_string());
-        set_finalizers(&api, object, finalizers).await?;
     }
     apply(object, &api, ctx).await
 }
 
 async fn apply<K: Kind>(object: &K, api: &Api<K>, ctx: &Arc<Context>) -> Result<Action> {
     let key = ObjectKey::of(object);
-    let identity = ctx.identity_for(object).await;
-    if let Ok(identity) = &identity
-        && let Some(action) = settle::settled(object, identity, ctx).await
-    {
-        return Ok(action);
-    }
-    let env = Env {
-        ctx,
-        cluster: &ctx.settings.cluster_id,
-    };
-    let (result, identity) = match identity {
-        Ok(identity) => {
+    let (result, identity, record) = match prepare(object, api, ctx).await {
+        Prepared::Settled(action) => return Ok(action),
+        Prepared::Refused(error) => (Err(error), None, None),
+        Prepared::Placed(placement, identity) => {
+            let env = Env {
+                ctx,
+                cluster: &ctx.settings.cluster_id,
+                placement: &placement,
+            };
             let report = object.sync(identity.kvs.as_ref(), &env).await;
             if let Ok(step) = &report
                 && matches!(K::readiness(step), Readiness::Progressing { .. })
             {
                 identity.account.scans.of(K::NOUN).hurry();
             }
-            (report, Some(identity))
+            let record = PlacementStatus {
+                account_binding: placement.binding.clone(),
+                account: identity.account.key.account_id.clone(),
+                region: identity.account.key.region.clone(),
+            };
+            (report, Some(identity), Some(record))
         }
-        Err(refused) => (Err(refused), None),
     };
 
     let outcome = match &result {
         Ok(report) => Outcome::Synced(report),
         Err(error) => Outcome::Failed(error),
     };
-    report(object, api, ctx, outcome).await?;
+    report(object, api, ctx, outcome, record.as_ref()).await?;
 
     let step = result?;
     if let Some(event) = K::mutation_event(&step) {
@@ -108,25 +156,93 @@ async fn apply<K: Kind>(object: &K, api: &Api<K>, ctx: &Arc<Context>) -> Result<
                 None => jittered(ctx.settings.resync_period),
             }
         }
-        Readiness::Progressing { .. } => ctx.wait_backoff(key),
+        Readiness::Progressing { .. } => ctx.wait_backoff(&key),
         Readiness::Changed { .. } => jittered(ctx.settings.poll_interval),
     };
     Ok(Action::requeue(next))
 }
 
+/// Where an apply stands before its step.
+enum Prepared {
+    /// In sync, proven without a step: look again after this.
+    Settled(Action),
+    /// Tenancy, the identity or an audit read refused it: report why.
+    Refused(Error),
+    /// Take a step, there, with that identity.
+    Placed(Placement, Arc<Identity>),
+}
+
+async fn prepare<K: Kind>(object: &K, api: &Api<K>, ctx: &Arc<Context>) -> Prepared {
+    let (placement, identity) = match ctx.identity_for(object).await {
+        Ok(resolved) => resolved,
+        Err(refused) => return Prepared::Refused(refused),
+    };
+    if let Err(error) = ensure_finalizer(api, object, &identity).await {
+        return Prepared::Refused(error);
+    }
+    match settle::settled(object, &identity, ctx).await {
+        Settled::Yes(action) => Prepared::Settled(action),
+        Settled::No => Prepared::Placed(placement, identity),
+        Settled::Failed(error) => Prepared::Refused(error),
+    }
+}
+
+/// Adds the finalizer — and, for an object that may create its resource and has none
+/// recorded yet, the account annotation — in one write, before anything is created at
+/// AWS, so a deletion never loses track of it and a create whose answer was lost is never
+/// made again elsewhere.
+async fn ensure_finalizer<K: Kind>(api: &Api<K>, object: &K, identity: &Identity) -> Result<()> {
+    let has_finalizer = object.finalizers().iter().any(|f| f == FINALIZER);
+    let recorded = object.status().and_then(KindStatus::arn).is_some()
+        || object
+            .meta()
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key(ACCOUNT_ANNOTATION));
+    let annotate = object.management_policy() == ManagementPolicy::Full && !recorded;
+    if has_finalizer && !annotate {
+        return Ok(());
+    }
+    check_reconcile("adding the finalizer")?;
+    let mut finalizers = object.finalizers().to_vec();
+    if !has_finalizer {
+        finalizers.push(FINALIZER.to_string());
+    }
+    let mut patch = serde_json::json!({
+        "metadata": {
+            "resourceVersion": object.resource_version(),
+            "finalizers": finalizers,
+        }
+    });
+    if annotate {
+        let key = &identity.account.key;
+        patch["metadata"]["annotations"] = serde_json::json!({
+            ACCOUNT_ANNOTATION: format!("{}/{}", key.account_id, key.region),
+        });
+    }
+    api.patch(
+        &object.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
 async fn cleanup<K: Kind>(object: &K, api: &Api<K>, ctx: &Arc<Context>) -> Result<Action> {
     let key = ObjectKey::of(object);
     let recorded = object.status().and_then(KindStatus::arn).is_some();
-    let env = Env {
-        ctx,
-        cluster: &ctx.settings.cluster_id,
-    };
     let result = if object.management_policy() == ManagementPolicy::ObserveOnly {
         // Never deleted, never released: there is nothing of ours at AWS.
         Ok(CleanupStep::Done)
     } else {
         match ctx.identity_for(object).await {
-            Ok(identity) => {
+            Ok((placement, identity)) => {
+                let env = Env {
+                    ctx,
+                    cluster: &ctx.settings.cluster_id,
+                    placement: &placement,
+                };
                 let step = object.cleanup(identity.kvs.as_ref(), &env).await;
                 if matches!(
                     step,
@@ -150,7 +266,7 @@ async fn cleanup<K: Kind>(object: &K, api: &Api<K>, ctx: &Arc<Context>) -> Resul
         Ok(step) => Outcome::CleaningUp(step),
         Err(error) => Outcome::Failed(error),
     };
-    let stored = report(object, api, ctx, outcome).await?;
+    let stored = report(object, api, ctx, outcome, None).await?;
 
     let step = result?;
     ctx.record_success(&key);
@@ -174,7 +290,9 @@ async fn cleanup<K: Kind>(object: &K, api: &Api<K>, ctx: &Arc<Context>) -> Resul
                 .filter(|f| *f != FINALIZER)
                 .cloned()
                 .collect();
+            check_reconcile("removing the finalizer")?;
             set_finalizers(api, &stored, remaining).await?;
+            ctx.ledger.forget(&key);
             Ok(Action::await_change())
         }
         CleanupStep::Deleted { arn } => {
@@ -185,9 +303,9 @@ async fn cleanup<K: Kind>(object: &K, api: &Api<K>, ctx: &Arc<Context>) -> Resul
                 normal(&event_reason("Deleting", K::NOUN), "Delete", note),
             )
             .await;
-            Ok(Action::requeue(ctx.wait_backoff(key)))
+            Ok(Action::requeue(ctx.wait_backoff(&key)))
         }
-        CleanupStep::Waiting(_) => Ok(Action::requeue(ctx.wait_backoff(key))),
+        CleanupStep::Waiting(_) => Ok(Action::requeue(ctx.wait_backoff(&key))),
     }
 }
 
@@ -206,14 +324,29 @@ pub fn event_reason(verb: &str, noun: &str) -> String {
 
 /// Writes the status an outcome leads to and announces a change of error state. Returns the
 /// object as stored, for the writes that follow in the same reconcile.
+///
+/// `record` is where the object acts now: it becomes the status's placement when the
+/// object first owns a resource, and stays so while it does.
+///
+/// A replica that may no longer act for the object (another holds its shard, or its
+/// placement moved) writes nothing: the one that may reports.
 async fn report<K: Kind>(
     object: &K,
     api: &Api<K>,
     ctx: &Context,
     outcome: Outcome<'_, K::Report>,
+    record: Option<&PlacementStatus>,
 ) -> Result<K> {
+    if let Outcome::Failed(Error::NotLeader(_) | Error::PlacementChanged(_)) = outcome {
+        return Ok(object.clone());
+    }
+    if let Err(refused) = check_reconcile("writing the status") {
+        debug!(%refused, "status not written");
+        return Ok(object.clone());
+    }
     let previous = object.status();
-    let status = object.next_status(outcome, Timestamp::now());
+    let mut status = object.next_status(outcome, Timestamp::now());
+    status.set_placement(placement_record(object, &status, record));
     // A reconcile that found nothing new writes nothing: lastSyncTime is not a heartbeat.
     if previous.is_some_and(|p| unchanged(p, &status)) {
         return Ok(object.clone());
@@ -221,6 +354,19 @@ async fn report<K: Kind>(
     let stored = patch_status(api, object, &status).await?;
     publish_condition_change(ctx, object, previous, &status).await;
     Ok(stored)
+}
+
+/// The placement a status records: none while the object owns nothing (or only observes),
+/// the one it was first recorded with while it owns a resource, else where it acts now.
+fn placement_record<K: Kind>(
+    object: &K,
+    status: &K::Status,
+    now: Option<&PlacementStatus>,
+) -> Option<PlacementStatus> {
+    if object.management_policy() != ManagementPolicy::Full || status.arn().is_none() {
+        return None;
+    }
+    status.placement().or(now).cloned()
 }
 
 /// Whether `next` says nothing `previous` did not, but for its sync time.
@@ -232,7 +378,7 @@ fn unchanged<S: KindStatus>(previous: &S, next: &S) -> bool {
 
 /// Backs off per object by error class, with jitter so failures don't synchronise.
 pub fn error_policy<K: Kind>(object: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
-    let attempt = ctx.record_failure(ObjectKey::of(object.as_ref()));
+    let attempt = ctx.record_failure(&ObjectKey::of(object.as_ref()));
     let delay = error.class().backoff(attempt, ctx.settings.resync_period);
     warn!(
         kind = K::NOUN,
@@ -343,6 +489,10 @@ pub fn warning(reason: &str, action: &str, note: String) -> Event {
 /// reconcile.
 async fn publish<K: Kind>(ctx: &Context, object: &K, event: Event) {
     info!(reason = %event.reason, note = ?event.note, "event");
+    if let Err(refused) = check_reconcile("publishing an Event") {
+        debug!(%refused, reason = %event.reason, "event not published");
+        return;
+    }
     if !ctx.events.allows(&event.type_) {
         let type_ = format!("{:?}", event.type_);
         ctx.metrics.record_event_dropped(&type_);

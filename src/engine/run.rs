@@ -70,6 +70,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
         () = shutdown.cancelled() => return,
     }
     debug!("AccountBinding and namespace caches filled");
+    tokio::spawn(prune_forever(ctx.clone(), shutdown.clone()));
     futures::future::join(
         run_kind::<VideoStream>(&ctx, &shutdown),
         run_kind::<SignalingChannel>(&ctx, &shutdown),
@@ -77,6 +78,16 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     .await;
     // The binding controller stops on the same shutdown.
     let _ = bindings.await;
+}
+
+/// Drops the state of objects and identities that went away, once per resync period.
+async fn prune_forever(ctx: Arc<Context>, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(ctx.settings.resync_period) => ctx.prune(),
+            () = shutdown.cancelled() => return,
+        }
+    }
 }
 
 /// One controller per watched namespace (one for all when none is given) for kind `K`.

@@ -21,9 +21,10 @@ use tracing::{debug, warn};
 
 use super::context::Context;
 use super::kind::{Kind, KindStatus, Listed};
+use crate::ErrorClass;
 use crate::kvs::ResourceStatus;
 use crate::tenancy;
-use crate::tenancy::accounts::{AccountKey, Identity};
+use crate::tenancy::accounts::{Account, AccountKey};
 
 /// One listing of one kind over an account.
 #[derive(Debug)]
@@ -36,14 +37,15 @@ pub struct Snapshot {
 /// sooner.
 #[derive(Debug)]
 pub struct Scans {
-    latest: watch::Sender<Option<Arc<Snapshot>>>,
+    /// The latest successful pass, and how many passes were tried (failed ones too).
+    latest: watch::Sender<(Option<Arc<Snapshot>>, u64)>,
     hurry: Notify,
 }
 
 impl Default for Scans {
     fn default() -> Self {
         Self {
-            latest: watch::channel(None).0,
+            latest: watch::channel((None, 0)).0,
             hurry: Notify::new(),
         }
     }
@@ -52,15 +54,20 @@ impl Default for Scans {
 impl Scans {
     /// The latest pass, if any.
     pub fn latest(&self) -> Option<Arc<Snapshot>> {
-        self.latest.borrow().clone()
+        self.latest.borrow().0.clone()
     }
 
-    /// The latest pass, waiting up to `within` for the first one.
+    /// The latest pass, waiting up to `within` for the first attempt: when that attempt
+    /// failed there is nothing to wait for, and the caller reconciles in full at once
+    /// rather than hold its slot.
     pub async fn first(&self, within: Duration) -> Option<Arc<Snapshot>> {
         let mut receiver = self.latest.subscribe();
-        let waited = tokio::time::timeout(within, receiver.wait_for(Option::is_some)).await;
+        let tried = |(snapshot, attempts): &(Option<Arc<Snapshot>>, u64)| {
+            snapshot.is_some() || *attempts > 0
+        };
+        let waited = tokio::time::timeout(within, receiver.wait_for(tried)).await;
         match waited {
-            Ok(Ok(snapshot)) => snapshot.clone(),
+            Ok(Ok(latest)) => latest.0.clone(),
             _ => None,
         }
     }
@@ -70,8 +77,14 @@ impl Scans {
         self.hurry.notify_one();
     }
 
-    fn publish(&self, snapshot: Snapshot) {
-        self.latest.send_replace(Some(Arc::new(snapshot)));
+    /// Records a pass: its snapshot, or `None` when it failed.
+    fn publish(&self, snapshot: Option<Snapshot>) {
+        self.latest.send_modify(|(latest, attempts)| {
+            *attempts += 1;
+            if let Some(snapshot) = snapshot {
+                *latest = Some(Arc::new(snapshot));
+            }
+        });
     }
 }
 
@@ -131,27 +144,37 @@ fn in_transition<K: Kind>(object: &K) -> bool {
     )
 }
 
-/// Scans `identity`'s account and region for kind `K` for as long as the operator runs:
-/// every `interval` at rest, every `poll` while one of its resources is in a transition
-/// (or a reconcile asked to hurry). One scan runs per account and kind, however many
-/// namespaces and bindings act in it.
+/// Scans `account` for kind `K` for as long as identities act there: every `interval` at
+/// rest, every `poll` while one of its resources is in a transition (or a reconcile asked
+/// to hurry). One scan runs per account and kind, however many namespaces and bindings act
+/// in it, and it lists with whichever of the identities that acted there lately still may:
+/// one that lost its permission to list is passed over for the next. When no identity has
+/// acted there for three resync periods the scan ends (the next reconcile there starts it
+/// again).
 pub async fn scan_forever<K: Kind>(
     ctx: Arc<Context>,
-    identity: Arc<Identity>,
+    account: Arc<Account>,
     interval: Duration,
     poll: Duration,
 ) {
-    let account = identity.account.key.clone();
-    let scans = identity.account.scans.of(K::NOUN);
+    let key = account.key.clone();
+    let scans = account.scans.of(K::NOUN);
     let registry = K::registry(&ctx);
+    let recent = ctx.settings.resync_period * 3;
     loop {
+        let candidates = account.scanners.recent(recent);
+        if candidates.is_empty() {
+            debug!(kind = K::NOUN, account = %key, "no identity acts here any more; the scan ends");
+            ctx.scan_ended(&key, K::NOUN);
+            return;
+        }
         let objects: Vec<Arc<K>> = registry
             .known()
             .into_iter()
-            .filter(|object| in_account(object.as_ref(), &account))
+            .filter(|object| in_account(object.as_ref(), &key))
             .collect();
-        match K::list(identity.kvs.as_ref()).await {
-            Ok(items) => {
+        match list_with_any::<K>(&ctx, &account, &candidates).await {
+            Some(items) => {
                 let taken = Instant::now();
                 let items: HashMap<String, Listed> =
                     items.into_iter().map(|i| (i.name.clone(), i)).collect();
@@ -159,9 +182,9 @@ pub async fn scan_forever<K: Kind>(
                     debug!(kind = K::NOUN, namespace = object.namespace.as_deref(), name = %object.name, "resource moved on");
                     registry.trigger(object).await;
                 }
-                scans.publish(Snapshot { items, taken });
+                scans.publish(Some(Snapshot { items, taken }));
             }
-            Err(error) => warn!(kind = K::NOUN, %account, %error, "drift scan failed"),
+            None => scans.publish(None),
         }
         let busy = objects.iter().any(|object| in_transition(object.as_ref()));
         let next = if busy { poll } else { interval };
@@ -171,6 +194,44 @@ pub async fn scan_forever<K: Kind>(
             () = scans.hurry.notified() => tokio::time::sleep(poll).await,
         }
     }
+}
+
+/// Lists `K` in `account` with the first of `candidates` that may; `None` when none could.
+async fn list_with_any<K: Kind>(
+    ctx: &Context,
+    account: &Account,
+    candidates: &[crate::tenancy::IdentityKey],
+) -> Option<Vec<Listed>> {
+    for candidate in candidates {
+        let identity = match ctx.accounts.identity(candidate).await {
+            // A role that now lives elsewhere lists elsewhere.
+            Ok(identity) if identity.account.key == account.key => identity,
+            Ok(_) => continue,
+            Err(error) => {
+                debug!(identity = %candidate.describe(), %error, "not usable for the drift scan");
+                account.scanners.demote(candidate);
+                continue;
+            }
+        };
+        match K::list(identity.kvs.as_ref()).await {
+            Ok(items) => {
+                ctx.metrics.record_scan(K::NOUN, "success");
+                return Some(items);
+            }
+            Err(error) if error.class() == ErrorClass::Permission => {
+                warn!(kind = K::NOUN, account = %account.key, identity = %candidate.describe(), %error, "this identity may not list; trying another");
+                account.scanners.demote(candidate);
+            }
+            Err(error) => {
+                warn!(kind = K::NOUN, account = %account.key, %error, "drift scan failed");
+                ctx.metrics.record_scan(K::NOUN, "failed");
+                return None;
+            }
+        }
+    }
+    warn!(kind = K::NOUN, account = %account.key, "no identity acting here may list; drift is found by full reconciles only");
+    ctx.metrics.record_scan(K::NOUN, "failed");
+    None
 }
 
 /// Whether the resource `object` recorded lives in `account`.

@@ -17,61 +17,82 @@ use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use tracing::debug;
 
-use super::conditions::{READY, find};
+use super::conditions::{READY, SYNCED, find};
 use super::context::{Context, ObjectKey, jittered};
 use super::kind::{Kind, KindStatus};
-use super::ownership::tag_mutation;
+use super::ownership::{Owner, Ownership, tag_mutation};
+use crate::Error;
+use crate::api::ManagementPolicy;
 use crate::kvs::{ResourceStatus, TagRead};
 use crate::tenancy::accounts::Identity;
 
-/// How long a reconcile after a restart waits for its account's first scan.
+/// How long a reconcile after a restart waits for its account's first scan attempt.
 const FIRST_SCAN_WAIT: Duration = Duration::from_secs(30);
 
-/// `Some(action)` when `object` is in sync and stays so without a full reconcile; `None`
-/// when the full reconcile must run (something changed, or the scan cannot tell).
-pub async fn settled<K: Kind>(
-    object: &K,
-    identity: &Identity,
-    ctx: &Arc<Context>,
-) -> Option<Action> {
-    let interval = ctx.settings.drift_scan_interval?;
-    let status = object.status()?;
+/// Whether an object is settled.
+pub enum Settled {
+    /// In sync, and stays so without a full reconcile: look again after this.
+    Yes(Action),
+    /// The full reconcile must run (something changed, the scan cannot tell, or an audit
+    /// found drift).
+    No,
+    /// The audit could not read what it had to: reported like any failed reconcile.
+    Failed(Error),
+}
+
+/// Whether `object` is in sync and stays so without a full reconcile.
+///
+/// Only an object whose last full reconcile of this generation succeeded and found it
+/// ready qualifies: a paused, unpaused, failed or still-progressing object is reconciled in
+/// full.
+pub async fn settled<K: Kind>(object: &K, identity: &Identity, ctx: &Arc<Context>) -> Settled {
+    let Some(interval) = ctx.settings.drift_scan_interval else {
+        return Settled::No;
+    };
+    let Some(status) = object.status() else {
+        return Settled::No;
+    };
     let generation = object.meta().generation;
-    let ready = find(status.conditions(), READY)?;
-    let in_sync = status.observed_generation() == generation
-        && ready.status == "True"
-        && ready.observed_generation == generation;
-    if !in_sync {
-        return None;
+    let current = |type_: &str| {
+        find(status.conditions(), type_)
+            .is_some_and(|c| c.status == "True" && c.observed_generation == generation)
+    };
+    if status.observed_generation() != generation || !current(READY) || !current(SYNCED) {
+        return Settled::No;
     }
     let scans = identity.account.scans.of(K::NOUN);
-    let snapshot = scans.first(FIRST_SCAN_WAIT).await?;
+    let Some(snapshot) = scans.first(FIRST_SCAN_WAIT).await else {
+        return Settled::No;
+    };
     // A scan older than two intervals (the listing failing, say) proves nothing.
     if snapshot.taken.elapsed() > interval * 2 + ctx.settings.poll_interval {
-        return None;
+        return Settled::No;
     }
-    let listed = snapshot.items.get(&object.aws_name())?;
+    let Some(listed) = snapshot.items.get(&object.aws_name()) else {
+        return Settled::No;
+    };
     let unchanged = Some(listed.arn.as_str()) == status.arn()
         && Some(listed.version.as_str()) == status.version()
         && listed.status == ResourceStatus::Active;
     if !unchanged {
-        return None;
+        return Settled::No;
     }
     let period = audit_period(ctx, identity, snapshot.items.len());
     let next_audit = match audit(object, identity, ctx, period).await {
         Audit::Clean { next } | Audit::Deferred { next } => next,
-        Audit::Due => return None,
+        Audit::Due => return Settled::No,
+        Audit::Failed(error) => return Settled::Failed(error),
     };
-    Some(Action::requeue(next_audit.min(ctx.settings.resync_period)))
+    Settled::Yes(Action::requeue(next_audit.min(ctx.settings.resync_period)))
 }
 
-/// When an object just found in sync is looked at next: at the resync period, or when
-/// its audit is due if that comes first (an audit period shorter than the resync period
-/// would otherwise only be kept at resyncs).
+/// When an object just found in sync by a full reconcile is looked at next: at the resync
+/// period, or when its audit is due if that comes first (an audit period shorter than the
+/// resync period would otherwise only be kept at resyncs). An audit whose repair this
+/// reconcile completed counts as done now.
 pub fn next_check<K: Kind>(object: &K, identity: &Identity, ctx: &Context) -> Duration {
     let resync = jittered(ctx.settings.resync_period);
-    let audited = object.desired_tags().is_some() || object.audit_is_full();
-    if ctx.settings.drift_scan_interval.is_none() || !audited {
+    if ctx.settings.drift_scan_interval.is_none() || !audited(object) {
         return resync;
     }
     let resources = identity
@@ -81,8 +102,18 @@ pub fn next_check<K: Kind>(object: &K, identity: &Identity, ctx: &Context) -> Du
         .latest()
         .map_or(0, |snapshot| snapshot.items.len());
     let period = audit_period(ctx, identity, resources);
-    let due_in = ctx.audit_due_in(ObjectKey::of(object), period);
+    let key = ObjectKey::of(object);
+    if ctx.ledger.is_repairing(&key) {
+        ctx.ledger.audited(&key, jittered(period));
+    }
+    let due_in = ctx.ledger.audit_due_in(&key, period);
     resync.min(due_in.max(ctx.settings.poll_interval))
+}
+
+/// Whether the object's resource is audited: everything the operator manages is (its
+/// ownership tags, and its own tags when the spec sets them); what it only observes is not.
+fn audited<K: Kind>(object: &K) -> bool {
+    object.management_policy() == ManagementPolicy::Full
 }
 
 /// The audit period of an account holding `resources` resources of a kind: the configured
@@ -94,20 +125,27 @@ fn audit_period(ctx: &Context, identity: &Identity, resources: usize) -> Duratio
 }
 
 enum Audit {
-    /// The tags are as the spec says (or not managed); audit again in `next`.
+    /// The tags are ours and as the spec says; audit again in `next`.
     Clean { next: Duration },
     /// No budget left now; try again in `next`.
     Deferred { next: Duration },
-    /// The tags drifted, or the audit is a full reconcile: it runs now.
+    /// The tags or the ownership drifted, or the audit is a full reconcile: it runs now,
+    /// and the audit counts as done once it has found the object in sync.
     Due,
+    /// The fresh read failed.
+    Failed(Error),
 }
 
 async fn audit<K: Kind>(object: &K, identity: &Identity, ctx: &Context, period: Duration) -> Audit {
     let key = ObjectKey::of(object);
-    if object.desired_tags().is_none() && !object.audit_is_full() {
+    if !audited(object) {
         return Audit::Clean { next: period };
     }
-    let due_in = ctx.audit_due_in(key.clone(), period);
+    // A repair that has not succeeded yet: the full reconcile retries it.
+    if ctx.ledger.is_repairing(&key) {
+        return Audit::Due;
+    }
+    let due_in = ctx.ledger.audit_due_in(&key, period);
     if !due_in.is_zero() {
         return Audit::Clean { next: due_in };
     }
@@ -121,32 +159,43 @@ async fn audit<K: Kind>(object: &K, identity: &Identity, ctx: &Context, period: 
                 .max(ctx.settings.poll_interval),
         };
     }
-    ctx.audited(key, period);
-    // State that neither the listing nor the tags show: the full reconcile reads it.
-    if object.audit_is_full() {
-        ctx.metrics.record_tag_audit("full");
-        return Audit::Due;
-    }
-    let (Some(want), Some(arn)) = (
-        object.desired_tags(),
-        object.status().and_then(KindStatus::arn),
-    ) else {
+    let Some(arn) = object.status().and_then(KindStatus::arn) else {
+        ctx.ledger.audit_repairing(&key);
         return Audit::Due;
     };
-    // A failed read is left to the full reconcile, which reports it.
-    let Ok(tags) = identity.kvs.list_tags(arn, TagRead::Fresh).await else {
-        return Audit::Due;
+    // Read fresh in any case: it refreshes what the full reconcile reads from the cache.
+    let tags = match identity.kvs.list_tags(arn, TagRead::Fresh).await {
+        Ok(tags) => tags,
+        Err(error) => {
+            ctx.metrics.record_tag_audit("failed");
+            return Audit::Failed(error);
+        }
     };
-    if tag_mutation(want, &tags).is_some() {
+    // Someone else's tags on it now (another claimant won, or a person changed them) is
+    // drift like any other: the full reconcile reports it and changes nothing more.
+    let ours = Owner::of(object, &ctx.settings.cluster_id).ownership(&tags) == Ownership::Ours;
+    let tags_drifted = object
+        .desired_tags()
+        .is_some_and(|want| tag_mutation(want, &tags).is_some());
+    if !ours || tags_drifted {
         debug!(
             kind = K::NOUN,
             namespace = object.namespace(),
             name = object.name_any(),
+            ours,
             "tags changed outside Kubernetes"
         );
         ctx.metrics.record_tag_audit("drifted");
+        ctx.ledger.audit_repairing(&key);
+        return Audit::Due;
+    }
+    // State that neither the listing nor the tags show: the full reconcile reads it.
+    if object.audit_is_full() {
+        ctx.metrics.record_tag_audit("full");
+        ctx.ledger.audit_repairing(&key);
         return Audit::Due;
     }
     ctx.metrics.record_tag_audit("in-sync");
+    ctx.ledger.audited(&key, jittered(period));
     Audit::Clean { next: period }
 }

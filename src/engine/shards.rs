@@ -1,8 +1,10 @@
 //! Sharding the work between replicas, on Kubernetes Leases.
 //!
-//! A shard is an AccountBinding (its namespaces, its AWS identity) or `default` (the
-//! namespaces no binding selects, served with the operator's own identity). Each shard has
-//! a Lease; only its holder reconciles the shard's VideoStreams and calls AWS for them,
+//! A shard is an AWS account and region (see [`crate::tenancy::IdentityKey::shard`]): the
+//! objects that act there, whichever AccountBinding (or the operator's own identity) they
+//! act with. KVS quotas are per account and region, so one replica holding the shard is
+//! one rate limiter per account, however many bindings and replicas there are. Each shard
+//! has a Lease; only its holder reconciles the shard's objects and calls AWS for them,
 //! through a gate fenced by that Lease (see [`super::leader`]).
 //!
 //! Replicas find each other through membership Leases, one per replica, renewed like any
@@ -13,6 +15,9 @@
 //! replicas at once. A replica that cannot renew its membership within the renew deadline
 //! is cut off from the API server: it gives everything up and exits.
 //!
+//! Leases of replicas that are gone for good, and of shards that no longer exist, are
+//! deleted after a while, so they do not pile up as replicas and accounts come and go.
+//!
 //! Without leader election there is one replica, which holds every shard, unfenced.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -20,18 +25,15 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
-use kube::api::{Api, ListParams};
+use kube::api::{Api, DeleteParams, ListParams, Preconditions};
 use kube::{Client, ResourceExt};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::leader::{Fence, LeaderElector, LeaseTiming};
 use crate::{Error, Result};
-
-/// The shard of the namespaces no AccountBinding selects.
-pub const DEFAULT_SHARD: &str = "default";
 
 /// Label on this election's Leases, valued with the election id.
 const ELECTION_LABEL: &str = "kvs-operator.dev/election";
@@ -153,15 +155,22 @@ impl Shards {
                     election.identity
                 )));
             }
-            match leases
-                .list(&ListParams::default().labels(&format!("{ELECTION_LABEL}={}", election.id)))
-                .await
-            {
-                Ok(list) => members.observe(&list.items, election.timing.lease_duration),
+            // From the API server's watch cache (resourceVersion 0), not from etcd: every
+            // replica lists every retry period.
+            let selector = format!("{ELECTION_LABEL}={}", election.id);
+            let listed = leases
+                .list(&ListParams::default().labels(&selector).match_any())
+                .await;
+            let existing = shards();
+            match listed {
+                Ok(list) => {
+                    members.observe(&list.items, election.timing.lease_duration);
+                    members.delete_abandoned(&leases, election, &existing).await;
+                }
                 Err(error) => warn!(%error, "could not list the membership Leases"),
             }
             let live = members.live(&election.identity);
-            let wanted: BTreeSet<String> = shards()
+            let wanted: BTreeSet<String> = existing
                 .into_iter()
                 .filter(|shard| assignee(shard, &live) == Some(election.identity.as_str()))
                 .collect();
@@ -282,6 +291,10 @@ impl ShardTask {
     }
 }
 
+/// How many lease durations a Lease must have stood unchanged (and, for a shard, unneeded)
+/// before it is deleted: long past any holder's claim to it.
+const ABANDONED_AFTER: u32 = 10;
+
 /// This election's Leases as this replica has observed them. A member is live while its
 /// record keeps changing (it renews), judged by this replica's own clock; the shards'
 /// records are kept too, so a shard's new holder knows how long it has been abandoned.
@@ -289,13 +302,72 @@ impl ShardTask {
 struct Members {
     seen: HashMap<String, (Option<LeaseSpec>, Instant)>,
     live: BTreeSet<String>,
+    /// Each Lease's role label, shard or member name, and resourceVersion, as listed.
+    listed: HashMap<String, Listed>,
+}
+
+/// What a listed Lease is.
+struct Listed {
+    role: Option<String>,
+    resource_version: Option<String>,
 }
 
 impl Members {
+    /// Deletes the Leases no one can need: a member's that stopped changing
+    /// [`ABANDONED_AFTER`] lease durations ago (its replica is gone), and a shard's that
+    /// no shard of now names and that stopped changing as long ago. Each delete is
+    /// conditional on the version listed, so a Lease renewed meanwhile stays.
+    async fn delete_abandoned(
+        &mut self,
+        leases: &Api<Lease>,
+        election: &Election,
+        shards: &BTreeSet<String>,
+    ) {
+        let lease_duration = election.timing.lease_duration;
+        let needed: BTreeSet<String> = shards
+            .iter()
+            .map(|shard| lease_name(&election.id, "shard", shard))
+            .collect();
+        let stale_after = lease_duration * ABANDONED_AFTER;
+        let abandoned: Vec<(String, Option<String>)> = self
+            .listed
+            .iter()
+            .filter(|(name, listed)| {
+                let stale = self
+                    .seen
+                    .get(*name)
+                    .is_some_and(|(_, since)| since.elapsed() >= stale_after);
+                let unneeded = match listed.role.as_deref() {
+                    Some("shard") => !needed.contains(*name),
+                    Some("member") => true,
+                    _ => false,
+                };
+                stale && unneeded
+            })
+            .map(|(name, listed)| (name.clone(), listed.resource_version.clone()))
+            .collect();
+        for (name, resource_version) in abandoned {
+            let params = DeleteParams {
+                preconditions: Some(Preconditions {
+                    resource_version,
+                    uid: None,
+                }),
+                ..DeleteParams::default()
+            };
+            match leases.delete(&name, &params).await {
+                Ok(_) => info!(lease = %name, "deleted an abandoned Lease"),
+                Err(error) => debug!(lease = %name, %error, "abandoned Lease not deleted"),
+            }
+            self.listed.remove(&name);
+            self.seen.remove(&name);
+        }
+    }
+
     fn observe(&mut self, leases: &[Lease], lease_duration: std::time::Duration) {
         let now = Instant::now();
         let mut live = BTreeSet::new();
         let mut seen = HashMap::new();
+        let mut listed = HashMap::new();
         for lease in leases {
             let spec = lease.spec.clone();
             let holder = spec
@@ -306,17 +378,27 @@ impl Members {
                 Some((before, since)) if *before == spec => *since,
                 _ => now,
             };
-            let member = lease.labels().get(ROLE_LABEL).map(String::as_str) == Some("member");
-            if member
+            let role = lease.labels().get(ROLE_LABEL).cloned();
+            // The holder's own duration counts when it is longer (as in client-go).
+            let duration = lease_duration.max(advertised_duration(spec.as_ref()));
+            if role.as_deref() == Some("member")
                 && let Some(holder) = holder
-                && now.duration_since(since) < lease_duration
+                && now.duration_since(since) < duration
             {
                 live.insert(holder);
             }
             seen.insert(lease.name_any(), (spec, since));
+            listed.insert(
+                lease.name_any(),
+                Listed {
+                    role,
+                    resource_version: lease.resource_version(),
+                },
+            );
         }
         self.seen = seen;
         self.live = live;
+        self.listed = listed;
     }
 
     /// The live members, this replica always among them.
@@ -325,6 +407,15 @@ impl Members {
         live.insert(me.to_string());
         live
     }
+}
+
+/// The lease duration a Lease's holder advertises (`leaseDurationSeconds`), zero if none.
+pub fn advertised_duration(spec: Option<&LeaseSpec>) -> std::time::Duration {
+    let seconds = spec
+        .and_then(|s| s.lease_duration_seconds)
+        .unwrap_or(0)
+        .max(0);
+    std::time::Duration::from_secs(seconds as u64)
 }
 
 /// The member a shard belongs to: the highest hash of (shard, member) — every replica

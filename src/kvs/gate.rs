@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use super::{
     Channel, KinesisVideo, MediaStorageConfig, NewChannel, NewStream, RetentionChange, Stream,
-    TagRead,
+    TagCheck, TagRead,
 };
 use crate::Result;
 use crate::api::{ChannelEndpoints, ImageGeneration, Notification, StorageTier};
@@ -217,9 +217,39 @@ impl Limiter {
     }
 }
 
+/// What a mutation made inside one reconcile must pass besides its shard's fence, checked
+/// right before the request leaves — after any wait in the limiter, which can last
+/// minutes: the object must still be placed where the reconcile started, in a shard this
+/// replica holds.
+pub trait MutationCheck: Send + Sync {
+    fn check(&self, operation: &str) -> Result<()>;
+}
+
+tokio::task_local! {
+    static MUTATION_CHECK: Arc<dyn MutationCheck>;
+}
+
+/// Runs `future` (one reconcile) with `check` applied to each of its mutations.
+pub async fn checking<F: Future>(check: Arc<dyn MutationCheck>, future: F) -> F::Output {
+    MUTATION_CHECK.scope(check, future).await
+}
+
+/// The current reconcile's check of `op` (none outside a reconcile).
+fn check_mutation(op: Operation) -> Result<()> {
+    check_reconcile(op.name())
+}
+
+/// The current reconcile's check of `what` — an AWS mutation, or a write to the API server
+/// (status, Events) — `Ok` outside a reconcile.
+pub fn check_reconcile(what: &str) -> Result<()> {
+    MUTATION_CHECK
+        .try_with(|check| check.check(what))
+        .unwrap_or(Ok(()))
+}
+
 /// Wraps a [`KinesisVideo`] so every call first waits for its operation's bucket, is
 /// counted and timed when metrics are given, and — for mutations — is refused when the
-/// leader fence is closed.
+/// leader fence is closed or the reconcile's [`MutationCheck`] fails.
 pub struct Gated<K> {
     inner: K,
     limiter: Arc<Limiter>,
@@ -253,11 +283,24 @@ impl<K: KinesisVideo> Gated<K> {
     async fn call<T>(&self, op: Operation, call: impl Future<Output = Result<T>>) -> Result<T> {
         self.limiter.acquire(op).await;
         // Checked after the wait, right before the request leaves: the wait can be long.
-        if op.mutates()
-            && let Some(fence) = &self.fence
-        {
-            fence.check(op.name())?;
+        self.check(op)?;
+        self.record(op, call).await
+    }
+
+    /// Whether a call of `op` may leave now: a mutation needs the shard's fence open and
+    /// the reconcile's check passed.
+    fn check(&self, op: Operation) -> Result<()> {
+        if op.mutates() {
+            if let Some(fence) = &self.fence {
+                fence.check(op.name())?;
+            }
+            check_mutation(op)?;
         }
+        Ok(())
+    }
+
+    /// Runs a call whose turn was taken, and records its outcome.
+    async fn record<T>(&self, op: Operation, call: impl Future<Output = Result<T>>) -> Result<T> {
         let started = Instant::now();
         let result = call.await;
         if let Some(metrics) = &self.metrics {
@@ -332,6 +375,33 @@ impl<K: KinesisVideo> KinesisVideo for Gated<K> {
             Operation::ListTagsForResource,
         );
         self.call(op, self.inner.list_tags(arn, read)).await
+    }
+
+    /// Both turns are taken, and the write checked, before the read: nothing waits
+    /// between reading the tags and writing the claim.
+    async fn tag_if(
+        &self,
+        arn: &str,
+        tags: &BTreeMap<String, String>,
+        accept: &TagCheck<'_>,
+    ) -> Result<(BTreeMap<String, String>, bool)> {
+        let read_op = Operation::tagging(
+            arn,
+            Operation::ListTagsForStream,
+            Operation::ListTagsForResource,
+        );
+        let write_op = Operation::tagging(arn, Operation::TagStream, Operation::TagResource);
+        self.limiter.acquire(read_op).await;
+        self.limiter.acquire(write_op).await;
+        self.check(write_op)?;
+        let read = self
+            .record(read_op, self.inner.list_tags(arn, TagRead::Fresh))
+            .await?;
+        if !accept(&read) {
+            return Ok((read, false));
+        }
+        self.record(write_op, self.inner.tag(arn, tags)).await?;
+        Ok((read, true))
     }
 
     async fn delete_stream(&self, arn: &str, version: &str) -> Result<()> {

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::{
     Channel, KinesisVideo, MediaStorageConfig, NewChannel, NewStream, RetentionChange, Stream,
-    TagRead,
+    TagCheck, TagRead,
 };
 use crate::Result;
 use crate::api::{ChannelEndpoints, ImageGeneration, Notification, StorageTier};
@@ -28,6 +28,8 @@ type Tags = BTreeMap<String, String>;
 pub struct TagCache {
     max_age: Duration,
     entries: Mutex<HashMap<String, (Tags, Instant)>>,
+    /// When expired entries were last dropped.
+    swept: Mutex<Instant>,
 }
 
 impl TagCache {
@@ -35,6 +37,7 @@ impl TagCache {
         Self {
             max_age,
             entries: Mutex::new(HashMap::new()),
+            swept: Mutex::new(Instant::now()),
         }
     }
 
@@ -48,9 +51,26 @@ impl TagCache {
         (at.elapsed() < self.max_age).then(|| tags.clone())
     }
 
+    /// Remembers `tags`; entries past their age are dropped now and then, so resources
+    /// that went away (or were never looked at again) do not stay forever.
     fn remember(&self, arn: &str, tags: Tags) {
-        self.entries()
-            .insert(arn.to_string(), (tags, Instant::now()));
+        let now = Instant::now();
+        let mut entries = self.entries();
+        entries.insert(arn.to_string(), (tags, now));
+        let mut swept = self.swept.lock().unwrap_or_else(|e| e.into_inner());
+        if now.duration_since(*swept) >= self.max_age {
+            entries.retain(|_, (_, at)| now.duration_since(*at) < self.max_age);
+            *swept = now;
+        }
+    }
+
+    /// How many entries are held.
+    pub fn len(&self) -> usize {
+        self.entries().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     fn forget(&self, arn: &str) {
@@ -152,6 +172,21 @@ impl<K: KinesisVideo> KinesisVideo for TagCached<K> {
         let tags = self.inner.list_tags(arn, read).await?;
         self.cache.remember(arn, tags.clone());
         Ok(tags)
+    }
+
+    async fn tag_if(&self, arn: &str, tags: &Tags, accept: &TagCheck<'_>) -> Result<(Tags, bool)> {
+        let outcome = self.inner.tag_if(arn, tags, accept).await;
+        match &outcome {
+            Ok((read, written)) => {
+                let mut known = read.clone();
+                if *written {
+                    known.extend(tags.clone());
+                }
+                self.cache.remember(arn, known);
+            }
+            Err(_) => self.cache.forget(arn),
+        }
+        outcome
     }
 
     async fn delete_stream(&self, arn: &str, version: &str) -> Result<()> {

@@ -18,7 +18,7 @@ use kube::{Resource, ResourceExt};
 use self::plan::{Desired, Mutation};
 use self::sync::{Report, Step, describe_mutation};
 use crate::Result;
-use crate::api::{ManagementPolicy, VideoStream, VideoStreamStatus};
+use crate::api::{ManagementPolicy, PlacementStatus, VideoStream, VideoStreamStatus};
 use crate::engine::context::{Context, Registry};
 use crate::engine::kind::{CleanupStep, Env, Kind, KindStatus, Listed, Outcome, Readiness};
 use crate::engine::ownership::TagChange;
@@ -46,6 +46,12 @@ impl KindStatus for VideoStreamStatus {
     }
     fn aws_status(&self) -> Option<&str> {
         self.aws_status.as_deref()
+    }
+    fn placement(&self) -> Option<&PlacementStatus> {
+        self.placement.as_ref()
+    }
+    fn set_placement(&mut self, placement: Option<PlacementStatus>) {
+        self.placement = placement;
     }
 }
 
@@ -79,7 +85,9 @@ impl Kind for VideoStream {
     }
 
     async fn sync(&self, kvs: &dyn KinesisVideo, env: &Env<'_>) -> Result<Report> {
-        let desired = Desired::from_resource(self, env.cluster);
+        let mut desired = Desired::from_resource(self, env.cluster);
+        desired.create_refusal = env.placement.create.clone();
+        desired.adopt_refusal = env.placement.adopt.clone();
         let previous = self.status.as_ref();
         sync::sync(
             kvs,

@@ -13,6 +13,7 @@ use crate::engine::lifecycle::{self, CleanupPlan, Gate, gate};
 use crate::engine::ownership::{Owner, Ownership, TagChange, tag_mutation};
 use crate::kms;
 use crate::kvs::{NewStream, ResourceStatus, RetentionChange, Stream};
+use crate::tenancy::Refusal;
 
 /// What the VideoStream asks for. `None` fields are not managed.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -31,6 +32,10 @@ pub struct Desired {
     pub adopt_existing: bool,
     pub deletion_policy: DeletionPolicy,
     pub management_policy: ManagementPolicy,
+    /// Why tenancy would refuse creating the stream, if it would.
+    pub create_refusal: Option<Refusal>,
+    /// Why tenancy would refuse adopting an existing stream, if it would.
+    pub adopt_refusal: Option<Refusal>,
 }
 
 impl Desired {
@@ -51,6 +56,8 @@ impl Desired {
             adopt_existing: spec.adopt_existing,
             deletion_policy: spec.deletion_policy,
             management_policy: spec.management_policy,
+            create_refusal: None,
+            adopt_refusal: None,
         }
     }
 
@@ -152,6 +159,8 @@ pub enum Blocker {
         desired: String,
         actual: Option<String>,
     },
+    /// The step it would take (create, adopt) is one tenancy refuses.
+    Refused(Refusal),
 }
 
 impl Blocker {
@@ -162,6 +171,8 @@ impl Blocker {
                 "stream {stream} is encrypted with {} but spec.kmsKeyId is {desired}; KVS cannot change a stream's key",
                 actual.as_deref().unwrap_or(kms::AWS_MANAGED_ALIAS)
             ),
+            Blocker::Refused(Refusal::NameNotPermitted(message))
+            | Blocker::Refused(Refusal::AdoptionNotPermitted(message)) => message.clone(),
         }
     }
 }
@@ -176,7 +187,10 @@ pub fn plan(desired: &Desired, observed: Option<&Observed>) -> Plan {
         };
     }
     let Some(observed) = observed else {
-        return Plan::Create(desired.new_stream());
+        return match &desired.create_refusal {
+            Some(refusal) => Plan::Blocked(Blocker::Refused(refusal.clone())),
+            None => Plan::Create(desired.new_stream()),
+        };
     };
     let stream = &observed.stream;
     match gate(
@@ -188,7 +202,12 @@ pub fn plan(desired: &Desired, observed: Option<&Observed>) -> Plan {
         Gate::Proceed => {}
         Gate::Wait(status) => return Plan::Wait(status),
         Gate::NotOwned(ownership) => return Plan::Blocked(Blocker::NotOwned(ownership)),
-        Gate::Adopt => return Plan::Mutate(Mutation::Adopt),
+        Gate::Adopt => {
+            return match &desired.adopt_refusal {
+                Some(refusal) => Plan::Blocked(Blocker::Refused(refusal.clone())),
+                None => Plan::Mutate(Mutation::Adopt),
+            };
+        }
     }
 
     if kms::differs(desired.kms_key_id.as_deref(), stream.kms_key_id.as_deref()) {

@@ -9,7 +9,7 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::sync::{Report, Step, describe_mutation};
 use crate::api::VideoStreamStatus;
-use crate::engine::conditions::{Verdict, reason, set_conditions};
+use crate::engine::conditions::{Verdict, observed_generation, reason, set_conditions};
 use crate::engine::kind::{Outcome, Readiness};
 use crate::kvs::{ResourceStatus, Stream};
 
@@ -22,7 +22,9 @@ pub fn next_status(
     now: Timestamp,
 ) -> VideoStreamStatus {
     let mut status = previous.cloned().unwrap_or_default();
-    status.observed_generation = generation;
+    let paused = matches!(outcome, Outcome::Paused { .. });
+    status.observed_generation =
+        observed_generation(status.observed_generation, generation, paused);
     status.stream_name = Some(stream_name.to_string());
     status.last_sync_time = Some(Time(now));
 
@@ -45,10 +47,13 @@ pub fn next_status(
                 Step::Absent => forget_stream(&mut status),
                 Step::Mutated(_) | Step::Waiting(_) => {}
             }
-            let (ready, reason, message) = readiness(report).into_condition();
+            let readiness = readiness(report);
+            let stalled = readiness.is_stalled();
+            let (ready, reason, message) = readiness.into_condition();
             verdict_message = message;
             Verdict::Stepped {
                 ready,
+                stalled,
                 reason,
                 message: &verdict_message,
             }

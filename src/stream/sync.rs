@@ -42,7 +42,14 @@ pub enum Step {
 }
 
 /// Reads the stream, its tags and what else the spec manages. Never mutates.
-pub async fn observe(kvs: &dyn KinesisVideo, desired: &Desired) -> Result<Option<Observed>> {
+///
+/// `read` says how fresh the tags must be: a cleanup decides from them whether the resource
+/// is ours to delete or release, so it reads them from KVS, never from the cache.
+pub async fn observe(
+    kvs: &dyn KinesisVideo,
+    desired: &Desired,
+    read: TagRead,
+) -> Result<Option<Observed>> {
     let Some(stream) = kvs.describe_stream(&desired.name).await? else {
         return Ok(None);
     };
@@ -50,7 +57,7 @@ pub async fn observe(kvs: &dyn KinesisVideo, desired: &Desired) -> Result<Option
     // The plan waits for a stream being deleted whoever owns it: its tags are not needed.
     let tags = match stream.status {
         ResourceStatus::Deleting => BTreeMap::new(),
-        _ => kvs.list_tags(&stream.arn, TagRead::Cached).await?,
+        _ => kvs.list_tags(&stream.arn, read).await?,
     };
     let storage_tier = match desired.storage_tier {
         Some(_) if active => kvs.describe_storage_tier(&stream.arn).await?,
@@ -83,7 +90,7 @@ pub async fn sync(
     known_arn: Option<&str>,
     known_endpoints: &BTreeMap<String, String>,
 ) -> Result<Report> {
-    let observed = observe(kvs, desired).await?;
+    let observed = observe(kvs, desired, TagRead::Cached).await?;
     let step = match plan(desired, observed.as_ref()) {
         Plan::Create(new) => Step::Created {
             arn: kvs.create_stream(&new).await?,
@@ -119,6 +126,7 @@ fn blocked_error(blocker: &Blocker, stream: &str) -> Error {
     match blocker {
         Blocker::NotOwned(_) => Error::NotOwned(blocker.message(stream)),
         Blocker::KmsKeyDiffers { .. } => Error::Immutable(blocker.message(stream)),
+        Blocker::Refused(refusal) => refusal.clone().into(),
     }
 }
 
@@ -183,7 +191,7 @@ pub async fn cleanup(kvs: &dyn KinesisVideo, desired: &Desired) -> Result<Cleanu
         notification: None,
         ..desired.clone()
     };
-    let observed = observe(kvs, &desired).await?;
+    let observed = observe(kvs, &desired, TagRead::Fresh).await?;
     let plan = plan_cleanup(&desired, observed.as_ref());
     let Some(stream) = observed.map(|o| o.stream) else {
         return Ok(CleanupStep::Done);

@@ -51,6 +51,40 @@ pub struct Account {
     pub scans: KindScans,
     /// The share of ListTagsForStream's quota that tag audits may use.
     pub audits: Budget,
+    /// The identities that acted here lately: the drift scan lists with whichever of
+    /// them still may.
+    pub scanners: Scanners,
+}
+
+/// The identities an account's drift scan may list with, most recently used first.
+#[derive(Debug, Default)]
+pub struct Scanners {
+    used: Mutex<Vec<(IdentityKey, Instant)>>,
+}
+
+impl Scanners {
+    /// `key` acted in the account just now.
+    pub fn used(&self, key: &IdentityKey) {
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        used.retain(|(k, _)| k != key);
+        used.insert(0, (key.clone(), Instant::now()));
+    }
+
+    /// The identities used within `recent`, most recent first; older ones are forgotten.
+    pub fn recent(&self, recent: Duration) -> Vec<IdentityKey> {
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        used.retain(|(_, at)| at.elapsed() < recent);
+        used.iter().map(|(k, _)| k.clone()).collect()
+    }
+
+    /// Moves `key` to the back: it could not list, try the others first next time.
+    pub fn demote(&self, key: &IdentityKey) {
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(index) = used.iter().position(|(k, _)| k == key) {
+            let entry = used.remove(index);
+            used.push(entry);
+        }
+    }
 }
 
 /// A verified identity: who STS says it is, and its rate-limited, tag-caching client.
@@ -99,7 +133,8 @@ type Slot = Arc<tokio::sync::Mutex<Option<Verification>>>;
 
 /// The outcome of the last verification of one identity.
 enum Verification {
-    Verified(Arc<Identity>),
+    /// Verified, and when it was last asked for.
+    Verified(Arc<Identity>, Instant),
     Failed {
         denied: bool,
         code: String,
@@ -108,12 +143,21 @@ enum Verification {
     },
 }
 
+impl Verification {
+    fn used_within(&self, window: Duration) -> bool {
+        match self {
+            Verification::Verified(_, used) => used.elapsed() < window,
+            Verification::Failed { at, .. } => at.elapsed() < window,
+        }
+    }
+}
+
 /// Every identity and account the operator has used.
 pub struct Accounts {
     base: SdkConfig,
     settings: Settings,
-    /// Per shard and identity: one client each, fenced by its shard.
-    identities: Mutex<HashMap<(String, IdentityKey), Slot>>,
+    /// Per identity: one client each, fenced by the identity's shard.
+    identities: Mutex<HashMap<IdentityKey, Slot>>,
     accounts: Mutex<HashMap<AccountKey, Arc<Account>>>,
 }
 
@@ -152,15 +196,34 @@ impl Accounts {
             .unwrap_or_default()
     }
 
-    /// The identity for `key` in `shard`, verified on first use. A failed verification
-    /// is answered from memory (no AWS call) until `retry_failed_after` has passed.
-    pub async fn identity(&self, shard: &str, key: &IdentityKey) -> Result<Arc<Identity>> {
-        self.resolve(shard, key, false).await
+    /// The identity for `key`, verified on first use. A failed verification is answered
+    /// from memory (no AWS call) until `retry_failed_after` has passed.
+    pub async fn identity(&self, key: &IdentityKey) -> Result<Arc<Identity>> {
+        self.resolve(key, false).await
     }
 
     /// Verifies `key` again now (an AccountBinding changed or is re-checked).
-    pub async fn verify(&self, shard: &str, key: &IdentityKey) -> Result<Arc<Identity>> {
-        self.resolve(shard, key, true).await
+    pub async fn verify(&self, key: &IdentityKey) -> Result<Arc<Identity>> {
+        self.resolve(key, true).await
+    }
+
+    /// Forgets identities no one asked for within `unused`: a binding that was deleted or
+    /// changed its role leaves its old client behind otherwise.
+    pub fn forget_unused(&self, unused: Duration) {
+        let mut identities = self.identities.lock().unwrap_or_else(|e| e.into_inner());
+        identities.retain(|_, slot| {
+            slot.try_lock().map_or(true, |state| {
+                state.as_ref().is_none_or(|v| v.used_within(unused))
+            })
+        });
+    }
+
+    /// How many identities are remembered.
+    pub fn identity_count(&self) -> usize {
+        self.identities
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
     }
 
     /// Every account in use, for the drift scans.
@@ -169,18 +232,18 @@ impl Accounts {
         accounts.values().cloned().collect()
     }
 
-    async fn resolve(&self, shard: &str, key: &IdentityKey, force: bool) -> Result<Arc<Identity>> {
+    async fn resolve(&self, key: &IdentityKey, force: bool) -> Result<Arc<Identity>> {
         let slot = {
             let mut identities = self.identities.lock().unwrap_or_else(|e| e.into_inner());
-            identities
-                .entry((shard.to_string(), key.clone()))
-                .or_default()
-                .clone()
+            identities.entry(key.clone()).or_default().clone()
         };
         // One verification at a time per identity; the others wait for its outcome.
         let mut state = slot.lock().await;
-        match &*state {
-            Some(Verification::Verified(identity)) if !force => return Ok(identity.clone()),
+        match &mut *state {
+            Some(Verification::Verified(identity, used)) if !force => {
+                *used = Instant::now();
+                return Ok(identity.clone());
+            }
             Some(Verification::Failed {
                 denied,
                 code,
@@ -191,10 +254,10 @@ impl Accounts {
             }
             _ => {}
         }
-        match self.build(shard, key).await {
+        match self.build(key).await {
             Ok(identity) => {
                 info!(identity = %key.describe(), account = %identity.account.key, caller = %identity.caller_arn, "identity verified");
-                *state = Some(Verification::Verified(identity.clone()));
+                *state = Some(Verification::Verified(identity.clone(), Instant::now()));
                 Ok(identity)
             }
             Err(error) => {
@@ -217,7 +280,7 @@ impl Accounts {
 
     /// Builds the identity's configuration, asks STS who it is, and wires its client to
     /// its account's shared limiter and tag cache.
-    async fn build(&self, shard: &str, key: &IdentityKey) -> Result<Arc<Identity>> {
+    async fn build(&self, key: &IdentityKey) -> Result<Arc<Identity>> {
         let region = Region::new(key.region.clone());
         let mut config = self.base.to_builder().region(region.clone());
         if let Some(role) = &key.role_arn {
@@ -254,7 +317,7 @@ impl Accounts {
         });
         let sdk = SdkKinesisVideo::new(aws_sdk_kinesisvideo::Client::new(&config));
         let mut gated = Gated::sharing(sdk, account.limiter.clone(), self.settings.metrics.clone());
-        if let Some(fence) = self.settings.shards.fence(shard) {
+        if let Some(fence) = self.settings.shards.fence(&key.shard()) {
             gated = gated.fenced(fence);
         }
         let kvs = Arc::new(TagCached::sharing(gated, account.tags.clone()));
@@ -283,6 +346,7 @@ impl Accounts {
                     tags: Arc::new(TagCache::new(self.settings.tag_cache_age)),
                     scans: KindScans::default(),
                     audits: Budget::new(audit_rate, audit_rate),
+                    scanners: Scanners::default(),
                     key,
                 })
             })

@@ -1,7 +1,9 @@
 //! The AccountBinding controller: verifies each binding's identity (AssumeRole, then STS
-//! GetCallerIdentity) and reports it, re-reconciles the VideoStreams a spec change
-//! affects, and keeps the binding (finalizer) while a VideoStream it serves still has a
-//! stream, so that the stream's cleanup can run with the binding's identity.
+//! GetCallerIdentity) and reports it, re-reconciles the objects a spec change affects, and
+//! keeps the binding (finalizer) while an object placed with it still owns a resource —
+//! wherever its namespace is now — so that the resource's cleanup can run with the
+//! binding's identity. A binding that selects no namespace any more is deleted like any
+//! other. The replica holding the binding's account (its shard) does all of this.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -145,14 +147,23 @@ async fn reconcile(binding: Arc<AccountBinding>, state: Arc<State>) -> Result<Ac
     let ctx = &state.ctx;
     let api: Api<AccountBinding> = Api::all(ctx.client.clone());
     let name = binding.name_any();
+    forget_gone(&state);
     let selected = selected_namespaces(ctx, &binding);
-    // A binding for namespaces this operator does not serve is another operator's to run.
-    // Looked at again later: a namespace it selects may appear.
-    if !selected.iter().any(|ns| ctx.serves(ns)) {
+    let (served, holding) = ctx.holdings(&name, |ns| selected.contains(ns));
+    // An operator watching only some namespaces leaves a binding that selects none of them,
+    // and has nothing of its objects placed with it, to the operator that does. Looked at
+    // again later: a namespace it selects may appear. (An operator watching every namespace
+    // runs every binding, including one that selects no namespace any more.)
+    let serves_any = selected.iter().any(|ns| ctx.serves(ns));
+    if !serves_any && holding.is_empty() && !ctx.settings.namespaces.is_empty() {
         return Ok(Action::requeue(RECHECK));
     }
-    let (served, holding) = ctx.holdings(|ns| selected.contains(ns));
     wake_affected(&state, &binding, &selected).await;
+    // The replica holding the binding's account speaks for it: status, STS and finalizer.
+    let key = IdentityKey::of_binding(&binding, &ctx.accounts.default_region());
+    if !ctx.shards.holds(&key.shard()) {
+        return Ok(Action::requeue(RECHECK));
+    }
 
     if binding.meta().deletion_timestamp.is_some() {
         return finish_deletion(&state, &api, &binding, served, &holding).await;
@@ -163,7 +174,6 @@ async fn reconcile(binding: Arc<AccountBinding>, state: Arc<State>) -> Result<Ac
         set_finalizers(&api, &binding, finalizers).await?;
     }
 
-    let key = IdentityKey::of_binding(&binding, &ctx.accounts.default_region());
     // Asked of STS again when due; otherwise the registry answers from memory (a
     // remembered refusal included), so status echoes cost nothing.
     let generation = binding.meta().generation;
@@ -171,7 +181,7 @@ async fn reconcile(binding: Arc<AccountBinding>, state: Arc<State>) -> Result<Ac
         .get(&name)
         .is_none_or(|attempt| attempt.due(generation));
     let verified = if due {
-        let outcome = ctx.accounts.verify(&name, &key).await;
+        let outcome = ctx.accounts.verify(&key).await;
         let attempt = Attempt {
             at: Instant::now(),
             generation,
@@ -184,7 +194,7 @@ async fn reconcile(binding: Arc<AccountBinding>, state: Arc<State>) -> Result<Ac
         }
         outcome
     } else {
-        ctx.accounts.identity(&name, &key).await
+        ctx.accounts.identity(&key).await
     };
     let stamp = ConditionStamp {
         generation: binding.meta().generation,
@@ -229,6 +239,21 @@ async fn reconcile(binding: Arc<AccountBinding>, state: Arc<State>) -> Result<Ac
         }
         Err(error) => Err(error),
     }
+}
+
+/// Drops what is remembered of bindings that no longer exist (deleted while another
+/// replica held them, say).
+fn forget_gone(state: &State) {
+    let names: HashSet<String> = state
+        .ctx
+        .bindings
+        .state()
+        .iter()
+        .map(|b| b.name_any())
+        .collect();
+    lock(&state.seen).retain(|name, _| names.contains(name));
+    lock(&state.failures).retain(|name, _| names.contains(name));
+    lock(&state.attempts).retain(|name, _| names.contains(name));
 }
 
 /// The names of the namespaces `binding` selects, as watched.
@@ -282,7 +307,10 @@ async fn finish_deletion(
                 .collect();
             set_finalizers(api, binding, remaining).await?;
         }
-        lock(&state.seen).remove(&binding.name_any());
+        let name = binding.name_any();
+        lock(&state.seen).remove(&name);
+        lock(&state.failures).remove(&name);
+        lock(&state.attempts).remove(&name);
         return Ok(Action::await_change());
     }
     let shown: Vec<&str> = holding.iter().take(5).map(String::as_str).collect();

@@ -722,6 +722,12 @@ async fn event_reasons(plane: &ControlPlane, namespace: &str, name: &str) -> Vec
     out.stdout.split_whitespace().map(str::to_string).collect()
 }
 
+/// The Lease of the shard of the operator's own identity in the emulator's region.
+fn own_shard_lease(emulator: &kvs_emulator::Running) -> String {
+    let shard = kvs_operator::tenancy::IdentityKey::own(emulator.region()).shard();
+    kvs_operator::engine::shards::lease_name("kvs-operator", "shard", &shard)
+}
+
 async fn wait_lease_holder(plane: &ControlPlane, namespace: &str, lease: &str) -> String {
     let client = plane.kube_client().await.expect("client");
     let api: Api<Lease> = Api::namespaced(client, namespace);
@@ -867,7 +873,7 @@ async fn the_installed_chart_runs_the_operator_with_just_enough_rbac_cluster_wid
     assert_eq!(pod.service_account, "kvs-kvs-operator");
     pod.wait_probes_pass().await;
     assert_eq!(
-        wait_lease_holder(&plane, release_ns, "kvs-operator-shard-default").await,
+        wait_lease_holder(&plane, release_ns, &own_shard_lease(&emulator)).await,
         pod.name,
         "the Lease names the pod"
     );
@@ -948,7 +954,14 @@ async fn the_installed_chart_runs_the_operator_with_just_enough_rbac_cluster_wid
             &["create", "leases.coordination.k8s.io", "-n", release_ns],
             &[
                 "update",
-                "leases.coordination.k8s.io/kvs-operator-shard-default",
+                "leases.coordination.k8s.io/kvs-operator-shard-self-us-west-2",
+                "-n",
+                release_ns,
+            ],
+            // Leases of replicas and accounts long gone are deleted.
+            &[
+                "delete",
+                "leases.coordination.k8s.io/kvs-operator-shard-self-us-west-2",
                 "-n",
                 release_ns,
             ],
@@ -983,12 +996,7 @@ async fn the_installed_chart_runs_the_operator_with_just_enough_rbac_cluster_wid
             &["delete", "events.events.k8s.io", "-n", "cameras"],
             &["create", "leases.coordination.k8s.io", "-n", "cameras"],
             &["list", "leases.coordination.k8s.io", "-n", "cameras"],
-            &[
-                "delete",
-                "leases.coordination.k8s.io/kvs-operator-shard-default",
-                "-n",
-                release_ns,
-            ],
+            &["delete", "leases.coordination.k8s.io", "-n", "cameras"],
             &["create", "clusterrolebindings.rbac.authorization.k8s.io"],
             &["escalate", "clusterroles.rbac.authorization.k8s.io"],
             &["impersonate", "serviceaccounts", "-n", release_ns],
@@ -1110,7 +1118,7 @@ async fn namespaced_mode_reconciles_the_watched_namespaces_and_nothing_else() {
     .await;
     pod.wait_probes_pass().await;
     assert_eq!(
-        wait_lease_holder(plane, &release_ns, "kvs-operator-shard-default").await,
+        wait_lease_holder(plane, &release_ns, &own_shard_lease(&emulator)).await,
         pod.name
     );
 

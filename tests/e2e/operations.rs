@@ -79,7 +79,9 @@ pub fn elected(h: &Harness, identity: &str) -> OperatorOptions {
 
 pub async fn holder(h: &Harness) -> Option<String> {
     let leases: Api<Lease> = Api::namespaced(h.client.clone(), &h.namespace);
-    let lease = leases.get_opt("kvs-operator-shard-default").await.ok()??;
+    let shard = kvs_operator::tenancy::IdentityKey::own(h.emulator.region()).shard();
+    let name = kvs_operator::engine::shards::lease_name("kvs-operator", "shard", &shard);
+    let lease = leases.get_opt(&name).await.ok()??;
     lease.spec?.holder_identity.filter(|id| !id.is_empty())
 }
 
@@ -231,14 +233,14 @@ async fn a_leader_cut_off_from_the_api_server_stops_mutating_before_the_follower
         options.env = vec![("AWS_ACCESS_KEY_ID".into(), key.into())];
         options
     };
-    // Names such that the default shard stays with the replica behind the proxy once both
-    // are members (the assignment is a pure function of the names).
+    // Names such that the operator's own shard stays with the replica behind the proxy
+    // once both are members (the assignment is a pure function of the names).
     let names: std::collections::BTreeSet<String> =
         ["replica-a".to_string(), "replica-b".to_string()].into();
-    let leading =
-        kvs_operator::engine::shards::assignee(kvs_operator::engine::shards::DEFAULT_SHARD, &names)
-            .expect("an assignee")
-            .to_string();
+    let shard = kvs_operator::tenancy::IdentityKey::own(h.emulator.region()).shard();
+    let leading = kvs_operator::engine::shards::assignee(&shard, &names)
+        .expect("an assignee")
+        .to_string();
     let following = names.iter().find(|n| **n != leading).unwrap().clone();
     let mut leader_options = keyed(elected(&h, &leading), "AKIDLEADER");
     leader_options.kubeconfig = Some(through_proxy);

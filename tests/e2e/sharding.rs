@@ -1,7 +1,8 @@
-//! Replicas share the fleet by shard (one Lease per AccountBinding, plus the default
-//! shard): each shard's VideoStreams are written by its holder alone, a killed replica's
-//! shards move within the lease duration, and no stream is ever written by two replicas
-//! at once — read from the emulator's call log, where each replica signs with its own key.
+//! Replicas share the fleet by shard (one Lease per AWS account and region): each shard's
+//! VideoStreams are written by its holder alone, a killed replica's shards move within the
+//! lease duration, and no stream is ever written by two replicas at once — read from the
+//! emulator's call log, where each replica signs with its own key. Two bindings in one
+//! account and region are one shard: one replica, so one rate limiter, speaks for it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -9,7 +10,8 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
 use kvs_emulator::CallRecord;
-use kvs_operator::engine::shards::{DEFAULT_SHARD, assignee, lease_name};
+use kvs_operator::engine::shards::{assignee, lease_name};
+use kvs_operator::tenancy::IdentityKey;
 
 use crate::operations::elected;
 use crate::support::{Harness, Operator};
@@ -21,23 +23,32 @@ fn key_of(replica: &str) -> String {
     format!("AKID{}", replica.to_uppercase().replace('-', ""))
 }
 
-/// Binding names that the assignment spreads over the three replicas with the default
-/// shard: one shard each.
-fn spread_bindings(prefix: &str) -> Vec<String> {
+/// Regions whose shards (the operator's own account there) the assignment spreads over
+/// the three replicas together with the shard of `home`: one shard each.
+fn spread_regions(home: &str) -> Vec<String> {
     let members: BTreeSet<String> = REPLICAS.iter().map(|r| r.to_string()).collect();
-    let mut taken = BTreeSet::from([assignee(DEFAULT_SHARD, &members).unwrap().to_string()]);
-    let mut names = Vec::new();
-    for i in 0.. {
-        let name = format!("{prefix}-b{i}");
-        let owner = assignee(&name, &members).unwrap().to_string();
+    let shard = |region: &str| IdentityKey::own(region).shard();
+    let mut taken = BTreeSet::from([assignee(&shard(home), &members).unwrap().to_string()]);
+    let mut regions = Vec::new();
+    for region in [
+        "eu-west-1",
+        "eu-central-1",
+        "us-east-1",
+        "ap-south-1",
+        "ap-northeast-1",
+        "sa-east-1",
+        "ca-central-1",
+        "eu-north-1",
+    ] {
+        let owner = assignee(&shard(region), &members).unwrap().to_string();
         if taken.insert(owner) {
-            names.push(name);
+            regions.push(region.to_string());
         }
-        if names.len() == 2 {
-            return names;
+        if regions.len() == 2 {
+            return regions;
         }
     }
-    unreachable!()
+    panic!("no two regions spread over the replicas")
 }
 
 async fn holder(h: &Harness, shard: &str) -> Option<String> {
@@ -98,31 +109,71 @@ fn writers(log: &[CallRecord]) -> BTreeMap<String, Vec<String>> {
 #[tokio::test]
 async fn replicas_share_the_shards_fail_over_within_the_lease_and_never_write_together() {
     let h = Harness::without_operator("shards").await;
-    let bindings = spread_bindings(&h.namespace);
+    let home = h.emulator.region().to_string();
+    let regions = spread_regions(&home);
     let mut namespaces = vec![h.namespace.clone()];
-    for b in &bindings {
+    for region in &regions {
         let ns = h
             .plane
             .unique_namespace("shards-t")
             .await
             .expect("namespace");
-        h.apply_cluster_ok(&binding(b, &ns, "")).await;
+        let name = format!("{ns}-{region}");
+        h.apply_cluster_ok(&binding(&name, &ns, &format!("  region: {region}\n")))
+            .await;
         namespaces.push(ns);
     }
+    // A second binding in the first binding's account and region: the same shard.
+    let twin = h
+        .plane
+        .unique_namespace("shards-twin")
+        .await
+        .expect("namespace");
+    let twin_binding = format!("{twin}-{}", regions[0]);
+    h.apply_cluster_ok(&binding(
+        &twin_binding,
+        &twin,
+        &format!("  region: {}\n", regions[0]),
+    ))
+    .await;
     let mut replicas: Vec<Operator> = REPLICAS
         .iter()
         .map(|name| {
             let mut options = elected(&h, name);
-            options.namespaces = namespaces.clone();
+            options.namespaces = namespaces.iter().chain([&twin]).cloned().collect();
             options.env = vec![("AWS_ACCESS_KEY_ID".into(), key_of(name))];
             h.spawn_operator(&options)
         })
         .collect();
-    let mut shards = vec![DEFAULT_SHARD.to_string()];
-    shards.extend(bindings.iter().cloned());
+    let shards: Vec<String> = [home.as_str()]
+        .into_iter()
+        .chain(regions.iter().map(String::as_str))
+        .map(|region| IdentityKey::own(region).shard())
+        .collect();
     let holders = wait_holders(&h, &shards, Duration::from_secs(60)).await;
     let distinct: BTreeSet<&String> = holders.values().collect();
     assert_eq!(distinct.len(), 3, "one shard each: {holders:?}");
+    let leases: Api<Lease> = Api::namespaced(h.client.clone(), &h.namespace);
+    let shard_leases = leases
+        .list(&kube::api::ListParams::default().labels("kvs-operator.dev/lease=shard"))
+        .await
+        .expect("list Leases");
+    assert_eq!(
+        shard_leases.items.len(),
+        3,
+        "three accounts and regions, four bindings counting the operator's own identity: three shards"
+    );
+
+    // The twin binding's cameras are written by the same replica as the first binding's.
+    for c in 0..2 {
+        let out = h
+            .apply_in(
+                &twin,
+                &camera(&format!("cam-{c}"), &format!("{twin}-cam-{c}"), ""),
+            )
+            .await;
+        assert!(out.success(), "{}", out.stderr);
+    }
 
     // Five cameras per shard; each is created by its shard's holder.
     for ns in &namespaces {
@@ -147,6 +198,18 @@ async fn replicas_share_the_shards_fail_over_within_the_lease_and_never_write_to
             .await;
         }
     }
+    for c in 0..2 {
+        h.wait_for_in(&twin, &format!("cam-{c}"), "Ready", |vs| {
+            vs.status.as_ref().is_some_and(|s| {
+                kvs_operator::engine::conditions::find(
+                    &s.conditions,
+                    kvs_operator::engine::conditions::READY,
+                )
+                .is_some_and(|c| c.status == "True")
+            })
+        })
+        .await;
+    }
     let created = writers(&h.emulator.call_log());
     for (shard, ns) in shards.iter().zip(&namespaces) {
         for c in 0..5 {
@@ -158,9 +221,17 @@ async fn replicas_share_the_shards_fail_over_within_the_lease_and_never_write_to
             );
         }
     }
+    for c in 0..2 {
+        let stream = format!("{twin}-cam-{c}");
+        assert_eq!(
+            created.get(&stream),
+            Some(&vec![key_of(&holders[&shards[1]])]),
+            "{stream}: the twin binding's account is held by the same replica"
+        );
+    }
 
     // The holder of the first binding's shard dies: its shard moves within the lease.
-    let victim = holders[&bindings[0]].clone();
+    let victim = holders[&shards[1]].clone();
     let position = replicas
         .iter()
         .position(|r| r.identity() == victim)
@@ -169,7 +240,7 @@ async fn replicas_share_the_shards_fail_over_within_the_lease_and_never_write_to
     let killed = Instant::now();
     let deadline = killed + Duration::from_secs(20);
     let heir = loop {
-        if let Some(now) = holder(&h, &bindings[0]).await
+        if let Some(now) = holder(&h, &shards[1]).await
             && now != victim
         {
             break now;

@@ -23,7 +23,8 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 use kvs_emulator::{Emulator, Running};
 use kvs_operator::api::VideoStream;
 use kvs_operator::engine::conditions::{READY, find};
-use kvs_operator::engine::shards::{DEFAULT_SHARD, lease_name};
+use kvs_operator::engine::shards::lease_name;
+use kvs_operator::tenancy::IdentityKey;
 use kvs_testenv::{NodeCluster, Output};
 use serde_json::json;
 use tokio::sync::{Mutex, MutexGuard, OnceCell};
@@ -273,11 +274,12 @@ impl NodeTest {
         pods
     }
 
-    /// The holder of the default shard's Lease (the VideoStreams no AccountBinding
-    /// selects), once there is one.
+    /// The holder of the Lease of the operator's own account (the VideoStreams no
+    /// AccountBinding selects), once there is one.
     pub async fn leader(&self, namespace: &str) -> String {
         let leases: Api<Lease> = Api::namespaced(self.client.clone(), namespace);
-        let name = lease_name("kvs-operator", "shard", DEFAULT_SHARD);
+        let shard = IdentityKey::own(self.emulator.region()).shard();
+        let name = lease_name("kvs-operator", "shard", &shard);
         let deadline = Instant::now() + WAIT;
         loop {
             let holder = leases

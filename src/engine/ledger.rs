@@ -1,0 +1,177 @@
+//! The engine's memory of each object between reconciles — its failure and wait counts for
+//! the backoffs, and when its tags are audited next — kept in one entry per object, so
+//! that forgetting an object (it was deleted, or left the watched namespaces) drops all of
+//! it at once and nothing grows with the objects that came and went.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::context::ObjectKey;
+
+/// What the engine remembers of one object.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Entry {
+    /// Consecutive failed reconciles, for the error backoff.
+    failures: u32,
+    /// Consecutive waits for KVS to finish a transition, for the wait backoff.
+    waits: u32,
+    /// When its tags (or, for some kinds, everything) are read fresh next.
+    audit_due: Option<Instant>,
+    /// An audit found drift (or is a full reconcile) and its repair has not succeeded yet:
+    /// the audit counts as done only once it has.
+    repairing: bool,
+}
+
+/// Every object's entry.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    entries: Mutex<HashMap<ObjectKey, Entry>>,
+}
+
+impl Ledger {
+    fn with<R>(&self, key: &ObjectKey, change: impl FnOnce(&mut Entry) -> R) -> R {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = entries.entry(key.clone()).or_default();
+        change(entry)
+    }
+
+    /// Counts one more failure and returns the count.
+    pub fn record_failure(&self, key: &ObjectKey) -> u32 {
+        self.with(key, |entry| {
+            entry.failures += 1;
+            entry.failures
+        })
+    }
+
+    pub fn record_success(&self, key: &ObjectKey) {
+        self.with(key, |entry| entry.failures = 0);
+    }
+
+    /// Counts one more wait (at most `cap`) and returns the count.
+    pub fn record_wait(&self, key: &ObjectKey, cap: u32) -> u32 {
+        self.with(key, |entry| {
+            entry.waits = (entry.waits + 1).min(cap);
+            entry.waits
+        })
+    }
+
+    pub fn done_waiting(&self, key: &ObjectKey) {
+        self.with(key, |entry| entry.waits = 0);
+    }
+
+    /// How long until the object's audit is due. The first time an object is seen (after a
+    /// start, say) its audit is placed at a random point of `period`, so the audits of a
+    /// fleet spread out instead of coming all at once.
+    pub fn audit_due_in(&self, key: &ObjectKey, period: Duration) -> Duration {
+        let now = Instant::now();
+        self.with(key, |entry| {
+            let due = *entry
+                .audit_due
+                .get_or_insert_with(|| now + period.mul_f64(rand::random_range(0.0..1.0)));
+            due.saturating_duration_since(now)
+        })
+    }
+
+    /// An audit found something to repair (or is itself a full reconcile): it is done
+    /// once a full reconcile finds the object in sync.
+    pub fn audit_repairing(&self, key: &ObjectKey) {
+        self.with(key, |entry| entry.repairing = true);
+    }
+
+    /// Whether an audit waits for its repair to succeed.
+    pub fn is_repairing(&self, key: &ObjectKey) -> bool {
+        self.with(key, |entry| entry.repairing)
+    }
+
+    /// Records an audit (and its repair, if any) as done now; the next is `next` away.
+    pub fn audited(&self, key: &ObjectKey, next: Duration) {
+        let due = Instant::now() + next;
+        self.with(key, |entry| {
+            entry.audit_due = Some(due);
+            entry.repairing = false;
+        });
+    }
+
+    /// Drops everything remembered of an object.
+    pub fn forget(&self, key: &ObjectKey) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.remove(key);
+    }
+
+    /// Keeps only the entries of objects `known` says still exist.
+    pub fn retain(&self, known: impl Fn(&ObjectKey) -> bool) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|key, _| known(key));
+    }
+
+    /// How many objects have an entry.
+    pub fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(name: &str) -> ObjectKey {
+        ObjectKey::new("stream", "ns", name)
+    }
+
+    #[test]
+    fn one_entry_per_object_holds_its_counts_and_goes_with_it() {
+        let ledger = Ledger::default();
+        assert_eq!(ledger.record_failure(&key("a")), 1);
+        assert_eq!(ledger.record_failure(&key("a")), 2);
+        assert_eq!(ledger.record_wait(&key("a"), 3), 1);
+        assert_eq!(ledger.record_wait(&key("b"), 3), 1);
+        assert_eq!(ledger.len(), 2);
+        ledger.record_success(&key("a"));
+        assert_eq!(
+            ledger.record_failure(&key("a")),
+            1,
+            "success resets failures"
+        );
+        ledger.forget(&key("a"));
+        assert_eq!(ledger.len(), 1);
+        ledger.retain(|k| *k != key("b"));
+        assert!(ledger.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_audit_is_done_only_once_its_repair_succeeded() {
+        let ledger = Ledger::default();
+        let period = Duration::from_secs(100);
+        let first = ledger.audit_due_in(&key("a"), period);
+        assert!(first <= period);
+        tokio::time::advance(first).await;
+        assert!(ledger.audit_due_in(&key("a"), period).is_zero());
+        ledger.audit_repairing(&key("a"));
+        assert!(ledger.is_repairing(&key("a")));
+        assert!(
+            ledger.audit_due_in(&key("a"), period).is_zero(),
+            "still due while the repair has not succeeded"
+        );
+        ledger.audited(&key("a"), period);
+        assert!(!ledger.is_repairing(&key("a")));
+        assert_eq!(ledger.audit_due_in(&key("a"), period), period);
+    }
+
+    #[test]
+    fn waits_are_capped() {
+        let ledger = Ledger::default();
+        for _ in 0..10 {
+            ledger.record_wait(&key("a"), 4);
+        }
+        assert_eq!(ledger.record_wait(&key("a"), 4), 4);
+        ledger.done_waiting(&key("a"));
+        assert_eq!(ledger.record_wait(&key("a"), 4), 1);
+    }
+}
