@@ -150,18 +150,14 @@ fn calls(emulator: &Running, op: Operation) -> u64 {
     emulator.calls_of(op).total
 }
 
-/// Mutating operations: none of them may be called on a stream that is not ours.
-const MUTATIONS: [Operation; 6] = [
-    Operation::UpdateStream,
-    Operation::UpdateDataRetention,
-    Operation::TagStream,
-    Operation::UntagStream,
-    Operation::DeleteStream,
-    Operation::UpdateStreamStorageConfiguration,
-];
-
+/// Calls of every mutating operation (the emulator's own list): none of them may be
+/// called on a stream that is not ours.
 fn mutation_calls(emulator: &Running) -> u64 {
-    MUTATIONS.iter().map(|op| calls(emulator, *op)).sum()
+    Operation::ALL
+        .into_iter()
+        .filter(|op| op.is_mutation())
+        .map(|op| calls(emulator, op))
+        .sum()
 }
 
 #[tokio::test]
@@ -844,4 +840,117 @@ async fn a_closed_leader_fence_refuses_every_mutation_and_no_read() {
     .await
     .expect("open: mutations pass");
     assert_eq!(calls(&emulator, Operation::CreateStream), 1);
+}
+
+#[tokio::test]
+async fn two_claimants_queued_in_the_limiter_never_both_win_one_stream() {
+    let emulator = emulator().await;
+    // Per-stream quotas would throttle the queue of tag writes this test makes.
+    emulator
+        .update_settings(|s| s.quotas.per_stream_tps = 1000)
+        .unwrap();
+    sdk_client(&emulator)
+        .create_stream()
+        .stream_name("contested")
+        .data_retention_in_hours(24)
+        .send()
+        .await
+        .expect("an unowned stream");
+    sdk_client(&emulator)
+        .create_stream()
+        .stream_name("busy")
+        .send()
+        .await
+        .expect("a stream other work tags");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let arn = emulator.stream("contested").unwrap().stream_arn;
+    let busy = emulator.stream("busy").unwrap().stream_arn;
+    // One account's limiter, shared by both claimants and by other work: TagStream at
+    // 45/s after a burst of 5.
+    let gate = Arc::new(Gated::new(kvs(&emulator), 1.0, None));
+    let claim = |owner: &'static str| {
+        let gate = gate.clone();
+        let arn = arn.clone();
+        async move {
+            let claimed = kvs_operator::engine::ownership::Claimed {
+                kvs: gate.as_ref(),
+                arn: &arn,
+                noun: "stream",
+                owner_kind: "VideoStream",
+                name: "contested",
+            };
+            let owner = Owner {
+                owner: owner.to_string(),
+                cluster: CLUSTER.to_string(),
+            };
+            claimed.claim(&owner).await
+        }
+    };
+    let first = tokio::spawn(claim("team-a/cam"));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // A burst of other tag writes queues between the two claims: about 1.5 s of them, more
+    // than the claim's settle time.
+    let others: Vec<_> = (0..70)
+        .map(|i| {
+            let gate = gate.clone();
+            let busy = busy.clone();
+            tokio::spawn(async move {
+                let _ = gate.tag(&busy, &tags(&[("n", &i.to_string())])).await;
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let second = tokio::spawn(claim("team-b/cam"));
+    let (first, second) = (first.await.unwrap(), second.await.unwrap());
+    for other in others {
+        other.await.unwrap();
+    }
+    let winners = [&first, &second].iter().filter(|r| r.is_ok()).count();
+    assert_eq!(winners, 1, "first: {first:?}, second: {second:?}");
+    let loser = [first, second].into_iter().find_map(Result::err).unwrap();
+    assert_eq!(loser.reason(), "NotOwned", "{loser}");
+    let owner = emulator.stream("contested").unwrap().tags[OWNER_TAG].clone();
+    assert_eq!(owner, "team-a/cam", "the first claim stands, untouched");
+    let tag_writes = emulator
+        .call_log()
+        .into_iter()
+        .filter(|r| r.operation == Operation::TagStream && r.stream.as_deref() == Some("contested"))
+        .count();
+    assert_eq!(tag_writes, 1, "the second claimant never wrote");
+}
+
+#[tokio::test]
+async fn cleanup_reads_ownership_fresh_so_a_stale_cache_never_leaves_a_stream_behind() {
+    let emulator = emulator().await;
+    let kvs = TagCached::new(self::kvs(&emulator), Duration::from_secs(3600));
+    let want = desired("remembered");
+    converge(&kvs, &want).await;
+    let arn = emulator.stream("remembered").unwrap().stream_arn;
+    let console = sdk_client(&emulator);
+    // Someone relabels it and the operator happens to read that (an audit, say)...
+    console
+        .tag_stream()
+        .stream_arn(&arn)
+        .tags(OWNER_TAG, "someone/else")
+        .send()
+        .await
+        .unwrap();
+    let seen = kvs.list_tags(&arn, TagRead::Fresh).await.unwrap();
+    assert_eq!(seen[OWNER_TAG], "someone/else");
+    // ...then puts it back: the stream is ours again, the cache still says otherwise.
+    console
+        .tag_stream()
+        .stream_arn(&arn)
+        .tags(OWNER_TAG, OWNER)
+        .send()
+        .await
+        .unwrap();
+    let steps = clean_up(&kvs, &want).await;
+    assert!(
+        steps
+            .iter()
+            .any(|s| matches!(s, CleanupStep::Deleted { .. })),
+        "the stream is ours and is deleted: {steps:?}"
+    );
+    assert!(emulator.stream("remembered").is_none());
 }

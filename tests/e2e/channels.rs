@@ -419,6 +419,82 @@ async fn media_storage_goes_into_the_active_videostream_of_the_namespace() {
 }
 
 #[tokio::test]
+async fn a_channel_cannot_store_into_another_teams_archive() {
+    // Team A's archive, made and owned by its own VideoStream.
+    let h = Harness::without_operator("sc-archive-a").await;
+    let team_b = h
+        .plane
+        .unique_namespace("sc-archive-b")
+        .await
+        .expect("namespace");
+    let _operator = h.spawn_operator(&OperatorOptions {
+        namespaces: vec![h.namespace.clone(), team_b.clone()],
+        ..OperatorOptions::default()
+    });
+    h.apply_ok(&stream_manifest(
+        "front-door",
+        "  streamName: front-door-cam\n  dataRetentionInHours: 87600\n",
+    ))
+    .await;
+    h.wait_ready_kind::<VideoStream>("front-door").await;
+    let archive = h.emulator.stream("front-door-cam").expect("archive");
+
+    // Team B observes that stream (allowed: ObserveOnly needs no ownership) and points a
+    // channel at its own ObserveOnly VideoStream.
+    let observer = stream_manifest(
+        "borrowed",
+        "  streamName: front-door-cam\n  managementPolicy: ObserveOnly\n",
+    );
+    let channel = channel_manifest("sneaky", "  mediaStorage:\n    videoStreamName: borrowed\n");
+    let out = h
+        .apply_in(&team_b, &format!("{observer}---\n{channel}"))
+        .await;
+    assert!(out.success(), "{}", out.stderr);
+    let sc = h
+        .wait_kind_in::<SignalingChannel>(&team_b, "sneaky", "refused", |sc| {
+            sc.status.as_ref().is_some_and(|s| {
+                find(&s.conditions, SYNCED).is_some_and(|c| c.reason == "MediaStorageNotPermitted")
+            })
+        })
+        .await;
+    let message = synced_message(&sc);
+    assert!(message.contains("ObserveOnly"), "{message}");
+    assert_eq!(
+        outcomes(&h, Operation::UpdateMediaStorageConfiguration),
+        (0, 0),
+        "nothing linked into team A's archive"
+    );
+    let live = h.emulator.channel("sneaky");
+    assert!(
+        live.is_none_or(|c| c.media_storage.stream_arn.is_none()),
+        "the channel stores into nothing"
+    );
+
+    // A Full VideoStream that claims the same stream name is not the owner either: the
+    // fresh read of the stream's tags says whose it is, and nothing is linked.
+    let claimer = stream_manifest("claimer", "  streamName: front-door-cam\n");
+    let channel = channel_manifest("sneaky", "  mediaStorage:\n    videoStreamName: claimer\n");
+    let out = h
+        .apply_in(&team_b, &format!("{claimer}---\n{channel}"))
+        .await;
+    assert!(out.success(), "{}", out.stderr);
+    h.wait_kind_in::<VideoStream>(&team_b, "claimer", "NotOwned", |vs| {
+        vs.status
+            .as_ref()
+            .is_some_and(|s| find(&s.conditions, SYNCED).is_some_and(|c| c.reason == "NotOwned"))
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(
+        outcomes(&h, Operation::UpdateMediaStorageConfiguration),
+        (0, 0)
+    );
+    let unchanged = h.emulator.stream("front-door-cam").unwrap();
+    assert_eq!(unchanged.stream_arn, archive.stream_arn);
+    assert_eq!(unchanged.data_retention_in_hours, 87600);
+}
+
+#[tokio::test]
 async fn media_storage_naming_a_missing_videostream_waits_and_heals_once_it_exists() {
     let h = Harness::start("sc-missing").await;
     let mark = h.log_mark();

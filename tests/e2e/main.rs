@@ -4,6 +4,7 @@
 //! the operator running in pods from its image. `hack/prepare.sh` makes what they need.
 
 mod accounts;
+mod audits;
 mod channels;
 mod chart;
 mod clusters;
@@ -11,6 +12,7 @@ mod clusters;
 mod common;
 mod configurations;
 mod crash;
+mod faults;
 mod import;
 mod lifecycle;
 mod node;
@@ -22,6 +24,7 @@ mod proxy;
 #[path = "../rbac_rules/mod.rs"]
 mod rbac_rules;
 mod rest;
+mod rules;
 mod sharding;
 mod support;
 mod tenancy;

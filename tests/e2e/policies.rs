@@ -6,7 +6,7 @@ use aws_sdk_kinesisvideo::types::{
 };
 use kvs_emulator::{CallRecord, StreamStatus};
 use kvs_operator::api::{OWNER_TAG, PAUSED_ANNOTATION, SignalingChannel, VideoStream};
-use kvs_operator::engine::conditions::{READY, SYNCED, find};
+use kvs_operator::engine::conditions::{READY, RECONCILING, STALLED, SYNCED, find};
 use kvs_operator::engine::kind::{Kind, KindStatus};
 
 use crate::support::{Harness, channel_manifest, sdk_client, stream_manifest};
@@ -99,7 +99,7 @@ async fn observe_only_fills_the_status_and_never_changes_or_deletes_anything() {
     );
     let watch_door = channel_manifest(
         "watch-door",
-        "  channelName: legacy-door\n  managementPolicy: ObserveOnly\n  messageTtlSeconds: 60\n  tags: {team: video}\n",
+        "  channelName: legacy-door\n  managementPolicy: ObserveOnly\n  messageTtlSeconds: 60\n  tags: {team: video}\n  mediaStorage: {videoStreamName: not-here}\n",
     );
     let ghost = stream_manifest(
         "ghost",
@@ -124,8 +124,10 @@ async fn observe_only_fills_the_status_and_never_changes_or_deletes_anything() {
         status.data_endpoints
     );
 
+    // Its mediaStorage names a VideoStream that does not exist: observing needs none.
     let sc: SignalingChannel = h.wait_ready_kind("watch-door").await;
     assert_eq!(condition(&sc, READY).1, "Observed");
+    assert_eq!(condition(&sc, SYNCED).0, "True");
     let status = sc.status.unwrap();
     assert_eq!(
         status.channel_arn.as_deref(),
@@ -138,6 +140,11 @@ async fn observe_only_fills_the_status_and_never_changes_or_deletes_anything() {
     let ghost: VideoStream = h.wait_reason("ghost", READY, "NotFound").await;
     assert_eq!(condition(&ghost, READY).0, "False");
     assert_eq!(condition(&ghost, SYNCED).0, "True");
+    // Nothing the operator does will make it appear: stalled (kstatus Failed, Argo CD
+    // Degraded), never "reconciling" forever.
+    assert_eq!(condition(&ghost, STALLED).0, "True");
+    let conditions = &ghost.status.as_ref().unwrap().conditions;
+    assert!(find(conditions, RECONCILING).is_none(), "{conditions:?}");
 
     // Deleting them deletes nothing.
     for (kind, name) in [
@@ -164,6 +171,33 @@ async fn observe_only_fills_the_status_and_never_changes_or_deletes_anything() {
         (&channel.version, &channel.tags, 10)
     );
     assert!(h.emulator.stream("ghost-cam").is_none(), "never created");
+}
+
+#[tokio::test]
+async fn removing_the_pause_annotation_resumes_at_once_and_the_object_is_synced_again() {
+    let h = Harness::start("unpause").await;
+    let cam = stream_manifest("cam", "  dataRetentionInHours: 24\n");
+    let door = channel_manifest("door", "  messageTtlSeconds: 60\n");
+    h.apply_ok(&format!("{cam}---\n{door}")).await;
+    h.wait_ready_kind::<VideoStream>("cam").await;
+    h.wait_ready_kind::<SignalingChannel>("door").await;
+    set_paused(&h, "vs", "cam", true).await;
+    set_paused(&h, "sigch", "door", true).await;
+    h.wait_reason::<VideoStream>("cam", SYNCED, "Paused").await;
+    h.wait_reason::<SignalingChannel>("door", SYNCED, "Paused")
+        .await;
+
+    // No spec change: only the annotation goes. Ready never left True, so only a check of
+    // Synced keeps the fast path from calling the object settled while it says Paused.
+    set_paused(&h, "vs", "cam", false).await;
+    set_paused(&h, "sigch", "door", false).await;
+    let vs: VideoStream = h.wait_reason("cam", SYNCED, "ReconcileSuccess").await;
+    assert_eq!(condition(&vs, SYNCED).0, "True");
+    assert_eq!(condition(&vs, READY).0, "True");
+    let sc: SignalingChannel = h.wait_reason("door", SYNCED, "ReconcileSuccess").await;
+    assert_eq!(condition(&sc, SYNCED).0, "True");
+    let (kind, _) = h.wait_event("cam", "Recovered").await;
+    assert_eq!(kind, "Normal");
 }
 
 #[tokio::test]
@@ -206,10 +240,24 @@ async fn a_paused_object_makes_no_aws_call_until_the_annotation_is_removed() {
     ))
     .await;
     // Both new generations seen while paused, and several drift scans passed.
-    h.wait_kind::<VideoStream>("cam", "paused at its new generation", |vs| {
-        paused_at(vs, vs.metadata.generation)
-    })
-    .await;
+    let vs = h
+        .wait_kind::<VideoStream>("cam", "paused at its new generation", |vs| {
+            paused_at(vs, vs.metadata.generation)
+        })
+        .await;
+    // The new generation is not applied: the status says so to kstatus (observedGeneration
+    // stays at the last applied one) while Ready still describes that one.
+    let status = vs.status.as_ref().unwrap();
+    assert!(
+        status.observed_generation < vs.metadata.generation,
+        "observedGeneration {:?} of generation {:?}",
+        status.observed_generation,
+        vs.metadata.generation
+    );
+    assert_eq!(
+        find(&status.conditions, READY).unwrap().observed_generation,
+        status.observed_generation
+    );
     h.wait_kind::<SignalingChannel>("door", "paused at its new generation", |sc| {
         paused_at(sc, sc.metadata.generation)
     })

@@ -99,6 +99,11 @@ impl Harness {
         Operator::start(self.plane, &self.emulator, options)
     }
 
+    /// Stops the operator started by [`Harness::start`] (SIGKILL).
+    pub fn stop_operator(&mut self) {
+        self.operator = None;
+    }
+
     /// The operator started by [`Harness::start`].
     pub fn operator(&self) -> &Operator {
         self.operator.as_ref().expect("started with an operator")
@@ -435,6 +440,23 @@ impl Harness {
     }
 }
 
+/// The sum of the samples of metric `name` in OpenMetrics `text` whose labels include every
+/// `name="value"` pair of `labels` (other labels may be there too).
+pub fn metric_sum(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|line| {
+            line.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .filter(|line| {
+            labels
+                .iter()
+                .all(|(key, value)| line.contains(&format!("{key}=\"{value}\"")))
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 /// How to start one operator process.
 #[derive(Debug, Clone, Default)]
 pub struct OperatorOptions {
@@ -534,6 +556,13 @@ impl Operator {
     /// GET `path` on the operator's metrics/health endpoint: (status code, body).
     pub async fn get(&self, path: &str) -> Option<(u16, String)> {
         http_get(self.metrics_addr, path).await
+    }
+
+    /// The sum of the samples of metric `name` with `labels` (see [`metric_sum`]).
+    pub async fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let (code, text) = self.get("/metrics").await.expect("metrics served");
+        assert_eq!(code, 200, "{text}");
+        metric_sum(&text, name, labels)
     }
 
     /// Waits until `/readyz` answers 200.
