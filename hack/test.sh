@@ -38,7 +38,8 @@ step "kstatus" kstatus_tests
 # e2e (real kube-apiserver + etcd; the chart on a one-node cluster), GitOps (and Argo CD)
 # and the harness's own.
 test_log=$(mktemp)
-run_tests() { cargo test --workspace --locked 2>&1 | tee "$test_log"; }
+# --no-fail-fast: one failing test binary does not hide the results of the others.
+run_tests() { cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$test_log"; }
 step "cargo test" run_tests
 # The e2e binaries' own timings, from their summary lines.
 for binary in e2e gitops; do

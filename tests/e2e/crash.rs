@@ -5,7 +5,9 @@
 //! (a second CreateStream of a stream, or a delete and re-create, would show), and every
 //! surviving stream keeps the ARN it was created with (a re-created stream gets a new one).
 //!
-//! The moments are drawn from a seed the test prints; `KVS_CRASH_SEED=<seed>` replays one.
+//! Each kill lands mid-wave: after a random number (drawn from a seed the test prints;
+//! `KVS_CRASH_SEED=<seed>` replays it) of the wave's calls have succeeded, and the test
+//! asserts that part of the wave was still to do when the worker died.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -123,20 +125,37 @@ async fn wait_only(h: &Harness, survivors: &BTreeSet<String>) {
     }
 }
 
-/// Successful calls of each mutating operation.
+/// Successful calls of each mutating operation (the emulator's own list of them).
 fn mutations(h: &Harness) -> BTreeMap<&'static str, u64> {
-    [
-        Operation::CreateStream,
-        Operation::UpdateStream,
-        Operation::UpdateDataRetention,
-        Operation::TagStream,
-        Operation::UntagStream,
-        Operation::DeleteStream,
-        Operation::UpdateStreamStorageConfiguration,
-    ]
-    .into_iter()
-    .map(|op| (op.name(), h.emulator.calls_of(op).succeeded))
-    .collect()
+    Operation::ALL
+        .into_iter()
+        .filter(|op| op.is_mutation())
+        .map(|op| (op.name(), h.emulator.calls_of(op).succeeded))
+        .collect()
+}
+
+/// Waits until `after` more calls of `op` have succeeded than `before`, then kills the
+/// worker at once. Returns how many had succeeded by then.
+async fn kill_after(
+    h: &Harness,
+    replicas: &mut Replicas<'_>,
+    op: Operation,
+    before: u64,
+    after: u64,
+) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let done = h.emulator.calls_of(op).succeeded - before;
+        if done >= after {
+            replicas.crash_the_worker().await;
+            return h.emulator.calls_of(op).succeeded - before;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the wave never started: {done} {op}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// The workload with a crash at a random moment of each wave; returns the mutations made.
@@ -144,15 +163,16 @@ async fn crash_through_the_workload(replicas: usize) {
     let mut rng = StdRng::seed_from_u64(seed());
     let h = Harness::without_operator(&format!("crash{replicas}")).await;
     let mut operators = Replicas::start(&h, replicas);
-    let mut pause = || Duration::from_millis(rng.random_range(50..1200));
 
-    // Wave 1: creates.
+    // Wave 1: creates, the worker killed after a few of them.
     let all: String = (0..COUNT)
         .map(|i| format!("---\n{}", camera(i, 24)))
         .collect();
     h.apply_ok(&all).await;
-    tokio::time::sleep(pause()).await;
-    operators.crash_the_worker().await;
+    let at = rng.random_range(1..COUNT as u64 / 2);
+    let created = kill_after(&h, &mut operators, Operation::CreateStream, 0, at).await;
+    eprintln!("wave 1: killed after {created} of {COUNT} creates");
+    assert!(created < COUNT as u64, "the kill interrupted the creates");
     wait_all(&h, (0..COUNT).map(name)).await;
     let arns: BTreeMap<String, String> = h
         .emulator
@@ -166,8 +186,21 @@ async fn crash_through_the_workload(replicas: usize) {
         .map(|i| format!("---\n{}", camera(i, 48)))
         .collect();
     h.apply_ok(&updates).await;
-    tokio::time::sleep(pause()).await;
-    operators.crash_the_worker().await;
+    let before = h
+        .emulator
+        .calls_of(Operation::UpdateDataRetention)
+        .succeeded;
+    let at = rng.random_range(1..UPDATED as u64 / 2);
+    let updated = kill_after(
+        &h,
+        &mut operators,
+        Operation::UpdateDataRetention,
+        before,
+        at,
+    )
+    .await;
+    eprintln!("wave 2: killed after {updated} of {UPDATED} updates");
+    assert!(updated < UPDATED as u64, "the kill interrupted the updates");
     for i in 0..UPDATED {
         h.wait_stream(&name(i), "at 48h", |s| {
             s.is_some_and(|s| s.data_retention_in_hours == 48)
@@ -181,20 +214,29 @@ async fn crash_through_the_workload(replicas: usize) {
         h.kubectl(&["delete", "vs", &name(i), "-n", &h.namespace, "--wait=false"])
             .await;
     }
-    tokio::time::sleep(pause()).await;
-    operators.crash_the_worker().await;
+    let at = rng.random_range(1..=DELETED as u64 / 2);
+    let deleted = kill_after(&h, &mut operators, Operation::DeleteStream, 0, at).await;
+    let left = h
+        .kubectl(&["get", "vs", "-n", &h.namespace, "-o", "name"])
+        .await
+        .stdout
+        .lines()
+        .count();
+    eprintln!("wave 3: killed after {deleted} of {DELETED} deletes, {left} VideoStreams left");
+    assert!(
+        left > COUNT - DELETED,
+        "the kill interrupted the deletions: finalizers were still to be removed"
+    );
     let survivors: BTreeSet<String> = (0..COUNT - DELETED).map(name).collect();
     wait_only(&h, &survivors).await;
 
     // What AWS saw: each stream created once, each change made once, nothing else.
-    let expected = BTreeMap::from([
+    let mut expected: BTreeMap<&'static str, u64> =
+        mutations(&h).into_keys().map(|op| (op, 0)).collect();
+    expected.extend([
         ("CreateStream", COUNT as u64),
-        ("UpdateStream", 0),
         ("UpdateDataRetention", UPDATED as u64),
-        ("TagStream", 0),
-        ("UntagStream", 0),
         ("DeleteStream", DELETED as u64),
-        ("UpdateStreamStorageConfiguration", 0),
     ]);
     assert_eq!(mutations(&h), expected, "{replicas} replica(s)");
     let streams = h.emulator.streams();

@@ -108,6 +108,23 @@ async fn the_operators_status_writes_cause_no_sync_and_no_out_of_sync() {
         front_door.status.and_then(|s| s.data_retention_in_hours),
         Some(24)
     );
+
+    // The sync count reads syncs when there are some: a commit makes one, so its zero
+    // above was a measurement, not a counter that cannot move.
+    w.repo.write(
+        "front-door.yaml",
+        &video_stream("front-door", "front-door-cam", 30),
+    );
+    let changed = w.commit("a month of video").await;
+    w.wait_app("Healthy at the new commit", |a| {
+        a.is_synced_and_healthy_at(&changed)
+    })
+    .await;
+    let after = w.argocd.sync_count(&w.app).await - syncs_before;
+    assert!(
+        after >= 1,
+        "a commit was synced but {after} syncs were counted"
+    );
 }
 
 /// Counts every change to the test's VideoStreams from now on (all of them the operator's:
