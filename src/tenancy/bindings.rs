@@ -150,12 +150,14 @@ async fn reconcile(binding: Arc<AccountBinding>, state: Arc<State>) -> Result<Ac
     forget_gone(&state);
     let selected = selected_namespaces(ctx, &binding);
     let (served, holding) = ctx.holdings(&name, |ns| selected.contains(ns));
-    // An operator watching only some namespaces leaves a binding that selects none of them,
-    // and has nothing of its objects placed with it, to the operator that does. Looked at
-    // again later: a namespace it selects may appear. (An operator watching every namespace
-    // runs every binding, including one that selects no namespace any more.)
+    // An operator watching only some namespaces leaves a binding that selects others, and
+    // has nothing of its objects placed with it, to the operator that watches them. Looked
+    // at again later: a namespace it selects may appear. A binding that selects no
+    // namespace at all (relabelled away, deleted) is every operator's to run, so that it
+    // can be deleted.
     let serves_any = selected.iter().any(|ns| ctx.serves(ns));
-    if !serves_any && holding.is_empty() && !ctx.settings.namespaces.is_empty() {
+    let elsewhere = !selected.is_empty() && !ctx.settings.namespaces.is_empty();
+    if !serves_any && holding.is_empty() && elsewhere {
         return Ok(Action::requeue(RECHECK));
     }
     wake_affected(&state, &binding, &selected).await;

@@ -153,16 +153,16 @@ async fn replicas_share_the_shards_fail_over_within_the_lease_and_never_write_to
     let holders = wait_holders(&h, &shards, Duration::from_secs(60)).await;
     let distinct: BTreeSet<&String> = holders.values().collect();
     assert_eq!(distinct.len(), 3, "one shard each: {holders:?}");
+    // One Lease per account and region: none per binding (the twin's account is the first
+    // binding's, so it has no Lease of its own).
     let leases: Api<Lease> = Api::namespaced(h.client.clone(), &h.namespace);
-    let shard_leases = leases
-        .list(&kube::api::ListParams::default().labels("kvs-operator.dev/lease=shard"))
-        .await
-        .expect("list Leases");
-    assert_eq!(
-        shard_leases.items.len(),
-        3,
-        "three accounts and regions, four bindings counting the operator's own identity: three shards"
-    );
+    for binding in [&twin_binding, &format!("{}-{}", namespaces[1], regions[0])] {
+        let per_binding = lease_name("kvs-operator", "shard", binding);
+        assert!(
+            leases.get_opt(&per_binding).await.expect("get").is_none(),
+            "a Lease for binding {binding}"
+        );
+    }
 
     // The twin binding's cameras are written by the same replica as the first binding's.
     for c in 0..2 {
@@ -259,11 +259,17 @@ async fn replicas_share_the_shards_fail_over_within_the_lease_and_never_write_to
             .replace("dataRetentionInHours: 24", "dataRetentionInHours: 36");
         h.apply_in(ns, &updated).await;
     }
+    let deadline = Instant::now() + Duration::from_secs(60);
     for c in 0..5 {
-        h.wait_stream(&format!("{ns}-cam-{c}"), "at 36h", |s| {
-            s.is_some_and(|s| s.data_retention_in_hours == 36)
-        })
-        .await;
+        let stream = format!("{ns}-cam-{c}");
+        while h
+            .emulator
+            .stream_in(h.emulator.account_id(), &regions[0], &stream)
+            .is_none_or(|s| s.data_retention_in_hours != 36)
+        {
+            assert!(Instant::now() < deadline, "{stream} never became 36h");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     let log = h.emulator.call_log();
