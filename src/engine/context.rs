@@ -334,18 +334,36 @@ impl Context {
     }
 
     /// The shards that exist now: the operator's own account in its region, and the
-    /// account and region of every AccountBinding's identity (a binding that selects no
-    /// namespace any more may still have objects placed with it).
+    /// account and region of every AccountBinding of this operator's (a binding that
+    /// selects none of its namespaces any more may still have objects placed with it: it
+    /// keeps the operator's finalizer until they are gone).
     pub fn shard_names(&self) -> BTreeSet<String> {
         let region = self.accounts.default_region();
         let mut shards: BTreeSet<String> = self
             .bindings
             .state()
             .iter()
+            .filter(|binding| self.is_own_binding(binding))
             .map(|binding| IdentityKey::of_binding(binding, &region).shard())
             .collect();
         shards.insert(IdentityKey::own(&region).shard());
         shards
+    }
+
+    /// Whether `binding` is this operator's to run: every binding when it watches every
+    /// namespace; otherwise one that selects a namespace it watches, or carries its
+    /// finalizer.
+    pub fn is_own_binding(&self, binding: &AccountBinding) -> bool {
+        if self.settings.namespaces.is_empty() {
+            return true;
+        }
+        let finalizer = crate::tenancy::bindings::binding_finalizer(self);
+        binding.finalizers().contains(&finalizer)
+            || self
+                .settings
+                .namespaces
+                .iter()
+                .any(|ns| binding.selects(ns, &self.namespace_labels(ns)))
     }
 
     /// Whether this replica acts for `object` now.

@@ -25,8 +25,8 @@ use super::kind::{CleanupStep, Env, Kind, KindStatus, Outcome, Readiness};
 use super::settle::{self, Settled};
 use crate::api::{ACCOUNT_ANNOTATION, ManagementPolicy, PlacementStatus, is_paused};
 use crate::kvs::gate::{MutationCheck, check_reconcile, checking};
+use crate::tenancy::Placement;
 use crate::tenancy::accounts::Identity;
-use crate::tenancy::{IdentityKey, Placement};
 use crate::{Error, Result};
 
 /// Finalizer that keeps an object until its AWS resource is cleaned up.
@@ -56,16 +56,16 @@ struct StillPlaced<K: Kind> {
     ctx: Arc<Context>,
     object: Arc<K>,
     shard: String,
-    identity: Option<IdentityKey>,
+    /// Where it acts and what it may do there (`None`: refused).
+    placement: Option<Placement>,
 }
 
 impl<K: Kind> StillPlaced<K> {
     fn new(ctx: Arc<Context>, object: Arc<K>) -> Self {
         let placed = ctx.placed(object.as_ref());
-        let identity = placed.result.ok().map(|p| p.identity);
         Self {
             shard: placed.shard,
-            identity,
+            placement: placed.result.ok(),
             ctx,
             object,
         }
@@ -73,12 +73,14 @@ impl<K: Kind> StillPlaced<K> {
 }
 
 impl<K: Kind> MutationCheck for StillPlaced<K> {
+    /// The shard, the identity and the rules (prefixes, adoption) must all be what the
+    /// reconcile decided with: an AccountBinding edit, a namespace relabel or a second
+    /// binding while a step waited stops the step, and the next reconcile decides anew.
     fn check(&self, what: &str) -> Result<()> {
         let now = self.ctx.placed(self.object.as_ref());
-        let identity = now.result.ok().map(|p| p.identity);
-        if now.shard != self.shard || identity != self.identity {
+        if now.shard != self.shard || now.result.ok() != self.placement {
             return Err(Error::PlacementChanged(format!(
-                "{what} not sent: the object's AccountBinding or namespace changed while its reconcile was under way (shard {} → {}); it is reconciled again in its new placement",
+                "{what} not sent: the object's AccountBinding or namespace changed while its reconcile was under way (shard {} → {}); it is reconciled again under the new rules",
                 self.shard, now.shard
             )));
         }

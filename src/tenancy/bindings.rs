@@ -23,6 +23,26 @@ use crate::api::{AccountBinding, AccountBindingStatus};
 use crate::engine::conditions::{ConditionStamp, READY, find};
 use crate::engine::context::Context;
 use crate::engine::reconcile::{FINALIZER, set_finalizers};
+
+/// The finalizer this operator keeps on the AccountBindings it serves. An operator
+/// watching every namespace uses the one finalizer; one watching some namespaces uses one
+/// of its own, named after them, so that several such operators on one cluster each keep a
+/// binding until nothing of theirs is placed with it, and none lets go of it for another.
+pub fn binding_finalizer(ctx: &Context) -> String {
+    let mut watched = ctx.settings.namespaces.clone();
+    if watched.is_empty() {
+        return FINALIZER.to_string();
+    }
+    watched.sort();
+    // FNV-1a: stable across processes and releases.
+    let hash = watched
+        .join(",")
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    format!("kvs-operator.dev/binding-{:08x}", hash as u32)
+}
 use crate::tenancy::IdentityKey;
 use crate::{Error, Result};
 
@@ -150,14 +170,11 @@ async fn reconcile(binding: Arc<AccountBinding>, state: Arc<State>) -> Result<Ac
     forget_gone(&state);
     let selected = selected_namespaces(ctx, &binding);
     let (served, holding) = ctx.holdings(&name, |ns| selected.contains(ns));
-    // An operator watching only some namespaces leaves a binding that selects others, and
-    // has nothing of its objects placed with it, to the operator that watches them. Looked
-    // at again later: a namespace it selects may appear. A binding that selects no
-    // namespace at all (relabelled away, deleted) is every operator's to run, so that it
-    // can be deleted.
-    let serves_any = selected.iter().any(|ns| ctx.serves(ns));
-    let elsewhere = !selected.is_empty() && !ctx.settings.namespaces.is_empty();
-    if !serves_any && holding.is_empty() && elsewhere {
+    // An operator watching only some namespaces runs only the bindings that are its own:
+    // those that select a namespace it watches, or carry its finalizer (something of its
+    // objects may still be placed with them). Looked at again later: a namespace it selects
+    // may appear.
+    if !ctx.is_own_binding(&binding) {
         return Ok(Action::requeue(RECHECK));
     }
     wake_affected(&state, &binding, &selected).await;
@@ -170,9 +187,10 @@ async fn reconcile(binding: Arc<AccountBinding>, state: Arc<State>) -> Result<Ac
     if binding.meta().deletion_timestamp.is_some() {
         return finish_deletion(&state, &api, &binding, served, &holding).await;
     }
-    if !binding.finalizers().iter().any(|f| f == FINALIZER) {
+    let finalizer = binding_finalizer(ctx);
+    if !binding.finalizers().contains(&finalizer) {
         let mut finalizers = binding.finalizers().to_vec();
-        finalizers.push(FINALIZER.to_string());
+        finalizers.push(finalizer);
         set_finalizers(&api, &binding, finalizers).await?;
     }
 
@@ -300,11 +318,21 @@ async fn finish_deletion(
     holding: &[String],
 ) -> Result<Action> {
     if holding.is_empty() {
-        if binding.finalizers().iter().any(|f| f == FINALIZER) {
+        // Ours, and — from an operator that watched the same namespaces before finalizers
+        // were its own — the shared one, when the binding selects a namespace we watch.
+        let ctx = &state.ctx;
+        let ours = binding_finalizer(ctx);
+        let selects_ours = ctx
+            .settings
+            .namespaces
+            .iter()
+            .any(|ns| binding.selects(ns, &ctx.namespace_labels(ns)));
+        let ours_to_remove = |f: &String| *f == ours || (*f == FINALIZER && selects_ours);
+        if binding.finalizers().iter().any(ours_to_remove) {
             let remaining = binding
                 .finalizers()
                 .iter()
-                .filter(|f| *f != FINALIZER)
+                .filter(|f| !ours_to_remove(f))
                 .cloned()
                 .collect();
             set_finalizers(api, binding, remaining).await?;

@@ -410,3 +410,73 @@ async fn one_drift_scan_per_account_however_many_namespaces_are_watched() {
     let lists = h.emulator.calls_of(Operation::ListStreams).total;
     assert!((1..=9).contains(&lists), "{lists} ListStreams in 6 s");
 }
+
+#[tokio::test]
+async fn a_create_lost_in_a_crash_is_never_made_again_in_the_account_a_binding_moved_to() {
+    let h = Harness::start("lost-create").await;
+    let ns = h.namespace.clone();
+    let name = format!("{ns}-lost");
+    let stream = format!("{ns}-cam");
+    // The operator created the stream in account 111111111111, then crashed before its
+    // status recorded it: the stream carries the ownership tags, and the VideoStream only
+    // the finalizer and the account annotation written before the create.
+    let cluster = h.cluster_id().await;
+    let client = client_as(&h, ROLE_A, None, "us-west-2").await;
+    client
+        .create_stream()
+        .stream_name(&stream)
+        .data_retention_in_hours(24)
+        .tags(OWNER_TAG, format!("{ns}/cam"))
+        .tags(kvs_operator::api::CLUSTER_TAG, &cluster)
+        .send()
+        .await
+        .expect("the create that went through");
+    let created = h
+        .emulator
+        .stream_in("111111111111", "us-west-2", &stream)
+        .expect("in account A")
+        .stream_arn;
+    // Meanwhile the admin moved the namespace's binding to account 222222222222.
+    h.apply_cluster_ok(&bound(&name, &ns, ROLE_B, "us-west-2", ""))
+        .await;
+    wait_binding_ready(&h, &name).await;
+    let crashed = format!(
+        "apiVersion: kvs-operator.dev/v1alpha1\nkind: VideoStream\nmetadata:\n  name: cam\n  finalizers: [{}]\n  annotations:\n    {}: 111111111111/us-west-2\nspec:\n  streamName: {stream}\n  deviceName: cam-01\n  dataRetentionInHours: 24\n",
+        kvs_operator::engine::reconcile::FINALIZER,
+        kvs_operator::api::ACCOUNT_ANNOTATION,
+    );
+    h.apply_ok(&crashed).await;
+
+    let vs = h.wait_synced_reason("cam", "AccountChanged").await;
+    let message = find(&vs.status.unwrap().conditions, SYNCED)
+        .unwrap()
+        .message
+        .clone();
+    assert!(
+        message.contains("111111111111") && message.contains("222222222222"),
+        "{message}"
+    );
+    assert_eq!(
+        h.emulator
+            .calls_of_in("222222222222", "us-west-2", Operation::CreateStream)
+            .total,
+        0,
+        "no second stream in the new account"
+    );
+
+    // The binding goes back: the stream is found where it was made, and kept.
+    h.apply_cluster_ok(&bound(&name, &ns, ROLE_A, "us-west-2", ""))
+        .await;
+    let vs = h.wait_ready("cam").await;
+    assert_eq!(
+        vs.status.unwrap().stream_arn.as_deref(),
+        Some(created.as_str())
+    );
+    assert_eq!(
+        h.emulator
+            .calls_of_in("111111111111", "us-west-2", Operation::CreateStream)
+            .succeeded,
+        1,
+        "the one create, made before the crash"
+    );
+}

@@ -289,7 +289,7 @@ async fn retain_keeps_the_channel_and_removes_only_the_ownership_tags() {
 
 #[tokio::test]
 async fn a_channel_that_is_not_ours_is_never_touched_until_adoption_is_asked_for() {
-    let h = Harness::start("sc-owner").await;
+    let h = Harness::start_adopting("sc-owner").await;
     let cluster = h.cluster_id().await;
     create_outside(&h, "legacy-door", 10, &[("managed-by", "terraform")]).await;
     // Another namespace's SignalingChannel owns this one.

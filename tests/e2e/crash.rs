@@ -68,7 +68,7 @@ impl<'a> Replicas<'a> {
     fn spawn(&mut self) {
         self.started += 1;
         let identity = format!("replica-{}", self.started);
-        let options = if self.elected {
+        let mut options = if self.elected {
             elected(self.h, &identity)
         } else {
             OperatorOptions {
@@ -77,6 +77,9 @@ impl<'a> Replicas<'a> {
                 ..OperatorOptions::default()
             }
         };
+        // A fifth of the quotas (CreateStream 10/s, UpdateDataRetention and DeleteStream
+        // alike): a wave takes long enough for a kill to land in its middle.
+        options.args.push("--aws-quota-share=0.2".into());
         self.running.push(self.h.spawn_operator(&options));
     }
 
@@ -185,11 +188,11 @@ async fn crash_through_the_workload(replicas: usize) {
     let updates: String = (0..UPDATED)
         .map(|i| format!("---\n{}", camera(i, 48)))
         .collect();
-    h.apply_ok(&updates).await;
     let before = h
         .emulator
         .calls_of(Operation::UpdateDataRetention)
         .succeeded;
+    h.apply_ok(&updates).await;
     let at = rng.random_range(1..UPDATED as u64 / 2);
     let updated = kill_after(
         &h,

@@ -13,7 +13,7 @@ use crate::support::{Harness, sdk_client};
 
 #[tokio::test]
 async fn imported_manifests_adopt_existing_streams_and_channels_without_changing_them() {
-    let h = Harness::start("import").await;
+    let h = Harness::start_adopting("import").await;
     h.emulator
         .update_settings(|s| s.limits.allow_reserved_tag_keys = true)
         .unwrap();

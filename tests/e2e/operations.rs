@@ -314,3 +314,119 @@ async fn a_leader_cut_off_from_the_api_server_stops_mutating_before_the_follower
     );
     assert!(leader.log().contains("lost leadership"), "{}", leader.log());
 }
+
+#[tokio::test]
+async fn leases_of_replicas_and_accounts_long_gone_are_deleted() {
+    let h = Harness::without_operator("stale-leases").await;
+    let ns = h.namespace.clone();
+    let leases: Api<Lease> = Api::namespaced(h.client.clone(), &ns);
+    // What a replica that died long ago, and an account no binding uses any more, left.
+    let abandoned = |name: &str, role: &str, holder: &str| {
+        serde_json::from_value::<Lease>(serde_json::json!({
+            "metadata": {
+                "name": name,
+                "labels": {
+                    "kvs-operator.dev/election": "kvs-operator",
+                    "kvs-operator.dev/lease": role,
+                },
+            },
+            "spec": {
+                "holderIdentity": holder,
+                "leaseDurationSeconds": 2,
+                "renewTime": "2026-01-01T00:00:00.000000Z",
+            },
+        }))
+        .expect("a Lease")
+    };
+    for (name, role, holder) in [
+        ("kvs-operator-member-ghost", "member", "ghost"),
+        (
+            "kvs-operator-shard-999999999999-eu-west-1",
+            "shard",
+            "ghost",
+        ),
+    ] {
+        leases
+            .create(&Default::default(), &abandoned(name, role, holder))
+            .await
+            .expect("create the abandoned Lease");
+    }
+    let mut options = elected(&h, "survivor");
+    options.args = vec![
+        "--leader-elect".into(),
+        format!("--leader-election-namespace={ns}"),
+        "--leader-election-lease-duration=2s".into(),
+    ];
+    let _operator = h.spawn_operator(&options);
+    // Ten lease durations after the survivor first saw them unchanged, they go; its own
+    // member and shard Leases stay.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let names: Vec<String> = leases
+            .list(&Default::default())
+            .await
+            .expect("list")
+            .items
+            .into_iter()
+            .filter_map(|l| l.metadata.name)
+            .collect();
+        if !names
+            .iter()
+            .any(|n| n.contains("ghost") || n.contains("999999999999"))
+        {
+            assert!(
+                names.iter().any(|n| n.contains("member-survivor")),
+                "{names:?}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "abandoned Leases stayed: {names:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test]
+async fn what_the_operator_remembers_of_an_object_goes_with_the_object() {
+    let h = Harness::start("held").await;
+    let cameras: String = (0..6)
+        .map(|i| {
+            format!(
+                "---\napiVersion: kvs-operator.dev/v1alpha1\nkind: VideoStream\nmetadata:\n  name: cam-{i}\nspec:\n  dataRetentionInHours: 1\n  tags: {{site: hq}}\n"
+            )
+        })
+        .collect();
+    h.apply_ok(&cameras).await;
+    for i in 0..6 {
+        h.wait_ready(&format!("cam-{i}")).await;
+    }
+    let ledger = || {
+        h.operator()
+            .metric("kvs_operator_held_entries", &[("state", "ledger")])
+    };
+    let tags = || {
+        h.operator()
+            .metric("kvs_operator_held_entries", &[("state", "tag_cache")])
+    };
+    assert!(ledger().await >= 6.0, "one entry per object");
+    assert!(tags().await >= 6.0, "the tags of each stream");
+    for i in 0..6 {
+        h.delete_ok("vs", &format!("cam-{i}")).await;
+    }
+    for i in 0..6 {
+        h.wait_gone(&format!("cam-{i}")).await;
+    }
+    // Counted from the state itself, at each scrape.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ledger().await > 0.0 || tags().await > 0.0 {
+        assert!(
+            Instant::now() < deadline,
+            "state outlived its objects: {} ledger entries, {} tag cache entries",
+            ledger().await,
+            tags().await
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}

@@ -30,7 +30,7 @@ fn camera(name: &str, stream: &str, extra: &str) -> String {
 
 #[tokio::test]
 async fn an_existing_stream_is_left_alone_until_adoption_is_asked_for() {
-    let h = Harness::start("adopt").await;
+    let h = Harness::start_adopting("adopt").await;
     sdk_client(&h.emulator)
         .create_stream()
         .stream_name("legacy-cam")

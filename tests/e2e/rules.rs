@@ -247,26 +247,19 @@ async fn a_binding_whose_namespace_was_relabelled_away_can_still_be_deleted() {
     assert!(h.emulator.stream(&stream).is_none(), "deleted at AWS");
     wait_binding_gone(&h, &name).await;
 
-    // A binding that never served anything, on a namespace that was relabelled away.
+    // A binding that never served an object, whose namespace is relabelled away.
     let idle = format!("{ns}-idle");
     let idle_binding = by_label.replace(&name, &idle);
+    let labelled = h
+        .kubectl(&["label", "namespace", &ns, &format!("{label}=yes")])
+        .await;
+    assert!(labelled.success(), "{}", labelled.stderr);
     h.apply_cluster_ok(&idle_binding).await;
-    let bindings: Api<AccountBinding> = Api::all(h.client.clone());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while bindings
-        .get(&idle)
-        .await
-        .expect("get")
-        .metadata
-        .finalizers
-        .is_none()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the operator never took the binding"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_binding_ready(&h, &idle).await;
+    let unlabelled = h
+        .kubectl(&["label", "namespace", &ns, &format!("{label}-")])
+        .await;
+    assert!(unlabelled.success(), "{}", unlabelled.stderr);
     let deleted = h
         .kubectl(&["delete", "accountbinding", &idle, "--wait=false"])
         .await;
@@ -305,4 +298,66 @@ async fn a_required_binding_does_not_strand_what_an_unbound_namespace_already_ow
     h.delete_ok("vs", "cam").await;
     h.wait_gone("cam").await;
     assert!(h.emulator.stream(&stream).is_none(), "deleted at AWS");
+}
+
+#[tokio::test]
+async fn a_binding_narrowed_while_creates_wait_in_the_rate_limiter_stops_the_ones_not_yet_made() {
+    let h = Harness::without_operator("narrowed").await;
+    let ns = h.namespace.clone();
+    // A fiftieth of the quotas: one CreateStream a second, so the creates queue.
+    let _operator = h.spawn_operator(&OperatorOptions {
+        namespaces: vec![ns.clone()],
+        args: vec!["--aws-quota-share=0.02".into()],
+        ..OperatorOptions::default()
+    });
+    let name = format!("{ns}-queue");
+    h.apply_cluster_ok(&binding(&name, &ns, "")).await;
+    wait_binding_ready(&h, &name).await;
+    const COUNT: usize = 8;
+    let cameras: String = (0..COUNT)
+        .map(|i| {
+            format!(
+                "---\n{}",
+                camera(&format!("cam-{i}"), &format!("{ns}-cam-{i}"), "")
+            )
+        })
+        .collect();
+    h.apply_ok(&cameras).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while h.emulator.calls_of(Operation::CreateStream).succeeded < 2 {
+        assert!(Instant::now() < deadline, "the creates never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The admin narrows the prefixes while the other creates wait for their turn.
+    let narrowed = binding(&name, &ns, "").replace(
+        &format!("streamNamePrefixes: [\"{ns}-\"]"),
+        &format!("streamNamePrefixes: [\"{ns}-other-\"]"),
+    );
+    h.apply_cluster_ok(&narrowed).await;
+    let at_edit = h.emulator.calls_of(Operation::CreateStream).succeeded;
+    let settled = |vs: &kvs_operator::api::VideoStream| {
+        vs.status.as_ref().is_some_and(|s| {
+            find(&s.conditions, READY).is_some_and(|c| c.status == "True")
+                || find(&s.conditions, SYNCED).is_some_and(|c| c.reason == "NameNotPermitted")
+        })
+    };
+    for i in 0..COUNT {
+        h.wait_for(&format!("cam-{i}"), "created or refused", settled)
+            .await;
+    }
+    let created = h.emulator.calls_of(Operation::CreateStream).succeeded;
+    println!("{at_edit} created when the binding was narrowed, {created} in all");
+    assert!(
+        created <= at_edit + 1,
+        "creates decided before the edit went on after it: {at_edit} then {created}"
+    );
+    assert!(
+        (created as usize) < COUNT,
+        "the edit landed while creates were still queued"
+    );
+    let refused = (0..COUNT)
+        .filter(|i| h.emulator.stream(&format!("{ns}-cam-{i}")).is_none())
+        .count();
+    assert_eq!(refused, COUNT - created as usize);
 }

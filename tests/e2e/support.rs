@@ -68,6 +68,20 @@ impl Harness {
         harness.with_operator(&namespaces)
     }
 
+    /// A namespace, an emulator and an operator that watches that namespace and lets it
+    /// adopt (`--unbound-adoption=Allowed`): for tests of ownership itself, where no
+    /// AccountBinding is in play.
+    pub async fn start_adopting(prefix: &str) -> Harness {
+        let mut harness = Harness::without_operator(prefix).await;
+        let options = OperatorOptions {
+            namespaces: vec![harness.namespace.clone()],
+            args: vec!["--unbound-adoption=Allowed".into()],
+            ..OperatorOptions::default()
+        };
+        harness.operator = Some(harness.spawn_operator(&options));
+        harness
+    }
+
     /// A namespace and an emulator, no operator yet.
     pub async fn without_operator(prefix: &str) -> Harness {
         let plane = plane().await;
