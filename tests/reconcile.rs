@@ -886,23 +886,29 @@ async fn two_claimants_queued_in_the_limiter_never_both_win_one_stream() {
             claimed.claim(&owner).await
         }
     };
+    // Other work's tag writes queue before each claim: about 1.5 s of them each time, more
+    // than the claim's settle time. A claim that read the tags before queueing its write
+    // would land its write long after its read.
+    let others = |from: usize| -> Vec<_> {
+        (from..from + 70)
+            .map(|i| {
+                let gate = gate.clone();
+                let busy = busy.clone();
+                tokio::spawn(async move {
+                    let _ = gate.tag(&busy, &tags(&[("n", &i.to_string())])).await;
+                })
+            })
+            .collect()
+    };
+    let mut queued = others(0);
+    tokio::time::sleep(Duration::from_millis(50)).await;
     let first = tokio::spawn(claim("team-a/cam"));
     tokio::time::sleep(Duration::from_millis(50)).await;
-    // A burst of other tag writes queues between the two claims: about 1.5 s of them, more
-    // than the claim's settle time.
-    let others: Vec<_> = (0..70)
-        .map(|i| {
-            let gate = gate.clone();
-            let busy = busy.clone();
-            tokio::spawn(async move {
-                let _ = gate.tag(&busy, &tags(&[("n", &i.to_string())])).await;
-            })
-        })
-        .collect();
+    queued.extend(others(100));
     tokio::time::sleep(Duration::from_millis(50)).await;
     let second = tokio::spawn(claim("team-b/cam"));
     let (first, second) = (first.await.unwrap(), second.await.unwrap());
-    for other in others {
+    for other in queued {
         other.await.unwrap();
     }
     let winners = [&first, &second].iter().filter(|r| r.is_ok()).count();
