@@ -302,7 +302,8 @@ impl Default for Limits {
 ///       "deny": null,
 ///       "name_prefixes": ["team-a-"],
 ///       "max_session_seconds": 3600,
-///       "trusted_accounts": ["123456789012"]
+///       "trusted_accounts": ["123456789012"],
+///       "actions": null
 ///     }
 ///   }
 /// }}
@@ -344,6 +345,10 @@ pub struct RoleRule {
     /// When set, only callers acting in these accounts may assume the role (the trust
     /// policy's principals); others answer AccessDenied.
     pub trusted_accounts: Option<Vec<String>>,
+    /// When set, the role's sessions may call only these KVS operations, like the
+    /// actions an IAM policy allows: any other answers AccessDeniedException, listings
+    /// included.
+    pub actions: Option<Vec<Operation>>,
 }
 
 /// IAM's default and bounds of a role's MaxSessionDuration, in seconds.

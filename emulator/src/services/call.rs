@@ -6,7 +6,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
 use hyper::body::Incoming;
+use hyper::http::request::Parts;
 use hyper::{Method, Request};
 use serde_json::Value;
 
@@ -25,6 +27,7 @@ use crate::wire::error::{ApiError, Protocol};
 use crate::wire::http::read_body;
 use crate::wire::query::{Params, is_form};
 use crate::wire::rest_json::{check_content_type, parse_object};
+use crate::wire::signing::{self, Signed};
 use crate::wire::sigv4::{self, Signature};
 
 /// What is known about a call once its operation is.
@@ -125,15 +128,14 @@ impl Call<'_> {
 
 /// A KVS call (rest-json): answers the JSON body of the operation's output.
 pub async fn kvs(shared: &Shared, request: Request<Incoming>) -> Result<Vec<u8>, ApiError> {
+    let (parts, body) = request.into_parts();
     // Unsigned requests are refused before they are routed, as AWS does.
-    let signature = sigv4::signature(request.headers(), request.uri().query())
+    let signature = sigv4::signature(&parts.headers, parts.uri.query())
         .map_err(|err| ApiError::auth(Protocol::RestJson, err))?;
-    let op = Some(request.method())
-        .filter(|method| *method == Method::POST)
-        .and_then(|_| Operation::from_path(request.uri().path()))
-        .ok_or_else(|| {
-            ApiError::unknown_operation(request.method().as_str(), request.uri().path())
-        })?;
+    let op = Some(&parts.method)
+        .filter(|method| **method == Method::POST)
+        .and_then(|_| Operation::from_path(parts.uri.path()))
+        .ok_or_else(|| ApiError::unknown_operation(parts.method.as_str(), parts.uri.path()))?;
     let call = Call {
         shared,
         settings: shared.settings(),
@@ -141,7 +143,12 @@ pub async fn kvs(shared: &Shared, request: Request<Incoming>) -> Result<Vec<u8>,
         signature,
     };
     let caller = call.identify(Protocol::RestJson)?;
-    let input = read_json(shared, request).await;
+    let input = match check_content_type(&parts.headers) {
+        Ok(()) => signed_body(&call, &caller, &parts, body, Protocol::RestJson)
+            .await
+            .and_then(|body| parse_object(&body)),
+        Err(err) => Err(err),
+    };
     let latency = call.settings.faults.latency;
     if input.is_ok() && !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -160,10 +167,41 @@ pub async fn kvs(shared: &Shared, request: Request<Incoming>) -> Result<Vec<u8>,
     outcome
 }
 
-async fn read_json(shared: &Shared, request: Request<Incoming>) -> Result<Value, ApiError> {
-    check_content_type(request.headers())?;
-    let body = read_body(request.into_body(), shared.max_body_bytes).await?;
-    parse_object(&body)
+/// The body of a request, within the size limit, once its signature holds for it (where
+/// the caller's secret is known: sessions the emulator issued).
+async fn signed_body(
+    call: &Call<'_>,
+    caller: &Caller,
+    parts: &Parts,
+    body: Incoming,
+    protocol: Protocol,
+) -> Result<Bytes, ApiError> {
+    let body = read_body(body, call.shared.max_body_bytes).await?;
+    check_signature(call, caller, parts, &body, protocol)?;
+    Ok(body)
+}
+
+fn check_signature(
+    call: &Call<'_>,
+    caller: &Caller,
+    parts: &Parts,
+    body: &[u8],
+    protocol: Protocol,
+) -> Result<(), ApiError> {
+    let (Some(secret), Some(proof)) = (&caller.secret_access_key, &call.signature.proof) else {
+        return Ok(());
+    };
+    let request = Signed {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query(),
+        headers: &parts.headers,
+    };
+    if signing::verify(proof, secret, &request, body) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_signature(protocol))
+    }
 }
 
 /// The resource `op`'s input addresses: its name, or the name inside its ARN, for the
@@ -217,15 +255,24 @@ fn run_kvs(
     super::dispatch(call.op, input, ctx)
 }
 
-/// A role with `name_prefixes` may only address streams and channels with those
-/// prefixes, as an IAM policy on `stream/<prefix>*` and `channel/<prefix>*` allows.
-/// Calls that address no resource (the listings) are not restricted: IAM cannot
-/// restrict them to resources either.
+/// A role with `actions` may only call those operations; a role with `name_prefixes` may
+/// only address streams and channels with those prefixes, as an IAM policy on
+/// `stream/<prefix>*` and `channel/<prefix>*` allows. Calls that address no resource
+/// (the listings) are not restricted by names: IAM cannot restrict them to resources
+/// either.
 fn check_access(
     call: &Call<'_>,
     caller: &Caller,
     resource: Option<Resource<'_>>,
 ) -> Result<(), ApiError> {
+    let op = call.op;
+    if !caller.may_call(&call.settings, op) {
+        return Err(ApiError::access_denied(format!(
+            "User: {} is not authorized to perform: kinesisvideo:{op} because no \
+             identity-based policy allows the kinesisvideo:{op} action",
+            caller.arn
+        )));
+    }
     let (Some(prefixes), Some(resource)) = (caller.name_prefixes(&call.settings), resource) else {
         return Ok(());
     };
@@ -237,7 +284,6 @@ fn check_access(
         return Ok(());
     }
     let region = &call.signature.region;
-    let op = call.op;
     Err(ApiError::access_denied(format!(
         "User: {} is not authorized to perform: kinesisvideo:{op} on resource: \
          arn:{}:kinesisvideo:{region}:{}:{}/{name}/* because no identity-based policy \
@@ -251,12 +297,12 @@ fn check_access(
 
 /// An STS call (query protocol): answers the XML document of the operation's output.
 pub async fn sts(shared: &Shared, request: Request<Incoming>) -> Result<String, ApiError> {
-    let signature = sigv4::signature(request.headers(), request.uri().query())
+    let (parts, body) = request.into_parts();
+    let signature = sigv4::signature(&parts.headers, parts.uri.query())
         .map_err(|err| ApiError::auth(Protocol::Query, err))?;
-    let form = is_form(request.headers());
-    let query = request.uri().query().map(str::to_owned);
-    let body = read_body(request.into_body(), shared.max_body_bytes).await?;
-    let params = Params::parse(query.as_deref(), if form { &body } else { &[] });
+    let form = is_form(&parts.headers);
+    let body = read_body(body, shared.max_body_bytes).await?;
+    let params = Params::parse(parts.uri.query(), if form { &body } else { &[] });
     let call = Call {
         shared,
         settings: shared.settings(),
@@ -267,10 +313,13 @@ pub async fn sts(shared: &Shared, request: Request<Incoming>) -> Result<String, 
     let tenant = shared.tenants.get_or_create(&call.scope(&caller));
     let mut tenant = lock(&tenant);
     let now = Instant::now();
-    let outcome = tenant
-        .limiter
-        .admit(&call.settings.quotas, call.op, None, now)
-        .map_err(|_| ApiError::throttling())
+    let outcome = check_signature(&call, &caller, &parts, &body, Protocol::Query)
+        .and_then(|()| {
+            let admitted = tenant
+                .limiter
+                .admit(&call.settings.quotas, call.op, None, now);
+            admitted.map_err(|_| ApiError::throttling())
+        })
         .and_then(|()| match call.op {
             Operation::AssumeRole => sts::assume_role(
                 &params,

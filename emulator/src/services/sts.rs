@@ -256,7 +256,6 @@ pub fn assume_role(
         .unwrap_or(Duration::from_secs(u64::from(seconds)));
     let role_id = stable_id("AROA", input.role_arn);
     let session = Session {
-        secret_access_key: random_text(40, SECRET_ALPHABET),
         session_token: random_text(356, SECRET_ALPHABET),
         caller: Caller {
             access_key_id: format!("{SESSION_KEY_PREFIX}{}", random_text(16, KEY_ALPHABET)),
@@ -267,6 +266,7 @@ pub fn assume_role(
             ),
             user_id: format!("{role_id}:{}", input.session_name),
             role_arn: Some(input.role_arn.to_owned()),
+            secret_access_key: Some(random_text(40, SECRET_ALPHABET)),
         },
         expiration: SystemTime::now() + lifetime,
         expires_at: now + lifetime,
@@ -282,7 +282,8 @@ pub fn assume_role(
             });
             x.element("Credentials", |x| {
                 x.text("AccessKeyId", &session.caller.access_key_id);
-                x.text("SecretAccessKey", &session.secret_access_key);
+                let secret = session.caller.secret_access_key.as_deref();
+                x.text("SecretAccessKey", secret.unwrap_or_default());
                 x.text("SessionToken", &session.session_token);
                 x.text("Expiration", &iso8601(session.expiration));
             });
@@ -354,6 +355,7 @@ mod tests {
             arn: "arn:aws:iam::123456789012:root".into(),
             user_id: "123456789012".into(),
             role_arn: None,
+            secret_access_key: None,
         }
     }
 

@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::model::config::Settings;
+use crate::model::config::{RoleRule, Settings};
+use crate::model::operation::Operation;
 use crate::wire::sigv4::Signature;
 
 /// Prefix of the access key ids of temporary credentials, as AWS issues them.
@@ -26,21 +27,33 @@ pub struct Caller {
     pub user_id: String,
     /// The assumed role, for session credentials.
     pub role_arn: Option<String>,
+    /// The secret of session credentials, with which their signatures are checked (the
+    /// emulator cannot know the secret of base credentials).
+    pub secret_access_key: Option<String>,
 }
 
 impl Caller {
     /// The name prefixes the caller's role restricts it to, if any (read from the
     /// current settings, as IAM evaluates a role's policies on every call).
     pub fn name_prefixes<'s>(&self, settings: &'s Settings) -> Option<&'s [String]> {
-        let role = self.role_arn.as_ref()?;
-        settings.sts.roles.get(role)?.name_prefixes.as_deref()
+        self.rule(settings)?.name_prefixes.as_deref()
+    }
+
+    /// Whether the caller's role lets it call `op` (any caller without an `actions` rule
+    /// may).
+    pub fn may_call(&self, settings: &Settings, op: Operation) -> bool {
+        let actions = self.rule(settings).and_then(|rule| rule.actions.as_ref());
+        actions.is_none_or(|actions| actions.contains(&op))
+    }
+
+    fn rule<'s>(&self, settings: &'s Settings) -> Option<&'s RoleRule> {
+        settings.sts.roles.get(self.role_arn.as_ref()?)
     }
 }
 
 /// Temporary credentials issued by AssumeRole.
 #[derive(Debug, Clone)]
 pub struct Session {
-    pub secret_access_key: String,
     pub session_token: String,
     pub caller: Caller,
     /// Wall-clock expiry, as the answer's `Expiration` says.
@@ -125,6 +138,7 @@ fn base_caller(access_key_id: &str, account: &str) -> Caller {
         arn: format!("arn:aws:iam::{account}:root"),
         user_id: account.to_owned(),
         role_arn: None,
+        secret_access_key: None,
     }
 }
 
@@ -137,6 +151,7 @@ mod tests {
             access_key_id: key.into(),
             region: "us-west-2".into(),
             session_token: token.map(str::to_owned),
+            proof: None,
         }
     }
 
@@ -170,10 +185,10 @@ mod tests {
             arn: "arn:aws:sts::111111111111:assumed-role/r/s".into(),
             user_id: "AROAX:s".into(),
             role_arn: Some("arn:aws:iam::111111111111:role/r".into()),
+            secret_access_key: Some("secret".into()),
         };
         sessions.insert(
             Session {
-                secret_access_key: "secret".into(),
                 session_token: "TOKEN".into(),
                 caller: caller.clone(),
                 expiration: SystemTime::now() + Duration::from_secs(1),

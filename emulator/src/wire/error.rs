@@ -139,6 +139,18 @@ impl ApiError {
         }
     }
 
+    /// A signature that is not the request's by the credentials' secret, as `protocol`
+    /// spells it.
+    pub fn invalid_signature(protocol: Protocol) -> Self {
+        const MISMATCH: &str = "The request signature we calculated does not match the \
+             signature you provided. Check your AWS Secret Access Key and signing method. \
+             Consult the service documentation for details.";
+        match protocol {
+            Protocol::RestJson => Self::new("InvalidSignatureException", 403, MISMATCH),
+            Protocol::Query => Self::new("SignatureDoesNotMatch", 403, MISMATCH),
+        }
+    }
+
     /// Session credentials past their expiry, as `protocol` spells it.
     pub fn expired_token(protocol: Protocol) -> Self {
         const EXPIRED: &str = "The security token included in the request is expired";

@@ -1,6 +1,7 @@
 //! What a request's SigV4 signature says: the access key, the region and service of its
-//! credential scope, and the session token. Signatures are not verified, but their
-//! presence and shape are, as AWS checks them before anything else.
+//! credential scope, the session token, and the proof (the signed headers and the
+//! signature) that [`verify`] checks once the secret is known. Presence and shape are
+//! checked first, as AWS checks them before anything else.
 
 use hyper::HeaderMap;
 use hyper::header::{AUTHORIZATION, DATE, HeaderName};
@@ -11,13 +12,26 @@ static X_AMZ_DATE: HeaderName = HeaderName::from_static("x-amz-date");
 static X_AMZ_SECURITY_TOKEN: HeaderName = HeaderName::from_static("x-amz-security-token");
 
 /// The parts of a signature the emulator uses.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Signature {
     pub access_key_id: String,
     /// The credential scope's region (`AKID/DATE/REGION/SERVICE/aws4_request`).
     pub region: String,
     /// `X-Amz-Security-Token`, sent with temporary credentials.
     pub session_token: Option<String>,
+    /// What the `Authorization` header signs (`None` for a presigned query).
+    pub proof: Option<Proof>,
+}
+
+/// The signed part of an `Authorization` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proof {
+    /// `DATE/REGION/SERVICE/aws4_request`.
+    pub scope: String,
+    /// `SignedHeaders`, e.g. `host;x-amz-date`.
+    pub signed_headers: String,
+    /// `Signature`, lower-case hex.
+    pub signature: String,
 }
 
 /// Why a request's authentication was refused before its credentials were looked at.
@@ -72,7 +86,12 @@ pub fn signature(headers: &HeaderMap, query: Option<&str>) -> Result<Signature, 
                 .into(),
         ));
     }
-    let (access_key_id, region) = credential_scope(found[0].unwrap_or_default())?;
+    let credential = found[0].unwrap_or_default();
+    let (access_key_id, region) = credential_scope(credential)?;
+    let scope = credential
+        .split_once('/')
+        .map(|(_, scope)| scope)
+        .unwrap_or_default();
     Ok(Signature {
         access_key_id,
         region,
@@ -80,6 +99,11 @@ pub fn signature(headers: &HeaderMap, query: Option<&str>) -> Result<Signature, 
             .get(&X_AMZ_SECURITY_TOKEN)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
+        proof: Some(Proof {
+            scope: scope.to_owned(),
+            signed_headers: found[1].unwrap_or_default().to_owned(),
+            signature: found[2].unwrap_or_default().to_owned(),
+        }),
     })
 }
 
@@ -101,6 +125,7 @@ fn presigned(query: Option<&str>) -> Result<Signature, AuthError> {
         access_key_id,
         region,
         session_token: get("X-Amz-Security-Token").map(str::to_owned),
+        proof: None,
     })
 }
 
@@ -159,6 +184,11 @@ mod tests {
                 access_key_id: "AKID".into(),
                 region: "eu-west-1".into(),
                 session_token: Some("TOKEN".into()),
+                proof: Some(Proof {
+                    scope: "20260101/eu-west-1/kinesisvideo/aws4_request".into(),
+                    signed_headers: "host;x-amz-date".into(),
+                    signature: "abc".into(),
+                }),
             })
         );
         let basic = headers(&[("authorization", "Basic Zm9vOmJhcg==")]);
@@ -196,6 +226,7 @@ mod tests {
                 access_key_id: "AKID".into(),
                 region: "ap-south-1".into(),
                 session_token: Some("T+1".into()),
+                proof: None,
             })
         );
         assert_eq!(
