@@ -201,14 +201,14 @@ async fn the_drift_scan_sees_every_page_of_each_kind() {
         .into_iter()
         .map(|o| o.name)
         .collect();
-    assert_eq!(moved, [last_stream.name.clone()]);
+    assert_eq!(moved, std::slice::from_ref(&last_stream.name));
     assert_eq!(calls(&emulator, Operation::ListStreams), pages(STREAMS));
     let rescanned = listed_by_name(SignalingChannel::list(&kvs).await.expect("rescan"));
     let moved: Vec<String> = drifted(&rescanned, &signaling_channels)
         .into_iter()
         .map(|o| o.name)
         .collect();
-    assert_eq!(moved, [last_channel.name.clone()]);
+    assert_eq!(moved, std::slice::from_ref(&last_channel.name));
 }
 
 #[tokio::test]

@@ -398,3 +398,14 @@ def test_published_quota(op, counted):
     counted.admin("PUT", "/_emulator/config", {"quotas": {"refill": False}})
     same = [inputs(op)] * (per_resource + 1)
     assert throttled_after(client, op, same) == per_resource
+
+
+def test_the_readme_counts_are_current():
+    pairs, listed = modelled_pairs(), not_produced()
+    constraints = {(c.op, c.member, c.kind) for c in CASES}
+    skipped = len(set(not_enforced()) & constraints)
+    text = model.README.read_text(encoding="utf-8")
+    line = " ".join(text.split())
+    assert (f"{len(pairs) - len(listed)} of the {len(pairs)} error shapes produced, "
+            f"{len(listed)} listed; {len(CASES) - skipped} of the {len(CASES)} constraints "
+            f"enforced, {skipped} listed") in line
