@@ -118,6 +118,23 @@ pub enum ArnCheck {
     Plain,
 }
 
+/// What a tagging call asks.
+pub enum TagChange<'a> {
+    /// TagStream, TagResource.
+    Add(BTreeMap<String, String>),
+    /// UntagStream, UntagResource.
+    Remove(&'a [String]),
+}
+
+impl TagChange<'_> {
+    fn keys(&self) -> Box<dyn Iterator<Item = &String> + '_> {
+        match self {
+            TagChange::Add(tags) => Box::new(tags.keys()),
+            TagChange::Remove(keys) => Box::new(keys.iter()),
+        }
+    }
+}
+
 /// A create that passed validation: the name, the tags, and what the kind keeps.
 pub struct NewRecord<D> {
     pub name: String,
@@ -375,36 +392,28 @@ impl<D: Details> Registry<D> {
         Ok(())
     }
 
-    /// Tags: adds or overwrites them (at most 50 in all); the version stays, and any state
-    /// but DELETING will do.
-    pub fn tag(
+    /// A tagging call: adds or overwrites tags (at most 50 in all) or removes the keys
+    /// that exist (absent keys are ignored); the version stays, and any state but
+    /// DELETING will do.
+    pub fn retag(
         &mut self,
         address: Address<'_>,
         check: ArnCheck,
-        tags: BTreeMap<String, String>,
+        change: TagChange<'_>,
         allow_reserved_tags: bool,
     ) -> Result<(), ApiError> {
-        check_reserved_keys(tags.keys(), allow_reserved_tags)?;
+        check_reserved_keys(change.keys(), allow_reserved_tags)?;
         self.get_live(address, check)?;
         let record = self.get_mut(address, check)?;
-        add_tags(&mut record.tags, tags, D::KIND)
-    }
-
-    /// Untags: removes the keys that exist; absent keys are ignored.
-    pub fn untag(
-        &mut self,
-        address: Address<'_>,
-        check: ArnCheck,
-        keys: &[String],
-        allow_reserved_tags: bool,
-    ) -> Result<(), ApiError> {
-        check_reserved_keys(keys.iter(), allow_reserved_tags)?;
-        self.get_live(address, check)?;
-        let record = self.get_mut(address, check)?;
-        for key in keys {
-            record.tags.remove(key);
+        match change {
+            TagChange::Add(tags) => add_tags(&mut record.tags, tags, D::KIND),
+            TagChange::Remove(keys) => {
+                for key in keys {
+                    record.tags.remove(key);
+                }
+                Ok(())
+            }
         }
-        Ok(())
     }
 
     /// An endpoint host of `record` in this region: `https://KIND-ID.kinesisvideo.REGION…`.
@@ -534,15 +543,23 @@ mod tests {
             .unwrap();
         let tags = BTreeMap::from([("k".to_owned(), "v".to_owned())]);
         let name = Address::name("t");
+        let add = |tags: &BTreeMap<String, String>| TagChange::Add(tags.clone());
         things
-            .tag(name, ArnCheck::Plain, tags.clone(), false)
+            .retag(name, ArnCheck::Plain, add(&tags), false)
             .unwrap();
         assert_eq!(things.named("t").unwrap().tags, tags);
+        let reserved = BTreeMap::from([("aws:x".to_owned(), String::new())]);
+        let refused = things.retag(name, ArnCheck::Plain, add(&reserved), false);
+        assert_eq!(refused.unwrap_err().code, "InvalidArgumentException");
+        let keys = ["k".to_owned(), "absent".to_owned()];
+        let remove = TagChange::Remove(&keys);
+        things.retag(name, ArnCheck::Plain, remove, false).unwrap();
+        assert!(things.named("t").unwrap().tags.is_empty());
         let arn = things.named("t").unwrap().arn.clone();
         things.delete(&arn, None, delay, t0).unwrap();
-        let err = things.tag(name, ArnCheck::Plain, tags, false).unwrap_err();
-        assert_eq!(err.code, "ResourceNotFoundException");
-        let err = things.untag(name, ArnCheck::Plain, &[], false).unwrap_err();
-        assert_eq!(err.code, "ResourceNotFoundException");
+        let gone = things.retag(name, ArnCheck::Plain, add(&tags), false);
+        assert_eq!(gone.unwrap_err().code, "ResourceNotFoundException");
+        let gone = things.retag(name, ArnCheck::Plain, TagChange::Remove(&[]), false);
+        assert_eq!(gone.unwrap_err().code, "ResourceNotFoundException");
     }
 }

@@ -11,7 +11,7 @@ use super::validate::tag_map;
 use crate::model::arn::arn_parts;
 use crate::model::resource::Kind;
 use crate::state::paging::{self, decode_token};
-use crate::state::registry::{Address, ArnCheck};
+use crate::state::registry::{Address, ArnCheck, TagChange};
 use crate::wire::error::ApiError;
 use crate::wire::rest_json::empty;
 
@@ -34,25 +34,27 @@ fn kind_of(arn: &str) -> Result<Kind, ApiError> {
 }
 
 pub fn tag(input: TagResourceInput, ctx: Context<'_>) -> Result<Vec<u8>, ApiError> {
-    let arn = input.resource_arn.as_deref().unwrap_or_default();
-    let tags = tag_map(input.tags.as_deref());
-    let allow = ctx.allow_reserved_tags();
-    let address = Address::arn(arn);
-    match kind_of(arn)? {
-        Kind::Stream => ctx.streams.tag(address, ArnCheck::Tagging, tags, allow)?,
-        Kind::Channel => ctx.channels.tag(address, ArnCheck::Plain, tags, allow)?,
-    }
-    empty()
+    let change = TagChange::Add(tag_map(input.tags.as_deref()));
+    retag(input.resource_arn.as_deref(), change, ctx)
 }
 
 pub fn untag(input: UntagResourceInput, ctx: Context<'_>) -> Result<Vec<u8>, ApiError> {
-    let arn = input.resource_arn.as_deref().unwrap_or_default();
     let keys = input.tag_key_list.as_deref().unwrap_or_default();
+    retag(input.resource_arn.as_deref(), TagChange::Remove(keys), ctx)
+}
+
+/// Tags or untags the stream or channel `arn` names.
+fn retag(arn: Option<&str>, change: TagChange<'_>, ctx: Context<'_>) -> Result<Vec<u8>, ApiError> {
+    let arn = arn.unwrap_or_default();
     let allow = ctx.allow_reserved_tags();
     let address = Address::arn(arn);
     match kind_of(arn)? {
-        Kind::Stream => ctx.streams.untag(address, ArnCheck::Tagging, keys, allow)?,
-        Kind::Channel => ctx.channels.untag(address, ArnCheck::Plain, keys, allow)?,
+        Kind::Stream => ctx
+            .streams
+            .retag(address, ArnCheck::Tagging, change, allow)?,
+        Kind::Channel => ctx
+            .channels
+            .retag(address, ArnCheck::Plain, change, allow)?,
     }
     empty()
 }

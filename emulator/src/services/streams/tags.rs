@@ -4,25 +4,30 @@ use super::inputs::{Addressed, ListTagsForStreamInput, TagStreamInput, UntagStre
 use crate::services::handler::Context;
 use crate::services::listing::tags_page;
 use crate::state::paging::{self, decode_token};
-use crate::state::registry::ArnCheck;
+use crate::state::registry::{Address, ArnCheck, TagChange};
 use crate::wire::error::ApiError;
 use crate::wire::rest_json::empty;
 
 /// TagStream: adds or overwrites tags; the stream keeps its version.
 pub fn tag(input: TagStreamInput, ctx: Context<'_>) -> Result<Vec<u8>, ApiError> {
-    let tags = input.tags.clone().unwrap_or_default();
-    let allow_reserved = ctx.allow_reserved_tags();
-    ctx.streams
-        .tag(input.address(), ArnCheck::Tagging, tags, allow_reserved)?;
-    empty()
+    let change = TagChange::Add(input.tags.clone().unwrap_or_default());
+    retag(input.address(), change, ctx)
 }
 
 /// UntagStream: removes the keys that exist; absent keys are ignored.
 pub fn untag(input: UntagStreamInput, ctx: Context<'_>) -> Result<Vec<u8>, ApiError> {
     let keys = input.tag_key_list.as_deref().unwrap_or_default();
+    retag(input.address(), TagChange::Remove(keys), ctx)
+}
+
+fn retag(
+    address: Address<'_>,
+    change: TagChange<'_>,
+    ctx: Context<'_>,
+) -> Result<Vec<u8>, ApiError> {
     let allow_reserved = ctx.allow_reserved_tags();
     ctx.streams
-        .untag(input.address(), ArnCheck::Tagging, keys, allow_reserved)?;
+        .retag(address, ArnCheck::Tagging, change, allow_reserved)?;
     empty()
 }
 
