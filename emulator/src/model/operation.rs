@@ -71,10 +71,10 @@ macro_rules! operations {
     };
 }
 
-// Quotas: the KVS developer guide's stream quotas and the WebRTC developer guide's
-// control-plane quotas. The image generation and notification configuration operations
-// have none published: 50/s per account and 5/s per stream, like the other stream APIs.
-// STS has no quota unless one is set (see `Quotas::account_tps`).
+// Quotas: the KVS developer guide's control-plane quotas (the stream operations, their
+// configurations included) and the WebRTC developer guide's (the signaling channels);
+// conformance/test_model.py holds them to both guides. STS has no quota unless one is set
+// (see `Quotas::account_tps`).
 operations! {
     CreateStream: Some("/createStream"), Stream, Some(50), false;
     DescribeStream: Some("/describeStream"), Stream, Some(300), true;

@@ -1,4 +1,5 @@
-//! Public view of the emulator's streams, as tests read it in-process or via the admin API.
+//! The public view of the emulator's streams and signaling channels (and the model's enums
+//! and configurations they carry), as tests read them in-process or via the admin API.
 
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -38,11 +38,14 @@ macro_rules! route {
 /// checked, see `validate`). Every member is optional when decoded, so that a missing
 /// required one is reported by validation as AWS reports it, and unknown members are
 /// ignored. Members are listed in every input, not flattened, so a type error can name
-/// the member. `also f;` adds a check the model's shapes cannot state.
+/// the member. A rule the model's shapes cannot state is a [`validate::Shape`] of its own
+/// (e.g. `FormatConfig`) or the handler's.
+///
+/// [`validate::Shape`]: super::validate::Shape
 macro_rules! input {
     ($(#[$meta:meta])* pub struct $name:ident {
         $($(#[$field_meta:meta])* $field:ident: $ty:ty = $member:literal, $rule:ident $shape:expr;)+
-    } $(also $extra:path;)?) => {
+    }) => {
         $(#[$meta])*
         #[derive(Debug, Default, serde::Deserialize)]
         #[serde(default)]
@@ -53,7 +56,6 @@ macro_rules! input {
         impl crate::services::validate::Input for $name {
             fn validate(&self, v: &mut crate::services::validate::Violations) {
                 $(v.$rule($member, self.$field.as_ref(), &$shape);)+
-                $($extra(self, v);)?
             }
         }
     };

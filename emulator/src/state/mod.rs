@@ -1,6 +1,7 @@
 //! What the emulator remembers. Per (account, region), as AWS keeps it: the streams and
-//! signaling channels (`streams`, `channels`, with the rules they share in `rules`), their
-//! due transitions (`schedule`), quota buckets (`quota`) and call counters (`counters`).
+//! signaling channels (one `registry` of each kind, what each kind keeps in `streams` and
+//! `channels`, the rules they share in `rules`), their due transitions (`schedule`),
+//! pages (`paging`), quota buckets (`quota`) and call counters (`counters`).
 //! For the whole emulator: the settings, the scopes, the STS sessions (`sessions`) and the
 //! call log (`log`), held together by `shared`.
 

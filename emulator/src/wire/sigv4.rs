@@ -1,6 +1,6 @@
 //! What a request's SigV4 signature says: the access key, the region and service of its
 //! credential scope, the session token, and the proof (the signed headers and the
-//! signature) that [`verify`] checks once the secret is known. Presence and shape are
+//! signature) that `signing::verify` checks once the secret is known. Presence and shape are
 //! checked first, as AWS checks them before anything else.
 
 use hyper::HeaderMap;
