@@ -13,7 +13,7 @@ use hyper::{Method, Request};
 use serde_json::Value;
 
 use super::handler::Context;
-use super::sts;
+use super::sts::{self, StsContext};
 use crate::model::arn::{arn_parts, partition_of};
 use crate::model::config::Settings;
 use crate::model::operation::{Addresses, Operation};
@@ -320,15 +320,14 @@ pub async fn sts(shared: &Shared, request: Request<Incoming>) -> Result<String, 
                 .admit(&call.settings.quotas, call.op, None, now);
             admitted.map_err(|_| ApiError::throttling())
         })
-        .and_then(|()| match call.op {
-            Operation::AssumeRole => sts::assume_role(
-                &params,
-                &caller,
-                &call.settings,
-                &mut lock(&shared.sessions),
+        .and_then(|()| {
+            let ctx = StsContext {
+                caller: &caller,
+                settings: &call.settings,
+                sessions: &mut lock(&shared.sessions),
                 now,
-            ),
-            _ => Ok(sts::get_caller_identity(&caller)),
+            };
+            sts::dispatch(call.op, &params, ctx)
         });
     let target = Target {
         role_arn: (call.op == Operation::AssumeRole)

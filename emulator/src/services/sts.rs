@@ -1,6 +1,7 @@
 //! STS on the emulator's endpoint, in the query protocol as the SDKs call it
-//! (`POST /`, form-encoded `Action=AssumeRole&Version=2011-06-15&…`, XML answers):
-//! AssumeRole, under the trust rules of the settings, and GetCallerIdentity.
+//! (`POST /`, form-encoded `Action=AssumeRole&Version=2011-06-15&…`, XML answers): a table
+//! of its two operations over its own state, the sessions it issued. AssumeRole, under the
+//! trust rules of the settings, and GetCallerIdentity.
 //!
 //! Inputs are validated as `sts/2011-06-15/service-2.json` constrains them. Session
 //! policies are checked to be JSON but not evaluated; the role's `name_prefixes` stand in
@@ -33,13 +34,48 @@ const CHAINED_MAX_SECONDS: u32 = 3600;
 /// percentage of it).
 const PACKED_POLICY_BYTES: usize = 2048;
 
+/// What an STS operation acts on besides its parameters.
+pub struct StsContext<'a> {
+    /// Who calls (a session may assume another role: role chaining).
+    pub caller: &'a Caller,
+    pub settings: &'a Settings,
+    /// STS's own state: the sessions it issued.
+    pub sessions: &'a mut Sessions,
+    pub now: Instant,
+}
+
+/// One row of the table: an operation and its handler, which answers the XML document of
+/// the output.
+pub type StsRoute = (
+    Operation,
+    fn(&Params, StsContext<'_>) -> Result<String, ApiError>,
+);
+
+/// The STS operations and their handlers.
+pub const OPERATIONS: &[StsRoute] = &[
+    (Operation::AssumeRole, assume_role),
+    (Operation::GetCallerIdentity, get_caller_identity),
+];
+
 /// The STS operation a request names by its `Action` (and `Version`).
 pub fn operation(params: &Params) -> Result<Operation, ApiError> {
     let action = params.get("Action").ok_or_else(ApiError::missing_action)?;
     let version = params.get("Version").unwrap_or(VERSION);
-    Operation::from_action(action)
+    OPERATIONS
+        .iter()
+        .map(|(op, _)| *op)
+        .find(|op| op.name() == action)
         .filter(|_| version == VERSION)
         .ok_or_else(|| ApiError::invalid_action(action, version))
+}
+
+/// Runs the STS operation `op`.
+pub fn dispatch(op: Operation, params: &Params, ctx: StsContext<'_>) -> Result<String, ApiError> {
+    let (_, handler) = OPERATIONS
+        .iter()
+        .find(|(o, _)| *o == op)
+        .ok_or_else(|| ApiError::invalid_action(op.name(), VERSION))?;
+    handler(params, ctx)
 }
 
 /// AssumeRole's input after validation.
@@ -237,13 +273,13 @@ fn packed_policy_size(input: &AssumeRoleInput<'_>) -> Result<Option<usize>, ApiE
 }
 
 /// AssumeRole: validates, applies the trust rules and issues temporary credentials.
-pub fn assume_role(
-    params: &Params,
-    caller: &Caller,
-    settings: &Settings,
-    sessions: &mut Sessions,
-    now: Instant,
-) -> Result<String, ApiError> {
+fn assume_role(params: &Params, ctx: StsContext<'_>) -> Result<String, ApiError> {
+    let StsContext {
+        caller,
+        settings,
+        sessions,
+        now,
+    } = ctx;
     let input = validate_assume_role(params)?;
     let role = RoleArn::parse(input.role_arn)
         .ok_or_else(|| ApiError::validation_error("Request ARN is invalid"))?;
@@ -298,15 +334,16 @@ pub fn assume_role(
 }
 
 /// GetCallerIdentity: who the credentials act as.
-pub fn get_caller_identity(caller: &Caller) -> String {
-    Xml::root(NAMESPACE, "GetCallerIdentityResponse", |x| {
+fn get_caller_identity(_params: &Params, ctx: StsContext<'_>) -> Result<String, ApiError> {
+    let caller = ctx.caller;
+    Ok(Xml::root(NAMESPACE, "GetCallerIdentityResponse", |x| {
         x.element("GetCallerIdentityResult", |x| {
             x.text("Arn", &caller.arn);
             x.text("UserId", &caller.user_id);
             x.text("Account", &caller.account);
         });
         response_metadata(x);
-    })
+    }))
 }
 
 const KEY_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -361,15 +398,23 @@ mod tests {
 
     const ROLE: &str = "arn:aws:iam::111111111111:role/tenant-a";
 
-    fn assume(text: &str, settings: &Settings) -> Result<String, ApiError> {
-        let mut sessions = Sessions::default();
-        assume_role(
-            &params(text),
-            &base_caller(),
+    fn assume_with(
+        text: &str,
+        settings: &Settings,
+        sessions: &mut Sessions,
+    ) -> Result<String, ApiError> {
+        let caller = base_caller();
+        let ctx = StsContext {
+            caller: &caller,
             settings,
-            &mut sessions,
-            Instant::now(),
-        )
+            sessions,
+            now: Instant::now(),
+        };
+        dispatch(Operation::AssumeRole, &params(text), ctx)
+    }
+
+    fn assume(text: &str, settings: &Settings) -> Result<String, ApiError> {
+        assume_with(text, settings, &mut Sessions::default())
     }
 
     #[test]
@@ -485,18 +530,9 @@ mod tests {
 
     #[test]
     fn issued_credentials_act_as_the_role() {
-        let mut sessions = Sessions::default();
         let settings = Settings::default();
-        let xml = assume_role(
-            &params(&format!(
-                "RoleArn={ROLE}&RoleSessionName=op&SourceIdentity=me"
-            )),
-            &base_caller(),
-            &settings,
-            &mut sessions,
-            Instant::now(),
-        )
-        .unwrap();
+        let text = format!("RoleArn={ROLE}&RoleSessionName=op&SourceIdentity=me");
+        let xml = assume(&text, &settings).unwrap();
         assert!(
             xml.contains("<Arn>arn:aws:sts::111111111111:assumed-role/tenant-a/op</Arn>"),
             "{xml}"
