@@ -274,6 +274,26 @@ def test_unsigned_requests_are_refused(emulator):
         "MissingAuthenticationTokenException", 403, "Missing Authentication Token")
 
 
+def test_badly_signed_requests_are_refused(emulator):
+    """Signed with the wrong secret for credentials the emulator issued (it knows their
+    secret): KVS answers InvalidSignatureException, STS SignatureDoesNotMatch, both 403,
+    and nothing happens."""
+    assumed = support.sts_client(emulator.url).assume_role(
+        RoleArn="arn:aws:iam::111111111111:role/r", RoleSessionName="forger")
+    forged = support.session_credentials(assumed) | {"aws_secret_access_key": "wrong"}
+    kvs = support.client(emulator.url, credentials=forged)
+    with pytest.raises(ClientError) as raised:
+        kvs.create_stream(StreamName="forged")
+    code, status, message = support.error_of(raised.value)
+    assert (code, status) == ("InvalidSignatureException", 403)
+    assert "signature we calculated" in message
+    with pytest.raises(ClientError) as raised:
+        support.sts_client(emulator.url, credentials=forged).get_caller_identity()
+    assert support.error_of(raised.value)[:2] == ("SignatureDoesNotMatch", 403)
+    honest = support.client(emulator.url, credentials=support.session_credentials(assumed))
+    assert call(honest, "list_streams")["StreamInfoList"] == []
+
+
 @pytest.mark.parametrize(
     "path, body, headers, status, code",
     [
@@ -283,6 +303,8 @@ def test_unsigned_requests_are_refused(emulator):
          "UnsupportedMediaTypeException"),
         ("/createStream", b" " * (2 * 1024 * 1024), {}, 413, "RequestEntityTooLargeException"),
         ("/describeEdgeConfiguration", b"{}", {}, 404, "UnknownOperationException"),
+        ("/listStreams", b"{}", {"Authorization": "AWS4-HMAC-SHA256 Credential=testing"}, 403,
+         "IncompleteSignatureException"),
     ],
 )
 def test_bad_input_keeps_state(emulator, kvs, path, body, headers, status, code):

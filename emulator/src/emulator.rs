@@ -8,15 +8,17 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::{Config, Delays, Settings};
-use crate::counters::{CallCounts, OperationCalls};
-use crate::error::EmulatorError;
-use crate::http;
-use crate::log::CallRecord;
-use crate::model::{ChannelSnapshot, StreamSnapshot};
-use crate::operation::Operation;
-use crate::scope::{Scope, Tenant};
-use crate::state::{Shared, lock};
+use crate::model::config::{Config, Delays, Settings};
+use crate::model::error::EmulatorError;
+use crate::model::operation::Operation;
+use crate::model::snapshot::{ChannelSnapshot, StreamSnapshot};
+use crate::server;
+use crate::state::counters::{CallCounts, OperationCalls};
+use crate::state::lock::lock;
+use crate::state::log::CallRecord;
+use crate::state::shared::Shared;
+use crate::state::tenants::{Scope, Tenant};
+use crate::wire::http;
 
 /// Entry point: `Emulator::start(Config::default()).await?` serves KVS on a free
 /// loopback port.
@@ -38,7 +40,11 @@ impl Emulator {
         let addr = listener.local_addr().map_err(EmulatorError::LocalAddr)?;
         let shared = Arc::new(Shared::new(&config));
         let (shutdown, watcher) = watch::channel(false);
-        let task = tokio::spawn(http::serve(listener, shared.clone(), watcher));
+        let respond = {
+            let shared = shared.clone();
+            move |request| server::respond(shared.clone(), request)
+        };
+        let task = tokio::spawn(http::serve(listener, respond, watcher));
         Ok(Running {
             shared,
             addr,
@@ -150,8 +156,8 @@ impl Running {
     /// Streams of `account` in `region`.
     pub fn streams_in(&self, account: &str, region: &str) -> Vec<StreamSnapshot> {
         self.with_tenant(account, region, |tenant| {
-            tenant.store.settle(Instant::now());
-            tenant.store.snapshots()
+            tenant.streams.settle(Instant::now());
+            tenant.streams.snapshots()
         })
         .unwrap_or_default()
     }
@@ -165,20 +171,22 @@ impl Running {
     /// One stream of `account` in `region` by name.
     pub fn stream_in(&self, account: &str, region: &str, name: &str) -> Option<StreamSnapshot> {
         self.with_tenant(account, region, |tenant| {
-            tenant.store.settle(Instant::now());
-            tenant.store.snapshot(name)
+            tenant.streams.settle(Instant::now());
+            tenant.streams.snapshot(name)
         })
         .flatten()
     }
 
     /// Forgets every stream of every account and region.
     pub fn clear_streams(&self) {
-        self.shared.tenants.for_each(|tenant| tenant.store.clear());
+        self.shared
+            .tenants
+            .for_each(|tenant| tenant.streams.clear());
     }
 
     /// Forgets every stream of `account` in `region`.
     pub fn clear_streams_in(&self, account: &str, region: &str) {
-        self.with_tenant(account, region, |tenant| tenant.store.clear());
+        self.with_tenant(account, region, |tenant| tenant.streams.clear());
     }
 
     /// Signaling channels of the default account and region, sorted by name, with due

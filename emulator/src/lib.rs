@@ -12,6 +12,17 @@
 //! Faults (errors, latency, throttling) can be injected; every call is counted and
 //! written to a bounded call log.
 //!
+//! The crate reads like moto, by job, each folder using only those below it:
+//! - `model`: the vocabulary every layer shares: operations, settings, ARNs, snapshots;
+//! - `wire`: HTTP and the AWS protocols (rest-json, query and XML, SigV4), errors as AWS
+//!   writes them;
+//! - `state`: what is kept per (account, region) (streams, channels, schedules, quotas,
+//!   counters) and overall (settings, STS sessions, the call log);
+//! - `services`: each service a table of its operations over that state (streams,
+//!   signaling channels, resource tags, STS), and the path of one call;
+//! - `admin`: the admin API under `/_emulator`;
+//! - `server`, `emulator`: the front door that routes a request, and the in-process handle.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), kvs_emulator::EmulatorError> {
 //! use kvs_emulator::{Config, Emulator, Operation};
@@ -28,49 +39,28 @@
 //! ```
 
 mod admin;
-mod arn;
-mod auth;
-mod call;
-mod channel_api;
-mod channels;
-mod config;
-mod counters;
 mod emulator;
-mod error;
-mod handlers;
-mod http;
-mod identity;
-mod log;
 mod model;
-mod operation;
-mod paging;
-mod quota;
-mod resource;
-mod resource_tags;
-mod rules;
-mod schedule;
-mod scope;
+mod server;
+mod services;
 mod state;
-mod store;
-mod stream_configs;
-mod sts;
-mod validate;
 mod wire;
-mod xml;
 
 pub use admin::PREFIX as ADMIN_PREFIX;
-pub use config::{
-    Config, DEFAULT_LOG_CAPACITY, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_SESSION_SECONDS, Delays,
-    Faults, Limits, LogSettings, Quotas, RoleRule, Settings, Sts,
-};
-pub use counters::{CallCounts, OperationCalls};
 pub use emulator::{Emulator, Running};
-pub use error::{ApiError, EmulatorError};
-pub use log::CallRecord;
-pub use model::{
+pub use model::config::{
+    Config, DEFAULT_LOG_CAPACITY, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_SESSION_SECONDS, Delays,
+    Faults, Limits, LogSettings, MAX_LIST_PAGE_SIZE, Quotas, RoleRule, Settings, Sts,
+};
+pub use model::error::EmulatorError;
+pub use model::operation::{Addresses, Operation};
+pub use model::snapshot::{
     ChannelSnapshot, ImageDestination, ImageGeneration, MediaStorage, MediaStorageStatus,
     Notification, NotificationDestination, StorageTier, StreamSnapshot, StreamStatus,
 };
-pub use operation::{Addresses, Operation};
-pub use scope::Scope;
-pub use store::{MAX_RETENTION_HOURS, MAX_TAGS};
+pub use state::counters::{CallCounts, OperationCalls};
+pub use state::log::CallRecord;
+pub use state::rules::MAX_TAGS;
+pub use state::streams::MAX_RETENTION_HOURS;
+pub use state::tenants::Scope;
+pub use wire::error::ApiError;

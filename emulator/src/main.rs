@@ -60,9 +60,13 @@ struct Args {
     /// Most recent calls the call log keeps.
     #[arg(long, default_value_t = kvs_emulator::DEFAULT_LOG_CAPACITY)]
     log_capacity: usize,
-    /// Tags per ListTagsForStream page.
+    /// Tags per ListTagsForStream and ListTagsForResource page.
     #[arg(long, default_value_t = 50)]
     tags_page_size: usize,
+    /// Streams per ListStreams page and channels per ListSignalingChannels page, whatever
+    /// MaxResults asks (1..=10000): small pages make clients page.
+    #[arg(long, default_value_t = kvs_emulator::MAX_LIST_PAGE_SIZE)]
+    list_page_size: usize,
     /// Accept tag keys starting with `aws:` (AWS refuses them).
     #[arg(long)]
     allow_reserved_tag_keys: bool,
@@ -105,6 +109,7 @@ impl Args {
         settings.limits.max_channels = self.max_channels;
         settings.log.capacity = self.log_capacity;
         settings.limits.tags_page_size = self.tags_page_size;
+        settings.limits.list_page_size = self.list_page_size;
         settings.limits.allow_reserved_tag_keys = self.allow_reserved_tag_keys;
         Config {
             listen: self.listen,
@@ -184,11 +189,14 @@ mod tests {
             "--quota",
             "DescribeStream=7",
             "--no-quotas",
+            "--list-page-size",
+            "7",
         ]);
         let config = args.into_config();
         assert_eq!(config.listen.to_string(), "127.0.0.1:4566");
         assert_eq!(config.settings.delays.create, Duration::ZERO);
         assert!(!config.settings.quotas.enabled);
+        assert_eq!(config.settings.limits.list_page_size, 7);
         assert_eq!(
             config
                 .settings

@@ -268,7 +268,8 @@ impl KinesisVideo for SdkKinesisVideo {
                 .list_streams()
                 .max_results(LIST_PAGE_SIZE)
                 .set_next_token(next_token.take());
-            if let Some(prefix) = prefix {
+            // The model's ComparisonValue has at least one character: "" is no condition.
+            if let Some(prefix) = prefix.filter(|prefix| !prefix.is_empty()) {
                 request = request.stream_name_condition(
                     StreamNameCondition::builder()
                         .comparison_operator(ComparisonOperator::BeginsWith)

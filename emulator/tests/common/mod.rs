@@ -167,6 +167,8 @@ pub async fn raw(
     let mut stream = TcpStream::connect(emulator.local_addr())
         .await
         .expect("connect");
+    // Head and body go in two writes: do not let Nagle hold the second one back.
+    stream.set_nodelay(true).expect("nodelay");
     let mut request = format!(
         "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
         emulator.local_addr(),
