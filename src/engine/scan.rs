@@ -301,6 +301,24 @@ mod tests {
         );
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_first_scan_is_not_waited_for() {
+        let scans = Scans::default();
+        // The account's first pass fails after a second.
+        let failing = async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            scans.publish(None);
+        };
+        let started = Instant::now();
+        let (snapshot, ()) = tokio::join!(scans.first(Duration::from_secs(30)), failing);
+        assert!(snapshot.is_none());
+        assert_eq!(
+            started.elapsed(),
+            Duration::from_secs(1),
+            "returned at the failed attempt, not after the 30 s wait"
+        );
+    }
+
     #[test]
     fn a_finished_transition_wakes_the_object_that_waits_for_it() {
         let items: HashMap<String, Listed> = [

@@ -480,3 +480,104 @@ async fn a_create_lost_in_a_crash_is_never_made_again_in_the_account_a_binding_m
         "the one create, made before the crash"
     );
 }
+
+#[tokio::test]
+async fn the_drift_scan_lists_with_another_identity_when_the_first_loses_the_permission() {
+    const ROLE_ONE: &str = "arn:aws:iam::111111111111:role/scan-one";
+    const ROLE_TWO: &str = "arn:aws:iam::111111111111:role/scan-two";
+    let h = Harness::without_operator("scanner").await;
+    let first = h.namespace.clone();
+    let second = h
+        .plane
+        .unique_namespace("scanner-b")
+        .await
+        .expect("namespace");
+    // Resyncs too rare to matter: only the drift scan can see a change made at AWS.
+    let _operator = h.spawn_operator(&OperatorOptions {
+        namespaces: vec![first.clone(), second.clone()],
+        args: vec!["--resync-period=1h".into()],
+        ..OperatorOptions::default()
+    });
+    // Two bindings, two roles of one account: one drift scan for the account, started by
+    // the first identity that acts there.
+    h.apply_cluster_ok(&bound(&first, &first, ROLE_ONE, "us-west-2", ""))
+        .await;
+    wait_binding_ready(&h, &first).await;
+    let out = h
+        .apply_in(&first, &camera("cam", &format!("{first}-cam"), ""))
+        .await;
+    assert!(out.success(), "{}", out.stderr);
+    h.wait_for_in(&first, "cam", "Ready", |vs| {
+        vs.status
+            .as_ref()
+            .is_some_and(|s| find(&s.conditions, READY).is_some_and(|c| c.status == "True"))
+    })
+    .await;
+    h.apply_cluster_ok(&bound(&second, &second, ROLE_TWO, "us-west-2", ""))
+        .await;
+    wait_binding_ready(&h, &second).await;
+    let stream = format!("{second}-cam");
+    let out = h.apply_in(&second, &camera("cam", &stream, "")).await;
+    assert!(out.success(), "{}", out.stderr);
+    h.wait_for_in(&second, "cam", "Ready", |vs| {
+        vs.status
+            .as_ref()
+            .is_some_and(|s| find(&s.conditions, READY).is_some_and(|c| c.status == "True"))
+    })
+    .await;
+
+    // The first role loses ListStreams (and keeps everything else).
+    h.emulator
+        .update_settings(|s| {
+            s.sts.roles.insert(
+                ROLE_ONE.into(),
+                RoleRule {
+                    actions: Some(
+                        Operation::ALL
+                            .into_iter()
+                            .filter(|op| !op.is_sts() && *op != Operation::ListStreams)
+                            .collect(),
+                    ),
+                    ..RoleRule::default()
+                },
+            );
+        })
+        .expect("settings");
+    let denied_before = h
+        .emulator
+        .calls_of_in("111111111111", "us-west-2", Operation::ListStreams)
+        .errors_of("AccessDeniedException");
+
+    // Someone changes the second namespace's stream at AWS: the scan still sees it.
+    let checker = client_as(&h, ROLE_TWO, None, "us-west-2").await;
+    let live = h
+        .emulator
+        .stream_in("111111111111", "us-west-2", &stream)
+        .unwrap();
+    checker
+        .update_data_retention()
+        .stream_arn(&live.stream_arn)
+        .current_version(&live.version)
+        .operation(aws_sdk_kinesisvideo::types::UpdateDataRetentionOperation::IncreaseDataRetention)
+        .data_retention_change_in_hours(12)
+        .send()
+        .await
+        .expect("a change made in the console");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while h
+        .emulator
+        .stream_in("111111111111", "us-west-2", &stream)
+        .unwrap()
+        .data_retention_in_hours
+        != 24
+    {
+        assert!(Instant::now() < deadline, "the drift was never found");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let denied = h
+        .emulator
+        .calls_of_in("111111111111", "us-west-2", Operation::ListStreams)
+        .errors_of("AccessDeniedException")
+        - denied_before;
+    println!("{denied} ListStreams refused to the first role before the second listed");
+}
