@@ -36,7 +36,8 @@ pub async fn reconcile<K: Kind>(object: Arc<K>, ctx: Arc<Context>) -> Result<Act
         Ok(_) => "success",
         Err(error) => error.reason(),
     };
-    ctx.metrics.record_reconcile(outcome, started.elapsed());
+    ctx.metrics
+        .record_reconcile(&K::kind(&()), outcome, started.elapsed());
     result
 }
 
@@ -345,7 +346,7 @@ async fn publish<K: Kind>(ctx: &Context, object: &K, event: Event) {
     info!(reason = %event.reason, note = ?event.note, "event");
     if !ctx.events.allows(&event.type_) {
         let type_ = format!("{:?}", event.type_);
-        ctx.metrics.record_event_dropped(&type_);
+        ctx.metrics.record_event_dropped(&K::kind(&()), &type_);
         debug!(reason = %event.reason, "event budget spent; event not published");
         return;
     }

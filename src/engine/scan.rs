@@ -160,8 +160,14 @@ pub async fn scan_forever<K: Kind>(
                     registry.trigger(object).await;
                 }
                 scans.publish(Snapshot { items, taken });
+                ctx.metrics
+                    .record_drift_scan(&K::kind(&()), &account.to_string(), "success");
             }
-            Err(error) => warn!(kind = K::NOUN, %account, %error, "drift scan failed"),
+            Err(error) => {
+                warn!(kind = K::NOUN, %account, %error, "drift scan failed");
+                ctx.metrics
+                    .record_drift_scan(&K::kind(&()), &account.to_string(), error.reason());
+            }
         }
         let busy = objects.iter().any(|object| in_transition(object.as_ref()));
         let next = if busy { poll } else { interval };

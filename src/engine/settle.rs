@@ -112,7 +112,7 @@ async fn audit<K: Kind>(object: &K, identity: &Identity, ctx: &Context, period: 
         return Audit::Clean { next: due_in };
     }
     if !identity.account.audits.try_take() {
-        ctx.metrics.record_tag_audit("deferred");
+        ctx.metrics.record_tag_audit(&K::kind(&()), "deferred");
         return Audit::Deferred {
             next: identity
                 .account
@@ -124,7 +124,7 @@ async fn audit<K: Kind>(object: &K, identity: &Identity, ctx: &Context, period: 
     ctx.audited(key, period);
     // State that neither the listing nor the tags show: the full reconcile reads it.
     if object.audit_is_full() {
-        ctx.metrics.record_tag_audit("full");
+        ctx.metrics.record_tag_audit(&K::kind(&()), "full");
         return Audit::Due;
     }
     let (Some(want), Some(arn)) = (
@@ -144,9 +144,9 @@ async fn audit<K: Kind>(object: &K, identity: &Identity, ctx: &Context, period: 
             name = object.name_any(),
             "tags changed outside Kubernetes"
         );
-        ctx.metrics.record_tag_audit("drifted");
+        ctx.metrics.record_tag_audit(&K::kind(&()), "drifted");
         return Audit::Due;
     }
-    ctx.metrics.record_tag_audit("in-sync");
+    ctx.metrics.record_tag_audit(&K::kind(&()), "in-sync");
     Audit::Clean { next: period }
 }
