@@ -1,6 +1,7 @@
 //! The Helm chart and the Dockerfile, checked without a cluster: `helm lint --strict`, the
 //! values schema refusing typos, and the rendered manifests (security context, probes,
-//! resources, least-privilege RBAC, namespaced mode, leader election, metrics). Rendered
+//! resources, least-privilege RBAC, namespaced mode, leader election, metrics, and in
+//! `chart/monitoring.rs` the alerts, unit-tested with promtool, and the dashboard). Rendered
 //! output is validated against the real API server's schemas, installed and run in
 //! `tests/e2e/chart.rs`.
 
@@ -21,6 +22,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+#[path = "chart/monitoring.rs"]
+mod monitoring;
+mod promql;
 mod rbac_rules;
 use rbac_rules::{Permission as Grant, permissions as grants};
 
@@ -375,6 +379,10 @@ const MODES: [(&str, &[&str]); 4] = [
         &[
             "--set",
             "metrics.serviceMonitor.enabled=true",
+            "--set",
+            "metrics.prometheusRule.enabled=true",
+            "--set",
+            "metrics.grafanaDashboard.enabled=true",
             "--set",
             "aws.region=eu-west-1",
             "--set",
