@@ -13,11 +13,14 @@ mod configurations;
 mod crash;
 mod import;
 mod lifecycle;
+mod monitoring;
 mod node;
 mod operations;
 mod ownership;
 mod policies;
 mod prerequisites;
+#[path = "../promql/mod.rs"]
+mod promql;
 mod proxy;
 #[path = "../rbac_rules/mod.rs"]
 mod rbac_rules;

@@ -253,14 +253,38 @@ const GROUPING: [&str; 6] = [
     "group_right",
 ];
 
-/// Words of PromQL that are neither metrics nor functions (a function is followed by `(`).
-const KEYWORDS: [&str; 9] = [
-    "and", "or", "unless", "bool", "offset", "atan2", "inf", "nan", "start",
+/// Words of PromQL that are not metrics: operators and modifiers, and the aggregations,
+/// which `by (...)` or `without (...)` may separate from their `(` (other functions are
+/// always followed by theirs).
+const KEYWORDS: [&str; 23] = [
+    "and",
+    "or",
+    "unless",
+    "bool",
+    "offset",
+    "atan2",
+    "inf",
+    "nan",
+    "start",
+    "end",
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "group",
+    "stddev",
+    "stdvar",
+    "count",
+    "count_values",
+    "bottomk",
+    "topk",
+    "quantile",
+    "limitk",
 ];
 
 /// Reads the names out of `promql` (which promtool has parsed), outside string literals:
 /// a parenthesised list after a grouping keyword names labels; a number or duration is
-/// skipped; any other word that is not a keyword and not a function (followed by `(`) is
+/// skipped; any other word that is neither a keyword nor a function (followed by `(`) is
 /// a metric, with the labels of the `{...}` matchers that may follow it.
 pub fn names(promql: &str) -> Names {
     let mut names = Names::default();
