@@ -23,7 +23,7 @@ fn stream(i: usize, now: Timestamp) -> VideoStream {
     let mut vs = VideoStream::new(&format!("cam-{i}"), VideoStreamSpec::default());
     vs.metadata.namespace = Some(format!("site-{}", i % 1000));
     vs.metadata.creation_timestamp = Some(Time(now));
-    let ready = i % 100 != 0;
+    let ready = !i.is_multiple_of(100);
     vs.status = Some(VideoStreamStatus {
         aws_status: Some(if ready { "ACTIVE" } else { "CREATING" }.into()),
         conditions: vec![Condition {
@@ -51,8 +51,8 @@ fn main() {
     }
     // With leader election, each object's namespace is looked up in a map of the
     // namespaces of the shards this replica holds (here, half of them).
-    let held: HashMap<String, bool> = (0..1000)
-        .map(|n| (format!("site-{n}"), n % 2 == 0))
+    let held: HashMap<String, bool> = (0..1000u32)
+        .map(|n| (format!("site-{n}"), n.is_multiple_of(2)))
         .collect();
     let metrics = Metrics::default();
     let rounds = 20;
