@@ -408,6 +408,20 @@ fn helm_lint_strict_passes_in_every_mode() {
     }
 }
 
+/// Fails the test unless `helm template` with `args` is refused by the values schema, in a
+/// message naming `key`.
+fn assert_refused_by_schema(args: &[&str], key: &str) {
+    let out = template(args);
+    assert!(!out.ok, "helm template {args:?} was accepted");
+    assert!(
+        out.stderr
+            .contains("values don't meet the specifications of the schema")
+            && out.stderr.contains(key),
+        "helm template {args:?} failed for another reason: {}",
+        out.stderr
+    );
+}
+
 #[test]
 fn the_values_schema_refuses_typos_and_bad_values() {
     let cases: [(&[&str], &str); 14] = [
@@ -437,15 +451,7 @@ fn the_values_schema_refuses_typos_and_bad_values() {
         (&["--set", "resources.limits.memory=lots"], "memory"),
     ];
     for (args, key) in cases {
-        let out = template(args);
-        assert!(!out.ok, "helm template {args:?} was accepted");
-        assert!(
-            out.stderr
-                .contains("values don't meet the specifications of the schema")
-                && out.stderr.contains(key),
-            "helm template {args:?} failed for another reason: {}",
-            out.stderr
-        );
+        assert_refused_by_schema(args, key);
         let out = lint(args);
         assert!(!out.ok, "helm lint {args:?} was accepted");
     }

@@ -103,20 +103,27 @@ pub fn rule_expressions(spec: &Value) -> Vec<Expression> {
         .collect()
 }
 
+/// Every panel of a dashboard, those of collapsed rows included.
+pub fn panels(dashboard: &Value) -> Vec<&Value> {
+    let mut out = Vec::new();
+    let mut todo: Vec<&Value> = dashboard["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .collect();
+    while let Some(panel) = todo.pop() {
+        todo.extend(panel["panels"].as_array().into_iter().flatten());
+        out.push(panel);
+    }
+    out
+}
+
 /// Every query of the dashboard, with Grafana's variables replaced by values a query could
 /// have (see [`without_grafana_variables`]): each panel's targets (rows' nested panels too),
 /// and the selector of each `label_values(selector, label)` variable.
 pub fn dashboard_expressions(dashboard: &Value) -> Vec<Expression> {
     let mut out = Vec::new();
-    let mut panels: Vec<&Value> = dashboard["panels"]
-        .as_array()
-        .expect("panels")
-        .iter()
-        .collect();
-    while let Some(panel) = panels.pop() {
-        if let Some(nested) = panel["panels"].as_array() {
-            panels.extend(nested);
-        }
+    for panel in panels(dashboard) {
         for target in panel["targets"].as_array().into_iter().flatten() {
             let expr = target["expr"].as_str().expect("every target has an expr");
             out.push(Expression {
