@@ -2,7 +2,7 @@
 # Installs and builds everything `cargo test` needs beside cargo, each step cached and a
 # no-op once done (hack/test.sh runs this first; run it yourself before `cargo test`):
 #   the control plane: etcd, kube-apiserver, kubectl, helm   (hack/control-plane.sh build)
-#   kubeconform and the ServiceMonitor CRD                    (hack/tools.sh build)
+#   kubeconform, promtool, the ServiceMonitor and PrometheusRule CRDs (hack/tools.sh build)
 #   Argo CD and redis, for tests/gitops                       (hack/argocd.sh build)
 #   the node mode's Debian packages                           (hack/node.sh install, as root)
 #   kubelet & co. and the pause image                         (hack/node.sh build)

@@ -23,7 +23,8 @@ report() {
 }
 trap report EXIT
 
-# The control plane, kubeconform and the ServiceMonitor CRD (tests/e2e/chart.rs), Argo CD
+# The control plane, kubeconform, promtool and the monitoring CRDs (tests/chart.rs runs
+# `promtool test rules` on the chart's alerts; tests/e2e/chart.rs, monitoring.rs), Argo CD
 # and redis (tests/gitops, the Argo CD demo), the node mode (Debian packages, kubelet &
 # co., the pause image) and the operator's image, which hack/image-check.sh first proves
 # against the Dockerfile (tests/e2e/node/).

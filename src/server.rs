@@ -17,12 +17,14 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use k8s_openapi::jiff::Timestamp;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info};
 
 use crate::engine::context::Context;
 use crate::metrics::OPENMETRICS_CONTENT_TYPE;
+use crate::metrics::fleet::Census;
 use crate::{Error, Result};
 
 /// What the endpoint serves.
@@ -133,12 +135,10 @@ fn respond(endpoint: &Endpoint, request: &Request<Incoming>) -> Response<Full<By
         "/readyz" => text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n".into()),
         "/metrics" => {
             let context = &endpoint.context;
-            context
-                .metrics
-                .observe_resources(context.known_resources().iter().map(AsRef::as_ref));
             context.metrics.set_shards_held(context.shards.held_count());
             context.observe_held();
-            match context.metrics.encode() {
+            let census = Census::take(context, Timestamp::now());
+            match context.metrics.scrape(&census) {
                 Ok(body) => with_type(StatusCode::OK, body, OPENMETRICS_CONTENT_TYPE),
                 Err(_) => text(
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -302,7 +302,7 @@ mod tests {
         endpoint
             .context
             .metrics
-            .record_reconcile("success", Duration::ZERO);
+            .record_reconcile("VideoStream", "success", Duration::ZERO);
         let shutdown = CancellationToken::new();
         let addr = serve_on_free_port(endpoint, shutdown.clone()).await;
         let (status, headers, body) = get(addr, "/metrics").await;
@@ -315,7 +315,23 @@ mod tests {
         );
         // What makes it OpenMetrics rather than the 0.0.4 text format.
         assert!(body.ends_with("# EOF\n"), "{body}");
-        assert!(body.contains("kvs_operator_reconciles_total{outcome=\"success\"} 1"));
+        assert!(
+            body.contains(
+                "kvs_operator_reconciles_total{kind=\"VideoStream\",outcome=\"success\"} 1"
+            ),
+            "{body}"
+        );
+        // The fleet, from the (empty) watch caches: zeros by kind, and the default shard,
+        // which a replica without election holds.
+        for line in [
+            "kvs_operator_objects{kind=\"VideoStream\",ready=\"Unknown\"} 0",
+            "kvs_operator_objects{kind=\"AccountBinding\",ready=\"False\"} 0",
+            "kvs_operator_oldest_not_ready_seconds{kind=\"SignalingChannel\"} 0",
+            "kvs_operator_shard_held{shard=\"default\"} 1",
+            "kvs_operator_leader 1",
+        ] {
+            assert!(body.contains(line), "missing {line}:\n{body}");
+        }
         let (_, headers, _) = get(addr, "/healthz").await;
         assert!(
             headers.contains("content-type: text/plain; charset=utf-8"),

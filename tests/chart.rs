@@ -1,6 +1,7 @@
 //! The Helm chart and the Dockerfile, checked without a cluster: `helm lint --strict`, the
 //! values schema refusing typos, and the rendered manifests (security context, probes,
-//! resources, least-privilege RBAC, namespaced mode, leader election, metrics). Rendered
+//! resources, least-privilege RBAC, namespaced mode, leader election, metrics, and in
+//! `chart/monitoring.rs` the alerts, unit-tested with promtool, and the dashboard). Rendered
 //! output is validated against the real API server's schemas, installed and run in
 //! `tests/e2e/chart.rs`.
 
@@ -21,6 +22,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+#[path = "chart/monitoring.rs"]
+mod monitoring;
+mod promql;
 mod rbac_rules;
 use rbac_rules::{Permission as Grant, permissions as grants};
 
@@ -376,6 +380,10 @@ const MODES: [(&str, &[&str]); 4] = [
             "--set",
             "metrics.serviceMonitor.enabled=true",
             "--set",
+            "metrics.prometheusRule.enabled=true",
+            "--set",
+            "metrics.grafanaDashboard.enabled=true",
+            "--set",
             "aws.region=eu-west-1",
             "--set",
             "aws.endpointUrl=https://kinesisvideo.eu-west-1.amazonaws.com",
@@ -398,6 +406,20 @@ fn helm_lint_strict_passes_in_every_mode() {
         );
         assert!(out.stdout.contains("0 chart(s) failed"), "{}", out.stdout);
     }
+}
+
+/// Fails the test unless `helm template` with `args` is refused by the values schema, in a
+/// message naming `key`.
+fn assert_refused_by_schema(args: &[&str], key: &str) {
+    let out = template(args);
+    assert!(!out.ok, "helm template {args:?} was accepted");
+    assert!(
+        out.stderr
+            .contains("values don't meet the specifications of the schema")
+            && out.stderr.contains(key),
+        "helm template {args:?} failed for another reason: {}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -429,15 +451,7 @@ fn the_values_schema_refuses_typos_and_bad_values() {
         (&["--set", "resources.limits.memory=lots"], "memory"),
     ];
     for (args, key) in cases {
-        let out = template(args);
-        assert!(!out.ok, "helm template {args:?} was accepted");
-        assert!(
-            out.stderr
-                .contains("values don't meet the specifications of the schema")
-                && out.stderr.contains(key),
-            "helm template {args:?} failed for another reason: {}",
-            out.stderr
-        );
+        assert_refused_by_schema(args, key);
         let out = lint(args);
         assert!(!out.ok, "helm lint {args:?} was accepted");
     }

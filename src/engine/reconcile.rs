@@ -47,7 +47,8 @@ pub async fn reconcile<K: Kind>(object: Arc<K>, ctx: Arc<Context>) -> Result<Act
         Ok(_) => "success",
         Err(error) => error.reason(),
     };
-    ctx.metrics.record_reconcile(outcome, started.elapsed());
+    ctx.metrics
+        .record_reconcile(&K::kind(&()), outcome, started.elapsed());
     result
 }
 
@@ -497,7 +498,7 @@ async fn publish<K: Kind>(ctx: &Context, object: &K, event: Event) {
     }
     if !ctx.events.allows(&event.type_) {
         let type_ = format!("{:?}", event.type_);
-        ctx.metrics.record_event_dropped(&type_);
+        ctx.metrics.record_event_dropped(&K::kind(&()), &type_);
         debug!(reason = %event.reason, "event budget spent; event not published");
         return;
     }

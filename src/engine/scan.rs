@@ -215,7 +215,7 @@ async fn list_with_any<K: Kind>(
         };
         match K::list(identity.kvs.as_ref()).await {
             Ok(items) => {
-                ctx.metrics.record_scan(K::NOUN, "success");
+                record::<K>(ctx, account, "success");
                 return Some(items);
             }
             Err(error) if error.class() == ErrorClass::Permission => {
@@ -224,14 +224,20 @@ async fn list_with_any<K: Kind>(
             }
             Err(error) => {
                 warn!(kind = K::NOUN, account = %account.key, %error, "drift scan failed");
-                ctx.metrics.record_scan(K::NOUN, "failed");
+                record::<K>(ctx, account, error.reason());
                 return None;
             }
         }
     }
     warn!(kind = K::NOUN, account = %account.key, "no identity acting here may list; drift is found by full reconciles only");
-    ctx.metrics.record_scan(K::NOUN, "failed");
+    record::<K>(ctx, account, "AccessDenied");
     None
+}
+
+/// Counts one pass of `K`'s scan of `account` by its outcome.
+fn record<K: Kind>(ctx: &Context, account: &Account, outcome: &str) {
+    ctx.metrics
+        .record_drift_scan(&K::kind(&()), &account.key.to_string(), outcome);
 }
 
 /// Whether the resource `object` recorded lives in `account`.

@@ -150,7 +150,7 @@ async fn audit<K: Kind>(object: &K, identity: &Identity, ctx: &Context, period: 
         return Audit::Clean { next: due_in };
     }
     if !identity.account.audits.try_take() {
-        ctx.metrics.record_tag_audit("deferred");
+        ctx.metrics.record_tag_audit(&K::kind(&()), "deferred");
         return Audit::Deferred {
             next: identity
                 .account
@@ -167,7 +167,7 @@ async fn audit<K: Kind>(object: &K, identity: &Identity, ctx: &Context, period: 
     let tags = match identity.kvs.list_tags(arn, TagRead::Fresh).await {
         Ok(tags) => tags,
         Err(error) => {
-            ctx.metrics.record_tag_audit("failed");
+            ctx.metrics.record_tag_audit(&K::kind(&()), "failed");
             return Audit::Failed(error);
         }
     };
@@ -185,17 +185,17 @@ async fn audit<K: Kind>(object: &K, identity: &Identity, ctx: &Context, period: 
             ours,
             "tags changed outside Kubernetes"
         );
-        ctx.metrics.record_tag_audit("drifted");
+        ctx.metrics.record_tag_audit(&K::kind(&()), "drifted");
         ctx.ledger.audit_repairing(&key);
         return Audit::Due;
     }
     // State that neither the listing nor the tags show: the full reconcile reads it.
     if object.audit_is_full() {
-        ctx.metrics.record_tag_audit("full");
+        ctx.metrics.record_tag_audit(&K::kind(&()), "full");
         ctx.ledger.audit_repairing(&key);
         return Audit::Due;
     }
-    ctx.metrics.record_tag_audit("in-sync");
+    ctx.metrics.record_tag_audit(&K::kind(&()), "in-sync");
     ctx.ledger.audited(&key, jittered(period));
     Audit::Clean { next: period }
 }

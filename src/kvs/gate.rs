@@ -5,12 +5,14 @@
 //! thousand VideoStreams are applied at once, waiting here for a token converges at the quota
 //! rate; firing anyway would converge slower, through throttling errors and backoff.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use kube::Resource;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
@@ -19,7 +21,9 @@ use super::{
     TagCheck, TagRead,
 };
 use crate::Result;
-use crate::api::{ChannelEndpoints, ImageGeneration, Notification, StorageTier};
+use crate::api::{
+    ChannelEndpoints, ImageGeneration, Notification, SignalingChannel, StorageTier, VideoStream,
+};
 use crate::engine::leader::Fence;
 use crate::metrics::Metrics;
 
@@ -91,6 +95,40 @@ impl Operation {
         ["Create", "Update", "Delete", "Tag", "Untag"]
             .iter()
             .any(|verb| self.name().starts_with(verb))
+    }
+
+    /// The kind of object the operation acts for (the metrics' `kind` label).
+    pub fn kind(self) -> Cow<'static, str> {
+        use Operation::*;
+        match self {
+            CreateStream
+            | DescribeStream
+            | ListStreams
+            | UpdateStream
+            | UpdateDataRetention
+            | TagStream
+            | UntagStream
+            | ListTagsForStream
+            | DeleteStream
+            | GetDataEndpoint
+            | DescribeStreamStorageConfiguration
+            | UpdateStreamStorageConfiguration
+            | DescribeImageGenerationConfiguration
+            | UpdateImageGenerationConfiguration
+            | DescribeNotificationConfiguration
+            | UpdateNotificationConfiguration => VideoStream::kind(&()),
+            CreateSignalingChannel
+            | DescribeSignalingChannel
+            | ListSignalingChannels
+            | UpdateSignalingChannel
+            | DeleteSignalingChannel
+            | GetSignalingChannelEndpoint
+            | DescribeMediaStorageConfiguration
+            | UpdateMediaStorageConfiguration
+            | TagResource
+            | UntagResource
+            | ListTagsForResource => SignalingChannel::kind(&()),
+        }
     }
 
     /// The tagging operation for a resource: the stream APIs for a stream, the resource
@@ -209,11 +247,11 @@ impl Limiter {
             return bucket.acquire().await;
         };
         let started = Instant::now();
-        let waiting = metrics.limiter_waiting(&self.account, op.name());
+        let waiting = metrics.limiter_waiting(&self.account, &op.kind(), op.name());
         waiting.inc();
         bucket.acquire().await;
         waiting.dec();
-        metrics.record_limiter_wait(&self.account, op.name(), started.elapsed());
+        metrics.record_limiter_wait(&self.account, &op.kind(), op.name(), started.elapsed());
     }
 }
 
@@ -308,7 +346,7 @@ impl<K: KinesisVideo> Gated<K> {
                 Ok(_) => "success",
                 Err(error) => error.reason(),
             };
-            metrics.record_aws_call(op.name(), outcome, started.elapsed());
+            metrics.record_aws_call(&op.kind(), op.name(), outcome, started.elapsed());
         }
         result
     }

@@ -16,7 +16,8 @@ use crate::node::NodeTools;
 pub enum Need {
     /// etcd, kube-apiserver, kubectl, helm (`hack/control-plane.sh build`).
     ControlPlane,
-    /// kubeconform and the ServiceMonitor CRD (`hack/tools.sh build`).
+    /// kubeconform, promtool, the ServiceMonitor and PrometheusRule CRDs
+    /// (`hack/tools.sh build`).
     ChartTools,
     /// Argo CD and redis (`hack/argocd.sh build`).
     ArgoCd,
@@ -48,8 +49,11 @@ pub fn missing(needs: &[Need]) -> Vec<String> {
                     .and_then(|dir| Binaries::in_dir(&dir))
                     .err()
                     .map(|_| "the control plane".to_string()),
-                Need::ChartTools => (!chart_tools_dir().join("complete").is_file())
-                    .then(|| "kubeconform and the ServiceMonitor CRD".to_string()),
+                // A build made before promtool joined the tools is not enough.
+                Need::ChartTools => ["complete", "bin/promtool"]
+                    .iter()
+                    .any(|file| !chart_tools_dir().join(file).is_file())
+                    .then(|| "kubeconform, promtool and the monitoring CRDs".to_string()),
                 Need::ArgoCd => {
                     (!argocd_dir().join("complete").is_file()).then(|| "Argo CD".to_string())
                 }

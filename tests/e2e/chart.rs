@@ -1,7 +1,7 @@
 //! The Helm chart against a real API server:
 //! - `helm template` output is valid for the server, checked twice: kubeconform `-strict`
-//!   with JSON schemas made from this kube-apiserver's own OpenAPI v3 (the CRD's and the
-//!   ServiceMonitor's included), and `kubectl apply --dry-run=server --validate=strict`;
+//!   with JSON schemas made from this kube-apiserver's own OpenAPI v3 (the CRDs' and the
+//!   ServiceMonitor's and PrometheusRule's included), and `kubectl apply --dry-run=server --validate=strict`;
 //! - `helm install` succeeds, and the operator binary then runs exactly as the installed
 //!   Deployment says (its args and env) under the chart's ServiceAccount identity, reaches
 //!   Ready on a VideoStream and holds the Lease — so the RBAC suffices — while the same
@@ -35,23 +35,25 @@ fn chart_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/kvs-operator")
 }
 
-/// What `hack/tools.sh build` made: kubeconform and the ServiceMonitor CRD (checked to be
+/// What `hack/tools.sh build` made: kubeconform and the monitoring CRDs (checked to be
 /// there, with everything else, before the first test: see `prerequisites`).
 fn tools_dir() -> PathBuf {
     kvs_testenv::prerequisites::chart_tools_dir()
 }
 
-fn servicemonitor_crd() -> PathBuf {
-    tools_dir().join("crds/monitoring.coreos.com_servicemonitors.yaml")
+/// The ServiceMonitor and PrometheusRule CRDs `hack/tools.sh build` generated.
+fn monitoring_crds() -> PathBuf {
+    tools_dir().join("crds")
 }
 
-/// Installs the ServiceMonitor CRD once per plane, so the chart's optional ServiceMonitor is
-/// checked and installed like every other object.
-async fn with_servicemonitor_crd(plane: &ControlPlane) {
+/// Installs the ServiceMonitor and PrometheusRule CRDs once per plane, so the chart's
+/// optional ServiceMonitor and PrometheusRule are checked and installed like every other
+/// object.
+async fn with_monitoring_crds(plane: &ControlPlane) {
     plane
-        .apply_dir(servicemonitor_crd())
+        .apply_dir(monitoring_crds())
         .await
-        .expect("ServiceMonitor CRD installs");
+        .expect("ServiceMonitor and PrometheusRule CRDs install");
 }
 
 async fn helm(plane: &ControlPlane, args: &[&str]) -> Output {
@@ -63,7 +65,12 @@ async fn kubectl(plane: &ControlPlane, args: &[&str]) -> Output {
 }
 
 /// `helm template` of the chart as release `release` in `namespace`.
-async fn template(plane: &ControlPlane, release: &str, namespace: &str, values: &[&str]) -> String {
+pub async fn template(
+    plane: &ControlPlane,
+    release: &str,
+    namespace: &str,
+    values: &[&str],
+) -> String {
     let chart = chart_dir();
     let mut args = vec![
         "template",
@@ -231,7 +238,7 @@ async fn kubeconform(plane: &ControlPlane, schemas: &Path, yaml: &str) -> Kubeco
 #[tokio::test]
 async fn rendered_manifests_are_valid_for_the_api_server_in_every_mode() {
     let plane = support::plane().await;
-    with_servicemonitor_crd(plane).await;
+    with_monitoring_crds(plane).await;
     let release_ns = plane.unique_namespace("chart-render").await.expect("ns");
     let team_a = plane.unique_namespace("chart-render-a").await.expect("ns");
     let team_b = plane.unique_namespace("chart-render-b").await.expect("ns");
@@ -255,6 +262,10 @@ async fn rendered_manifests_are_valid_for_the_api_server_in_every_mode() {
                 "metrics.serviceMonitor.enabled=true",
                 "--set",
                 "metrics.serviceMonitor.scrapeTimeout=10s",
+                "--set",
+                "metrics.prometheusRule.enabled=true",
+                "--set",
+                "metrics.grafanaDashboard.enabled=true",
                 "--set",
                 "aws.region=eu-west-1",
                 "--set",
@@ -322,6 +333,8 @@ async fn rendered_manifests_are_valid_for_the_api_server_in_every_mode() {
         "ClusterRole",
         "Role",
         "ServiceMonitor",
+        "PrometheusRule",
+        "ConfigMap",
         "PodDisruptionBudget",
     ] {
         assert!(

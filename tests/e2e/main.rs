@@ -15,11 +15,14 @@ mod crash;
 mod faults;
 mod import;
 mod lifecycle;
+mod monitoring;
 mod node;
 mod operations;
 mod ownership;
 mod policies;
 mod prerequisites;
+#[path = "../promql/mod.rs"]
+mod promql;
 mod proxy;
 #[path = "../rbac_rules/mod.rs"]
 mod rbac_rules;

@@ -36,24 +36,36 @@ async fn metrics_and_probes_describe_what_the_operator_did() {
         assert!(value >= min, "{series} = {value}, expected >= {min}");
         value
     };
-    expect_at_least("kvs_operator_reconciles_total{outcome=\"success\"}", 2.0);
+    expect_at_least(
+        "kvs_operator_reconciles_total{kind=\"VideoStream\",outcome=\"success\"}",
+        2.0,
+    );
     let creates = expect_at_least(
-        "kvs_operator_aws_calls_total{operation=\"CreateStream\",outcome=\"success\"}",
+        "kvs_operator_aws_calls_total{kind=\"VideoStream\",operation=\"CreateStream\",outcome=\"success\"}",
         1.0,
     );
     assert_eq!(creates, 1.0);
     expect_at_least(
-        "kvs_operator_aws_calls_total{operation=\"DescribeStream\",outcome=\"success\"}",
+        "kvs_operator_aws_calls_total{kind=\"VideoStream\",operation=\"DescribeStream\",outcome=\"success\"}",
         2.0,
     );
-    expect_at_least("kvs_operator_reconcile_duration_seconds_count", 2.0);
+    expect_at_least(
+        "kvs_operator_reconcile_duration_seconds_count{kind=\"VideoStream\"}",
+        2.0,
+    );
     assert_eq!(
-        sample(&text, "kvs_operator_streams{aws_status=\"ACTIVE\"}"),
+        sample(
+            &text,
+            "kvs_operator_resources{kind=\"VideoStream\",aws_status=\"ACTIVE\"}"
+        ),
         Some(1.0)
     );
     assert_eq!(
-        sample(&text, "kvs_operator_videostreams_not_ready"),
-        Some(0.0)
+        sample(
+            &text,
+            "kvs_operator_objects{kind=\"VideoStream\",ready=\"True\"}"
+        ),
+        Some(1.0)
     );
     assert_eq!(sample(&text, "kvs_operator_leader"), Some(1.0));
     // The emulator saw exactly the calls the operator counted.

@@ -95,6 +95,19 @@ cluster id. Audit-derived like the rules above.
   verbs: ["get", "list", "watch"]
 {{- end }}
 
+{{/*
+The label matchers that pick this release's operator out of everything Prometheus
+scrapes: metrics.prometheusRule.selector, or else the labels its series get through the
+chart's ServiceMonitor (job is the metrics Service's name).
+*/}}
+{{- define "kvs-operator.ruleSelector" -}}
+{{- with .Values.metrics.prometheusRule.selector }}
+{{- . }}
+{{- else }}
+{{- printf "job=%q,namespace=%q" (printf "%s-metrics" (include "kvs-operator.fullname" .)) .Release.Namespace }}
+{{- end }}
+{{- end }}
+
 {{/* Fails rendering on combinations the schema cannot express clearly. */}}
 {{- define "kvs-operator.validate" -}}
 {{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) }}

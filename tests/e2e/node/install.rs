@@ -156,10 +156,8 @@ async fn the_installed_chart_runs_the_operator_in_pods_and_upgrades_and_uninstal
         format!("/api/v1/namespaces/{release_ns}/pods/{leader}:8080/proxy/metrics");
     let (_, _, body) = get_raw(&test, &leader_metrics).await;
     assert_eq!(sample(&body, "kvs_operator_leader"), Some(1.0), "{body}");
-    assert!(
-        sample(&body, "kvs_operator_reconciles_total{outcome=\"success\"}").unwrap_or(0.0) >= 1.0,
-        "{body}"
-    );
+    let reconciled = "kvs_operator_reconciles_total{kind=\"VideoStream\",outcome=\"success\"}";
+    assert!(sample(&body, reconciled).unwrap_or(0.0) >= 1.0, "{body}");
     let probe = format!("/api/v1/namespaces/{release_ns}/pods/{leader}:8080/proxy/healthz");
     assert_eq!(get_raw(&test, &probe).await.0, 200);
 
