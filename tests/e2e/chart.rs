@@ -845,12 +845,12 @@ async fn the_installed_chart_runs_the_operator_with_just_enough_rbac_cluster_wid
     );
     let releases = helm(&plane, &["list", "--all", "--namespace", release_ns, "-q"]).await;
     assert!(releases.stdout.trim().is_empty(), "{}", releases.stdout);
-    // Helm installs crds/ before it checks the values, so the refused install did leave the
-    // CRD (it is the chart's, nothing else was ever applied to this control plane).
+    // Not even the CRDs: they are templates, checked with the rest.
     let crd = kubectl(&plane, &["get", "crd", "videostreams.kvs-operator.dev"]).await;
     assert!(
-        crd.success(),
-        "helm did not install the CRD: {}",
+        !crd.success() && crd.stderr.contains("NotFound"),
+        "the refused install left the CRD: {}{}",
+        crd.stdout,
         crd.stderr
     );
 
@@ -1025,8 +1025,19 @@ async fn the_installed_chart_runs_the_operator_with_just_enough_rbac_cluster_wid
     assert_eq!(pod.terminate().await, Some(0), "{}", pod.log());
     pod.assert_never_forbidden();
 
-    // Uninstalling removes the operator's objects but, as Helm does with crds/, never the
-    // CRD: the VideoStreams (and so the streams) survive the operator.
+    // Uninstalling removes the operator's objects but never the CRDs (resource-policy
+    // keep), though this release installed them: the VideoStreams (and so the streams)
+    // survive the operator.
+    let manifest = helm(
+        &plane,
+        &["get", "manifest", "kvs", "--namespace", release_ns],
+    )
+    .await;
+    assert!(
+        manifest.stdout.contains("kind: CustomResourceDefinition"),
+        "the release does not hold the CRDs: {}",
+        manifest.stderr
+    );
     let out = helm(&plane, &["uninstall", "kvs", "--namespace", release_ns]).await;
     assert!(out.success(), "{}", out.stderr);
     let left = kubectl(&plane, &["get", "clusterroles,clusterrolebindings,roles,rolebindings,serviceaccounts,deployments,services,poddisruptionbudgets", "-A", "-l", "app.kubernetes.io/instance=kvs", "-o", "name"]).await;
@@ -1036,11 +1047,22 @@ async fn the_installed_chart_runs_the_operator_with_just_enough_rbac_cluster_wid
         left.stdout,
         left.stderr
     );
-    let crd = kubectl(&plane, &["get", "crd", "videostreams.kvs-operator.dev"]).await;
+    for crd in [
+        "videostreams.kvs-operator.dev",
+        "signalingchannels.kvs-operator.dev",
+        "accountbindings.kvs-operator.dev",
+    ] {
+        let kept = kubectl(&plane, &["get", "crd", crd]).await;
+        assert!(
+            kept.success(),
+            "helm uninstall deleted {crd}: {}",
+            kept.stderr
+        );
+    }
     assert!(
-        crd.success(),
-        "helm uninstall deleted the CRD: {}",
-        crd.stderr
+        out.stdout.contains("kept due to the resource policy"),
+        "{}",
+        out.stdout
     );
     let api: Api<VideoStream> = Api::namespaced(client.clone(), "cameras");
     assert!(api.get_opt("front-door").await.expect("get").is_some());
@@ -1091,13 +1113,15 @@ async fn namespaced_mode_reconciles_the_watched_namespaces_and_nothing_else() {
     let other = plane.unique_namespace("chart-ns-other").await.expect("ns");
     let watch = format!("watchNamespaces={{{team_a},{team_b}}}");
     let port = free_local_addr().port();
+    // The shared plane's CRDs were applied with kubectl, as a cluster that manages its
+    // CRDs apart does (or a second release of the chart, one per team).
     install(
         plane,
         "teams",
         &release_ns,
         &emulator,
         port,
-        &["--set", &watch],
+        &["--set", &watch, "--set", "crds.install=false"],
     )
     .await;
 

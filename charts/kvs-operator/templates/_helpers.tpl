@@ -95,7 +95,10 @@ cluster id. Audit-derived like the rules above.
   verbs: ["get", "list", "watch"]
 {{- end }}
 
-{{/* Fails rendering on combinations the schema cannot express clearly. */}}
+{{/*
+Fails rendering on combinations of values: the first is values.schema.json's too, kept
+here for `--skip-schema-validation`; the schema cannot say the second clearly.
+*/}}
 {{- define "kvs-operator.validate" -}}
 {{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) }}
 {{- fail "replicaCount > 1 needs leaderElection.enabled=true: without it every replica would reconcile the same VideoStreams" }}
