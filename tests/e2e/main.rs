@@ -11,6 +11,8 @@ mod clusters;
 mod common;
 mod configurations;
 mod crash;
+#[path = "../crd_schema/mod.rs"]
+mod crd_schema;
 mod import;
 mod lifecycle;
 mod node;
@@ -21,6 +23,8 @@ mod prerequisites;
 mod proxy;
 #[path = "../rbac_rules/mod.rs"]
 mod rbac_rules;
+#[path = "../releases/mod.rs"]
+mod releases;
 mod rest;
 mod sharding;
 mod support;

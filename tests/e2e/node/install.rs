@@ -4,7 +4,6 @@
 //! metrics Service, roll on an upgrade without losing or duplicating a stream, and leave
 //! the CRD and the streams behind when uninstalled.
 
-use http_body_util::BodyExt;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::events::v1::Event;
@@ -12,42 +11,7 @@ use kube::api::{Api, ListParams};
 use kvs_emulator::Operation;
 use kvs_operator::api::VideoStream;
 
-use super::{NodeTest, deployment_name};
-
-/// GET through the API server (as `kubectl get --raw` does): status, Content-Type, body.
-async fn get_raw(test: &NodeTest, path: &str) -> (u16, String, String) {
-    let request = hyper::Request::get(path).body(Vec::new()).expect("request");
-    let response = test
-        .client
-        .send(request.map(Into::into))
-        .await
-        .expect("proxy GET");
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get(hyper::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (
-        status,
-        content_type,
-        String::from_utf8_lossy(&body).into_owned(),
-    )
-}
-
-/// The value of the sample `series` (a full series name with labels) in `text`.
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-        .and_then(|value| value.parse().ok())
-}
+use super::{NodeTest, deployment_name, get_raw, sample};
 
 fn pod_names(pods: &[Pod]) -> Vec<String> {
     pods.iter()
@@ -73,10 +37,7 @@ async fn the_installed_chart_runs_the_operator_in_pods_and_upgrades_and_uninstal
         let container = &status.container_statuses.as_ref().expect("statuses")[0];
         assert!(container.ready, "{container:?}");
         assert_eq!(container.restart_count, 0, "{container:?}");
-        assert_eq!(
-            container.image, "docker.io/library/kvs-operator:0.1.0",
-            "the local image"
-        );
+        assert_eq!(container.image, super::image_reference(), "the local image");
         let security = spec.containers[0]
             .security_context
             .as_ref()
