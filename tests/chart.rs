@@ -366,6 +366,17 @@ fn the_chart_renders_the_generated_crds_with_helms_keep_policy() {
         );
     }
 
+    // `helm upgrade --reuse-values` from 0.1.0, whose values have no `crds`: the default.
+    let reused = Rendered::of(&["--set", "crds=null"]);
+    assert_eq!(
+        reused
+            .objects
+            .iter()
+            .filter(|o| o["kind"] == "CustomResourceDefinition")
+            .count(),
+        generated_crds().len()
+    );
+
     let off = Rendered::of(&["--set", "crds.install=false"]);
     assert!(
         !off.kinds().contains("CustomResourceDefinition"),
