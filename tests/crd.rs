@@ -155,10 +155,13 @@ fn removing_a_field_is_a_break_unless_it_was_deprecated_a_minor_release_before()
     );
 }
 
+/// A change made to a schema in a test case.
+type SchemaChange = Box<dyn FnOnce(&mut Value)>;
+
 #[test]
 fn narrower_values_new_requirements_and_unserved_versions_are_breaks() {
     let tree = tree_crds();
-    let cases: Vec<(&str, Box<dyn FnOnce(&mut Value)>)> = vec![
+    let cases: Vec<(&str, SchemaChange)> = vec![
         (
             "spec.storageTier: enum value \"WARM\" dropped",
             Box::new(|schema| {

@@ -40,7 +40,7 @@ fn changelog_sections(text: &str) -> Vec<String> {
 #[test]
 fn cargo_the_binary_the_chart_the_image_and_the_changelog_state_one_version() {
     assert_eq!(cargo_version(&read("Cargo.toml")), VERSION);
-    let said = output(&mut Command::new(env!("CARGO_BIN_EXE_kvs-operator")).arg("--version"));
+    let said = output(Command::new(env!("CARGO_BIN_EXE_kvs-operator")).arg("--version"));
     assert_eq!(said.trim(), format!("kvs-operator {VERSION}"));
     let chart = read("charts/kvs-operator/Chart.yaml");
     assert_eq!(
@@ -103,7 +103,7 @@ fn the_previous_release_is_a_release_older_than_the_tree_and_says_its_version_ev
         "the previous release {version} is not older than the tree's {VERSION}"
     );
     // Its artifacts: the binary, the image's tag, the chart package.
-    let said = output(&mut Command::new(previous.binary()).arg("--version"));
+    let said = output(Command::new(previous.binary()).arg("--version"));
     assert_eq!(said.trim(), format!("kvs-operator {version}"));
     let listing = output(Command::new("tar").arg("-tf").arg(previous.image()));
     assert!(
