@@ -24,7 +24,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
-use super::{NodeTest, chart_dir, deployment_name, get_raw, image_reference};
+use super::{NodeTest, chart_dir, deployment_name, get_raw};
 use crate::crd_schema::{numbers_as_floats, parse_crds, prune, set_fields, version_schema};
 use crate::releases::ReleaseBuild;
 
@@ -343,9 +343,10 @@ async fn reconciles(test: &NodeTest, namespace: &str) -> (u64, u64) {
     (succeeded, failed)
 }
 
-/// Waits until every pod of the release, terminating ones included, runs `image` and
-/// two are Ready.
-async fn wait_pods_run(test: &NodeTest, namespace: &str, image: &str) {
+/// Waits until every pod of the release, terminating ones included, runs the image of
+/// `version` (as the chart names it) and two are Ready.
+async fn wait_pods_run(test: &NodeTest, namespace: &str, version: &str) {
+    let image = format!("kvs-operator:{version}");
     let pods: Api<k8s_openapi::api::core::v1::Pod> =
         Api::namespaced(test.client.clone(), namespace);
     let deadline = Instant::now() + WAIT;
@@ -370,7 +371,7 @@ async fn wait_pods_run(test: &NodeTest, namespace: &str, image: &str) {
                     .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
             })
             .count();
-        if images.len() == 2 && images.iter().all(|i| i == image) && ready == 2 {
+        if images.len() == 2 && images.iter().all(|i| *i == image) && ready == 2 {
             return;
         }
         assert!(
@@ -389,96 +390,107 @@ struct Step {
     settled_after: Duration,
 }
 
-/// After a rollout to `image`: waits until the new pods have reconciled every object of
-/// the operator's namespaced kinds, then until each account has been scanned three times
-/// more (a window several reconciles long, in which a mutation would show), and checks
-/// that window: no mutating AWS call since `mark`, no reconcile failed, nothing ever not
-/// Ready, the same streams and channels with the same ARNs.
-#[allow(clippy::too_many_arguments)]
-async fn settle_and_check(
-    test: &NodeTest,
-    vigil: &Vigil,
-    release_ns: &str,
-    image: &str,
+/// The release under test and what must hold across each helm step.
+struct Release<'a> {
+    test: &'a NodeTest,
+    namespace: String,
+    vigil: Vigil,
+    /// Every stream and channel at AWS, with its ARN, as it must stay.
+    arns: BTreeMap<String, String>,
+    /// How many objects of the namespaced kinds the operator reconciles.
     reconciled: usize,
-    mark: u64,
-    arns: &BTreeMap<String, String>,
-    name: &'static str,
-) -> Step {
-    let rolled = Instant::now();
-    wait_pods_run(test, release_ns, image).await;
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let (succeeded, failed) = reconciles(test, release_ns).await;
+}
+
+impl Release<'_> {
+    /// The sequence number of the emulator's latest call: a step's calls come after it.
+    fn mark(&self) -> u64 {
+        self.test.emulator.call_log().last().map_or(0, |r| r.seq)
+    }
+
+    /// After a rollout to `version`: waits until the new pods have reconciled every
+    /// object, then until each account has been scanned three times more (a window
+    /// several reconciles long, in which a mutation would show), and checks that window:
+    /// no mutating AWS call since `mark`, no reconcile failed, nothing ever not Ready, the
+    /// same streams and channels with the same ARNs.
+    async fn settle_and_check(&self, version: &str, mark: u64, name: &'static str) -> Step {
+        let (test, namespace) = (self.test, self.namespace.as_str());
+        let rolled = Instant::now();
+        wait_pods_run(test, namespace, version).await;
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let (succeeded, failed) = reconciles(test, namespace).await;
+            assert_eq!(
+                failed,
+                0,
+                "{name}: a reconcile failed\n{}",
+                test.describe_pods(namespace).await
+            );
+            if succeeded >= self.reconciled as u64 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name}: the new pods reconciled {succeeded} of {}\n{}",
+                self.reconciled,
+                test.describe_pods(namespace).await
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let settled_after = rolled.elapsed();
+        let scans_from = self.mark();
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let log = test.emulator.call_log_since(scans_from);
+            let scans = |account: Option<&str>, op: Operation| {
+                log.iter()
+                    .filter(|r| {
+                        r.operation == op && (account.is_none() || r.account.as_deref() == account)
+                    })
+                    .count()
+            };
+            if scans(Some(TENANT_ACCOUNT), Operation::ListStreams) >= 3
+                && scans(Some(test.emulator.account_id()), Operation::ListStreams) >= 3
+                && scans(None, Operation::ListSignalingChannels) >= 3
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{name}: no drift scans");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+
+        let log: Vec<CallRecord> = test.emulator.call_log_since(mark);
+        let mutations: Vec<&CallRecord> =
+            log.iter().filter(|r| r.operation.is_mutation()).collect();
+        assert!(
+            mutations.is_empty(),
+            "{name}: AWS mutations though no spec changed: {mutations:#?}"
+        );
+        let (_, failed) = reconciles(test, namespace).await;
         assert_eq!(
             failed,
             0,
             "{name}: a reconcile failed\n{}",
-            test.describe_pods(release_ns).await
+            test.describe_pods(namespace).await
         );
-        if succeeded >= reconciled as u64 {
-            break;
-        }
+        let unready = self.vigil.take();
         assert!(
-            Instant::now() < deadline,
-            "{name}: the new pods reconciled {succeeded} of {reconciled}\n{}",
-            test.describe_pods(release_ns).await
+            unready.is_empty(),
+            "{name}: objects not Ready at their generation: {unready:#?}"
         );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let settled_after = rolled.elapsed();
-    let scans_from = test.emulator.call_log().last().map_or(0, |r| r.seq);
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let log = test.emulator.call_log_since(scans_from);
-        let scans = |account: Option<&str>, op: Operation| {
-            log.iter()
-                .filter(|r| {
-                    r.operation == op && (account.is_none() || r.account.as_deref() == account)
-                })
-                .count()
-        };
-        if scans(Some(TENANT_ACCOUNT), Operation::ListStreams) >= 3
-            && scans(Some(test.emulator.account_id()), Operation::ListStreams) >= 3
-            && scans(None, Operation::ListSignalingChannels) >= 3
-        {
-            break;
+        assert_eq!(
+            resources_at_aws(test),
+            self.arns,
+            "{name}: streams or channels changed"
+        );
+        let mut calls = BTreeMap::new();
+        for record in &log {
+            *calls.entry(record.operation.to_string()).or_insert(0) += 1;
         }
-        assert!(Instant::now() < deadline, "{name}: no drift scans");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-
-    let log: Vec<CallRecord> = test.emulator.call_log_since(mark);
-    let mutations: Vec<&CallRecord> = log.iter().filter(|r| r.operation.is_mutation()).collect();
-    assert!(
-        mutations.is_empty(),
-        "{name}: AWS mutations though no spec changed: {mutations:#?}"
-    );
-    let (_, failed) = reconciles(test, release_ns).await;
-    assert_eq!(
-        failed,
-        0,
-        "{name}: a reconcile failed\n{}",
-        test.describe_pods(release_ns).await
-    );
-    let unready = vigil.take();
-    assert!(
-        unready.is_empty(),
-        "{name}: objects not Ready at their generation: {unready:#?}"
-    );
-    assert_eq!(
-        &resources_at_aws(test),
-        arns,
-        "{name}: streams or channels changed"
-    );
-    let mut calls = BTreeMap::new();
-    for record in &log {
-        *calls.entry(record.operation.to_string()).or_insert(0) += 1;
-    }
-    Step {
-        name,
-        calls,
-        settled_after,
+        Step {
+            name,
+            calls,
+            settled_after,
+        }
     }
 }
 
@@ -640,7 +652,7 @@ async fn upgrade_from_the_previous_release_and_rollback_keep_every_stream_and_ch
     );
     test.wait_rollout(&release_ns, &deployment_name(RELEASE))
         .await;
-    wait_pods_run(&test, &release_ns, &previous.image_reference()).await;
+    wait_pods_run(&test, &release_ns, &previous.version).await;
     let crds = live_crds(&test).await;
     assert!(
         serve(&crds, &previous.crds()),
@@ -665,12 +677,18 @@ async fn upgrade_from_the_previous_release_and_rollback_keep_every_stream_and_ch
     let arns = resources_at_aws(&test);
     assert_eq!(arns.len(), 4, "three streams and a channel: {arns:?}");
     let fleet_mark = test.emulator.call_log().last().map_or(0, |r| r.seq);
-    let vigil = Vigil::start(&test.client, objects.iter().map(Object::id).collect());
-    let namespaced = objects.iter().filter(|o| o.namespace.is_some()).count();
+    let mut release = Release {
+        test: &test,
+        namespace: release_ns.clone(),
+        vigil: Vigil::start(&test.client, objects.iter().map(Object::id).collect()),
+        arns,
+        reconciled: objects.iter().filter(|o| o.namespace.is_some()).count(),
+    };
+    let this_version = env!("CARGO_PKG_VERSION");
     let mut steps = Vec::new();
 
     // Upgrade. Helm refuses to take over CRDs it did not install ...
-    let mark = test.emulator.call_log().last().map_or(0, |r| r.seq);
+    let mark = release.mark();
     let refused = test
         .helm_chart("upgrade", RELEASE, &release_ns, &chart_dir(), "", &[])
         .await;
@@ -699,17 +717,9 @@ async fn upgrade_from_the_previous_release_and_rollback_keep_every_stream_and_ch
     test.wait_rollout(&release_ns, &deployment_name(RELEASE))
         .await;
     steps.push(
-        settle_and_check(
-            &test,
-            &vigil,
-            &release_ns,
-            &image_reference(),
-            namespaced,
-            mark,
-            &arns,
-            "upgrade",
-        )
-        .await,
+        release
+            .settle_and_check(this_version, mark, "upgrade")
+            .await,
     );
     let crds = live_crds(&test).await;
     assert!(
@@ -719,8 +729,7 @@ async fn upgrade_from_the_previous_release_and_rollback_keep_every_stream_and_ch
     for (name, crd) in &crds {
         let metadata = &crd["metadata"];
         assert_eq!(
-            metadata["labels"]["app.kubernetes.io/version"],
-            env!("CARGO_PKG_VERSION"),
+            metadata["labels"]["app.kubernetes.io/version"], this_version,
             "{name}"
         );
         assert_eq!(
@@ -747,12 +756,13 @@ async fn upgrade_from_the_previous_release_and_rollback_keep_every_stream_and_ch
         stored.data["spec"], next.manifest["spec"],
         "the API server dropped fields"
     );
-    vigil.watch(next.id());
-    let arns = resources_at_aws(&test);
-    assert_eq!(arns.len(), 5);
+    release.vigil.watch(next.id());
+    release.arns = resources_at_aws(&test);
+    release.reconciled += 1;
+    assert_eq!(release.arns.len(), 5);
 
     // Rollback: the old version meets the object the new one wrote.
-    let mark = test.emulator.call_log().last().map_or(0, |r| r.seq);
+    let mark = release.mark();
     let out = test
         .helm(&[
             "rollback",
@@ -766,17 +776,9 @@ async fn upgrade_from_the_previous_release_and_rollback_keep_every_stream_and_ch
         .await;
     assert!(out.success(), "helm rollback: {}{}", out.stdout, out.stderr);
     steps.push(
-        settle_and_check(
-            &test,
-            &vigil,
-            &release_ns,
-            &previous.image_reference(),
-            namespaced + 1,
-            mark,
-            &arns,
-            "rollback",
-        )
-        .await,
+        release
+            .settle_and_check(&previous.version, mark, "rollback")
+            .await,
     );
     // Helm kept the newer CRDs, so the new object's fields are all still there.
     assert!(
@@ -786,20 +788,12 @@ async fn upgrade_from_the_previous_release_and_rollback_keep_every_stream_and_ch
     assert_eq!(get(&test, &next).await.data["spec"], next.manifest["spec"]);
 
     // And forward again: the CRDs carry this release's ownership now, no flag needed.
-    let mark = test.emulator.call_log().last().map_or(0, |r| r.seq);
+    let mark = release.mark();
     test.upgrade(RELEASE, &release_ns, "").await;
     steps.push(
-        settle_and_check(
-            &test,
-            &vigil,
-            &release_ns,
-            &image_reference(),
-            namespaced + 1,
-            mark,
-            &arns,
-            "upgrade again",
-        )
-        .await,
+        release
+            .settle_and_check(this_version, mark, "upgrade again")
+            .await,
     );
 
     // Uninstall: the operator goes; the CRDs, every object and every stream stay.
@@ -816,7 +810,7 @@ async fn upgrade_from_the_previous_release_and_rollback_keep_every_stream_and_ch
     for object in objects.iter().chain([&next]) {
         get(&test, object).await;
     }
-    assert_eq!(resources_at_aws(&test), arns);
+    assert_eq!(resources_at_aws(&test), release.arns);
     // In all of it, nothing created but the new object's stream, and nothing deleted.
     let replaced: Vec<CallRecord> = test
         .emulator
@@ -829,9 +823,9 @@ async fn upgrade_from_the_previous_release_and_rollback_keep_every_stream_and_ch
         })
         .collect();
     assert!(replaced.is_empty(), "{replaced:#?}");
-    let unready = vigil.take();
+    let unready = release.vigil.take();
     assert!(unready.is_empty(), "{unready:#?}");
-    drop(vigil);
+    drop(release);
 
     println!(
         "upgrade from {} ({}) to {}: fields new since then: {new_fields:?}",
