@@ -2,7 +2,7 @@
 //! operator's pods pass their probes under the chart's securityContext, reconcile through
 //! the projected ServiceAccount token and the in-cluster config, are scraped through the
 //! metrics Service, roll on an upgrade without losing or duplicating a stream, and leave
-//! the CRD and the streams behind when uninstalled.
+//! the CRDs (which the release installed) and the streams behind when uninstalled.
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
@@ -187,14 +187,37 @@ async fn the_installed_chart_runs_the_operator_in_pods_and_upgrades_and_uninstal
     assert_eq!(stream.stream_arn, arn);
     assert_eq!(test.emulator.streams().len(), 1);
 
-    // helm uninstall removes the operator but keeps the CRD, the VideoStream and the stream.
+    // helm uninstall removes the operator but keeps the CRDs, though the release holds
+    // them (resource-policy keep), the VideoStream and the stream.
+    let manifest = test
+        .helm(&["get", "manifest", release, "--namespace", &release_ns])
+        .await;
+    assert_eq!(
+        manifest
+            .stdout
+            .matches("kind: CustomResourceDefinition")
+            .count(),
+        3,
+        "the release holds the CRDs"
+    );
     let out = test
         .helm(&["uninstall", release, "--namespace", &release_ns, "--wait"])
         .await;
     assert!(out.success(), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("kept due to the resource policy"),
+        "{}",
+        out.stdout
+    );
     assert!(test.operator_pods(&release_ns).await.is_empty());
-    test.kubectl_ok(&["get", "crd", "videostreams.kvs-operator.dev"])
-        .await;
+    test.kubectl_ok(&[
+        "get",
+        "crd",
+        "videostreams.kvs-operator.dev",
+        "signalingchannels.kvs-operator.dev",
+        "accountbindings.kvs-operator.dev",
+    ])
+    .await;
     let api: Api<VideoStream> = Api::namespaced(test.client.clone(), &cameras);
     assert!(api.get_opt("front-door").await.expect("get").is_some());
     assert!(test.emulator.stream("node-front-door").is_some());
