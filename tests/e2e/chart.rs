@@ -1235,3 +1235,76 @@ async fn namespaced_mode_reconciles_the_watched_namespaces_and_nothing_else() {
     pod.assert_never_forbidden();
     assert_eq!(pod.terminate().await, Some(0), "{}", pod.log());
 }
+
+/// The commands docs/upgrading.md gives for an upgrade from 0.1.0 with a Helm older than
+/// 3.17, run as written: the CRDs 0.1.0's chart installed (from its `crds/`, which Helm
+/// never owns) get the ownership Helm looks for, and a plain `helm upgrade` then takes
+/// them over. A control plane of its own, since CRDs are cluster-wide; the node test
+/// (node/upgrade.rs) takes the `--take-ownership` way with the operator running.
+#[tokio::test]
+async fn the_documented_commands_let_helm_take_over_the_crds_of_0_1_0() {
+    let previous = crate::releases::ReleaseBuild::previous();
+    let plane = ControlPlane::start().await.expect("control plane starts");
+    let (release, namespace) = ("kvs-operator", "kvs-system");
+    let created = kubectl(&plane, &["create", "namespace", namespace]).await;
+    assert!(created.success(), "{}", created.stderr);
+    let chart = previous.chart();
+    let old = chart.to_str().expect("utf-8 path");
+    let out = helm(&plane, &["install", release, old, "-n", namespace]).await;
+    assert!(out.success(), "{}", out.stderr);
+
+    let new = chart_dir();
+    let upgrade = [
+        "upgrade",
+        release,
+        new.to_str().expect("utf-8 path"),
+        "-n",
+        namespace,
+    ];
+    let refused = helm(&plane, &upgrade).await;
+    assert!(
+        !refused.success() && refused.stderr.contains("invalid ownership metadata"),
+        "{}",
+        refused.stderr
+    );
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/upgrading.md"))
+            .expect("docs/upgrading.md");
+    let after = doc
+        .split_once("With an older Helm")
+        .expect("the older-Helm steps")
+        .1;
+    let script = after
+        .split_once("```sh\n")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .expect("a sh block")
+        .0;
+    assert!(
+        script.contains("meta.helm.sh/release-name=kvs-operator"),
+        "{script}"
+    );
+    let mut bash = plane.command("bash");
+    bash.args(["-euo", "pipefail", "-c", script]);
+    let ran = kvs_testenv::run(bash, None).await.expect("bash runs");
+    assert!(ran.success(), "{}{}", ran.stdout, ran.stderr);
+
+    let out = helm(&plane, &upgrade).await;
+    assert!(out.success(), "{}", out.stderr);
+    for crd in [
+        "videostreams.kvs-operator.dev",
+        "signalingchannels.kvs-operator.dev",
+        "accountbindings.kvs-operator.dev",
+    ] {
+        let labels = kubectl(
+            &plane,
+            &["get", "crd", crd, "-o", "jsonpath={.metadata.labels.app\\.kubernetes\\.io/version} {.metadata.annotations.helm\\.sh/resource-policy}"],
+        )
+        .await;
+        assert_eq!(
+            labels.stdout,
+            format!("{} keep", env!("CARGO_PKG_VERSION")),
+            "{crd}: {}",
+            labels.stderr
+        );
+    }
+}
