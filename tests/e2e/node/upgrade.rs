@@ -236,6 +236,8 @@ fn not_ready(object: &DynamicObject) -> Option<String> {
 struct Vigil {
     watched: Arc<Mutex<BTreeSet<String>>>,
     seen: Arc<Mutex<Vec<String>>>,
+    /// Every watched object the watch has shown at least once.
+    shown: Arc<Mutex<BTreeSet<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -243,13 +245,14 @@ impl Vigil {
     fn start(client: &kube::Client, watched: BTreeSet<String>) -> Vigil {
         let watched = Arc::new(Mutex::new(watched));
         let seen = Arc::new(Mutex::new(Vec::new()));
+        let shown = Arc::new(Mutex::new(BTreeSet::new()));
         let streams = resources().map(|(kind, resource)| {
             let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
             watcher(api, watcher::Config::default())
                 .map(move |event| (kind.clone(), event))
                 .boxed()
         });
-        let (w, s) = (watched.clone(), seen.clone());
+        let (w, s, sh) = (watched.clone(), seen.clone(), shown.clone());
         let task = tokio::spawn(async move {
             let mut all = futures::stream::select_all(streams);
             while let Some((kind, event)) = all.next().await {
@@ -271,6 +274,7 @@ impl Vigil {
                 if !w.lock().expect("watched").contains(&id) {
                     continue;
                 }
+                sh.lock().expect("shown").insert(id.clone());
                 let why = if deleted {
                     Some("deleted".to_string())
                 } else {
@@ -284,12 +288,20 @@ impl Vigil {
         Vigil {
             watched,
             seen,
+            shown,
             task,
         }
     }
 
     fn watch(&self, id: String) {
         self.watched.lock().expect("watched").insert(id);
+    }
+
+    /// The watched objects the watch never showed: a vigil that sees nothing proves nothing.
+    fn unseen(&self) -> Vec<String> {
+        let shown = self.shown.lock().expect("shown");
+        let watched = self.watched.lock().expect("watched");
+        watched.difference(&shown).cloned().collect()
     }
 
     /// What was seen not Ready since the last call.
@@ -749,14 +761,24 @@ async fn upgrade_from_the_previous_release_and_rollback_keep_every_stream_and_ch
     next.name = "next".into();
     next.manifest["metadata"]["name"] = "next".into();
     next.manifest["spec"]["streamName"] = "upgrade-next".into();
+    // Watched from its creation: the vigil sees it not Ready yet, so it would see any other.
+    release.vigil.watch(next.id());
     apply(&test, &[&next]).await;
     wait_ready(&test, &next).await;
+    let creating = release.vigil.take();
+    assert!(
+        creating.iter().any(|seen| seen.starts_with(&next.id())),
+        "the vigil never saw the new object before it was Ready: {creating:?}"
+    );
+    assert!(
+        creating.iter().all(|seen| seen.starts_with(&next.id())),
+        "{creating:?}"
+    );
     let stored = get(&test, &next).await;
     assert_eq!(
         stored.data["spec"], next.manifest["spec"],
         "the API server dropped fields"
     );
-    release.vigil.watch(next.id());
     release.arns = resources_at_aws(&test);
     release.reconciled += 1;
     assert_eq!(release.arns.len(), 5);
@@ -825,6 +847,8 @@ async fn upgrade_from_the_previous_release_and_rollback_keep_every_stream_and_ch
     assert!(replaced.is_empty(), "{replaced:#?}");
     let unready = release.vigil.take();
     assert!(unready.is_empty(), "{unready:#?}");
+    let unseen = release.vigil.unseen();
+    assert!(unseen.is_empty(), "the watch never showed {unseen:?}");
     drop(release);
 
     println!(
