@@ -648,6 +648,39 @@ async fn upgrade_from_the_previous_release_and_rollback_keep_every_stream_and_ch
     // The CRDs as the previous release installs them: from its chart's crds/, without
     // Helm's ownership. (The node tests before this one left this tree's; none of their
     // objects remain.)
+    // Objects a failed test left behind would hold the deletion on their finalizers.
+    let left = test
+        .kubectl(&[
+            "get",
+            "videostreams,signalingchannels,accountbindings",
+            "-A",
+            "-o",
+            "json",
+        ])
+        .await;
+    let left: Value = serde_json::from_str(&left.stdout).unwrap_or_default();
+    for object in left["items"].as_array().into_iter().flatten() {
+        let kind = object["kind"].as_str().unwrap_or_default().to_lowercase();
+        let name = format!(
+            "{kind}/{}",
+            object["metadata"]["name"].as_str().unwrap_or_default()
+        );
+        let mut patch = vec![
+            "patch",
+            &name,
+            "--type=merge",
+            "-p",
+            r#"{"metadata":{"finalizers":null}}"#,
+        ];
+        let namespace = object["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if !namespace.is_empty() {
+            patch.extend(["-n", namespace.as_str()]);
+        }
+        let _ = test.kubectl(&patch).await;
+    }
     let mut delete = vec!["delete", "crd", "--ignore-not-found", "--timeout=120s"];
     delete.extend(CRDS);
     test.kubectl_ok(&delete).await;
