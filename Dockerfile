@@ -2,7 +2,7 @@
 # kvs-operator image: the release binary on distroless/cc (glibc, libgcc_s, CA
 # certificates, no shell), running as the image's non-root user.
 #
-#   docker build -t kvs-operator:0.1.0 .
+#   docker build -t kvs-operator:<version> .    # the version in Cargo.toml
 #
 # The builder is Debian 12 like the runtime, so the binary needs no newer glibc
 # than the runtime has; stripping its symbol table saves about a quarter of it.

@@ -7,6 +7,7 @@
 #   the node mode's Debian packages                           (hack/node.sh install, as root)
 #   kubelet & co. and the pause image                         (hack/node.sh build)
 #   the operator's image from the Dockerfile's build context  (hack/image.sh build)
+#   the previous release's chart and image, from its commit   (hack/release.sh previous)
 #
 #   hack/prepare.sh
 set -euo pipefail
@@ -19,6 +20,7 @@ steps=(
   "hack/node.sh install"
   "hack/node.sh build"
   "hack/image.sh build"
+  "hack/release.sh previous"
 )
 timings=()
 for step in "${steps[@]}"; do

@@ -22,10 +22,12 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+mod crd_schema;
 #[path = "chart/monitoring.rs"]
 mod monitoring;
 mod promql;
 mod rbac_rules;
+use crd_schema::numbers_as_floats;
 use rbac_rules::{Permission as Grant, permissions as grants};
 
 const RELEASE: &str = "kvs";
@@ -215,10 +217,10 @@ struct CustomKind {
     has_status: bool,
 }
 
-/// Every kind in the chart's `crds/`, so that rules are checked for kinds added later too.
+/// Every kind the chart ships a CRD for, so that rules are checked for kinds added later too.
 fn custom_kinds() -> Vec<CustomKind> {
     let mut kinds = Vec::new();
-    for entry in std::fs::read_dir(chart().join("crds")).expect("crds/") {
+    for entry in std::fs::read_dir(chart().join("files/crds")).expect("files/crds/") {
         let text = std::fs::read_to_string(entry.expect("entry").path()).expect("CRD");
         for doc in serde_yaml_ng::Deserializer::from_str(&text) {
             let crd = Value::deserialize(doc).expect("YAML");
@@ -312,29 +314,84 @@ fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
     args.iter().find_map(|a| a.strip_prefix(&prefix))
 }
 
+/// The generated CRDs (`crds/` at the top), parsed.
+fn generated_crds() -> Vec<Value> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join("crds"))
+        .expect("crds/")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|file| {
+            let text = std::fs::read_to_string(file).expect("CRD");
+            serde_yaml_ng::from_str(&text).expect("CRD parses")
+        })
+        .collect()
+}
+
 #[test]
-fn the_chart_ships_the_generated_crds_byte_for_byte() {
-    let listing = |dir: &Path| -> BTreeSet<String> {
-        std::fs::read_dir(dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .collect()
-    };
-    let generated = repo().join("crds");
-    let shipped = chart().join("crds");
-    assert_eq!(
-        listing(&generated),
-        listing(&shipped),
-        "charts/kvs-operator/crds/ must hold the files of crds/"
-    );
-    for name in listing(&generated) {
-        let a = std::fs::read(generated.join(&name)).expect("read");
-        let b = std::fs::read(shipped.join(&name)).expect("read");
+fn the_chart_renders_the_generated_crds_with_helms_keep_policy() {
+    let rendered = Rendered::of(&[]);
+    let mut crds: Vec<Value> = rendered
+        .objects
+        .iter()
+        .filter(|o| o["kind"] == "CustomResourceDefinition")
+        .cloned()
+        .collect();
+    let generated = generated_crds();
+    assert_eq!(crds.len(), generated.len(), "one CRD per file of crds/");
+    crds.sort_by_key(|crd| crd["metadata"]["name"].as_str().map(str::to_string));
+    for (crd, mut expected) in crds.into_iter().zip(generated) {
+        let name = expected["metadata"]["name"].clone();
+        let metadata = &crd["metadata"];
+        assert_eq!(metadata["name"], name);
+        // Kept by `helm uninstall`, a rollback to a release without it, and
+        // crds.install=false: deleting a CRD deletes every object of its kind.
+        assert_eq!(
+            metadata["annotations"]["helm.sh/resource-policy"], "keep",
+            "{name}"
+        );
+        // The chart's labels, so `kubectl get crd -L app.kubernetes.io/version` tells which
+        // release last wrote it.
+        assert_eq!(
+            metadata["labels"]["app.kubernetes.io/version"],
+            env!("CARGO_PKG_VERSION"),
+            "{name}"
+        );
+        assert_eq!(metadata["labels"]["app.kubernetes.io/name"], "kvs-operator");
+        // Otherwise exactly what `kvs-operator crd` generates (Helm writes 120.0 as 120).
+        let mut served = crd.clone();
+        served["metadata"] = Value::Null;
+        expected["metadata"] = Value::Null;
         assert!(
-            a == b,
-            "charts/kvs-operator/crds/{name} differs from crds/{name}; copy it:\n  cp crds/{name} charts/kvs-operator/crds/"
+            numbers_as_floats(&served) == numbers_as_floats(&expected),
+            "the chart renders {name} differently from crds/"
         );
     }
+
+    // `helm upgrade --reuse-values` from 0.1.0, whose values have no `crds`: the default.
+    let reused = Rendered::of(&["--set", "crds=null"]);
+    assert_eq!(
+        reused
+            .objects
+            .iter()
+            .filter(|o| o["kind"] == "CustomResourceDefinition")
+            .count(),
+        generated_crds().len()
+    );
+
+    let off = Rendered::of(&["--set", "crds.install=false"]);
+    assert!(
+        !off.kinds().contains("CustomResourceDefinition"),
+        "crds.install=false still renders CRDs"
+    );
+    assert!(off.kinds().contains("Deployment"));
+    // Helm's own crds/ directory, which it installs once and never upgrades, stays empty.
+    assert!(
+        !chart().join("crds").exists(),
+        "charts/kvs-operator/crds/ is back: Helm would never upgrade what it holds"
+    );
 }
 
 #[test]
@@ -424,7 +481,7 @@ fn assert_refused_by_schema(args: &[&str], key: &str) {
 
 #[test]
 fn the_values_schema_refuses_typos_and_bad_values() {
-    let cases: [(&[&str], &str); 14] = [
+    let cases: [(&[&str], &str); 16] = [
         (&["--set", "replicaCont=2"], "replicaCont"),
         (&["--set", "image.pullpolicy=Always"], "pullpolicy"),
         (&["--set", "image.pullPolicy=Sometimes"], "pullPolicy"),
@@ -449,6 +506,8 @@ fn the_values_schema_refuses_typos_and_bad_values() {
             "role-arn",
         ),
         (&["--set", "resources.limits.memory=lots"], "memory"),
+        (&["--set", "crds.install=maybe"], "install"),
+        (&["--set", "crds.instal=false"], "instal"),
     ];
     for (args, key) in cases {
         assert_refused_by_schema(args, key);
@@ -471,11 +530,47 @@ fn the_values_schema_refuses_typos_and_bad_values() {
 }
 
 #[test]
-fn several_replicas_without_leader_election_are_refused() {
-    let out = template(&["--set", "leaderElection.enabled=false"]);
-    assert!(!out.ok, "two replicas without leader election rendered");
+fn several_replicas_without_leader_election_are_refused_naming_both_values() {
+    // The default two replicas, and three, with leader election off: refused by the
+    // values schema, whose message names both values.
+    for args in [
+        &["--set", "leaderElection.enabled=false"][..],
+        &[
+            "--set",
+            "leaderElection.enabled=false",
+            "--set",
+            "replicaCount=3",
+        ][..],
+    ] {
+        let out = template(args);
+        assert!(!out.ok, "{args:?} rendered");
+        assert!(
+            out.stderr
+                .contains("values don't meet the specifications of the schema")
+                && out.stderr.contains("at '/replicaCount': maximum")
+                && out
+                    .stderr
+                    .contains("at '/leaderElection/enabled': value must be true"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(!lint(args).ok, "helm lint {args:?} passed");
+    }
+    // One replica without leader election is fine.
+    Rendered::of(&[
+        "--set",
+        "leaderElection.enabled=false",
+        "--set",
+        "replicaCount=1",
+    ]);
+    // And with the schema skipped, rendering still refuses it.
+    let out = template(&[
+        "--skip-schema-validation",
+        "--set",
+        "leaderElection.enabled=false",
+    ]);
     assert!(
-        out.stderr.contains("needs leaderElection.enabled=true"),
+        !out.ok && out.stderr.contains("needs leaderElection.enabled=true"),
         "{}",
         out.stderr
     );
@@ -609,6 +704,7 @@ fn the_operator_parses_the_rendered_command_line() {
 fn cluster_mode_grants_the_operator_its_own_kinds_and_nothing_else() {
     let rendered = Rendered::of(&[]);
     let expected_kinds: BTreeSet<String> = [
+        "CustomResourceDefinition",
         "ServiceAccount",
         "ClusterRole",
         "ClusterRoleBinding",

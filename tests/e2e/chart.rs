@@ -864,12 +864,12 @@ async fn the_installed_chart_runs_the_operator_with_just_enough_rbac_cluster_wid
     );
     let releases = helm(&plane, &["list", "--all", "--namespace", release_ns, "-q"]).await;
     assert!(releases.stdout.trim().is_empty(), "{}", releases.stdout);
-    // Helm installs crds/ before it checks the values, so the refused install did leave the
-    // CRD (it is the chart's, nothing else was ever applied to this control plane).
+    // Not even the CRDs: they are templates, checked with the rest.
     let crd = kubectl(&plane, &["get", "crd", "videostreams.kvs-operator.dev"]).await;
     assert!(
-        crd.success(),
-        "helm did not install the CRD: {}",
+        !crd.success() && crd.stderr.contains("NotFound"),
+        "the refused install left the CRD: {}{}",
+        crd.stdout,
         crd.stderr
     );
 
@@ -1046,8 +1046,19 @@ async fn the_installed_chart_runs_the_operator_with_just_enough_rbac_cluster_wid
     assert_eq!(pod.terminate().await, Some(0), "{}", pod.log());
     pod.assert_never_forbidden();
 
-    // Uninstalling removes the operator's objects but, as Helm does with crds/, never the
-    // CRD: the VideoStreams (and so the streams) survive the operator.
+    // Uninstalling removes the operator's objects but never the CRDs (resource-policy
+    // keep), though this release installed them: the VideoStreams (and so the streams)
+    // survive the operator.
+    let manifest = helm(
+        &plane,
+        &["get", "manifest", "kvs", "--namespace", release_ns],
+    )
+    .await;
+    assert!(
+        manifest.stdout.contains("kind: CustomResourceDefinition"),
+        "the release does not hold the CRDs: {}",
+        manifest.stderr
+    );
     let out = helm(&plane, &["uninstall", "kvs", "--namespace", release_ns]).await;
     assert!(out.success(), "{}", out.stderr);
     let left = kubectl(&plane, &["get", "clusterroles,clusterrolebindings,roles,rolebindings,serviceaccounts,deployments,services,poddisruptionbudgets", "-A", "-l", "app.kubernetes.io/instance=kvs", "-o", "name"]).await;
@@ -1057,11 +1068,22 @@ async fn the_installed_chart_runs_the_operator_with_just_enough_rbac_cluster_wid
         left.stdout,
         left.stderr
     );
-    let crd = kubectl(&plane, &["get", "crd", "videostreams.kvs-operator.dev"]).await;
+    for crd in [
+        "videostreams.kvs-operator.dev",
+        "signalingchannels.kvs-operator.dev",
+        "accountbindings.kvs-operator.dev",
+    ] {
+        let kept = kubectl(&plane, &["get", "crd", crd]).await;
+        assert!(
+            kept.success(),
+            "helm uninstall deleted {crd}: {}",
+            kept.stderr
+        );
+    }
     assert!(
-        crd.success(),
-        "helm uninstall deleted the CRD: {}",
-        crd.stderr
+        out.stdout.contains("kept due to the resource policy"),
+        "{}",
+        out.stdout
     );
     let api: Api<VideoStream> = Api::namespaced(client.clone(), "cameras");
     assert!(api.get_opt("front-door").await.expect("get").is_some());
@@ -1112,13 +1134,15 @@ async fn namespaced_mode_reconciles_the_watched_namespaces_and_nothing_else() {
     let other = plane.unique_namespace("chart-ns-other").await.expect("ns");
     let watch = format!("watchNamespaces={{{team_a},{team_b}}}");
     let port = free_local_addr().port();
+    // The shared plane's CRDs were applied with kubectl, as a cluster that manages its
+    // CRDs apart does (or a second release of the chart, one per team).
     install(
         plane,
         "teams",
         &release_ns,
         &emulator,
         port,
-        &["--set", &watch],
+        &["--set", &watch, "--set", "crds.install=false"],
     )
     .await;
 
@@ -1231,4 +1255,77 @@ async fn namespaced_mode_reconciles_the_watched_namespaces_and_nothing_else() {
 
     pod.assert_never_forbidden();
     assert_eq!(pod.terminate().await, Some(0), "{}", pod.log());
+}
+
+/// The commands docs/upgrading.md gives for an upgrade from 0.1.0 with a Helm older than
+/// 3.17, run as written: the CRDs 0.1.0's chart installed (from its `crds/`, which Helm
+/// never owns) get the ownership Helm looks for, and a plain `helm upgrade` then takes
+/// them over. A control plane of its own, since CRDs are cluster-wide; the node test
+/// (node/upgrade.rs) takes the `--take-ownership` way with the operator running.
+#[tokio::test]
+async fn the_documented_commands_let_helm_take_over_the_crds_of_0_1_0() {
+    let previous = crate::releases::ReleaseBuild::previous();
+    let plane = ControlPlane::start().await.expect("control plane starts");
+    let (release, namespace) = ("kvs-operator", "kvs-system");
+    let created = kubectl(&plane, &["create", "namespace", namespace]).await;
+    assert!(created.success(), "{}", created.stderr);
+    let chart = previous.chart();
+    let old = chart.to_str().expect("utf-8 path");
+    let out = helm(&plane, &["install", release, old, "-n", namespace]).await;
+    assert!(out.success(), "{}", out.stderr);
+
+    let new = chart_dir();
+    let upgrade = [
+        "upgrade",
+        release,
+        new.to_str().expect("utf-8 path"),
+        "-n",
+        namespace,
+    ];
+    let refused = helm(&plane, &upgrade).await;
+    assert!(
+        !refused.success() && refused.stderr.contains("invalid ownership metadata"),
+        "{}",
+        refused.stderr
+    );
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/upgrading.md"))
+            .expect("docs/upgrading.md");
+    let after = doc
+        .split_once("With an older Helm")
+        .expect("the older-Helm steps")
+        .1;
+    let script = after
+        .split_once("```sh\n")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .expect("a sh block")
+        .0;
+    assert!(
+        script.contains("meta.helm.sh/release-name=kvs-operator"),
+        "{script}"
+    );
+    let mut bash = plane.command("bash");
+    bash.args(["-euo", "pipefail", "-c", script]);
+    let ran = kvs_testenv::run(bash, None).await.expect("bash runs");
+    assert!(ran.success(), "{}{}", ran.stdout, ran.stderr);
+
+    let out = helm(&plane, &upgrade).await;
+    assert!(out.success(), "{}", out.stderr);
+    for crd in [
+        "videostreams.kvs-operator.dev",
+        "signalingchannels.kvs-operator.dev",
+        "accountbindings.kvs-operator.dev",
+    ] {
+        let labels = kubectl(
+            &plane,
+            &["get", "crd", crd, "-o", "jsonpath={.metadata.labels.app\\.kubernetes\\.io/version} {.metadata.annotations.helm\\.sh/resource-policy}"],
+        )
+        .await;
+        assert_eq!(
+            labels.stdout,
+            format!("{} keep", env!("CARGO_PKG_VERSION")),
+            "{crd}: {}",
+            labels.stderr
+        );
+    }
 }

@@ -12,6 +12,8 @@ mod clusters;
 mod common;
 mod configurations;
 mod crash;
+#[path = "../crd_schema/mod.rs"]
+mod crd_schema;
 mod faults;
 mod import;
 mod lifecycle;
@@ -26,6 +28,8 @@ mod promql;
 mod proxy;
 #[path = "../rbac_rules/mod.rs"]
 mod rbac_rules;
+#[path = "../releases/mod.rs"]
+mod releases;
 mod rest;
 mod rules;
 mod sharding;

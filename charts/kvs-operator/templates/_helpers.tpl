@@ -108,7 +108,10 @@ chart's ServiceMonitor (job is the metrics Service's name).
 {{- end }}
 {{- end }}
 
-{{/* Fails rendering on combinations the schema cannot express clearly. */}}
+{{/*
+Fails rendering on combinations of values: the first is values.schema.json's too, kept
+here for `--skip-schema-validation`; the schema cannot say the second clearly.
+*/}}
 {{- define "kvs-operator.validate" -}}
 {{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) }}
 {{- fail "replicaCount > 1 needs leaderElection.enabled=true: without it every replica would reconcile the same VideoStreams" }}

@@ -2,9 +2,8 @@
 //! operator's pods pass their probes under the chart's securityContext, reconcile through
 //! the projected ServiceAccount token and the in-cluster config, are scraped through the
 //! metrics Service, roll on an upgrade without losing or duplicating a stream, and leave
-//! the CRD and the streams behind when uninstalled.
+//! the CRDs (which the release installed) and the streams behind when uninstalled.
 
-use http_body_util::BodyExt;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::events::v1::Event;
@@ -12,42 +11,7 @@ use kube::api::{Api, ListParams};
 use kvs_emulator::Operation;
 use kvs_operator::api::VideoStream;
 
-use super::{NodeTest, deployment_name};
-
-/// GET through the API server (as `kubectl get --raw` does): status, Content-Type, body.
-async fn get_raw(test: &NodeTest, path: &str) -> (u16, String, String) {
-    let request = hyper::Request::get(path).body(Vec::new()).expect("request");
-    let response = test
-        .client
-        .send(request.map(Into::into))
-        .await
-        .expect("proxy GET");
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get(hyper::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (
-        status,
-        content_type,
-        String::from_utf8_lossy(&body).into_owned(),
-    )
-}
-
-/// The value of the sample `series` (a full series name with labels) in `text`.
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-        .and_then(|value| value.parse().ok())
-}
+use super::{NodeTest, deployment_name, get_raw, sample};
 
 fn pod_names(pods: &[Pod]) -> Vec<String> {
     pods.iter()
@@ -73,10 +37,7 @@ async fn the_installed_chart_runs_the_operator_in_pods_and_upgrades_and_uninstal
         let container = &status.container_statuses.as_ref().expect("statuses")[0];
         assert!(container.ready, "{container:?}");
         assert_eq!(container.restart_count, 0, "{container:?}");
-        assert_eq!(
-            container.image, "docker.io/library/kvs-operator:0.1.0",
-            "the local image"
-        );
+        assert_eq!(container.image, super::image_reference(), "the local image");
         let security = spec.containers[0]
             .security_context
             .as_ref()
@@ -151,13 +112,27 @@ async fn the_installed_chart_runs_the_operator_in_pods_and_upgrades_and_uninstal
     );
     assert!(body.ends_with("# EOF\n"), "{body}");
     assert!(body.contains("# TYPE kvs_operator_leader gauge"), "{body}");
-    // The leader's own pod counts the reconcile it did.
-    let leader_metrics =
-        format!("/api/v1/namespaces/{release_ns}/pods/{leader}:8080/proxy/metrics");
-    let (_, _, body) = get_raw(&test, &leader_metrics).await;
-    assert_eq!(sample(&body, "kvs_operator_leader"), Some(1.0), "{body}");
-    let reconciled = "kvs_operator_reconciles_total{kind=\"VideoStream\",outcome=\"success\"}";
-    assert!(sample(&body, reconciled).unwrap_or(0.0) >= 1.0, "{body}");
+    // The pod holding the default shard says so and counts the reconcile it did. Read
+    // again until the two agree: the shard can move to the second replica between the
+    // Lease read and the scrape (rendezvous hashing over memberships).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let leader = loop {
+        let holder = test.leader(&release_ns).await;
+        let metrics = format!("/api/v1/namespaces/{release_ns}/pods/{holder}:8080/proxy/metrics");
+        let (_, _, body) = get_raw(&test, &metrics).await;
+        let leads = sample(&body, "kvs_operator_leader") == Some(1.0);
+        let reconciled = sample(&body, "kvs_operator_reconciles_total{kind=\"VideoStream\",outcome=\"success\"}")
+            .unwrap_or(0.0)
+            >= 1.0;
+        if leads && reconciled {
+            break holder;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{holder} holds the Lease of the operator's own account but says otherwise: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
     let probe = format!("/api/v1/namespaces/{release_ns}/pods/{leader}:8080/proxy/healthz");
     assert_eq!(get_raw(&test, &probe).await.0, 200);
 
@@ -224,14 +199,37 @@ async fn the_installed_chart_runs_the_operator_in_pods_and_upgrades_and_uninstal
     assert_eq!(stream.stream_arn, arn);
     assert_eq!(test.emulator.streams().len(), 1);
 
-    // helm uninstall removes the operator but keeps the CRD, the VideoStream and the stream.
+    // helm uninstall removes the operator but keeps the CRDs, though the release holds
+    // them (resource-policy keep), the VideoStream and the stream.
+    let manifest = test
+        .helm(&["get", "manifest", release, "--namespace", &release_ns])
+        .await;
+    assert_eq!(
+        manifest
+            .stdout
+            .matches("kind: CustomResourceDefinition")
+            .count(),
+        3,
+        "the release holds the CRDs"
+    );
     let out = test
         .helm(&["uninstall", release, "--namespace", &release_ns, "--wait"])
         .await;
     assert!(out.success(), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("kept due to the resource policy"),
+        "{}",
+        out.stdout
+    );
     assert!(test.operator_pods(&release_ns).await.is_empty());
-    test.kubectl_ok(&["get", "crd", "videostreams.kvs-operator.dev"])
-        .await;
+    test.kubectl_ok(&[
+        "get",
+        "crd",
+        "videostreams.kvs-operator.dev",
+        "signalingchannels.kvs-operator.dev",
+        "accountbindings.kvs-operator.dev",
+    ])
+    .await;
     let api: Api<VideoStream> = Api::namespaced(test.client.clone(), &cameras);
     assert!(api.get_opt("front-door").await.expect("get").is_some());
     assert!(test.emulator.stream("node-front-door").is_some());

@@ -12,14 +12,16 @@ mod failover;
 mod image;
 mod install;
 mod rbac;
+mod upgrade;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use http_body_util::BodyExt;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, ListParams};
 use kvs_emulator::{Emulator, Running};
 use kvs_operator::api::VideoStream;
 use kvs_operator::engine::conditions::{READY, find};
@@ -77,6 +79,7 @@ pub struct NodeTest {
     pub emulator: Running,
     pub client: kube::Client,
     namespaces: Vec<String>,
+    bindings: Vec<String>,
     _turn: MutexGuard<'static, ()>,
 }
 
@@ -100,6 +103,7 @@ impl NodeTest {
             emulator,
             client,
             namespaces: Vec::new(),
+            bindings: Vec::new(),
             _turn: turn,
         }
     }
@@ -176,9 +180,45 @@ impl NodeTest {
         vec![path, extra_path]
     }
 
-    /// `helm install` (or `upgrade --install`) of the chart as `release` into `namespace`,
-    /// waiting until the Deployment has rolled out.
+    /// `helm install` of the chart as `release` into `namespace`, waiting until the
+    /// Deployment has rolled out. The CRDs outlive each test's release (Helm keeps them),
+    /// so each takes them over as a user installing again under another name does.
     pub async fn install(&self, release: &str, namespace: &str, extra_values: &str) {
+        self.create_aws_secret(namespace).await;
+        let out = self
+            .helm_chart(
+                "install",
+                release,
+                namespace,
+                &chart_dir(),
+                extra_values,
+                &["--take-ownership"],
+            )
+            .await;
+        assert!(out.success(), "helm install: {}{}", out.stdout, out.stderr);
+        self.wait_rollout(namespace, &deployment_name(release))
+            .await;
+    }
+
+    /// `helm upgrade` with changed values, waiting until the rollout is done.
+    pub async fn upgrade(&self, release: &str, namespace: &str, extra_values: &str) {
+        let out = self
+            .helm_chart(
+                "upgrade",
+                release,
+                namespace,
+                &chart_dir(),
+                extra_values,
+                &[],
+            )
+            .await;
+        assert!(out.success(), "helm upgrade: {}{}", out.stdout, out.stderr);
+        self.wait_rollout(namespace, &deployment_name(release))
+            .await;
+    }
+
+    /// The static AWS credentials the values point the operator at, in `namespace`.
+    pub async fn create_aws_secret(&self, namespace: &str) {
         self.kubectl_ok(&[
             "create",
             "secret",
@@ -190,18 +230,19 @@ impl NodeTest {
             "--from-literal=secret-access-key=secret",
         ])
         .await;
-        self.helm_apply("install", release, namespace, extra_values)
-            .await;
     }
 
-    /// `helm upgrade` with changed values, waiting until the rollout is done.
-    pub async fn upgrade(&self, release: &str, namespace: &str, extra_values: &str) {
-        self.helm_apply("upgrade", release, namespace, extra_values)
-            .await;
-    }
-
-    async fn helm_apply(&self, verb: &str, release: &str, namespace: &str, extra: &str) {
-        let chart = chart_dir();
+    /// `helm <verb> <release> <chart>` (install or upgrade) with this test's values,
+    /// then `extra` (YAML), and `flags`; helm's output, whatever it is.
+    pub async fn helm_chart(
+        &self,
+        verb: &str,
+        release: &str,
+        namespace: &str,
+        chart: &Path,
+        extra: &str,
+        flags: &[&str],
+    ) -> Output {
         let mut args = vec![
             verb.to_string(),
             release.to_string(),
@@ -213,11 +254,9 @@ impl NodeTest {
             args.push("--values".into());
             args.push(file.display().to_string());
         }
+        args.extend(flags.iter().map(|f| f.to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = self.helm(&args).await;
-        assert!(out.success(), "helm {verb}: {}{}", out.stdout, out.stderr);
-        self.wait_rollout(namespace, &deployment_name(release))
-            .await;
+        self.helm(&args).await
     }
 
     /// Waits until the Deployment's new pods are all Ready (its probes passed).
@@ -338,22 +377,50 @@ spec: {{streamName: {stream}, deviceName: cam-01, mediaType: video/h264, dataRet
         );
     }
 
-    /// Removes what this test made: VideoStreams (their finalizers first, in case no
-    /// operator runs any more) and the namespaces, which the namespace controller empties.
+    /// An AccountBinding (cluster-scoped) this test made, deleted at [`NodeTest::finish`].
+    pub fn owns_binding(&mut self, name: &str) {
+        self.bindings.push(name.to_string());
+    }
+
+    /// Removes what this test made: its objects' finalizers first, in case no operator
+    /// runs any more, then its AccountBindings, and its namespaces, which the namespace
+    /// controller empties.
     pub async fn finish(self) {
+        let unfinalized = r#"{"metadata": {"finalizers": null}}"#;
         for namespace in &self.namespaces {
-            let api: Api<VideoStream> = Api::namespaced(self.client.clone(), namespace);
-            // Nothing to do before the chart has installed the CRD.
-            let Ok(streams) = api.list(&ListParams::default()).await else {
-                continue;
-            };
-            for vs in streams.items {
-                let name = vs.metadata.name.clone().expect("name");
-                let unfinalized = json!({"metadata": {"finalizers": null}});
-                let _ = api
-                    .patch(&name, &PatchParams::default(), &Patch::Merge(&unfinalized))
+            // Nothing to do before the chart has installed the CRDs.
+            let names = self
+                .kubectl(&[
+                    "get",
+                    "videostreams,signalingchannels",
+                    "-n",
+                    namespace,
+                    "-o",
+                    "name",
+                ])
+                .await;
+            for name in names.stdout.lines() {
+                let _ = self
+                    .kubectl(&[
+                        "patch",
+                        name,
+                        "-n",
+                        namespace,
+                        "--type=merge",
+                        "-p",
+                        unfinalized,
+                    ])
                     .await;
             }
+        }
+        for binding in &self.bindings {
+            let object = format!("accountbinding/{binding}");
+            let _ = self
+                .kubectl(&["patch", &object, "--type=merge", "-p", unfinalized])
+                .await;
+            let _ = self
+                .kubectl(&["delete", &object, "--ignore-not-found"])
+                .await;
         }
         for namespace in &self.namespaces {
             let _ = self
@@ -389,4 +456,39 @@ pub fn deployment_name(release: &str) -> String {
     } else {
         format!("{release}-kvs-operator")
     }
+}
+
+/// GET through the API server (as `kubectl get --raw` does): status, Content-Type, body.
+pub async fn get_raw(test: &NodeTest, path: &str) -> (u16, String, String) {
+    let request = hyper::Request::get(path).body(Vec::new()).expect("request");
+    let response = test
+        .client
+        .send(request.map(Into::into))
+        .await
+        .expect("proxy GET");
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        content_type,
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+}
+
+/// The value of the sample `series` (a full series name with labels) in `text`.
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.parse().ok())
 }
