@@ -321,13 +321,13 @@ mod tests {
             ),
             "{body}"
         );
-        // The fleet, from the (empty) watch caches: zeros by kind, and the default shard,
-        // which a replica without election holds.
+        // The fleet, from the (empty) watch caches: zeros by kind, and the shard of the
+        // operator's own account in its region, which a replica without election holds.
         for line in [
             "kvs_operator_objects{kind=\"VideoStream\",ready=\"Unknown\"} 0",
             "kvs_operator_objects{kind=\"AccountBinding\",ready=\"False\"} 0",
             "kvs_operator_oldest_not_ready_seconds{kind=\"SignalingChannel\"} 0",
-            "kvs_operator_shard_held{shard=\"default\"} 1",
+            "kvs_operator_shard_held{shard=\"self-us-west-2\"} 1",
             "kvs_operator_leader 1",
         ] {
             assert!(body.contains(line), "missing {line}:\n{body}");

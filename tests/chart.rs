@@ -299,12 +299,13 @@ fn assert_only_own_kinds(grants: &BTreeSet<Grant>, kinds: &[CustomKind]) {
 }
 
 /// Leases named after the election id (membership and shards), in the release namespace:
-/// their names are not known at install time.
+/// their names are not known at install time. Those of replicas and accounts long gone are
+/// deleted.
 fn lease_grants(_id: &str) -> BTreeSet<Grant> {
     grant_set(&[(
         "coordination.k8s.io",
         "leases",
-        &["create", "get", "list", "update"],
+        &["create", "get", "list", "update", "delete"],
         "",
     )])
 }

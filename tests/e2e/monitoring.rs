@@ -87,11 +87,14 @@ async fn every_alert_and_dashboard_query_names_what_the_running_operator_exports
             &format!("kvs_operator_account_binding_ready{{binding=\"{bound}\"}}"),
             1.0,
         ),
+        // The binding names no role: it acts in the operator's own account, one shard.
         (
-            &format!("kvs_operator_shard_held{{shard=\"{bound}\"}}"),
+            &format!(
+                "kvs_operator_shard_held{{shard=\"{}\"}}",
+                kvs_operator::tenancy::IdentityKey::own(h.emulator.region()).shard()
+            ),
             1.0,
         ),
-        ("kvs_operator_shard_held{shard=\"default\"}", 1.0),
     ] {
         assert_eq!(
             sample(&exposition, series),

@@ -121,8 +121,11 @@ async fn the_installed_chart_runs_the_operator_in_pods_and_upgrades_and_uninstal
         let metrics = format!("/api/v1/namespaces/{release_ns}/pods/{holder}:8080/proxy/metrics");
         let (_, _, body) = get_raw(&test, &metrics).await;
         let leads = sample(&body, "kvs_operator_leader") == Some(1.0);
-        let reconciled = sample(&body, "kvs_operator_reconciles_total{kind=\"VideoStream\",outcome=\"success\"}")
-            .unwrap_or(0.0)
+        let reconciled = sample(
+            &body,
+            "kvs_operator_reconciles_total{kind=\"VideoStream\",outcome=\"success\"}",
+        )
+        .unwrap_or(0.0)
             >= 1.0;
         if leads && reconciled {
             break holder;
