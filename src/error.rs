@@ -70,6 +70,12 @@ pub enum Error {
     /// A SignalingChannel's media storage names a VideoStream that keeps no data.
     #[error("{0}")]
     MediaStorageNeedsRetention(String),
+    /// `spec.exportTo` names a ConfigMap this object does not own: it is never overwritten.
+    #[error("{0}")]
+    ExportConflict(String),
+    /// A mutation asked of a read-only client (`kvs-operator plan`): refused, never sent.
+    #[error("read-only: {0} was refused, nothing was sent to AWS")]
+    ReadOnly(String),
     #[error("Kubernetes API error: {0}")]
     Kube(#[from] kube::Error),
     #[error("finalizer: {0}")]
@@ -114,6 +120,8 @@ impl Error {
             | Error::AccountBindingConflict(_)
             | Error::AccountChanged(_)
             | Error::MediaStorageNeedsRetention(_)
+            | Error::ExportConflict(_)
+            | Error::ReadOnly(_)
             | Error::Config(_) => ErrorClass::Terminal,
             Error::AccessDenied { .. } => ErrorClass::Permission,
             Error::Finalizer(inner) => match inner.as_ref() {
@@ -146,6 +154,8 @@ impl Error {
             Error::NotLeader(_) => "NotLeader",
             Error::MediaStorageNotReady(_) => "MediaStorageNotReady",
             Error::MediaStorageNeedsRetention(_) => "MediaStorageNeedsRetention",
+            Error::ExportConflict(_) => "ExportConflict",
+            Error::ReadOnly(_) => "ReadOnly",
             Error::Kube(_) => "KubernetesError",
             Error::Finalizer(inner) => match inner.as_ref() {
                 kube::runtime::finalizer::Error::ApplyFailed(e)

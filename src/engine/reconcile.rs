@@ -15,7 +15,7 @@ use tracing::{debug, info, instrument, warn};
 use super::conditions::{SYNCED, find};
 use super::context::{Context, MANAGER, ObjectKey, jittered};
 use super::kind::{CleanupStep, Env, Kind, KindStatus, Outcome, Readiness};
-use super::settle;
+use super::{export, settle};
 use crate::api::{ManagementPolicy, is_paused};
 use crate::{Error, Result};
 
@@ -49,7 +49,8 @@ async fn reconcile_inner<K: Kind>(object: &K, ctx: &Arc<Context>) -> Result<Acti
     }
     // Paused: no AWS call at all, and a deletion waits. Woken when the annotation changes.
     if is_paused(object.meta()) {
-        report(object, &api, ctx, Outcome::Paused { deleting }).await?;
+        let untouched = &export::Export::untouched();
+        report(object, &api, ctx, Outcome::Paused { deleting }, untouched).await?;
         return Ok(Action::await_change());
     }
     if deleting {
@@ -89,16 +90,18 @@ async fn apply<K: Kind>(object: &K, api: &Api<K>, ctx: &Arc<Context>) -> Result<
         Err(refused) => (Err(refused), None),
     };
 
+    let export = export::publish(object, &result, ctx).await;
     let outcome = match &result {
         Ok(report) => Outcome::Synced(report),
         Err(error) => Outcome::Failed(error),
     };
-    report(object, api, ctx, outcome).await?;
+    report(object, api, ctx, outcome, &export).await?;
 
     let step = result?;
     if let Some(event) = K::mutation_event(&step) {
         publish(ctx, object, event).await;
     }
+    export.into_result()?;
     ctx.record_success(&key);
     let next = match K::readiness(&step) {
         Readiness::Ready { .. } | Readiness::Absent { .. } => {
@@ -150,7 +153,7 @@ async fn cleanup<K: Kind>(object: &K, api: &Api<K>, ctx: &Arc<Context>) -> Resul
         Ok(step) => Outcome::CleaningUp(step),
         Err(error) => Outcome::Failed(error),
     };
-    let stored = report(object, api, ctx, outcome).await?;
+    let stored = report(object, api, ctx, outcome, &export::Export::untouched()).await?;
 
     let step = result?;
     ctx.record_success(&key);
@@ -168,6 +171,7 @@ async fn cleanup<K: Kind>(object: &K, api: &Api<K>, ctx: &Arc<Context>) -> Resul
                 )
                 .await;
             }
+            export::remove(&stored, ctx).await?;
             let remaining = stored
                 .finalizers()
                 .iter()
@@ -204,16 +208,20 @@ pub fn event_reason(verb: &str, noun: &str) -> String {
     reason
 }
 
-/// Writes the status an outcome leads to and announces a change of error state. Returns the
-/// object as stored, for the writes that follow in the same reconcile.
+/// Writes the status an outcome (and the export that followed it) leads to and announces a
+/// change of error state. Returns the object as stored, for the writes that follow in the
+/// same reconcile.
 async fn report<K: Kind>(
     object: &K,
     api: &Api<K>,
     ctx: &Context,
     outcome: Outcome<'_, K::Report>,
+    export: &export::Export,
 ) -> Result<K> {
     let previous = object.status();
-    let status = object.next_status(outcome, Timestamp::now());
+    let now = Timestamp::now();
+    let mut status = object.next_status(outcome, now);
+    export.record(&mut status, object.meta().generation, now);
     // A reconcile that found nothing new writes nothing: lastSyncTime is not a heartbeat.
     if previous.is_some_and(|p| unchanged(p, &status)) {
         return Ok(object.clone());
