@@ -20,7 +20,7 @@ use super::shards::{DEFAULT_SHARD, Shards};
 use crate::api::{AccountBinding, SignalingChannel, VideoStream};
 use crate::metrics::Metrics;
 use crate::tenancy::accounts::{AccountKey, Accounts, Identity};
-use crate::tenancy::{self, Placement, Request};
+use crate::tenancy::{self, Placement};
 use crate::{Error, Result};
 
 /// Field manager of every write the operator makes.
@@ -256,22 +256,13 @@ impl Context {
 
     /// Where `object` acts at AWS, or why it may not, decided from the watches alone.
     pub fn placement<K: Kind>(&self, object: &K) -> Result<Placement> {
-        let namespace = object.namespace().unwrap_or_default();
         let bindings = self.bindings.state();
-        let labels = self.namespace_labels(&namespace);
-        let governing = tenancy::governing(bindings.iter().map(AsRef::as_ref), &namespace, &labels);
-        let name = object.aws_name();
-        let request = Request {
-            namespace: &namespace,
-            stream_name: &name,
-            adopt: object.adopt_existing(),
+        let labels = self.namespace_labels(&object.namespace().unwrap_or_default());
+        let rules = tenancy::Rules {
+            require_binding: self.settings.require_account_binding,
+            default_region: self.accounts.default_region(),
         };
-        tenancy::place(
-            &governing,
-            request,
-            self.settings.require_account_binding,
-            &self.accounts.default_region(),
-        )
+        tenancy::placement(object, bindings.iter().map(AsRef::as_ref), &labels, &rules)
     }
 
     /// The identity `object` acts with: tenancy first (no AWS call when refused), then the

@@ -13,6 +13,7 @@ use kube::ResourceExt;
 
 use crate::Error;
 use crate::api::{AccountBinding, Adoption};
+use crate::engine::kind::Kind;
 
 /// Who acts at AWS: a role assumed with the operator's credentials (or the operator's own
 /// identity when `role_arn` is `None`), in a region. One SDK client exists per key.
@@ -144,6 +145,42 @@ pub fn place(
         binding: Some(name),
         identity: IdentityKey::of_binding(binding, default_region),
     })
+}
+
+/// The operator's own tenancy settings (its flags): what namespaces no binding selects may
+/// do, and the region they act in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rules {
+    /// `--require-account-binding`.
+    pub require_binding: bool,
+    /// The operator's own region.
+    pub default_region: String,
+}
+
+/// Where `object` acts at AWS, or why it may not, from the AccountBindings and its
+/// namespace's labels: the one tenancy decision that the controller (from its watches) and
+/// `kvs-operator plan` (from one read of the cluster) both make, so a plan follows every
+/// rule the controller does.
+pub fn placement<'a, K: Kind>(
+    object: &K,
+    bindings: impl IntoIterator<Item = &'a AccountBinding>,
+    namespace_labels: &BTreeMap<String, String>,
+    rules: &Rules,
+) -> Result<Placement, Error> {
+    let namespace = object.namespace().unwrap_or_default();
+    let name = object.aws_name();
+    let request = Request {
+        namespace: &namespace,
+        stream_name: &name,
+        adopt: object.adopt_existing(),
+    };
+    let governing = governing(bindings, &namespace, namespace_labels);
+    place(
+        &governing,
+        request,
+        rules.require_binding,
+        &rules.default_region,
+    )
 }
 
 /// Where a permitted VideoStream acts.
