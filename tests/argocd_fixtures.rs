@@ -387,6 +387,8 @@ fn one_of_each_error() -> Vec<Error> {
         Error::MediaStorageNotReady("x".into()),
         Error::MediaStorageNeedsRetention("x".into()),
         Error::NotLeader("x".into()),
+        Error::ExportConflict("x".into()),
+        Error::ReadOnly("x".into()),
         Error::Kube(kube()),
         Error::Finalizer(Box::new(FinalizerError::ApplyFailed(Error::Immutable(
             "x".into(),
@@ -422,6 +424,8 @@ fn one_of_each_error() -> Vec<Error> {
             | Error::MediaStorageNotReady(_)
             | Error::MediaStorageNeedsRetention(_)
             | Error::NotLeader(_)
+            | Error::ExportConflict(_)
+            | Error::ReadOnly(_)
             | Error::Kube(_)
             | Error::Finalizer(_)
             | Error::Config(_) => {}

@@ -215,9 +215,21 @@ pub fn coordinates(status: &SignalingChannelStatus) -> Option<BTreeMap<String, S
         ("CHANNEL_NAME".to_string(), status.channel_name.clone()?),
         ("CHANNEL_ARN".to_string(), arn.to_string()),
         ("AWS_REGION".to_string(), region.to_string()),
-        ("MASTER_WSS_ENDPOINT".to_string(), endpoints.master.wss.clone()?),
-        ("MASTER_HTTPS_ENDPOINT".to_string(), endpoints.master.https.clone()?),
-        ("VIEWER_WSS_ENDPOINT".to_string(), endpoints.viewer.wss.clone()?),
-        ("VIEWER_HTTPS_ENDPOINT".to_string(), endpoints.viewer.https.clone()?),
+        (
+            "MASTER_WSS_ENDPOINT".to_string(),
+            endpoints.master.wss.clone()?,
+        ),
+        (
+            "MASTER_HTTPS_ENDPOINT".to_string(),
+            endpoints.master.https.clone()?,
+        ),
+        (
+            "VIEWER_WSS_ENDPOINT".to_string(),
+            endpoints.viewer.wss.clone()?,
+        ),
+        (
+            "VIEWER_HTTPS_ENDPOINT".to_string(),
+            endpoints.viewer.https.clone()?,
+        ),
     ]))
 }

@@ -18,8 +18,8 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::ResourceExt;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use serde_json::json;
 
 use super::conditions::{Verdict, set_conditions};
@@ -174,7 +174,10 @@ async fn write<K: Kind>(
     values: &BTreeMap<String, String>,
 ) -> Result<()> {
     let uid = object.uid().unwrap_or_default();
-    let patch = guarded(&uid, vec![json!({"op": "add", "path": "/data", "value": values})])?;
+    let patch = guarded(
+        &uid,
+        vec![json!({"op": "add", "path": "/data", "value": values})],
+    )?;
     let params = PatchParams {
         field_manager: Some(MANAGER.to_string()),
         ..PatchParams::default()
@@ -301,8 +304,11 @@ mod tests {
 
     #[test]
     fn every_write_first_tests_the_owner_uid() {
-        let patch = guarded("7f1c", vec![json!({"op": "add", "path": "/data", "value": {}})])
-            .expect("patch");
+        let patch = guarded(
+            "7f1c",
+            vec![json!({"op": "add", "path": "/data", "value": {}})],
+        )
+        .expect("patch");
         let ops = serde_json::to_value(&patch).expect("json");
         assert_eq!(ops[0]["op"], "test");
         assert_eq!(ops[0]["path"], "/metadata/ownerReferences/0/uid");
