@@ -11,13 +11,16 @@ mod clusters;
 mod common;
 mod configurations;
 mod crash;
+mod exports;
 mod import;
 mod lifecycle;
 mod node;
 mod operations;
 mod ownership;
+mod plan;
 mod policies;
 mod prerequisites;
+mod protection;
 mod proxy;
 #[path = "../rbac_rules/mod.rs"]
 mod rbac_rules;
