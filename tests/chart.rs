@@ -1248,7 +1248,7 @@ fn deletion_protection_and_the_export_guard_are_on_by_default_and_each_can_be_tu
     let unprotected = Rendered::of(&["--set", "deletionProtection.enabled=false"]);
     assert_eq!(
         policies(&unprotected).into_keys().collect::<Vec<_>>(),
-        [exports.clone()]
+        [exports]
     );
     let no_exports = Rendered::of(&["--set", "exports.enabled=false"]);
     assert_eq!(

@@ -473,34 +473,63 @@ async fn a_malformed_manifest_exits_1_naming_the_file_the_document_and_the_field
         &format!(
             "{}---\n{}",
             video_stream("good", "  dataRetentionInHours: 24\n"),
-            video_stream("bad", "  dataRetentionInHours: 87601\n  retention: 2\n")
+            video_stream(
+                "bad",
+                "  dataRetentionInHours: 87601\n  deletionPolicy: Drop\n"
+            )
         ),
     );
+    write(&dir, "typo.yaml", &video_stream("typo", "  retention: 2\n"));
     let file = dir.join("cams.yaml").display().to_string();
     let mark = h.log_mark();
     let out = plan(&h, &["-f", &file, "-n", &h.namespace]).await;
     assert_eq!(out.status.code(), Some(1), "{}{}", out.stdout, out.stderr);
-    let expected = format!(
-        "{file} (document 2): The VideoStream \"bad\" is invalid: \n* spec.dataRetentionInHours: Invalid value: 87601: spec.dataRetentionInHours in body should be less than or equal to 87600\n* unknown field \"spec.retention\""
-    );
-    assert!(out.stdout.contains(&expected), "{}", out.stdout);
-    // The API server says the same of it.
+    let expected = [
+        format!("{file} (document 2): The VideoStream \"bad\" is invalid: \n"),
+        "* spec.dataRetentionInHours: Invalid value: 87601: spec.dataRetentionInHours in body should be less than or equal to 87600\n".into(),
+        "* spec.deletionPolicy: Unsupported value: \"Drop\": supported values: \"Delete\", \"Retain\"\n".into(),
+    ];
+    for line in &expected {
+        assert!(
+            out.stdout.contains(line.as_str()),
+            "{line}\nin\n{}",
+            out.stdout
+        );
+    }
+    // The API server says the same of it, field by field.
     let applied = h
         .kubectl(&["apply", "--dry-run=server", "-n", &h.namespace, "-f", &file])
         .await;
     assert!(!applied.success());
-    assert!(
-        applied
-            .stderr
-            .contains("spec.dataRetentionInHours in body should be less than or equal to 87600"),
-        "{}",
-        applied.stderr
+    for line in &expected[1..] {
+        assert!(
+            applied.stderr.contains(line.trim_end()),
+            "{line}\nin\n{}",
+            applied.stderr
+        );
+    }
+    // An unknown field: refused before anything else, as kubectl's strict validation does.
+    let typo = dir.join("typo.yaml").display().to_string();
+    let out_typo = plan(&h, &["-f", &typo, "-n", &h.namespace]).await;
+    assert_eq!(
+        out_typo.status.code(),
+        Some(1),
+        "{}{}",
+        out_typo.stdout,
+        out_typo.stderr
     );
+    let unknown = "VideoStream in version \"v1alpha1\" cannot be handled as a VideoStream: strict decoding error: unknown field \"spec.retention\"";
     assert!(
-        applied.stderr.contains("unknown field \"spec.retention\""),
+        out_typo
+            .stdout
+            .contains(&format!("{typo} (document 1): {unknown}")),
         "{}",
-        applied.stderr
+        out_typo.stdout
     );
+    let applied = h
+        .kubectl(&["apply", "--dry-run=server", "-n", &h.namespace, "-f", &typo])
+        .await;
+    assert!(applied.stderr.contains(unknown), "{}", applied.stderr);
     // The good document was planned: a create.
     assert!(out.stdout.contains("CreateStream"), "{}", out.stdout);
     assert!(h.mutations_since(mark).is_empty());
