@@ -200,6 +200,10 @@ impl Plan {
     }
 }
 
+/// The kinds a plan is made for; other documents (an AccountBinding too) are listed as
+/// ignored.
+const PLANNED_KINDS: [&str; 2] = ["VideoStream", "SignalingChannel"];
+
 /// Where a plan looks: the cluster as read, the AWS identities, the operator's rules.
 pub struct World<'a> {
     pub cluster: &'a ClusterView,
@@ -220,7 +224,9 @@ pub async fn plan(documents: Vec<Document>, world: &World<'_>) -> Plan {
     let mut ignored = Vec::new();
     let mut parsed = Vec::new();
     for document in documents {
-        if document.api_version().split('/').next() != Some(GROUP) {
+        let ours = document.api_version().split('/').next() == Some(GROUP)
+            && PLANNED_KINDS.contains(&document.kind());
+        if !ours {
             ignored.push(format!("{} ({})", document.source(), document.kind()));
             continue;
         }
@@ -377,13 +383,18 @@ async fn client_for<K: Kind>(
     Ok(ReadOnly::new(kvs))
 }
 
-/// An error as an entry: a refusal the operator would report (its reason), or an error.
+/// An error as an entry: a refusal the operator would report as a condition until a person
+/// acts (a terminal error, by its reason; or media storage waiting for a VideoStream), or an
+/// error of the plan itself (reading the cluster or AWS failed).
 fn failed(entry: Entry, error: Error) -> Entry {
-    match error.class() {
-        crate::ErrorClass::Terminal if !matches!(error, Error::Config(_) | Error::ReadOnly(_)) => {
-            entry.refused(error.reason(), error.to_string())
-        }
-        _ => entry.error(error.to_string()),
+    let refusal = match &error {
+        Error::Config(_) | Error::ReadOnly(_) => false,
+        Error::MediaStorageNotReady(_) => true,
+        other => other.class() == crate::ErrorClass::Terminal,
+    };
+    match refusal {
+        true => entry.refused(error.reason(), error.to_string()),
+        false => entry.error(error.to_string()),
     }
 }
 
