@@ -312,9 +312,13 @@ async fn parse(document: &Document, world: &World<'_>) -> Result<Object, Box<Ent
     let live = live_value(&kind, &namespace, &name, world)
         .await
         .map_err(|e| fail(e.to_string()))?;
-    let errors = schema::validate(&schema, &value, live.as_ref());
-    if !errors.is_empty() {
-        return Err(fail(schema::refusal(&kind, &name, &errors)));
+    if let Err(refusal) = schema::validate(&schema, &value, live.as_ref()) {
+        let version = document
+            .api_version()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default();
+        return Err(fail(refusal.message(&kind, version, &name)));
     }
     let parsed = match kind.as_str() {
         "VideoStream" => serde_json::from_value(value).map(|vs| Object::Stream(Box::new(vs))),

@@ -13,6 +13,33 @@ use serde_json::{Value, json};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError(pub String);
 
+/// Why the API server would refuse a manifest: fields it does not know (kubectl's strict
+/// field validation stops at these), or values its schema refuses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    UnknownFields(Vec<String>),
+    Invalid(Vec<FieldError>),
+}
+
+impl Refusal {
+    /// The message `kubectl apply` shows for it.
+    pub fn message(&self, kind: &str, version: &str, name: &str) -> String {
+        match self {
+            Refusal::UnknownFields(paths) => {
+                let fields: Vec<String> = paths
+                    .iter()
+                    .map(|p| format!("unknown field \"{p}\""))
+                    .collect();
+                format!(
+                    "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
+                    fields.join(", ")
+                )
+            }
+            Refusal::Invalid(errors) => refusal(kind, name, errors),
+        }
+    }
+}
+
 /// The OpenAPI schema of `kind` in the CRDs this operator serves.
 pub fn schema_of(kind: &str) -> Option<Value> {
     let crds = crate::api::crds().ok()?;
@@ -23,9 +50,9 @@ pub fn schema_of(kind: &str) -> Option<Value> {
     })
 }
 
-/// Every refusal of `object` (of the kind `schema` describes), `old` being the live object
-/// for transition rules; empty when the API server would accept it.
-pub fn validate(schema: &Value, object: &Value, old: Option<&Value>) -> Vec<FieldError> {
+/// Why the API server would refuse `object` (of the kind `schema` describes), `old` being
+/// the live object for transition rules; `Ok` when it would accept it.
+pub fn validate(schema: &Value, object: &Value, old: Option<&Value>) -> Result<(), Refusal> {
     let mut errors = Vec::new();
     check_metadata(object, &mut errors);
     for (field, value) in object.as_object().into_iter().flatten() {
@@ -42,11 +69,27 @@ pub fn validate(schema: &Value, object: &Value, old: Option<&Value>) -> Vec<Fiel
             errors.push(FieldError(format!("{field}: Required value")));
         }
     }
-    if errors.is_empty() {
-        errors.extend(cel(schema, object, old));
+    let (unknown, mut invalid): (Vec<FieldError>, Vec<FieldError>) =
+        errors.into_iter().partition(|e| e.0.starts_with(UNKNOWN));
+    if !unknown.is_empty() {
+        let paths = unknown
+            .into_iter()
+            .map(|e| e.0.trim_start_matches(UNKNOWN).to_string())
+            .collect();
+        return Err(Refusal::UnknownFields(paths));
     }
-    errors
+    // As the API server does, CEL rules only once the structure is right.
+    if invalid.is_empty() {
+        invalid.extend(cel(schema, object, old));
+    }
+    match invalid.is_empty() {
+        true => Ok(()),
+        false => Err(Refusal::Invalid(invalid)),
+    }
 }
+
+/// How an unknown field is noted while walking (reported apart, as kubectl does).
+const UNKNOWN: &str = "unknown:";
 
 /// The message the API server answers `kubectl apply` with: `The VideoStream "x" is
 /// invalid: ...`, one field inline, several as a list.
@@ -61,7 +104,7 @@ pub fn refusal(kind: &str, name: &str, errors: &[FieldError]) -> String {
 }
 
 fn unknown(path: &str) -> FieldError {
-    FieldError(format!("unknown field \"{path}\""))
+    FieldError(format!("{UNKNOWN}{path}"))
 }
 
 fn required(schema: &Value) -> impl Iterator<Item = &str> {
@@ -316,10 +359,13 @@ mod tests {
 
     fn errors(object: &Value, old: Option<&Value>) -> Vec<String> {
         let schema = schema_of(object["kind"].as_str().unwrap_or_default()).expect("schema");
-        validate(&schema, object, old)
-            .into_iter()
-            .map(|e| e.0)
-            .collect()
+        match validate(&schema, object, old) {
+            Ok(()) => Vec::new(),
+            Err(Refusal::Invalid(errors)) => errors.into_iter().map(|e| e.0).collect(),
+            Err(Refusal::UnknownFields(paths)) => {
+                paths.into_iter().map(|p| format!("unknown {p}")).collect()
+            }
+        }
     }
 
     #[test]
@@ -352,7 +398,7 @@ mod tests {
                 json!({"deletionPolicy": "Drop"}),
                 "spec.deletionPolicy: Unsupported value: \"Drop\": supported values: \"Delete\", \"Retain\"",
             ),
-            (json!({"retention": 24}), "unknown field \"spec.retention\""),
+            (json!({"retention": 24}), "unknown spec.retention"),
             (
                 json!({"exportTo": {}}),
                 "spec.exportTo.configMapName: Required value",
@@ -398,6 +444,17 @@ mod tests {
         assert!(
             refused[0].contains("spec.streamName is immutable"),
             "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_first_and_alone_as_by_strict_field_validation() {
+        let object = stream(json!({"retention": 2, "colour": "red", "dataRetentionInHours": -1}));
+        let schema = schema_of("VideoStream").expect("schema");
+        let refusal = validate(&schema, &object, None).unwrap_err();
+        assert_eq!(
+            refusal.message("VideoStream", "v1alpha1", "cam"),
+            "VideoStream in version \"v1alpha1\" cannot be handled as a VideoStream: strict decoding error: unknown field \"spec.colour\", unknown field \"spec.retention\""
         );
     }
 
