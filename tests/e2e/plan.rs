@@ -636,3 +636,64 @@ async fn kubectl_runs_it_as_the_kvs_plugin() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&plugins);
 }
+
+#[tokio::test]
+async fn offline_it_reads_nothing_from_the_cluster_and_needs_the_cluster_id() {
+    let h = Harness::without_operator("plan-offline").await;
+    let dir = manifests_dir(&h);
+    write(
+        &dir,
+        "cam.yaml",
+        &video_stream(
+            "cam",
+            "  streamName: offline-cam\n  dataRetentionInHours: 24\n",
+        ),
+    );
+    let file = dir.join("cam.yaml").display().to_string();
+    let nowhere = h.plane.dir().join("no-such-kubeconfig");
+    let offline = |args: Vec<String>| {
+        let mut command = h.plane.command(operator());
+        command
+            .arg("plan")
+            .args(args)
+            .env("KUBECONFIG", &nowhere)
+            .env("AWS_ENDPOINT_URL", h.emulator.url())
+            .env("AWS_REGION", h.emulator.region())
+            .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+            .env("AWS_SECRET_ACCESS_KEY", "secret")
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        async move { kvs_testenv::run(command, None).await.expect("runs") }
+    };
+    let s = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    // No cluster and no --offline: an error that says how to plan without one.
+    let out = offline(s(&["-f", &file])).await;
+    assert_eq!(out.status.code(), Some(1), "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("--offline"), "{}", out.stderr);
+    // --offline needs the cluster id: ownership is judged by it.
+    let out = offline(s(&["-f", &file, "--offline"])).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stderr.contains("--cluster-id"), "{}", out.stderr);
+    // With it: planned from AWS alone, in the default namespace.
+    let out = offline(s(&[
+        "-f",
+        &file,
+        "--offline",
+        "--cluster-id=prod-eu",
+        "-o",
+        "json",
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}{}", out.stdout, out.stderr);
+    let report: Value = serde_json::from_str(&out.stdout).expect("JSON");
+    let cam = entry(&report, "VideoStream/cam");
+    assert_eq!(cam["namespace"], "default");
+    assert_eq!(cam["calls"][0]["operation"], "CreateStream");
+    let owner = cam["calls"][0]["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .find(|c| c["field"] == format!("tags.{CLUSTER_TAG}"))
+        .expect("the cluster tag");
+    assert_eq!(owner["to"], "prod-eu");
+    let _ = std::fs::remove_dir_all(&dir);
+}
