@@ -223,6 +223,8 @@ pub async fn plan(documents: Vec<Document>, world: &World<'_>) -> Plan {
     let mut objects = Vec::new();
     let mut ignored = Vec::new();
     let mut parsed = Vec::new();
+    // Every object the manifests hold, valid or not: a prune plans none of them.
+    let mut kept: BTreeSet<(String, String, String)> = BTreeSet::new();
     for document in documents {
         let ours = document.api_version().split('/').next() == Some(GROUP)
             && PLANNED_KINDS.contains(&document.kind());
@@ -230,6 +232,14 @@ pub async fn plan(documents: Vec<Document>, world: &World<'_>) -> Plan {
             ignored.push(format!("{} ({})", document.source(), document.kind()));
             continue;
         }
+        kept.insert((
+            document.kind().to_string(),
+            namespace_of(&document.value, &world.options.namespace),
+            document.value["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        ));
         match parse(&document, world).await {
             Ok(object) => parsed.push((document.source(), object)),
             Err(entry) => objects.push(*entry),
@@ -253,21 +263,6 @@ pub async fn plan(documents: Vec<Document>, world: &World<'_>) -> Plan {
         }
     }
     if let Some(selector) = &world.options.prune {
-        let kept: BTreeSet<(String, String, String)> = parsed
-            .iter()
-            .map(|(_, object)| match object {
-                Object::Stream(vs) => (
-                    "VideoStream".into(),
-                    vs.namespace().unwrap_or_default(),
-                    vs.name_any(),
-                ),
-                Object::Channel(c) => (
-                    "SignalingChannel".into(),
-                    c.namespace().unwrap_or_default(),
-                    c.name_any(),
-                ),
-            })
-            .collect();
         let namespaces: BTreeSet<String> = kept.iter().map(|(_, ns, _)| ns.clone()).collect();
         objects.extend(plan_prune(&namespaces, selector, &kept, world).await);
     }

@@ -452,6 +452,26 @@ async fn the_plan_reads_only_and_is_what_the_operator_then_does() {
             .map(Vec::len),
         Some(0)
     );
+    // A manifest that is wrong is an error, never a prune of its live object.
+    write(
+        &dir,
+        "lobby.yaml",
+        &video_stream(
+            "lobby",
+            &format!("  streamName: {lobby}\n  dataRetentionInHours: -1\n"),
+        ),
+    );
+    let (code, broken) = plan_json(&h, &dir, &["--prune", "-l", PART_OF]).await;
+    assert_eq!(code, 1, "{broken:#}");
+    let lobby_entries: Vec<&Value> = broken["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .filter(|o| o["name"] == "lobby")
+        .collect();
+    assert_eq!(lobby_entries.len(), 1, "{broken:#}");
+    assert_eq!(lobby_entries[0]["verdict"], "error");
+    assert_eq!(lobby_entries[0]["action"], "apply");
     // ... and the deletes do just that.
     let mark = h.log_mark();
     h.delete_ok("videostream", "door").await;
