@@ -5,9 +5,10 @@
 #
 #   hack/node.sh install   Debian packages: containerd, runc, CNI plugins, iptables, umoci
 #   hack/node.sh build     kubelet, kube-controller-manager, kube-scheduler, kube-proxy
-#                          (hack/control-plane.sh build-node) and the pause image
+#                          (hack/control-plane.sh build-node), the pause image and the
+#                          node tests' printenv image
 #   hack/node.sh check     exit 1, naming what is missing, unless everything is there
-#   hack/node.sh dir       print the stable directory of the pause image (node/current)
+#   hack/node.sh dir       print the stable directory of the images (node/current)
 #
 # Why this combination: the VM mounts cgroup v1 (cgroup2 holds only hugetlb), and
 # Debian 12 ships containerd 1.6.20. kubelet v1.36.3, the same version as the API
@@ -18,14 +19,18 @@
 # (within the skew policy) or containerd 2.x built from source.
 #
 # The pause image lands in ${KVS_CACHE_DIR:-$HOME/.cache/kvs-operator}/node/<key>:
-# pause.oci.tar (an OCI layout, for `ctr images import`) and pause.ref (its name).
+# pause.oci.tar (an OCI layout, for `ctr images import`) and pause.ref (its name); beside
+# it the node tests' workload image, printenv.oci.tar and printenv.ref (a static program
+# that prints its environment: what a pod's envFrom gave it).
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache_root="${KVS_CACHE_DIR:-$HOME/.cache/kvs-operator}/node"
 pause_src="$repo_root/hack/node/pause"
+printenv_src="$repo_root/hack/node/printenv"
 # The sandbox image containerd is configured with; never pulled, imported from here.
 pause_ref=kvs-testenv.local/pause:1
+printenv_ref=kvs-testenv.local/printenv:1
 
 # Debian package -> a command it provides, to tell whether it is installed.
 declare -A packages=(
@@ -76,11 +81,11 @@ cmd_install() {
 cache_key() {
   local digest
   digest=$({
-    cat "$pause_src/main.go" "$pause_src/go.mod"
-    printf '%s\n' "$pause_ref"
+    cat "$pause_src/main.go" "$pause_src/go.mod" "$printenv_src/main.go" "$printenv_src/go.mod"
+    printf '%s\n' "$pause_ref" "$printenv_ref"
     go version
-    # Bump to force a rebuild when this script changes how the image is built.
-    printf 'revision 1\n'
+    # Bump to force a rebuild when this script changes how the images are built.
+    printf 'revision 2\n'
   } | sha256sum | cut -c1-12)
   printf 'pause-%s\n' "$digest"
 }
@@ -92,20 +97,23 @@ link_current() {
   mv -Tf "$tmp" "$cache_root/current"
 }
 
-# The pause image: one static binary, as a non-root user (the pod sandbox needs no more).
-build_pause_image() {
-  local work=$1 out=$2
+# An image of one static Go program (hack/node/<name>) as /<name>, its entrypoint, run as
+# a non-root user (what the pod sandbox and a test workload need): <name>.oci.tar and
+# <name>.ref in $out.
+build_image() {
+  local name=$1 ref=$2 work=$3 out=$4
   rm -rf "$work"
   mkdir -p "$work"
-  (cd "$pause_src" && CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags "-s -w" -o "$work/pause" .)
-  local tag=${pause_ref##*:}
+  (cd "$repo_root/hack/node/$name" && CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags "-s -w" -o "$work/$name" .)
+  local tag=${ref##*:}
   umoci init --layout "$work/oci"
   umoci new --image "$work/oci:$tag"
-  umoci insert --image "$work/oci:$tag" "$work/pause" /pause
-  umoci config --image "$work/oci:$tag" --config.entrypoint /pause --config.user 65535:65535
+  umoci insert --image "$work/oci:$tag" "$work/$name" "/$name"
+  umoci config --image "$work/oci:$tag" --config.entrypoint "/$name" --config.user 65535:65535
   umoci gc --layout "$work/oci"
-  tar -C "$work/oci" -cf "$out/pause.oci.tar" .
-  printf '%s\n' "$pause_ref" >"$out/pause.ref"
+  tar -C "$work/oci" -cf "$out/$name.oci.tar" .
+  printf '%s\n' "$ref" >"$out/$name.ref"
+  rm -rf "$work"
 }
 
 cmd_build() {
@@ -126,11 +134,11 @@ cmd_build() {
   local start=$SECONDS
   rm -rf "$dir"
   mkdir -p "$dir"
-  build_pause_image "$dir/work" "$dir"
-  rm -rf "$dir/work"
+  build_image pause "$pause_ref" "$dir/work" "$dir"
+  build_image printenv "$printenv_ref" "$dir/work" "$dir"
   touch "$dir/complete"
   link_current "$key"
-  log "pause image $pause_ref built in $((SECONDS - start))s: $cache_root/current -> $key"
+  log "images $pause_ref and $printenv_ref built in $((SECONDS - start))s: $cache_root/current -> $key"
 }
 
 # Everything NodeCluster checks before it starts, as one list.

@@ -31,6 +31,129 @@ pub enum Command {
     /// Print VideoStream manifests that adopt existing streams (all whose name begins with
     /// the prefix), to put streams made elsewhere under GitOps. Changes nothing at AWS.
     Import(ImportArgs),
+    /// Show the KVS calls applying VideoStream and SignalingChannel manifests would make,
+    /// marking the destructive ones. Reads AWS and the cluster, changes nothing. Exit code
+    /// 0: no changes, 2: changes (or refusals), 1: error.
+    Plan(PlanArgs),
+    /// The VideoStreams and SignalingChannels on one screen, counted by namespace, kind
+    /// and condition reason.
+    Status(StatusArgs),
+}
+
+/// `kubectl kvs ...`: the same binary installed as the kubectl plugin `kubectl-kvs`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubectl kvs",
+    bin_name = "kubectl kvs",
+    version,
+    about = "kvs-operator's plan and status, as a kubectl plugin"
+)]
+pub struct Plugin {
+    #[command(subcommand)]
+    pub command: PluginCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Show the KVS calls applying the manifests would make (exit 0: none, 2: some, 1: error).
+    Plan(PlanArgs),
+    /// The VideoStreams and SignalingChannels on one screen.
+    Status(StatusArgs),
+}
+
+/// The name the binary has as a kubectl plugin.
+pub const PLUGIN_NAME: &str = "kubectl-kvs";
+
+/// Parses the command line: as `kubectl kvs` when the program is called `kubectl-kvs`
+/// (kubectl runs plugins by that name), as `kvs-operator` otherwise.
+pub fn parse_args(args: Vec<std::ffi::OsString>) -> Result<Command, clap::Error> {
+    let program = args
+        .first()
+        .map(std::path::Path::new)
+        .and_then(|p| p.file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    if program == PLUGIN_NAME {
+        return Ok(match Plugin::try_parse_from(args)?.command {
+            PluginCommand::Plan(args) => Command::Plan(args),
+            PluginCommand::Status(args) => Command::Status(args),
+        });
+    }
+    Ok(Cli::try_parse_from(args)?.command)
+}
+
+/// Text for people, JSON for tools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+/// The operator's tenancy flags: `run` acts by them, `plan` plans by them.
+#[derive(Debug, Clone, Args)]
+pub struct TenancyArgs {
+    /// This cluster's identity, written as the `kvs-operator.dev/cluster` tag on every
+    /// stream it creates; a stream is ours only when it matches. Default: the UID of the
+    /// kube-system namespace. Give every cluster sharing an AWS account its own.
+    #[arg(long, env = "KVS_OPERATOR_CLUSTER_ID")]
+    pub cluster_id: Option<String>,
+
+    /// Refuse new VideoStreams and SignalingChannels in namespaces that no AccountBinding
+    /// selects (NoAccountBinding), instead of serving them with the operator's own AWS
+    /// identity. What such objects already own is still reconciled and cleaned up.
+    #[arg(long, env = "KVS_OPERATOR_REQUIRE_ACCOUNT_BINDING")]
+    pub require_account_binding: bool,
+
+    /// Whether objects in namespaces that no AccountBinding selects may adopt existing
+    /// resources (`adoptExisting: true`): Forbidden (the default) or Allowed. Any namespace
+    /// editor could otherwise take over, and then delete, a stream made outside Kubernetes
+    /// or released with deletionPolicy Retain.
+    #[arg(long, env = "KVS_OPERATOR_UNBOUND_ADOPTION", default_value = "Forbidden", value_parser = parse_adoption)]
+    pub unbound_adoption: Adoption,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Manifests: a file, a directory (its .yaml, .yml and .json files) or - (standard
+    /// input). Repeatable.
+    #[arg(short = 'f', long = "filename", required = true)]
+    pub files: Vec<String>,
+
+    /// The namespace of manifests that name none. Default: the kubeconfig's, else default.
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+
+    /// Read nothing from the cluster: plan as if no AccountBinding selected any namespace
+    /// and no object existed yet. Needs --cluster-id.
+    #[arg(long)]
+    pub offline: bool,
+
+    /// Also plan the deletion of the live objects --selector selects in the manifests'
+    /// namespaces that the manifests no longer hold (what a prune deletes).
+    #[arg(long, requires = "selector", conflicts_with = "offline")]
+    pub prune: bool,
+
+    /// Label selector of the objects a prune may delete, as kubectl's -l.
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+
+    #[command(flatten)]
+    pub tenancy: TenancyArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Only this namespace. Default: all namespaces.
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
 }
 
 #[derive(Debug, Args)]
@@ -177,24 +300,8 @@ pub struct RunArgs {
     #[arg(long, env = "KVS_OPERATOR_LEADER_ELECTION_RETRY_PERIOD", value_parser = humantime::parse_duration)]
     pub leader_election_retry_period: Option<Duration>,
 
-    /// This cluster's identity, written as the `kvs-operator.dev/cluster` tag on every
-    /// stream it creates; a stream is ours only when it matches. Default: the UID of the
-    /// kube-system namespace. Give every cluster sharing an AWS account its own.
-    #[arg(long, env = "KVS_OPERATOR_CLUSTER_ID")]
-    pub cluster_id: Option<String>,
-
-    /// Refuse new VideoStreams and SignalingChannels in namespaces that no AccountBinding
-    /// selects (NoAccountBinding), instead of serving them with the operator's own AWS
-    /// identity. What such objects already own is still reconciled and cleaned up.
-    #[arg(long, env = "KVS_OPERATOR_REQUIRE_ACCOUNT_BINDING")]
-    pub require_account_binding: bool,
-
-    /// Whether objects in namespaces that no AccountBinding selects may adopt existing
-    /// resources (`adoptExisting: true`): Forbidden (the default) or Allowed. Any namespace
-    /// editor could otherwise take over, and then delete, a stream made outside Kubernetes
-    /// or released with deletionPolicy Retain.
-    #[arg(long, env = "KVS_OPERATOR_UNBOUND_ADOPTION", default_value = "Forbidden", value_parser = parse_adoption)]
-    pub unbound_adoption: Adoption,
+    #[command(flatten)]
+    pub tenancy: TenancyArgs,
 
     /// This replica's name in Events and the Lease (the pod name in a Deployment).
     #[arg(long, env = "POD_NAME")]
@@ -398,11 +505,13 @@ mod tests {
     #[test]
     fn tenancy_flags_default_to_the_quick_start() {
         let args = run_args(&[]);
-        assert_eq!(args.cluster_id, None);
-        assert!(!args.require_account_binding);
-        assert_eq!(args.unbound_adoption, Adoption::Forbidden);
+        assert_eq!(args.tenancy.cluster_id, None);
+        assert!(!args.tenancy.require_account_binding);
+        assert_eq!(args.tenancy.unbound_adoption, Adoption::Forbidden);
         assert_eq!(
-            run_args(&["--unbound-adoption=Allowed"]).unbound_adoption,
+            run_args(&["--unbound-adoption=Allowed"])
+                .tenancy
+                .unbound_adoption,
             Adoption::Allowed
         );
         assert!(Cli::try_parse_from(["kvs-operator", "run", "--unbound-adoption=yes"]).is_err());
@@ -411,7 +520,57 @@ mod tests {
             "zero would reconcile nothing"
         );
         let args = run_args(&["--cluster-id=prod-eu", "--require-account-binding"]);
-        assert_eq!(args.cluster_id.as_deref(), Some("prod-eu"));
-        assert!(args.require_account_binding);
+        assert_eq!(args.tenancy.cluster_id.as_deref(), Some("prod-eu"));
+        assert!(args.tenancy.require_account_binding);
+    }
+
+    fn parsed(args: &[&str]) -> Result<Command, clap::Error> {
+        parse_args(args.iter().map(std::ffi::OsString::from).collect())
+    }
+
+    #[test]
+    fn plan_takes_the_run_flags_that_decide_tenancy() {
+        let Ok(Command::Plan(args)) = parsed(&[
+            "kvs-operator",
+            "plan",
+            "-f",
+            "a.yaml",
+            "-f",
+            "-",
+            "-o",
+            "json",
+            "--cluster-id=prod-eu",
+            "--require-account-binding",
+        ]) else {
+            panic!("not a plan");
+        };
+        assert_eq!(args.files, ["a.yaml", "-"]);
+        assert_eq!(args.output, OutputFormat::Json);
+        assert_eq!(args.tenancy.cluster_id.as_deref(), Some("prod-eu"));
+        assert!(args.tenancy.require_account_binding);
+        assert!(parsed(&["kvs-operator", "plan"]).is_err(), "-f is required");
+        assert!(
+            parsed(&["kvs-operator", "plan", "-f", "x", "--prune"]).is_err(),
+            "a prune needs a selector"
+        );
+    }
+
+    #[test]
+    fn called_kubectl_kvs_it_is_the_kubectl_plugin() {
+        let plugin = parsed(&["/usr/local/bin/kubectl-kvs", "status", "-n", "cameras"]);
+        assert!(
+            matches!(&plugin, Ok(Command::Status(s)) if s.namespace.as_deref() == Some("cameras")),
+            "{plugin:?}"
+        );
+        assert!(matches!(
+            parsed(&["kubectl-kvs", "plan", "-f", "dir/"]),
+            Ok(Command::Plan(_))
+        ));
+        // The operator's own commands are not the plugin's.
+        assert!(parsed(&["kubectl-kvs", "run"]).is_err());
+        assert!(matches!(
+            parsed(&["kvs-operator", "status"]),
+            Ok(Command::Status(_))
+        ));
     }
 }

@@ -78,6 +78,12 @@ pub enum Error {
     /// reconcile was under way: the step stops before its next AWS mutation and starts over.
     #[error("{0}")]
     PlacementChanged(String),
+    /// `spec.exportTo` names a ConfigMap this object does not own: it is never overwritten.
+    #[error("{0}")]
+    ExportConflict(String),
+    /// A mutation asked of a read-only client (`kvs-operator plan`): refused, never sent.
+    #[error("read-only: {0} was refused, nothing was sent to AWS")]
+    ReadOnly(String),
     #[error("Kubernetes API error: {0}")]
     Kube(#[from] kube::Error),
     #[error("finalizer: {0}")]
@@ -124,6 +130,8 @@ impl Error {
             | Error::AccountChanged(_)
             | Error::MediaStorageNeedsRetention(_)
             | Error::MediaStorageNotPermitted(_)
+            | Error::ExportConflict(_)
+            | Error::ReadOnly(_)
             | Error::Config(_) => ErrorClass::Terminal,
             Error::AccessDenied { .. } => ErrorClass::Permission,
             Error::Finalizer(inner) => match inner.as_ref() {
@@ -158,6 +166,8 @@ impl Error {
             Error::MediaStorageNeedsRetention(_) => "MediaStorageNeedsRetention",
             Error::MediaStorageNotPermitted(_) => "MediaStorageNotPermitted",
             Error::PlacementChanged(_) => "PlacementChanged",
+            Error::ExportConflict(_) => "ExportConflict",
+            Error::ReadOnly(_) => "ReadOnly",
             Error::Kube(_) => "KubernetesError",
             Error::Finalizer(inner) => match inner.as_ref() {
                 kube::runtime::finalizer::Error::ApplyFailed(e)

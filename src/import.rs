@@ -245,6 +245,7 @@ pub fn channel_manifest(
         adopt_existing,
         management_policy,
         media_storage: stored_into.map(|video_stream_name| MediaStorage { video_stream_name }),
+        export_to: None,
     };
     Ok(SignalingChannel {
         metadata: metadata(resource_name(&channel.name, "channel", names), options),

@@ -4,7 +4,8 @@
 //! The controller only sees this trait. [`sdk::SdkKinesisVideo`] implements it over
 //! `aws-sdk-kinesisvideo`; [`gate::Gated`] wraps any implementation to keep the call rate
 //! under the KVS quotas and count the calls, and [`tag_cache::TagCached`] saves the
-//! ListTagsForStream calls whose answer the operator already knows.
+//! ListTagsForStream calls whose answer the operator already knows. [`read_only::ReadOnly`]
+//! refuses every mutation (`kvs-operator plan` reads AWS through it).
 //!
 //! Contract for implementations:
 //! - reads never mutate; `describe_*` return `Ok(None)` for a resource that does not exist;
@@ -14,6 +15,7 @@
 //! - every AWS error is mapped to [`crate::Error`] once, here, so callers never see SDK types.
 
 pub mod gate;
+pub mod read_only;
 pub mod sdk;
 pub mod tag_cache;
 

@@ -5,17 +5,21 @@
 //! - [`stream`], [`channel`]: the kinds — their planners and KVS calls;
 //! - [`tenancy`]: AccountBindings, per-account identities and state;
 //! - [`kvs`]: the port to Kinesis Video Streams (the SDK adapter, the rate-limiting gate,
-//!   the tag cache).
+//!   the tag cache, the read-only wrapper);
+//! - the commands beside `run`: [`import`], [`plan`] (what applying manifests would do),
+//!   [`fleet`] (`status`).
 
 pub mod api;
 pub mod channel;
 pub mod cli;
 pub mod engine;
 pub mod error;
+pub mod fleet;
 pub mod import;
 pub mod kms;
 pub mod kvs;
 pub mod metrics;
+pub mod plan;
 pub mod server;
 pub mod stream;
 pub mod telemetry;

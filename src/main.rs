@@ -3,13 +3,14 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::Api;
 
-use kvs_operator::cli::{Cli, Command, CrdArgs, ImportArgs, RunArgs};
+use kvs_operator::cli::{
+    self, Command, CrdArgs, ImportArgs, OutputFormat, PlanArgs, RunArgs, StatusArgs,
+};
 use kvs_operator::engine::context::{Context, Settings};
 use kvs_operator::engine::run as engine;
 use kvs_operator::engine::shards::{Election, Shards};
@@ -19,25 +20,108 @@ use kvs_operator::kvs::sdk::SdkKinesisVideo;
 use kvs_operator::metrics::Metrics;
 use kvs_operator::server::{self, Endpoint, Liveness};
 use kvs_operator::tenancy::accounts::{self, Accounts};
-use kvs_operator::{Error, api, telemetry};
+use kvs_operator::{Error, api, fleet, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let command = match cli::parse_args(std::env::args_os().collect()) {
+        Ok(command) => command,
+        Err(error) => error.exit(),
+    };
     // Several crates enable rustls providers; pick one explicitly so TLS never has to guess.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let result = match cli.command {
-        Command::Crd(args) => print_crd(args),
-        Command::Import(args) => import(args).await,
-        Command::Run(args) => run(*args).await,
+    let done = |r: Result<(), Error>| r.map(|()| ExitCode::SUCCESS);
+    let result = match command {
+        Command::Crd(args) => done(print_crd(args)),
+        Command::Import(args) => done(import(args).await),
+        Command::Run(args) => done(run(*args).await),
+        Command::Plan(args) => plan(args).await,
+        Command::Status(args) => done(status(args).await),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             eprintln!("kvs-operator: {error}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// A client from the kubeconfig (or the pod's account), and its default namespace.
+async fn kube_client() -> Result<(kube::Client, String), Error> {
+    let config = kube::Config::infer()
+        .await
+        .map_err(|e| Error::Config(format!("no usable kubeconfig: {e}")))?;
+    let namespace = config.default_namespace.clone();
+    Ok((kube::Client::try_from(config)?, namespace))
+}
+
+/// `plan`: exit 0 (no changes), 2 (changes) or 1 (error), as `terraform plan
+/// -detailed-exitcode`.
+async fn plan(args: PlanArgs) -> Result<ExitCode, Error> {
+    use kvs_operator::plan::{self, cluster::ClusterView, manifests, render};
+    let documents = manifests::read(&args.files, || std::io::read_to_string(std::io::stdin()))?;
+    let (cluster, namespace) = if args.offline {
+        let cluster_id = args.tenancy.cluster_id.clone().ok_or_else(|| {
+            Error::Config("--offline needs --cluster-id: ownership is judged by it".into())
+        })?;
+        let namespace = args.namespace.clone().unwrap_or_else(|| "default".into());
+        (ClusterView::offline(cluster_id), namespace)
+    } else {
+        let (client, default) = kube_client().await.map_err(|e| {
+            Error::Config(format!(
+                "{e}; plan with --offline to read nothing from the cluster"
+            ))
+        })?;
+        let namespace = args.namespace.clone().unwrap_or(default);
+        let namespaces = plan::namespaces_of(&documents, &namespace);
+        let cluster =
+            ClusterView::read(client, &namespaces, args.tenancy.cluster_id.clone()).await?;
+        (cluster, namespace)
+    };
+    let accounts = Accounts::from_env(accounts::Settings {
+        quota_share: 1.0,
+        tag_cache_age: Duration::ZERO,
+        tag_audit_share: 1.0,
+        call_timeout: Duration::from_secs(30),
+        session_name: session_name(&format!("plan-{}", cluster.cluster_id)),
+        retry_failed_after: Duration::from_secs(60),
+        metrics: None,
+        shards: Arc::new(Shards::single()),
+    })
+    .await?;
+    let options = plan::Options {
+        namespace,
+        require_account_binding: args.tenancy.require_account_binding,
+        unbound_adoption: args.tenancy.unbound_adoption,
+        prune: args.prune.then(|| args.selector.clone()).flatten(),
+    };
+    let world = plan::World {
+        cluster: &cluster,
+        accounts: &accounts,
+        options: &options,
+    };
+    let planned = plan::plan(documents, &world).await;
+    match args.output {
+        OutputFormat::Text => print!("{}", render::text(&planned)),
+        OutputFormat::Json => println!("{}", render::json(&planned)),
+    }
+    Ok(ExitCode::from(planned.exit_code()))
+}
+
+/// `status`: the fleet on one screen.
+async fn status(args: StatusArgs) -> Result<(), Error> {
+    let (client, _) = kube_client().await?;
+    let rows = fleet::rows(&client, args.namespace.as_deref()).await?;
+    match args.output {
+        OutputFormat::Text => print!("{}", fleet::text(&rows)),
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&rows)
+                .map_err(|e| Error::Config(format!("cannot render the status: {e}")))?
+        ),
+    }
+    Ok(())
 }
 
 async fn import(args: ImportArgs) -> Result<(), Error> {
@@ -78,7 +162,7 @@ async fn run(args: RunArgs) -> Result<(), Error> {
     let client = kube::Client::try_default().await?;
     let metrics = Metrics::shared();
     let identity = args.identity.clone().unwrap_or_else(default_identity);
-    let cluster_id = match &args.cluster_id {
+    let cluster_id = match &args.tenancy.cluster_id {
         Some(id) => id.clone(),
         None => default_cluster_id(&client).await?,
     };
@@ -120,8 +204,8 @@ async fn run(args: RunArgs) -> Result<(), Error> {
         concurrency: args.concurrency,
         instance: Some(identity.clone()),
         cluster_id: cluster_id.clone(),
-        require_account_binding: args.require_account_binding,
-        unbound_adoption: args.unbound_adoption,
+        require_account_binding: args.tenancy.require_account_binding,
+        unbound_adoption: args.tenancy.unbound_adoption,
         namespaces: args.watched_namespaces(),
     };
     let ctx = Arc::new(Context::new(

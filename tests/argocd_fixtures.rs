@@ -389,6 +389,8 @@ fn one_of_each_error() -> Vec<Error> {
         Error::MediaStorageNotPermitted("x".into()),
         Error::NotLeader("x".into()),
         Error::PlacementChanged("x".into()),
+        Error::ExportConflict("x".into()),
+        Error::ReadOnly("x".into()),
         Error::Kube(kube()),
         Error::Finalizer(Box::new(FinalizerError::ApplyFailed(Error::Immutable(
             "x".into(),
@@ -426,6 +428,8 @@ fn one_of_each_error() -> Vec<Error> {
             | Error::MediaStorageNotPermitted(_)
             | Error::NotLeader(_)
             | Error::PlacementChanged(_)
+            | Error::ExportConflict(_)
+            | Error::ReadOnly(_)
             | Error::Kube(_)
             | Error::Finalizer(_)
             | Error::Config(_) => {}

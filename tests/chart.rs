@@ -244,10 +244,15 @@ fn custom_kinds() -> Vec<CustomKind> {
     kinds
 }
 
+/// The ConfigMap rules of `spec.exportTo`: write, delete, never read (the exports policy
+/// narrows the writes to the operator's own exports).
+const EXPORT_VERBS: [&str; 3] = ["create", "patch", "delete"];
+
 /// What the operator's own rules may name: its kinds (and their subresources),
-/// events.k8s.io Events, and namespaces to read (AccountBinding selectors, the default
-/// cluster id). Which verbs of them it needs is derived from what it really calls, by the
-/// e2e test that reads the API server's audit log (tests/e2e/node/rbac.rs).
+/// events.k8s.io Events, namespaces to read (AccountBinding selectors, the default
+/// cluster id), and ConfigMaps to write (exportTo) but not read. Which verbs of them it
+/// needs is derived from what it really calls, by the e2e test that reads the API
+/// server's audit log (tests/e2e/node/rbac.rs).
 fn assert_only_own_kinds(grants: &BTreeSet<Grant>, kinds: &[CustomKind]) {
     for (group, resource, verb, name) in grants {
         assert!(
@@ -261,19 +266,22 @@ fn assert_only_own_kinds(grants: &BTreeSet<Grant>, kinds: &[CustomKind]) {
         let namespaces = group.is_empty()
             && resource == "namespaces"
             && ["get", "list", "watch"].contains(&verb.as_str());
+        let exports =
+            group.is_empty() && resource == "configmaps" && EXPORT_VERBS.contains(&verb.as_str());
         assert!(
-            own || events || namespaces,
+            own || events || namespaces || exports,
             "{group} {resource} {verb} is not the operator's"
         );
         assert!(
-            ![
-                "delete",
-                "deletecollection",
-                "escalate",
-                "bind",
-                "impersonate"
-            ]
-            .contains(&verb.as_str()),
+            exports
+                || ![
+                    "delete",
+                    "deletecollection",
+                    "escalate",
+                    "bind",
+                    "impersonate"
+                ]
+                .contains(&verb.as_str()),
             "{group} {resource} {verb}"
         );
     }
@@ -482,7 +490,7 @@ fn assert_refused_by_schema(args: &[&str], key: &str) {
 
 #[test]
 fn the_values_schema_refuses_typos_and_bad_values() {
-    let cases: [(&[&str], &str); 16] = [
+    let cases: [(&[&str], &str); 18] = [
         (&["--set", "replicaCont=2"], "replicaCont"),
         (&["--set", "image.pullpolicy=Always"], "pullpolicy"),
         (&["--set", "image.pullPolicy=Sometimes"], "pullPolicy"),
@@ -509,6 +517,8 @@ fn the_values_schema_refuses_typos_and_bad_values() {
         (&["--set", "resources.limits.memory=lots"], "memory"),
         (&["--set", "crds.install=maybe"], "install"),
         (&["--set", "crds.instal=false"], "instal"),
+        (&["--set", "deletionProtection.enable=false"], "enable"),
+        (&["--set", "exports.enabled=no"], "enabled"),
     ];
     for (args, key) in cases {
         assert_refused_by_schema(args, key);
@@ -714,6 +724,8 @@ fn cluster_mode_grants_the_operator_its_own_kinds_and_nothing_else() {
         "Service",
         "Deployment",
         "PodDisruptionBudget",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
     ]
     .into_iter()
     .map(String::from)
@@ -1260,4 +1272,116 @@ fn the_operator_refuses_at_start_what_would_panic_or_spin() {
         .expect("kvs-operator runs");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("greater than 0 and at most 1"));
+}
+
+/// A rendered policy's name and the spec of its binding, by policy name.
+fn policies(rendered: &Rendered) -> BTreeMap<String, Value> {
+    let bindings: Vec<&Value> = rendered
+        .objects
+        .iter()
+        .filter(|o| o["kind"] == "ValidatingAdmissionPolicyBinding")
+        .collect();
+    rendered
+        .objects
+        .iter()
+        .filter(|o| o["kind"] == "ValidatingAdmissionPolicy")
+        .map(|policy| {
+            let name = policy["metadata"]["name"]
+                .as_str()
+                .expect("name")
+                .to_string();
+            let binding = bindings
+                .iter()
+                .find(|b| b["spec"]["policyName"] == name.as_str())
+                .unwrap_or_else(|| panic!("{name} has no binding"));
+            assert_eq!(
+                binding["spec"]["validationActions"],
+                serde_json::json!(["Deny"])
+            );
+            (name, policy["spec"].clone())
+        })
+        .collect()
+}
+
+#[test]
+fn deletion_protection_and_the_export_guard_are_on_by_default_and_each_can_be_turned_off() {
+    let protection = format!("{RELEASE}-kvs-operator-deletion-protection");
+    let exports = format!("{RELEASE}-kvs-operator-exports");
+    let configmaps = |rendered: &Rendered| -> BTreeSet<String> {
+        rendered
+            .all::<ClusterRole>("ClusterRole")
+            .into_iter()
+            .flat_map(|r| grants(&r.rules.unwrap_or_default()))
+            .filter(|(_, resource, _, _)| resource == "configmaps")
+            .map(|(_, _, verb, _)| verb)
+            .collect()
+    };
+    let default = Rendered::of(&[]);
+    let on = policies(&default);
+    assert_eq!(
+        on.keys().cloned().collect::<BTreeSet<_>>(),
+        BTreeSet::from([protection.clone(), exports.clone()])
+    );
+    // Fail closed: an error in a policy refuses, it does not let through.
+    for spec in on.values() {
+        assert_eq!(spec["failurePolicy"], "Fail");
+    }
+    let rules = &on[&protection]["matchConstraints"]["resourceRules"][0];
+    assert_eq!(rules["operations"], serde_json::json!(["DELETE"]));
+    assert_eq!(
+        rules["resources"],
+        serde_json::json!(["videostreams", "signalingchannels"])
+    );
+    // The guard applies to the operator's own ServiceAccount, and to nothing else.
+    let condition = on[&exports]["matchConditions"][0]["expression"]
+        .as_str()
+        .expect("expression");
+    assert!(
+        condition.contains(&format!(
+            "'system:serviceaccount:{NAMESPACE}:{RELEASE}-kvs-operator'"
+        )),
+        "{condition}"
+    );
+    let renamed = Rendered::of(&["--set", "serviceAccount.name=kvs-bot"]);
+    let condition = policies(&renamed)[&exports]["matchConditions"][0]["expression"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        condition.contains(&format!("'system:serviceaccount:{NAMESPACE}:kvs-bot'")),
+        "{condition}"
+    );
+    assert_eq!(
+        configmaps(&default),
+        EXPORT_VERBS.iter().map(|v| v.to_string()).collect()
+    );
+
+    let unprotected = Rendered::of(&["--set", "deletionProtection.enabled=false"]);
+    assert_eq!(
+        policies(&unprotected).into_keys().collect::<Vec<_>>(),
+        [exports]
+    );
+    let no_exports = Rendered::of(&["--set", "exports.enabled=false"]);
+    assert_eq!(
+        policies(&no_exports).into_keys().collect::<Vec<_>>(),
+        [protection]
+    );
+    assert!(
+        configmaps(&no_exports).is_empty(),
+        "no ConfigMap permission without exports"
+    );
+    // Namespaced mode: the ConfigMap rules are in the watched namespaces' Roles only.
+    let namespaced = Rendered::of(&["--set", "watchNamespaces={team-a}"]);
+    assert!(configmaps(&namespaced).is_empty());
+    let team_a: Vec<Role> = namespaced
+        .all::<Role>("Role")
+        .into_iter()
+        .filter(|r| r.metadata.namespace.as_deref() == Some("team-a"))
+        .collect();
+    let verbs: BTreeSet<String> = grants(&team_a[0].rules.clone().unwrap_or_default())
+        .into_iter()
+        .filter(|(_, resource, _, _)| resource == "configmaps")
+        .map(|(_, _, verb, _)| verb)
+        .collect();
+    assert_eq!(verbs, EXPORT_VERBS.iter().map(|v| v.to_string()).collect());
 }

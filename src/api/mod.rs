@@ -5,10 +5,12 @@
 //! `kubectl apply` time instead of the operator discovering it at AWS.
 
 mod account_binding;
+mod export;
 mod signaling_channel;
 mod video_stream;
 
 pub use account_binding::{AccountBinding, AccountBindingSpec, AccountBindingStatus, Adoption};
+pub use export::{DELETION_PROTECTION_ANNOTATION, ExportTo, is_deletion_protected};
 pub use signaling_channel::{
     ChannelEndpoints, DEFAULT_MESSAGE_TTL_SECONDS, MediaStorage, MediaStorageStatus, RoleEndpoints,
     SignalingChannel, SignalingChannelSpec, SignalingChannelStatus,

@@ -8,7 +8,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{DeletionPolicy, ManagementPolicy};
+use super::{DeletionPolicy, ExportTo, ManagementPolicy};
 
 /// KVS's own default message TTL, in seconds.
 pub const DEFAULT_MESSAGE_TTL_SECONDS: i32 = 60;
@@ -72,6 +72,12 @@ pub struct SignalingChannelSpec {
     /// not managed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_storage: Option<MediaStorage>,
+
+    /// Write the channel's coordinates (CHANNEL_NAME, CHANNEL_ARN, AWS_REGION and the
+    /// MASTER_/VIEWER_ WSS and HTTPS endpoints) into a ConfigMap of this namespace, for
+    /// pods to read with `envFrom`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export_to: Option<ExportTo>,
 }
 
 impl Default for SignalingChannelSpec {
@@ -84,6 +90,7 @@ impl Default for SignalingChannelSpec {
             adopt_existing: false,
             management_policy: ManagementPolicy::default(),
             media_storage: None,
+            export_to: None,
         }
     }
 }
@@ -135,6 +142,9 @@ pub struct SignalingChannelStatus {
     /// The media storage configuration KVS reports, when the spec manages it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_storage: Option<MediaStorageStatus>,
+    /// The ConfigMap the coordinates were last written into (`spec.exportTo`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exported_config_map: Option<String>,
     /// When the operator last changed this status (a reconcile that finds nothing new
     /// writes nothing).
     #[serde(default, skip_serializing_if = "Option::is_none")]

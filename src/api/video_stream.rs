@@ -11,7 +11,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::ManagementPolicy;
+use super::{ExportTo, ManagementPolicy};
 
 /// Desired state of one Kinesis Video stream.
 ///
@@ -109,6 +109,12 @@ pub struct VideoStreamSpec {
     /// Notifications on fragment upload to an SNS topic. Absent: not managed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification: Option<Notification>,
+
+    /// Write the stream's coordinates (STREAM_NAME, STREAM_ARN, AWS_REGION,
+    /// PUT_MEDIA_ENDPOINT, GET_MEDIA_ENDPOINT) into a ConfigMap of this namespace, for
+    /// pods to read with `envFrom`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export_to: Option<ExportTo>,
 }
 
 /// Image generation (UpdateImageGenerationConfiguration): every range and pattern is the
@@ -276,6 +282,9 @@ pub struct VideoStreamStatus {
     /// Endpoints for the data-plane APIs (PUT_MEDIA, GET_MEDIA, ...), from GetDataEndpoint.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub data_endpoints: BTreeMap<String, String>,
+    /// The ConfigMap the coordinates were last written into (`spec.exportTo`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exported_config_map: Option<String>,
     /// When the operator last compared the stream with the spec.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<Time>,

@@ -30,6 +30,9 @@ impl KindStatus for SignalingChannelStatus {
     fn conditions(&self) -> &[Condition] {
         &self.conditions
     }
+    fn conditions_mut(&mut self) -> &mut Vec<Condition> {
+        &mut self.conditions
+    }
     fn observed_generation(&self) -> Option<i64> {
         self.observed_generation
     }
@@ -53,6 +56,12 @@ impl KindStatus for SignalingChannelStatus {
     }
     fn set_placement(&mut self, placement: Option<PlacementStatus>) {
         self.placement = placement;
+    }
+    fn exported_config_map(&self) -> Option<&str> {
+        self.exported_config_map.as_deref()
+    }
+    fn set_exported_config_map(&mut self, name: Option<String>) {
+        self.exported_config_map = name;
     }
 }
 
@@ -124,6 +133,15 @@ impl Kind for SignalingChannel {
     /// Media storage is neither in ListSignalingChannels nor in the tags.
     fn audit_is_full(&self) -> bool {
         self.spec.media_storage.is_some()
+    }
+    fn export_to(&self) -> Option<&str> {
+        self.spec
+            .export_to
+            .as_ref()
+            .map(|e| e.config_map_name.as_str())
+    }
+    fn coordinates(status: &SignalingChannelStatus) -> Option<BTreeMap<String, String>> {
+        coordinates(status)
     }
 
     async fn sync(&self, kvs: &dyn KinesisVideo, env: &Env<'_>) -> Result<Report> {
@@ -201,4 +219,33 @@ impl Kind for SignalingChannel {
             })
             .collect())
     }
+}
+
+/// What a master or viewer pod needs to join the channel, as `envFrom` variables: `None`
+/// until the status holds every one of them.
+pub fn coordinates(status: &SignalingChannelStatus) -> Option<BTreeMap<String, String>> {
+    let arn = status.channel_arn.as_deref()?;
+    let (_, region) = crate::tenancy::arn_scope(arn)?;
+    let endpoints = status.endpoints.as_ref()?;
+    Some(BTreeMap::from([
+        ("CHANNEL_NAME".to_string(), status.channel_name.clone()?),
+        ("CHANNEL_ARN".to_string(), arn.to_string()),
+        ("AWS_REGION".to_string(), region.to_string()),
+        (
+            "MASTER_WSS_ENDPOINT".to_string(),
+            endpoints.master.wss.clone()?,
+        ),
+        (
+            "MASTER_HTTPS_ENDPOINT".to_string(),
+            endpoints.master.https.clone()?,
+        ),
+        (
+            "VIEWER_WSS_ENDPOINT".to_string(),
+            endpoints.viewer.wss.clone()?,
+        ),
+        (
+            "VIEWER_HTTPS_ENDPOINT".to_string(),
+            endpoints.viewer.https.clone()?,
+        ),
+    ]))
 }

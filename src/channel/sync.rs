@@ -190,7 +190,7 @@ pub fn describe_mutation(mutation: &Mutation) -> String {
 
 /// Fails with MediaStorageNotPermitted unless the stream at `arn` carries `owner`'s tags,
 /// read fresh from KVS.
-async fn confirm_target(
+pub async fn confirm_target(
     kvs: &dyn KinesisVideo,
     arn: &str,
     video_stream: &str,

@@ -23,7 +23,7 @@ use crate::api::{
 };
 use crate::metrics::Metrics;
 use crate::tenancy::accounts::{AccountKey, Accounts, Identity};
-use crate::tenancy::{self, Defaults, IdentityKey, Placed, Placement, Request};
+use crate::tenancy::{self, Defaults, IdentityKey, Placed, Placement};
 use crate::{Error, Result};
 
 /// Field manager of every write the operator makes.
@@ -262,19 +262,7 @@ impl Context {
         let bindings = self.bindings.state();
         let all: Vec<&AccountBinding> = bindings.iter().map(AsRef::as_ref).collect();
         let labels = self.namespace_labels(&namespace);
-        let governing = tenancy::governing(all.iter().copied(), &namespace, &labels);
-        let name = object.aws_name();
-        let status = object.status();
-        // What it made or took keeps its placement; what it merely observes does not.
-        let owned = (object.management_policy() == ManagementPolicy::Full
-            && status.and_then(KindStatus::arn).is_some())
-        .then(|| status.and_then(KindStatus::placement));
-        let request = Request {
-            namespace: &namespace,
-            name: &name,
-            owned,
-        };
-        tenancy::place(&all, &governing, request, &self.defaults())
+        tenancy::placement_of(object, object.status(), &all, &labels, &self.defaults())
     }
 
     /// The shard `object` belongs to.

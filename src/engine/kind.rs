@@ -26,6 +26,7 @@ pub trait KindStatus:
     Clone + PartialEq + Default + Serialize + Debug + Send + Sync + 'static
 {
     fn conditions(&self) -> &[Condition];
+    fn conditions_mut(&mut self) -> &mut Vec<Condition>;
     fn observed_generation(&self) -> Option<i64>;
     fn last_sync_time(&self) -> Option<&Time>;
     fn set_last_sync_time(&mut self, time: Option<Time>);
@@ -37,6 +38,9 @@ pub trait KindStatus:
     /// Where the resource it made or took was placed.
     fn placement(&self) -> Option<&PlacementStatus>;
     fn set_placement(&mut self, placement: Option<PlacementStatus>);
+    /// The ConfigMap the coordinates were last written into (`spec.exportTo`).
+    fn exported_config_map(&self) -> Option<&str>;
+    fn set_exported_config_map(&mut self, name: Option<String>);
 }
 
 /// How a successful step reads.
@@ -168,6 +172,11 @@ pub trait Kind:
     fn audit_is_full(&self) -> bool {
         false
     }
+    /// `spec.exportTo.configMapName`: where workloads read the coordinates.
+    fn export_to(&self) -> Option<&str>;
+    /// The coordinates a workload needs (`STREAM_ARN`, ...), read from a status: `None`
+    /// until every one of them is known.
+    fn coordinates(status: &Self::Status) -> Option<BTreeMap<String, String>>;
 
     /// One step towards the spec (or, ObserveOnly, only the observation).
     async fn sync(&self, kvs: &dyn KinesisVideo, env: &Env<'_>) -> Result<Self::Report>;

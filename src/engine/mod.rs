@@ -5,6 +5,7 @@
 //! - [`reconcile`]: shard and pause, finalizer, tenancy before any AWS call, the step,
 //!   status and Events, backoff;
 //! - [`conditions`]: Ready, Synced and the kstatus conditions;
+//! - [`export`]: `spec.exportTo`, the coordinates in a ConfigMap for workloads;
 //! - [`ownership`]: owner and cluster tags, fresh reads, claim-then-confirm adoption;
 //! - [`lifecycle`]: the gate every planner starts with, and the cleanup plan;
 //! - [`scan`] and [`settle`]: one listing per account and kind finds drift and proves
@@ -17,6 +18,7 @@ pub mod budget;
 pub mod conditions;
 pub mod context;
 pub mod events;
+pub mod export;
 pub mod kind;
 pub mod leader;
 pub mod ledger;

@@ -21,6 +21,7 @@ use tracing::{debug, info, instrument, warn};
 
 use super::conditions::{SYNCED, find};
 use super::context::{Context, MANAGER, ObjectKey, jittered};
+use super::export;
 use super::kind::{CleanupStep, Env, Kind, KindStatus, Outcome, Readiness};
 use super::settle::{self, Settled};
 use crate::api::{ACCOUNT_ANNOTATION, ManagementPolicy, PlacementStatus, is_paused};
@@ -105,7 +106,16 @@ async fn reconcile_inner<K: Kind>(object: &K, ctx: &Arc<Context>) -> Result<Acti
     }
     // Paused: no AWS call at all, and a deletion waits. Woken when the annotation changes.
     if is_paused(object.meta()) {
-        report(object, &api, ctx, Outcome::Paused { deleting }, None).await?;
+        let untouched = &export::Export::untouched();
+        report(
+            object,
+            &api,
+            ctx,
+            Outcome::Paused { deleting },
+            None,
+            untouched,
+        )
+        .await?;
         return Ok(Action::await_change());
     }
     if deleting {
@@ -140,16 +150,18 @@ async fn apply<K: Kind>(object: &K, api: &Api<K>, ctx: &Arc<Context>) -> Result<
         }
     };
 
+    let export = export::publish(object, &result, ctx).await;
     let outcome = match &result {
         Ok(report) => Outcome::Synced(report),
         Err(error) => Outcome::Failed(error),
     };
-    report(object, api, ctx, outcome, record.as_ref()).await?;
+    report(object, api, ctx, outcome, record.as_ref(), &export).await?;
 
     let step = result?;
     if let Some(event) = K::mutation_event(&step) {
         publish(ctx, object, event).await;
     }
+    export.into_result()?;
     ctx.record_success(&key);
     let next = match K::readiness(&step) {
         Readiness::Ready { .. } | Readiness::Absent { .. } => {
@@ -269,7 +281,8 @@ async fn cleanup<K: Kind>(object: &K, api: &Api<K>, ctx: &Arc<Context>) -> Resul
         Ok(step) => Outcome::CleaningUp(step),
         Err(error) => Outcome::Failed(error),
     };
-    let stored = report(object, api, ctx, outcome, None).await?;
+    let untouched = &export::Export::untouched();
+    let stored = report(object, api, ctx, outcome, None, untouched).await?;
 
     let step = result?;
     ctx.record_success(&key);
@@ -287,6 +300,7 @@ async fn cleanup<K: Kind>(object: &K, api: &Api<K>, ctx: &Arc<Context>) -> Resul
                 )
                 .await;
             }
+            export::remove(&stored, ctx).await?;
             let remaining = stored
                 .finalizers()
                 .iter()
@@ -325,8 +339,9 @@ pub fn event_reason(verb: &str, noun: &str) -> String {
     reason
 }
 
-/// Writes the status an outcome leads to and announces a change of error state. Returns the
-/// object as stored, for the writes that follow in the same reconcile.
+/// Writes the status an outcome (and the export that followed it) leads to and announces a
+/// change of error state. Returns the object as stored, for the writes that follow in the
+/// same reconcile.
 ///
 /// `record` is where the object acts now: it becomes the status's placement when the
 /// object first owns a resource, and stays so while it does.
@@ -339,6 +354,7 @@ async fn report<K: Kind>(
     ctx: &Context,
     outcome: Outcome<'_, K::Report>,
     record: Option<&PlacementStatus>,
+    export: &export::Export,
 ) -> Result<K> {
     if let Outcome::Failed(Error::NotLeader(_) | Error::PlacementChanged(_)) = outcome {
         return Ok(object.clone());
@@ -348,8 +364,10 @@ async fn report<K: Kind>(
         return Ok(object.clone());
     }
     let previous = object.status();
-    let mut status = object.next_status(outcome, Timestamp::now());
+    let now = Timestamp::now();
+    let mut status = object.next_status(outcome, now);
     status.set_placement(placement_record(object, &status, record));
+    export.record(&mut status, object.meta().generation, now);
     // A reconcile that found nothing new writes nothing: lastSyncTime is not a heartbeat.
     if previous.is_some_and(|p| unchanged(p, &status)) {
         return Ok(object.clone());

@@ -29,6 +29,9 @@ impl KindStatus for VideoStreamStatus {
     fn conditions(&self) -> &[Condition] {
         &self.conditions
     }
+    fn conditions_mut(&mut self) -> &mut Vec<Condition> {
+        &mut self.conditions
+    }
     fn observed_generation(&self) -> Option<i64> {
         self.observed_generation
     }
@@ -52,6 +55,12 @@ impl KindStatus for VideoStreamStatus {
     }
     fn set_placement(&mut self, placement: Option<PlacementStatus>) {
         self.placement = placement;
+    }
+    fn exported_config_map(&self) -> Option<&str> {
+        self.exported_config_map.as_deref()
+    }
+    fn set_exported_config_map(&mut self, name: Option<String>) {
+        self.exported_config_map = name;
     }
 }
 
@@ -82,6 +91,15 @@ impl Kind for VideoStream {
     /// Image generation and notifications are neither in ListStreams nor in the tags.
     fn audit_is_full(&self) -> bool {
         self.spec.image_generation.is_some() || self.spec.notification.is_some()
+    }
+    fn export_to(&self) -> Option<&str> {
+        self.spec
+            .export_to
+            .as_ref()
+            .map(|e| e.config_map_name.as_str())
+    }
+    fn coordinates(status: &VideoStreamStatus) -> Option<BTreeMap<String, String>> {
+        coordinates(status)
     }
 
     async fn sync(&self, kvs: &dyn KinesisVideo, env: &Env<'_>) -> Result<Report> {
@@ -154,6 +172,21 @@ impl Kind for VideoStream {
             })
             .collect())
     }
+}
+
+/// What a producer or consumer pod needs to find the stream, as `envFrom` variables:
+/// `None` until the status holds every one of them.
+pub fn coordinates(status: &VideoStreamStatus) -> Option<BTreeMap<String, String>> {
+    let arn = status.stream_arn.as_deref()?;
+    let (_, region) = crate::tenancy::arn_scope(arn)?;
+    let endpoint = |api: &str| status.data_endpoints.get(api).cloned();
+    Some(BTreeMap::from([
+        ("STREAM_NAME".to_string(), status.stream_name.clone()?),
+        ("STREAM_ARN".to_string(), arn.to_string()),
+        ("AWS_REGION".to_string(), region.to_string()),
+        ("PUT_MEDIA_ENDPOINT".to_string(), endpoint("PUT_MEDIA")?),
+        ("GET_MEDIA_ENDPOINT".to_string(), endpoint("GET_MEDIA")?),
+    ]))
 }
 
 /// The Event for the AWS mutation a report performed, if any.

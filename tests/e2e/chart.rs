@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::Container;
+use k8s_openapi::api::core::v1::{ConfigMap, Container};
 use kube::api::Api;
 use kvs_emulator::{Emulator, Running};
 use kvs_operator::api::VideoStream;
@@ -336,6 +336,8 @@ async fn rendered_manifests_are_valid_for_the_api_server_in_every_mode() {
         "PrometheusRule",
         "ConfigMap",
         "PodDisruptionBudget",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
     ] {
         assert!(
             kinds.contains(kind),
@@ -929,6 +931,99 @@ async fn the_installed_chart_runs_the_operator_with_just_enough_rbac_cluster_wid
     assert_eq!(status, 200);
     assert!(body.contains("# TYPE"), "{body}");
 
+    // exportTo under the same identity: the ConfigMap is written (the chart's RBAC and its
+    // exports policy let the operator write its own export) ...
+    apply(
+        &plane,
+        "cameras",
+        &format!(
+            "{}  exportTo: {{configMapName: front-door-kvs}}\n",
+            camera("front-door", "cameras-door")
+        ),
+    )
+    .await;
+    let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), "cameras");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let exported = configmaps.get_opt("front-door-kvs").await.expect("get");
+        let arn = exported
+            .and_then(|cm| cm.data)
+            .and_then(|data| data.get("STREAM_ARN").cloned());
+        if arn.as_deref()
+            == emulator
+                .stream("cameras-door")
+                .map(|s| s.stream_arn)
+                .as_deref()
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never exported:\n{}", pod.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // ... and nothing else: with the same identity, a ConfigMap that is no export of ours is
+    // neither changed, nor deleted, nor made; the API server's exports policy says so.
+    let foreign = ConfigMap {
+        metadata: kube::api::ObjectMeta {
+            name: Some("coredns-like".into()),
+            ..Default::default()
+        },
+        data: Some(BTreeMap::from([("Corefile".into(), "original".into())])),
+        ..Default::default()
+    };
+    configmaps
+        .create(&Default::default(), &foreign)
+        .await
+        .expect("an admin's ConfigMap");
+    let operator_identity = service_account_user(release_ns, &pod.service_account);
+    let as_operator: Api<ConfigMap> = Api::namespaced(
+        plane
+            .kube_client_as(&operator_identity, &[])
+            .await
+            .expect("client"),
+        "cameras",
+    );
+    let refused_by_policy = |result: Result<(), kube::Error>, what: &str| match result {
+        Err(kube::Error::Api(status)) => assert!(
+            status.code == 403 && status.message.contains("ValidatingAdmissionPolicy"),
+            "{what}: {status:?}"
+        ),
+        other => panic!("{what} was not refused: {other:?}"),
+    };
+    let hijack = json!({"data": {"Corefile": "hijacked"}});
+    refused_by_policy(
+        as_operator
+            .patch(
+                "coredns-like",
+                &Default::default(),
+                &kube::api::Patch::Merge(&hijack),
+            )
+            .await
+            .map(|_| ()),
+        "a patch of someone else's ConfigMap",
+    );
+    refused_by_policy(
+        as_operator
+            .delete("coredns-like", &Default::default())
+            .await
+            .map(|_| ()),
+        "a delete of someone else's ConfigMap",
+    );
+    let mut unmarked = foreign.clone();
+    unmarked.metadata.name = Some("planted".into());
+    refused_by_policy(
+        as_operator
+            .create(&Default::default(), &unmarked)
+            .await
+            .map(|_| ()),
+        "a ConfigMap that is no export",
+    );
+    let kept = configmaps.get("coredns-like").await.expect("still there");
+    assert_eq!(
+        kept.data.unwrap_or_default()["Corefile"],
+        "original",
+        "untouched"
+    );
+
     // Deleting runs the finalizer under the same identity.
     let deleted = kubectl(
         &plane,
@@ -964,6 +1059,9 @@ async fn the_installed_chart_runs_the_operator_with_just_enough_rbac_cluster_wid
             ],
             &["create", "events.events.k8s.io", "-n", "cameras"],
             &["patch", "events.events.k8s.io", "-n", "cameras"],
+            &["create", "configmaps", "-n", "cameras"],
+            &["patch", "configmaps", "-n", "cameras"],
+            &["delete", "configmaps", "-n", "cameras"],
             &["create", "leases.coordination.k8s.io", "-n", release_ns],
             &[
                 "update",
@@ -998,6 +1096,11 @@ async fn the_installed_chart_runs_the_operator_with_just_enough_rbac_cluster_wid
             &["get", "secrets", "-n", "cameras"],
             &["list", "secrets", "--all-namespaces"],
             &["get", "configmaps", "-n", release_ns],
+            &["get", "configmaps", "-n", "cameras"],
+            &["list", "configmaps", "--all-namespaces"],
+            &["watch", "configmaps", "--all-namespaces"],
+            &["update", "configmaps", "-n", "cameras"],
+            &["deletecollection", "configmaps", "-n", "cameras"],
             &["create", "pods", "-n", release_ns],
             &["create", "accountbindings.kvs-operator.dev"],
             &["delete", "accountbindings.kvs-operator.dev"],
@@ -1061,7 +1164,7 @@ async fn the_installed_chart_runs_the_operator_with_just_enough_rbac_cluster_wid
     );
     let out = helm(&plane, &["uninstall", "kvs", "--namespace", release_ns]).await;
     assert!(out.success(), "{}", out.stderr);
-    let left = kubectl(&plane, &["get", "clusterroles,clusterrolebindings,roles,rolebindings,serviceaccounts,deployments,services,poddisruptionbudgets", "-A", "-l", "app.kubernetes.io/instance=kvs", "-o", "name"]).await;
+    let left = kubectl(&plane, &["get", "clusterroles,clusterrolebindings,roles,rolebindings,serviceaccounts,deployments,services,poddisruptionbudgets,validatingadmissionpolicies,validatingadmissionpolicybindings", "-A", "-l", "app.kubernetes.io/instance=kvs", "-o", "name"]).await;
     assert!(
         left.success() && left.stdout.trim().is_empty(),
         "left behind: {}{}",
@@ -1196,6 +1299,7 @@ async fn namespaced_mode_reconciles_the_watched_namespaces_and_nothing_else() {
             namespace,
         ]);
         allowed.push(vec!["create", "events.events.k8s.io", "-n", namespace]);
+        allowed.push(vec!["create", "configmaps", "-n", namespace]);
     }
     // AccountBindings are cluster-scoped: even a namespaced operator reads them, and the
     // namespaces their selectors match.
@@ -1218,6 +1322,9 @@ async fn namespaced_mode_reconciles_the_watched_namespaces_and_nothing_else() {
                 &other,
             ],
             &["create", "events.events.k8s.io", "-n", &other],
+            &["create", "configmaps", "-n", &other],
+            &["patch", "configmaps", "-n", &release_ns],
+            &["get", "configmaps", "-n", &team_a],
             &["create", "videostreams.kvs-operator.dev", "-n", &team_a],
             &["get", "videostreams.kvs-operator.dev", "-n", &release_ns],
             &["get", "secrets", "-n", &team_a],

@@ -14,6 +14,7 @@ mod configurations;
 mod crash;
 #[path = "../crd_schema/mod.rs"]
 mod crd_schema;
+mod exports;
 mod faults;
 mod import;
 mod lifecycle;
@@ -21,10 +22,12 @@ mod monitoring;
 mod node;
 mod operations;
 mod ownership;
+mod plan;
 mod policies;
 mod prerequisites;
 #[path = "../promql/mod.rs"]
 mod promql;
+mod protection;
 mod proxy;
 #[path = "../rbac_rules/mod.rs"]
 mod rbac_rules;

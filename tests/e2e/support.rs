@@ -37,6 +37,38 @@ pub async fn plane() -> &'static ControlPlane {
     plane
 }
 
+/// The chart's deletion-protection policy, rendered by `helm template` exactly as the chart
+/// installs it (release `kvs`), applied once per control plane. Cluster-wide, like the
+/// chart's: it refuses only deletes of annotated objects, which no other test makes.
+pub async fn install_deletion_protection(plane: &ControlPlane) {
+    static INSTALLED: OnceCell<()> = OnceCell::const_new();
+    INSTALLED
+        .get_or_init(|| async {
+            let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/kvs-operator");
+            let chart = chart.display().to_string();
+            let show = "templates/deletion-protection.yaml";
+            let rendered = plane
+                .helm([
+                    "template",
+                    "kvs",
+                    &chart,
+                    "-n",
+                    "kvs-system",
+                    "--show-only",
+                    show,
+                ])
+                .await
+                .expect("helm runs");
+            assert!(rendered.success(), "helm template: {}", rendered.stderr);
+            let applied = plane
+                .kubectl_with_stdin(["apply", "-f", "-"], rendered.stdout)
+                .await
+                .expect("kubectl runs");
+            assert!(applied.success(), "{}{}", applied.stdout, applied.stderr);
+        })
+        .await;
+}
+
 /// A VideoStream manifest: `spec` is the indented body of its spec.
 pub fn stream_manifest(name: &str, spec: &str) -> String {
     format!(
@@ -170,6 +202,34 @@ impl Harness {
             out.stdout,
             out.stderr
         );
+    }
+
+    /// Waits until the API server refuses to delete `kind/name` (a server-side dry run, so
+    /// nothing is deleted if it does not): the deletion-protection policy has reached the
+    /// API server's admission for it. Returns the refusal.
+    pub async fn wait_delete_refused(&self, kind: &str, name: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let out = self
+                .kubectl(&[
+                    "delete",
+                    kind,
+                    name,
+                    "-n",
+                    &self.namespace,
+                    "--dry-run=server",
+                ])
+                .await;
+            if !out.success() {
+                return out.stderr;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{kind}/{name} can still be deleted: {}",
+                out.stdout
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// The cluster id operators started with their default use: kube-system's UID.

@@ -397,6 +397,8 @@ pub struct AppState {
     pub resources: Vec<ResourceState>,
     /// The phase of the last sync operation (Running, Succeeded, Failed, ...).
     pub operation_phase: String,
+    /// The last sync operation's result for each resource: (kind, name, status, message).
+    pub sync_results: Vec<(String, String, String, String)>,
     /// Deployments recorded in status.history.
     pub history: usize,
     /// Conditions such as ComparisonError or SyncError: (type, message).
@@ -436,12 +438,26 @@ impl AppState {
             .flatten()
             .map(|c| (text(&c["type"]), text(&c["message"])))
             .collect();
+        let sync_results = status["operationState"]["syncResult"]["resources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                (
+                    text(&r["kind"]),
+                    text(&r["name"]),
+                    text(&r["status"]),
+                    text(&r["message"]),
+                )
+            })
+            .collect();
         AppState {
             sync: text(&status["sync"]["status"]),
             revision: text(&status["sync"]["revision"]),
             health: text(&status["health"]["status"]),
             resources,
             operation_phase: text(&status["operationState"]["phase"]),
+            sync_results,
             history: status["history"].as_array().map_or(0, Vec::len),
             conditions,
         }

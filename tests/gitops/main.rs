@@ -13,6 +13,7 @@ mod flow;
 mod git;
 mod kstatus;
 mod prerequisites;
+mod protection;
 mod quiet;
 mod sample;
 // The e2e harness: shared control plane, an emulator and an operator per test.

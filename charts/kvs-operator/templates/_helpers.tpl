@@ -64,6 +64,9 @@ makes, as the API server's audit log of the operator running under this chart
 records them (tests/e2e/node/rbac.rs). It watches each kind (list, watch), adds
 and removes its finalizer with a merge patch, writes status with server-side
 apply (a patch), and records Events, patching a repeated one into a series.
+With exports.enabled it writes the ConfigMaps spec.exportTo names: created, kept
+current with a guarded (test-then-write) JSON patch, deleted; never read (no get,
+list or watch), and narrowed to its own exports by the policy in exports.yaml.
 */}}
 {{- define "kvs-operator.rules" -}}
 - apiGroups: ["kvs-operator.dev"]
@@ -75,6 +78,11 @@ apply (a patch), and records Events, patching a repeated one into a series.
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- if .Values.exports.enabled }}
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["create", "patch", "delete"]
+{{- end }}
 {{- end }}
 
 {{/*

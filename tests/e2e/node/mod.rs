@@ -11,6 +11,7 @@ mod drain;
 mod failover;
 mod image;
 mod install;
+mod platform;
 mod rbac;
 mod upgrade;
 
@@ -441,7 +442,7 @@ spec: {{streamName: {stream}, deviceName: cam-01, mediaType: video/h264, dataRet
         let _ = self
             .kubectl(&[
                 "delete",
-                "clusterroles,clusterrolebindings",
+                "clusterroles,clusterrolebindings,validatingadmissionpolicies,validatingadmissionpolicybindings",
                 "-l",
                 "app.kubernetes.io/name=kvs-operator",
             ])

@@ -1,8 +1,8 @@
 //! The chart's RBAC, derived from what the operator really calls: the API server's audit
 //! log of the operator running in its pods under the chart's ServiceAccount, through a
 //! whole lifecycle (leader election, an AccountBinding, a VideoStream created, updated
-//! with a repeated Event and deleted, a SignalingChannel, the binding's deletion, a
-//! graceful stop). Every request it made was allowed, and every permission the chart binds to the
+//! with a repeated Event and deleted, its coordinates exported to a ConfigMap, a
+//! SignalingChannel, the binding's deletion, a graceful stop). Every request it made was allowed, and every permission the chart binds to the
 //! ServiceAccount was used. Nothing here lists today's resources or verbs: a new kind, a
 //! new call or a new rule shows up by itself.
 
@@ -160,14 +160,32 @@ async fn the_chart_grants_exactly_the_permissions_the_operator_uses() {
     .await;
 
     // A lifecycle: create, two increases with the same Event (the second is a repeat, which
-    // Events record as a series), a decrease, and a delete through the finalizer.
-    test.apply_stream(&cameras, "door", "rbac-door", 24).await;
-    test.wait_ready(&cameras, "door").await;
-    for retention in [48, 24, 48] {
-        test.apply_stream(&cameras, "door", "rbac-door", retention)
-            .await;
+    // Events record as a series), a decrease, and a delete through the finalizer; all along
+    // the stream's coordinates exported to a ConfigMap (created, patched at every full
+    // reconcile, deleted in cleanup).
+    let exported = |retention: u32| {
+        format!(
+            "apiVersion: kvs-operator.dev/v1alpha1\nkind: VideoStream\nmetadata: {{name: door}}\n\
+             spec: {{streamName: rbac-door, deviceName: cam-01, dataRetentionInHours: {retention}, \
+             exportTo: {{configMapName: door-kvs}}}}\n"
+        )
+    };
+    for retention in [24, 48, 24, 48] {
+        let out = test
+            .cluster
+            .plane()
+            .kubectl_with_stdin(["apply", "-n", &cameras, "-f", "-"], exported(retention))
+            .await
+            .expect("kubectl runs");
+        assert!(out.success(), "{}", out.stderr);
         test.wait_ready(&cameras, "door").await;
     }
+    let configmaps: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(test.client.clone(), &cameras);
+    assert!(
+        configmaps.get_opt("door-kvs").await.expect("get").is_some(),
+        "the coordinates were exported"
+    );
     test.kubectl_ok(&[
         "delete",
         "videostream",
@@ -180,6 +198,10 @@ async fn the_chart_grants_exactly_the_permissions_the_operator_uses() {
     assert!(
         test.emulator.stream("rbac-door").is_none(),
         "the stream was deleted"
+    );
+    assert!(
+        configmaps.get_opt("door-kvs").await.expect("get").is_none(),
+        "the export was deleted with it"
     );
     // A SignalingChannel through the same engine: created, Ready, deleted.
     let channel = "apiVersion: kvs-operator.dev/v1alpha1\nkind: SignalingChannel\n\

@@ -1,0 +1,3 @@
+module kvs-operator.local/node/printenv
+
+go 1.26
