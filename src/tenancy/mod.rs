@@ -456,8 +456,8 @@ mod tests {
         defaults(false, Adoption::Forbidden)
     }
 
-    fn place_in<'a>(
-        bindings: &'a [AccountBinding],
+    fn place_in(
+        bindings: &[AccountBinding],
         namespace: &str,
         ns_labels: &BTreeMap<String, String>,
         request: Request<'_>,

@@ -190,8 +190,8 @@ async fn an_expiring_sts_session_is_renewed_with_no_failed_reconcile() {
     let expired: u64 = h
         .emulator
         .calls()
-        .into_iter()
-        .map(|(_, calls)| calls.errors_of("ExpiredTokenException"))
+        .into_values()
+        .map(|calls| calls.errors_of("ExpiredTokenException"))
         .sum();
     assert_eq!(expired, 0, "no call went out with an expired session");
     let failed = h
