@@ -293,7 +293,7 @@ impl ShardTask {
 
 /// How many lease durations a Lease must have stood unchanged (and, for a shard, unneeded)
 /// before it is deleted: long past any holder's claim to it.
-const ABANDONED_AFTER: u32 = 10;
+const ABANDONED_AFTER: u32 = 5;
 
 /// This election's Leases as this replica has observed them. A member is live while its
 /// record keeps changing (it renews), judged by this replica's own clock; the shards'

@@ -370,7 +370,7 @@ async fn leases_of_replicas_and_accounts_long_gone_are_deleted() {
         "--leader-election-lease-duration=2s".into(),
     ];
     let _operator = h.spawn_operator(&options);
-    // Ten lease durations after the survivor first saw them unchanged, they go; its own
+    // Five lease durations after the survivor first saw them unchanged, they go; its own
     // member and shard Leases stay.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

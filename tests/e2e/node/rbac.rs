@@ -133,6 +133,21 @@ async fn the_chart_grants_exactly_the_permissions_the_operator_uses() {
     let cameras = test.namespace("rbac-cameras").await;
     let release = "rbac";
     test.install(release, &release_ns, "").await;
+    // A member Lease a replica long gone left behind: the operator deletes it.
+    let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
+        kube::Api::namespaced(test.client.clone(), &release_ns);
+    let ghost: k8s_openapi::api::coordination::v1::Lease = serde_json::from_value(serde_json::json!({
+        "metadata": {
+            "name": "kvs-operator-member-ghost",
+            "labels": {"kvs-operator.dev/election": "kvs-operator", "kvs-operator.dev/lease": "member"},
+        },
+        "spec": {"holderIdentity": "ghost", "leaseDurationSeconds": 4},
+    }))
+    .expect("a Lease");
+    leases
+        .create(&Default::default(), &ghost)
+        .await
+        .expect("the abandoned Lease");
     let account = deployment_name(release);
     let permissions = bound_permissions(&test, &release_ns, &account).await;
     assert!(!permissions.is_empty(), "nothing is bound to {account}");
@@ -234,6 +249,19 @@ async fn the_chart_grants_exactly_the_permissions_the_operator_uses() {
     // The binding goes once nothing it serves has a stream: its finalizer is released.
     test.kubectl_ok(&["delete", "accountbinding", "rbac-tenant", "--timeout=60s"])
         .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    while leases
+        .get_opt("kvs-operator-member-ghost")
+        .await
+        .expect("get")
+        .is_some()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the abandoned Lease was never deleted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
     // A graceful stop, as a rollout or a scale-down makes one: the leader lets go of the
     // Lease. (Not `helm uninstall`, which deletes the Roles while the pods still stop.)
     test.kubectl_ok(&[

@@ -83,6 +83,7 @@ spec:
   notification:
     status: ENABLED
     destinationUri: arn:aws:sns:us-west-2:123456789012:upgrade-full
+  exportTo: {configMapName: upgrade-full-kvs}
 ---
 apiVersion: kvs-operator.dev/v1alpha1
 kind: VideoStream
@@ -103,6 +104,7 @@ spec:
   messageTtlSeconds: 60
   mediaStorage: {videoStreamName: full}
   tags: {device: bell}
+  exportTo: {configMapName: upgrade-bell-kvs}
   deletionPolicy: Delete
   adoptExisting: false
   managementPolicy: Full
