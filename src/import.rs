@@ -13,8 +13,8 @@ use serde::Serialize;
 
 use crate::api::{
     DEFAULT_MESSAGE_TTL_SECONDS, DeletionPolicy, MAX_RESOURCE_NAME, MAX_USER_TAGS,
-    ManagementPolicy, MediaStorage, OWNER_TAG, SignalingChannel, SignalingChannelSpec, VideoStream,
-    VideoStreamSpec,
+    ManagementPolicy, MediaStorage, OWNER_TAG, SignalingChannel, SignalingChannelSpec, TagPolicy,
+    VideoStream, VideoStreamSpec,
 };
 use crate::engine::ownership::is_reserved_tag;
 use crate::kvs::{Channel, KinesisVideo, ResourceStatus, Stream, TagRead};
@@ -241,6 +241,7 @@ pub fn channel_manifest(
             .message_ttl_seconds
             .unwrap_or(DEFAULT_MESSAGE_TTL_SECONDS),
         tags: Some(tags),
+        tag_policy: TagPolicy::default(),
         deletion_policy,
         adopt_existing,
         management_policy,

@@ -102,6 +102,8 @@ fn report(channel: Option<Channel>, step: Step) -> Report {
         channel,
         endpoints: settled.then(endpoints),
         step,
+        managed_tag_keys: None,
+        restored_tags: Vec::new(),
     }
 }
 

@@ -109,6 +109,8 @@ impl Replay {
             storage_tier: None,
             step,
             endpoints,
+            managed_tag_keys: None,
+            restored_tags: Vec::new(),
         };
         self.apply(generation, time, Outcome::Synced(&report))
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use kvs_emulator::{Emulator, Operation, Running};
 use kvs_operator::api::{
     CLUSTER_TAG, ConfigurationStatus, DeletionPolicy, ImageFormat, ImageGeneration,
-    ImageSelectorType, ManagementPolicy, Notification, OWNER_TAG,
+    ImageSelectorType, ManagementPolicy, Notification, OWNER_TAG, TagPolicy,
 };
 use kvs_operator::channel::plan::{Desired, Mutation, StorageTarget};
 use kvs_operator::channel::sync::{Report, Step, cleanup, sync};
@@ -48,6 +48,8 @@ fn desired(name: &str) -> Desired {
         owner: owner(),
         message_ttl_seconds: 60,
         tags: Some(tags(&[("team", "home")])),
+        // These tests change tags as a whole; tests/reconcile.rs shows the shared policy.
+        tag_policy: TagPolicy::Exclusive,
         deletion_policy: DeletionPolicy::Delete,
         ..Desired::default()
     }

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use kvs_emulator::{Delays, Emulator, Operation, Running};
 use kvs_operator::api::{
     CLUSTER_TAG, ChannelEndpoints, DeletionPolicy, ImageGeneration, Notification, OWNER_TAG,
-    StorageTier,
+    StorageTier, TagPolicy,
 };
 use kvs_operator::engine::kind::CleanupStep;
 use kvs_operator::engine::ownership::Owner;
@@ -57,6 +57,8 @@ fn desired(name: &str) -> Desired {
         tags: Some(tags(&[("team", "security")])),
         storage_tier: None,
         deletion_policy: DeletionPolicy::Delete,
+        // The spec as the whole truth; the shared policy has tests of its own below.
+        tag_policy: TagPolicy::Exclusive,
         ..Desired::default()
     }
 }
@@ -959,4 +961,68 @@ async fn cleanup_reads_ownership_fresh_so_a_stale_cache_never_leaves_a_stream_be
         "the stream is ours and is deleted: {steps:?}"
     );
     assert!(emulator.stream("remembered").is_none());
+}
+
+#[tokio::test]
+async fn shared_tags_remove_only_the_keys_the_operator_applied() {
+    let emulator = emulator().await;
+    let kvs = kvs(&emulator);
+    let mut want = desired("shared");
+    want.tag_policy = TagPolicy::Shared;
+    want.tags = Some(tags(&[("team", "security"), ("site", "hq")]));
+    let (_, report) = converge(&kvs, &want).await;
+    let managed = report.managed_tag_keys.expect("tags are managed");
+    assert_eq!(managed, ["site".to_string(), "team".to_string()].into());
+    // A FinOps tagger adds its key, and someone changes one of ours.
+    let arn = emulator.stream("shared").unwrap().stream_arn;
+    sdk_client(&emulator)
+        .tag_stream()
+        .stream_arn(&arn)
+        .tags("cost-center", "42")
+        .tags("team", "intruders")
+        .send()
+        .await
+        .unwrap();
+    // The spec drops "site"; the status remembered what was applied.
+    want.tags = Some(tags(&[("team", "security")]));
+    want.managed_tag_keys = managed;
+    let fresh = TagCached::new(self::kvs(&emulator), Duration::from_secs(3600));
+    let mut steps = Vec::new();
+    let mut restored = Vec::new();
+    for _ in 0..20 {
+        let report = sync(&fresh, &want, None, &BTreeMap::new()).await.unwrap();
+        restored.extend(report.restored_tags.clone());
+        if let Some(keys) = report.managed_tag_keys.clone() {
+            want.managed_tag_keys = keys;
+        }
+        steps.push(report.step.clone());
+        if report.step == Step::InSync {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let live = emulator.stream("shared").unwrap().tags;
+    assert_eq!(
+        live.get("cost-center").map(String::as_str),
+        Some("42"),
+        "others' key left"
+    );
+    assert!(
+        !live.contains_key("site"),
+        "ours, dropped from the spec: removed"
+    );
+    assert_eq!(
+        live.get("team").map(String::as_str),
+        Some("security"),
+        "ours wins"
+    );
+    assert_eq!(restored, ["team"], "the put-back is said: {steps:?}");
+    assert_eq!(want.managed_tag_keys, ["team".to_string()].into());
+
+    // Status lost (a restore from backup): nothing it cannot prove it applied is removed.
+    want.tags = Some(BTreeMap::new());
+    want.managed_tag_keys = Default::default();
+    let report = sync(&fresh, &want, None, &BTreeMap::new()).await.unwrap();
+    assert_eq!(report.step, Step::InSync);
+    assert!(emulator.stream("shared").unwrap().tags.contains_key("team"));
 }

@@ -70,6 +70,52 @@ pub struct PlacementStatus {
     pub region: String,
 }
 
+/// The annotation that asks for a full reconcile now, in Flux's convention: any new value
+/// (a timestamp, say) makes the next reconcile read everything fresh from AWS (tags,
+/// configurations, ownership) and repair what drifted; the status echoes the value handled
+/// in `lastHandledReconcileAt`. The same value again does nothing.
+pub const RECONCILE_REQUEST_ANNOTATION: &str = "kvs-operator.dev/reconcile-requested-at";
+
+/// The value of the reconcile-request annotation, if set.
+pub fn reconcile_request(
+    metadata: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> Option<&str> {
+    metadata
+        .annotations
+        .as_ref()?
+        .get(RECONCILE_REQUEST_ANNOTATION)
+        .map(String::as_str)
+}
+
+/// Whose tags the operator removes.
+#[derive(
+    serde::Serialize,
+    serde::Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Default,
+    schemars::JsonSchema,
+)]
+pub enum TagPolicy {
+    /// Tags written by others (a FinOps tagger, a tag policy, a scanner) are left alone:
+    /// only keys the operator applied from the spec, and that have left it, are removed
+    /// (`status.managedTagKeys`). Keys in the spec keep the spec's value.
+    #[default]
+    Shared,
+    /// The spec is the whole truth: every key not in it (but `aws:` and the operator's
+    /// own) is removed.
+    Exclusive,
+}
+
+impl TagPolicy {
+    pub fn is_shared(&self) -> bool {
+        *self == TagPolicy::Shared
+    }
+}
+
 /// How far the operator manages an object's AWS resource.
 #[derive(
     serde::Serialize,

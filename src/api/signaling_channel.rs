@@ -8,7 +8,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{DeletionPolicy, ExportTo, ManagementPolicy};
+use super::{DeletionPolicy, ExportTo, ManagementPolicy, TagPolicy};
 
 /// KVS's own default message TTL, in seconds.
 pub const DEFAULT_MESSAGE_TTL_SECONDS: i32 = 60;
@@ -56,6 +56,12 @@ pub struct SignalingChannelSpec {
     #[schemars(schema_with = "super::tags_schema")]
     pub tags: Option<BTreeMap<String, String>>,
 
+    /// `Shared` (the default): only tag keys the operator applied from `tags` and that
+    /// have left it are removed; keys others write are left alone. `Exclusive`: every key
+    /// not in `tags` is removed (but `aws:` and the operator's own).
+    #[serde(default, skip_serializing_if = "TagPolicy::is_shared")]
+    pub tag_policy: TagPolicy,
+
     /// What happens to the channel when this resource is deleted.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
@@ -86,6 +92,7 @@ impl Default for SignalingChannelSpec {
             channel_name: None,
             message_ttl_seconds: DEFAULT_MESSAGE_TTL_SECONDS,
             tags: None,
+            tag_policy: TagPolicy::default(),
             deletion_policy: DeletionPolicy::default(),
             adopt_existing: false,
             management_policy: ManagementPolicy::default(),
@@ -145,6 +152,14 @@ pub struct SignalingChannelStatus {
     /// The ConfigMap the coordinates were last written into (`spec.exportTo`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exported_config_map: Option<String>,
+    /// The tag keys the operator applied from the spec and may still remove (tagPolicy
+    /// Shared removes no other key).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed_tag_keys: Vec<String>,
+    /// The last value of the `kvs-operator.dev/reconcile-requested-at` annotation that a
+    /// full reconcile handled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_reconcile_at: Option<String>,
     /// When the operator last changed this status (a reconcile that finds nothing new
     /// writes nothing).
     #[serde(default, skip_serializing_if = "Option::is_none")]

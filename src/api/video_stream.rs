@@ -11,7 +11,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{ExportTo, ManagementPolicy};
+use super::{ExportTo, ManagementPolicy, TagPolicy};
 
 /// Desired state of one Kinesis Video stream.
 ///
@@ -83,6 +83,12 @@ pub struct VideoStreamSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "super::tags_schema")]
     pub tags: Option<BTreeMap<String, String>>,
+
+    /// `Shared` (the default): only tag keys the operator applied from `tags` and that
+    /// have left it are removed; keys others write are left alone. `Exclusive`: every key
+    /// not in `tags` is removed (but `aws:` and the operator's own).
+    #[serde(default, skip_serializing_if = "TagPolicy::is_shared")]
+    pub tag_policy: TagPolicy,
 
     /// Default storage tier of new fragments (HOT or WARM).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -285,6 +291,14 @@ pub struct VideoStreamStatus {
     /// The ConfigMap the coordinates were last written into (`spec.exportTo`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exported_config_map: Option<String>,
+    /// The tag keys the operator applied from the spec and may still remove (tagPolicy
+    /// Shared removes no other key).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed_tag_keys: Vec<String>,
+    /// The last value of the `kvs-operator.dev/reconcile-requested-at` annotation that a
+    /// full reconcile handled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_reconcile_at: Option<String>,
     /// When the operator last compared the stream with the spec.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<Time>,

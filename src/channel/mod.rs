@@ -51,6 +51,15 @@ impl KindStatus for SignalingChannelStatus {
     fn aws_status(&self) -> Option<&str> {
         self.aws_status.as_deref()
     }
+    fn managed_tag_keys(&self) -> &[String] {
+        &self.managed_tag_keys
+    }
+    fn last_handled_reconcile_at(&self) -> Option<&str> {
+        self.last_handled_reconcile_at.as_deref()
+    }
+    fn set_last_handled_reconcile_at(&mut self, value: Option<String>) {
+        self.last_handled_reconcile_at = value;
+    }
     fn placement(&self) -> Option<&PlacementStatus> {
         self.placement.as_ref()
     }
@@ -102,6 +111,7 @@ impl SignalingChannel {
         let mut desired = Desired::from_resource(self, env.cluster, target);
         desired.create_refusal = env.placement.create.clone();
         desired.adopt_refusal = env.placement.adopt.clone();
+        desired.fresh = env.fresh;
         Ok(desired)
     }
 }
@@ -129,6 +139,9 @@ impl Kind for SignalingChannel {
     }
     fn desired_tags(&self) -> Option<&BTreeMap<String, String>> {
         self.spec.tags.as_ref()
+    }
+    fn tag_policy(&self) -> crate::api::TagPolicy {
+        self.spec.tag_policy
     }
     /// Media storage is neither in ListSignalingChannels nor in the tags.
     fn audit_is_full(&self) -> bool {
@@ -175,7 +188,10 @@ impl Kind for SignalingChannel {
                 format!("created signaling channel {arn}"),
             ),
             Step::Mutated(mutation) => {
-                let note = describe_mutation(mutation);
+                let note = crate::engine::ownership::with_restored(
+                    describe_mutation(mutation),
+                    &report.restored_tags,
+                );
                 match mutation {
                     Mutation::Adopt => normal("AdoptedSignalingChannel", "Adopt", note),
                     Mutation::UpdateTtl { .. } => {

@@ -1,11 +1,11 @@
 //! The pure planner of a SignalingChannel: given what the spec asks for and what KVS
 //! reports, the single next step.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::api::{DeletionPolicy, ManagementPolicy, SignalingChannel};
+use crate::api::{DeletionPolicy, ManagementPolicy, SignalingChannel, TagPolicy};
 use crate::engine::lifecycle::{self, CleanupPlan, Gate, gate};
-use crate::engine::ownership::{Owner, Ownership, TagChange, tag_mutation};
+use crate::engine::ownership::{Owner, Ownership, TagChange, TagScope, tag_mutation};
 use crate::kvs::{Channel, MediaStorageConfig, NewChannel, ResourceStatus};
 use crate::tenancy::Refusal;
 
@@ -31,6 +31,12 @@ pub struct Desired {
     pub owner: Owner,
     pub message_ttl_seconds: i32,
     pub tags: Option<BTreeMap<String, String>>,
+    /// Whose tags may be removed: every key not in `tags`, or only those applied before.
+    pub tag_policy: TagPolicy,
+    /// The keys applied from `tags` before (`status.managedTagKeys`).
+    pub managed_tag_keys: BTreeSet<String>,
+    /// Read everything fresh from KVS, tags included (a reconcile was requested).
+    pub fresh: bool,
     /// `None`: media storage is not managed.
     pub media_storage: Option<StorageTarget>,
     pub adopt_existing: bool,
@@ -43,6 +49,23 @@ pub struct Desired {
 }
 
 impl Desired {
+    /// How fresh the tags must be read: from KVS when a reconcile was requested, else a
+    /// remembered answer will do.
+    pub fn tag_read(&self) -> crate::kvs::TagRead {
+        match self.fresh {
+            true => crate::kvs::TagRead::Fresh,
+            false => crate::kvs::TagRead::Cached,
+        }
+    }
+
+    /// Which of the resource's tags the spec may remove.
+    pub fn tag_scope(&self) -> TagScope<'_> {
+        match self.tag_policy {
+            TagPolicy::Exclusive => TagScope::Exclusive,
+            TagPolicy::Shared => TagScope::Shared(&self.managed_tag_keys),
+        }
+    }
+
     /// What `channel` asks for (its media storage resolved by the caller).
     pub fn from_resource(
         channel: &SignalingChannel,
@@ -55,6 +78,13 @@ impl Desired {
             owner: Owner::of(channel, cluster),
             message_ttl_seconds: spec.message_ttl_seconds,
             tags: spec.tags.clone(),
+            tag_policy: spec.tag_policy,
+            managed_tag_keys: channel
+                .status
+                .as_ref()
+                .map(|s| s.managed_tag_keys.iter().cloned().collect())
+                .unwrap_or_default(),
+            fresh: false,
             media_storage,
             adopt_existing: spec.adopt_existing,
             deletion_policy: spec.deletion_policy,
@@ -153,7 +183,7 @@ pub fn plan(desired: &Desired, observed: Option<&Observed>) -> Plan {
         });
     }
     if let Some(want) = &desired.tags
-        && let Some(change) = tag_mutation(want, &observed.tags)
+        && let Some(change) = tag_mutation(want, &observed.tags, desired.tag_scope())
     {
         return Plan::Mutate(Mutation::Tags(change));
     }
@@ -252,6 +282,9 @@ mod tests {
             })
         );
         want.message_ttl_seconds = 60;
+        // Shared (the default): "site" is removed only because the operator applied it.
+        assert_eq!(plan(&want, Some(&observed())), Plan::InSync);
+        want.managed_tag_keys = ["site".to_string()].into();
         assert_eq!(
             plan(&want, Some(&observed())),
             Plan::Mutate(Mutation::Tags(TagChange::Untag(vec!["site".into()])))

@@ -30,6 +30,9 @@ pub fn next_status(
             if let Some(channel) = &report.channel {
                 record_channel(&mut status, channel);
             }
+            if let Some(keys) = &report.managed_tag_keys {
+                status.managed_tag_keys = keys.iter().cloned().collect();
+            }
             status.media_storage = report.media_storage.as_ref().map(|m| MediaStorageStatus {
                 stream_arn: m.stream_arn.clone(),
                 status: if m.enabled { "ENABLED" } else { "DISABLED" }.to_string(),
@@ -183,6 +186,8 @@ mod tests {
             }),
             step: Step::InSync,
             endpoints: Some(endpoints()),
+            managed_tag_keys: None,
+            restored_tags: Vec::new(),
         };
         let s = next_status(None, Some(2), "door", Outcome::Synced(&report), at(10));
         assert_eq!(
@@ -209,6 +214,8 @@ mod tests {
             media_storage: None,
             step: Step::WaitingForStream("door-stream".into()),
             endpoints: Some(endpoints()),
+            managed_tag_keys: None,
+            restored_tags: Vec::new(),
         };
         let s = next_status(None, Some(1), "door", Outcome::Synced(&report), at(10));
         let ready = find(&s.conditions, READY).unwrap();

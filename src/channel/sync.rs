@@ -4,7 +4,9 @@ use super::plan::{Desired, Mutation, Observed, Plan, StorageTarget, plan, plan_c
 use crate::api::ChannelEndpoints;
 use crate::engine::kind::CleanupStep;
 use crate::engine::lifecycle::clean_up;
-use crate::engine::ownership::{Claimed, Owner};
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::engine::ownership::{Claimed, Owner, managed_after, restored_keys};
 use crate::kvs::{Channel, KinesisVideo, MediaStorageConfig, ResourceStatus, TagRead};
 use crate::{Error, Result};
 
@@ -15,6 +17,10 @@ pub struct Report {
     pub channel: Option<Channel>,
     pub media_storage: Option<MediaStorageConfig>,
     pub step: Step,
+    /// The tag keys the operator may remove from now on, when it manages tags.
+    pub managed_tag_keys: Option<BTreeSet<String>>,
+    /// Keys this step set back to the spec's value after someone else changed them.
+    pub restored_tags: Vec<String>,
     /// Signaling endpoints, once the channel is in sync.
     pub endpoints: Option<ChannelEndpoints>,
 }
@@ -70,8 +76,10 @@ pub async fn sync(
     known_arn: Option<&str>,
     known: Option<&ChannelEndpoints>,
 ) -> Result<Report> {
-    let observed = observe(kvs, desired, TagRead::Cached).await?;
+    let observed = observe(kvs, desired, desired.tag_read()).await?;
     let next = plan(desired, observed.as_ref());
+    let (managed_tag_keys, restored_tags) =
+        tag_bookkeeping(desired, observed.as_ref().map(|o| &o.tags), &next);
     // A link goes only into a stream this namespace owns, proven by a fresh read before it
     // is made and every time a full reconcile finds it standing.
     if let Some(StorageTarget::Stream {
@@ -127,6 +135,8 @@ pub async fn sync(
         channel: observed.map(|o| o.channel),
         step,
         endpoints,
+        managed_tag_keys,
+        restored_tags,
     })
 }
 
@@ -259,4 +269,33 @@ fn claimed<'a>(kvs: &'a dyn KinesisVideo, arn: &'a str, name: &'a str) -> Claime
         owner_kind: "SignalingChannel",
         name,
     }
+}
+
+/// The tag keys the operator may remove after this step (when it manages tags), and those
+/// the step sets back to the spec's value after someone else changed them.
+fn tag_bookkeeping(
+    desired: &Desired,
+    have: Option<&BTreeMap<String, String>>,
+    next: &Plan,
+) -> (Option<BTreeSet<String>>, Vec<String>) {
+    let change = match next {
+        Plan::Mutate(Mutation::Tags(change)) => Some(change),
+        _ => None,
+    };
+    let restored = match (change, have) {
+        (Some(change), Some(have)) => restored_keys(change, have),
+        _ => Vec::new(),
+    };
+    let Some(want) = &desired.tags else {
+        return (None, restored);
+    };
+    if desired.management_policy != crate::api::ManagementPolicy::Full {
+        return (None, restored);
+    }
+    let managed = match have {
+        Some(have) => managed_after(want, have, &desired.managed_tag_keys, change),
+        // Created now, with the spec's tags.
+        None => want.keys().cloned().collect(),
+    };
+    (Some(managed), restored)
 }

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::context::{Context, Registry};
-use crate::api::{ManagementPolicy, PlacementStatus};
+use crate::api::{ManagementPolicy, PlacementStatus, TagPolicy};
 use crate::kvs::{KinesisVideo, ResourceStatus};
 use crate::tenancy::Placement;
 use crate::{Error, Result};
@@ -35,6 +35,11 @@ pub trait KindStatus:
     fn version(&self) -> Option<&str>;
     /// CREATING, ACTIVE, UPDATING or DELETING, as last seen.
     fn aws_status(&self) -> Option<&str>;
+    /// The tag keys applied from the spec before (`managedTagKeys`).
+    fn managed_tag_keys(&self) -> &[String];
+    /// The reconcile request last handled (`lastHandledReconcileAt`).
+    fn last_handled_reconcile_at(&self) -> Option<&str>;
+    fn set_last_handled_reconcile_at(&mut self, value: Option<String>);
     /// Where the resource it made or took was placed.
     fn placement(&self) -> Option<&PlacementStatus>;
     fn set_placement(&mut self, placement: Option<PlacementStatus>);
@@ -136,6 +141,9 @@ pub struct Env<'a> {
     pub cluster: &'a str,
     /// Where the object acts, and which steps (create, adopt) its tenancy refuses.
     pub placement: &'a Placement,
+    /// Read everything fresh from KVS, tags included: a reconcile was requested
+    /// (`kvs-operator.dev/reconcile-requested-at`).
+    pub fresh: bool,
 }
 
 /// A kind of KVS resource the engine manages.
@@ -167,6 +175,8 @@ pub trait Kind:
     fn status(&self) -> Option<&Self::Status>;
     /// The tags the spec manages, for the tag audit (`None`: tags not managed).
     fn desired_tags(&self) -> Option<&BTreeMap<String, String>>;
+    /// Whose tags the spec may remove (`spec.tagPolicy`).
+    fn tag_policy(&self) -> TagPolicy;
     /// Whether the periodic audit must be a full reconcile: the spec manages state that
     /// neither the listing nor the tags show.
     fn audit_is_full(&self) -> bool {

@@ -6,7 +6,7 @@
 //! the operator never touches on a user's behalf: `aws:` (AWS's) and `kvs-operator.dev/`
 //! (its own).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use kube::ResourceExt;
@@ -114,15 +114,29 @@ pub enum TagChange {
     Tag(BTreeMap<String, String>),
 }
 
-/// The tag change that takes `have` to `want`, removals first, reserved tags left alone;
-/// `None` when they agree.
+/// Which of a resource's tags the spec may remove.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TagScope<'a> {
+    /// `tagPolicy: Exclusive`: every key not in the spec (but reserved ones).
+    Exclusive,
+    /// `tagPolicy: Shared`: only these keys, which the operator applied itself.
+    Shared(&'a BTreeSet<String>),
+}
+
+/// The tag change that takes `have` to `want`, removals first, reserved tags left alone,
+/// and — shared — keys others wrote left alone too; `None` when they agree.
 pub fn tag_mutation(
     want: &BTreeMap<String, String>,
     have: &BTreeMap<String, String>,
+    scope: TagScope<'_>,
 ) -> Option<TagChange> {
+    let removable = |key: &String| match scope {
+        TagScope::Exclusive => true,
+        TagScope::Shared(managed) => managed.contains(key),
+    };
     let stale: Vec<String> = have
         .keys()
-        .filter(|key| !is_reserved_tag(key) && !want.contains_key(*key))
+        .filter(|key| !is_reserved_tag(key) && !want.contains_key(*key) && removable(key))
         .cloned()
         .collect();
     if !stale.is_empty() {
@@ -134,6 +148,52 @@ pub fn tag_mutation(
         .map(|(key, value)| (key.clone(), value.clone()))
         .collect();
     (!changed.is_empty()).then_some(TagChange::Tag(changed))
+}
+
+/// The keys a change sets back to the spec's value after someone else changed them.
+pub fn restored_keys(change: &TagChange, have: &BTreeMap<String, String>) -> Vec<String> {
+    match change {
+        TagChange::Tag(tags) => tags
+            .iter()
+            .filter(|(key, value)| have.get(*key).is_some_and(|v| v != *value))
+            .map(|(key, _)| key.clone())
+            .collect(),
+        TagChange::Untag(_) => Vec::new(),
+    }
+}
+
+/// A tag change's note, saying which keys it set back after someone else changed them.
+pub fn with_restored(note: String, restored: &[String]) -> String {
+    if restored.is_empty() {
+        return note;
+    }
+    format!(
+        "{note}; put back {}: the spec's value wins over a value written outside Kubernetes",
+        restored.join(", ")
+    )
+}
+
+/// The keys the operator may remove after this step: the spec's, and those it applied
+/// before that are still on the resource and this step did not remove.
+pub fn managed_after(
+    want: &BTreeMap<String, String>,
+    have: &BTreeMap<String, String>,
+    managed: &BTreeSet<String>,
+    change: Option<&TagChange>,
+) -> BTreeSet<String> {
+    let untagged: &[String] = match change {
+        Some(TagChange::Untag(keys)) => keys,
+        _ => &[],
+    };
+    want.keys()
+        .cloned()
+        .chain(
+            managed
+                .iter()
+                .filter(|key| have.contains_key(*key) && !untagged.contains(key))
+                .cloned(),
+        )
+        .collect()
 }
 
 impl TagChange {
@@ -311,17 +371,51 @@ mod tests {
             (OWNER_TAG, OWNER),
         ]);
         assert_eq!(
-            tag_mutation(&want, &have),
+            tag_mutation(&want, &have, TagScope::Exclusive),
             Some(TagChange::Untag(vec!["old".into()]))
         );
         let have = tags(&[("team", "security"), ("aws:x", "y")]);
         assert_eq!(
-            tag_mutation(&want, &have),
+            tag_mutation(&want, &have, TagScope::Exclusive),
             Some(TagChange::Tag(tags(&[("team", "ops")])))
         );
         assert_eq!(
-            tag_mutation(&want, &tags(&[("team", "ops"), ("aws:x", "y")])),
+            tag_mutation(
+                &want,
+                &tags(&[("team", "ops"), ("aws:x", "y")]),
+                TagScope::Exclusive
+            ),
             None
+        );
+    }
+
+    #[test]
+    fn shared_tags_remove_only_what_the_operator_applied_and_the_spec_dropped() {
+        let want = tags(&[("team", "ops")]);
+        // "site" was ours and left the spec; "cost-center" a FinOps tagger wrote.
+        let have = tags(&[("team", "ops"), ("site", "hq"), ("cost-center", "42")]);
+        let managed: BTreeSet<String> = ["team".to_string(), "site".to_string()].into();
+        assert_eq!(
+            tag_mutation(&want, &have, TagScope::Shared(&managed)),
+            Some(TagChange::Untag(vec!["site".into()]))
+        );
+        // A lost status proves nothing was applied: nothing is removed.
+        let nothing = BTreeSet::new();
+        assert_eq!(tag_mutation(&want, &have, TagScope::Shared(&nothing)), None);
+        // Ours wins on our keys, whoever changed them.
+        let changed = tags(&[("team", "dev"), ("cost-center", "42")]);
+        let change = tag_mutation(&want, &changed, TagScope::Shared(&managed)).unwrap();
+        assert_eq!(change, TagChange::Tag(tags(&[("team", "ops")])));
+        assert_eq!(restored_keys(&change, &changed), ["team"]);
+        // What stays ours: the spec's keys, and what was applied and is still there.
+        let untag = TagChange::Untag(vec!["site".into()]);
+        assert_eq!(
+            managed_after(&want, &have, &managed, Some(&untag)),
+            ["team".to_string()].into()
+        );
+        assert_eq!(
+            managed_after(&want, &have, &managed, None),
+            ["site".to_string(), "team".to_string()].into()
         );
     }
 }

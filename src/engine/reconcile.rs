@@ -24,7 +24,9 @@ use super::context::{Context, MANAGER, ObjectKey, jittered};
 use super::export;
 use super::kind::{CleanupStep, Env, Kind, KindStatus, Outcome, Readiness};
 use super::settle::{self, Settled};
-use crate::api::{ACCOUNT_ANNOTATION, ManagementPolicy, PlacementStatus, is_paused};
+use crate::api::{
+    ACCOUNT_ANNOTATION, ManagementPolicy, PlacementStatus, is_paused, reconcile_request,
+};
 use crate::kvs::gate::{MutationCheck, check_reconcile, checking};
 use crate::tenancy::Placement;
 use crate::tenancy::accounts::Identity;
@@ -114,6 +116,7 @@ async fn reconcile_inner<K: Kind>(object: &K, ctx: &Arc<Context>) -> Result<Acti
             Outcome::Paused { deleting },
             None,
             untouched,
+            None,
         )
         .await?;
         return Ok(Action::await_change());
@@ -126,7 +129,15 @@ async fn reconcile_inner<K: Kind>(object: &K, ctx: &Arc<Context>) -> Result<Acti
 
 async fn apply<K: Kind>(object: &K, api: &Api<K>, ctx: &Arc<Context>) -> Result<Action> {
     let key = ObjectKey::of(object);
-    let (result, identity, record) = match prepare(object, api, ctx).await {
+    // A reconcile asked for with a new value of the annotation: in full, everything read
+    // fresh, whatever the scan and the audit schedule say.
+    let requested = reconcile_request(object.meta()).filter(|value| {
+        object
+            .status()
+            .and_then(KindStatus::last_handled_reconcile_at)
+            != Some(*value)
+    });
+    let (result, identity, record) = match prepare(object, api, ctx, requested.is_some()).await {
         Prepared::Settled(action) => return Ok(action),
         Prepared::Refused(error) => (Err(error), None, None),
         Prepared::Placed(placement, identity) => {
@@ -134,6 +145,7 @@ async fn apply<K: Kind>(object: &K, api: &Api<K>, ctx: &Arc<Context>) -> Result<
                 ctx,
                 cluster: &ctx.settings.cluster_id,
                 placement: &placement,
+                fresh: requested.is_some(),
             };
             let report = object.sync(identity.kvs.as_ref(), &env).await;
             if let Ok(step) = &report
@@ -155,7 +167,16 @@ async fn apply<K: Kind>(object: &K, api: &Api<K>, ctx: &Arc<Context>) -> Result<
         Ok(report) => Outcome::Synced(report),
         Err(error) => Outcome::Failed(error),
     };
-    report(object, api, ctx, outcome, record.as_ref(), &export).await?;
+    report(
+        object,
+        api,
+        ctx,
+        outcome,
+        record.as_ref(),
+        &export,
+        requested,
+    )
+    .await?;
 
     let step = result?;
     if let Some(event) = K::mutation_event(&step) {
@@ -166,6 +187,10 @@ async fn apply<K: Kind>(object: &K, api: &Api<K>, ctx: &Arc<Context>) -> Result<
     let next = match K::readiness(&step) {
         Readiness::Ready { .. } | Readiness::Absent { .. } => {
             ctx.done_waiting(&key);
+            if requested.is_some() {
+                // Read fresh and found in sync: as good as an audit.
+                ctx.ledger.audit_repairing(&key);
+            }
             match &identity {
                 Some(identity) => settle::next_check(object, identity, ctx),
                 None => jittered(ctx.settings.resync_period),
@@ -187,13 +212,21 @@ enum Prepared {
     Placed(Placement, Arc<Identity>),
 }
 
-async fn prepare<K: Kind>(object: &K, api: &Api<K>, ctx: &Arc<Context>) -> Prepared {
+async fn prepare<K: Kind>(
+    object: &K,
+    api: &Api<K>,
+    ctx: &Arc<Context>,
+    requested: bool,
+) -> Prepared {
     let (placement, identity) = match ctx.identity_for(object).await {
         Ok(resolved) => resolved,
         Err(refused) => return Prepared::Refused(refused),
     };
     if let Err(error) = ensure_finalizer(api, object, &identity).await {
         return Prepared::Refused(error);
+    }
+    if requested {
+        return Prepared::Placed(placement, identity);
     }
     match settle::settled(object, &identity, ctx).await {
         Settled::Yes(action) => Prepared::Settled(action),
@@ -257,6 +290,7 @@ async fn cleanup<K: Kind>(object: &K, api: &Api<K>, ctx: &Arc<Context>) -> Resul
                     ctx,
                     cluster: &ctx.settings.cluster_id,
                     placement: &placement,
+                    fresh: true,
                 };
                 let step = object.cleanup(identity.kvs.as_ref(), &env).await;
                 if matches!(
@@ -282,7 +316,7 @@ async fn cleanup<K: Kind>(object: &K, api: &Api<K>, ctx: &Arc<Context>) -> Resul
         Err(error) => Outcome::Failed(error),
     };
     let untouched = &export::Export::untouched();
-    let stored = report(object, api, ctx, outcome, None, untouched).await?;
+    let stored = report(object, api, ctx, outcome, None, untouched, None).await?;
 
     let step = result?;
     ctx.record_success(&key);
@@ -355,6 +389,7 @@ async fn report<K: Kind>(
     outcome: Outcome<'_, K::Report>,
     record: Option<&PlacementStatus>,
     export: &export::Export,
+    request: Option<&str>,
 ) -> Result<K> {
     if let Outcome::Failed(Error::NotLeader(_) | Error::PlacementChanged(_)) = outcome {
         return Ok(object.clone());
@@ -368,6 +403,9 @@ async fn report<K: Kind>(
     let mut status = object.next_status(outcome, now);
     status.set_placement(placement_record(object, &status, record));
     export.record(&mut status, object.meta().generation, now);
+    if let Some(request) = request {
+        status.set_last_handled_reconcile_at(Some(request.to_string()));
+    }
     // A reconcile that found nothing new writes nothing: lastSyncTime is not a heartbeat.
     if previous.is_some_and(|p| unchanged(p, &status)) {
         return Ok(object.clone());

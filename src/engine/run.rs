@@ -19,7 +19,7 @@ use tracing::{debug, warn};
 use super::context::{Context, lock};
 use super::kind::Kind;
 use super::reconcile::{error_policy, reconcile};
-use crate::api::{AccountBinding, SignalingChannel, VideoStream, is_paused};
+use crate::api::{AccountBinding, SignalingChannel, VideoStream, is_paused, reconcile_request};
 use crate::tenancy::bindings;
 use crate::{Error, Result};
 
@@ -167,12 +167,16 @@ pub fn slim<K: Resource>(object: &mut K) {
     }
 }
 
-/// Predicate: the spec generation, whether deletion started, and whether it is paused.
+/// Predicate: the spec generation, whether deletion started, whether it is paused, and
+/// the reconcile request (`kvs-operator.dev/reconcile-requested-at`) it carries.
 fn spec_deletion_or_pause<K: Resource>(object: &K) -> Option<u64> {
-    let generation = object.meta().generation.unwrap_or_default() as u64;
-    let deleting = u64::from(object.meta().deletion_timestamp.is_some());
-    let paused = u64::from(is_paused(object.meta()));
-    Some(generation.wrapping_mul(4) + deleting * 2 + paused)
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    object.meta().generation.hash(&mut hasher);
+    object.meta().deletion_timestamp.is_some().hash(&mut hasher);
+    is_paused(object.meta()).hash(&mut hasher);
+    reconcile_request(object.meta()).hash(&mut hasher);
+    Some(hasher.finish())
 }
 
 /// Keeps the namespace cache for binding selectors. When a namespace appears or its labels

@@ -10,6 +10,7 @@
 //! An audit that gets no budget is deferred, never waited for: a reconcile slot is never
 //! held by background work.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,9 +21,9 @@ use tracing::debug;
 use super::conditions::{READY, SYNCED, find};
 use super::context::{Context, ObjectKey, jittered};
 use super::kind::{Kind, KindStatus};
-use super::ownership::{Owner, Ownership, tag_mutation};
+use super::ownership::{Owner, Ownership, TagScope, tag_mutation};
 use crate::Error;
-use crate::api::ManagementPolicy;
+use crate::api::{ManagementPolicy, TagPolicy};
 use crate::kvs::{ResourceStatus, TagRead};
 use crate::tenancy::accounts::Identity;
 
@@ -174,9 +175,17 @@ async fn audit<K: Kind>(object: &K, identity: &Identity, ctx: &Context, period: 
     // Someone else's tags on it now (another claimant won, or a person changed them) is
     // drift like any other: the full reconcile reports it and changes nothing more.
     let ours = Owner::of(object, &ctx.settings.cluster_id).ownership(&tags) == Ownership::Ours;
+    let managed: BTreeSet<String> = object
+        .status()
+        .map(|s| s.managed_tag_keys().iter().cloned().collect())
+        .unwrap_or_default();
+    let scope = match object.tag_policy() {
+        TagPolicy::Exclusive => TagScope::Exclusive,
+        TagPolicy::Shared => TagScope::Shared(&managed),
+    };
     let tags_drifted = object
         .desired_tags()
-        .is_some_and(|want| tag_mutation(want, &tags).is_some());
+        .is_some_and(|want| tag_mutation(want, &tags, scope).is_some());
     if !ours || tags_drifted {
         debug!(
             kind = K::NOUN,

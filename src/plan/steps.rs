@@ -658,6 +658,7 @@ mod tests {
             device_name: Some("cam-02".into()),
             data_retention_in_hours: Some(24),
             tags: Some(BTreeMap::from([("team".into(), "security".into())])),
+            tag_policy: crate::api::TagPolicy::Exclusive,
             ..stream::Desired::default()
         }
     }

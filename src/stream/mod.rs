@@ -21,7 +21,7 @@ use crate::Result;
 use crate::api::{ManagementPolicy, PlacementStatus, VideoStream, VideoStreamStatus};
 use crate::engine::context::{Context, Registry};
 use crate::engine::kind::{CleanupStep, Env, Kind, KindStatus, Listed, Outcome, Readiness};
-use crate::engine::ownership::TagChange;
+use crate::engine::ownership::{TagChange, with_restored};
 use crate::engine::reconcile::{normal, warning};
 use crate::kvs::KinesisVideo;
 
@@ -49,6 +49,15 @@ impl KindStatus for VideoStreamStatus {
     }
     fn aws_status(&self) -> Option<&str> {
         self.aws_status.as_deref()
+    }
+    fn managed_tag_keys(&self) -> &[String] {
+        &self.managed_tag_keys
+    }
+    fn last_handled_reconcile_at(&self) -> Option<&str> {
+        self.last_handled_reconcile_at.as_deref()
+    }
+    fn set_last_handled_reconcile_at(&mut self, value: Option<String>) {
+        self.last_handled_reconcile_at = value;
     }
     fn placement(&self) -> Option<&PlacementStatus> {
         self.placement.as_ref()
@@ -88,6 +97,9 @@ impl Kind for VideoStream {
     fn desired_tags(&self) -> Option<&BTreeMap<String, String>> {
         self.spec.tags.as_ref()
     }
+    fn tag_policy(&self) -> crate::api::TagPolicy {
+        self.spec.tag_policy
+    }
     /// Image generation and notifications are neither in ListStreams nor in the tags.
     fn audit_is_full(&self) -> bool {
         self.spec.image_generation.is_some() || self.spec.notification.is_some()
@@ -106,6 +118,7 @@ impl Kind for VideoStream {
         let mut desired = Desired::from_resource(self, env.cluster);
         desired.create_refusal = env.placement.create.clone();
         desired.adopt_refusal = env.placement.adopt.clone();
+        desired.fresh = env.fresh;
         let previous = self.status.as_ref();
         sync::sync(
             kvs,
@@ -195,7 +208,7 @@ pub fn mutation_event(report: &Report) -> Option<Event> {
     let event = match &report.step {
         Step::Created { arn } => normal("CreatedStream", "Create", format!("created stream {arn}")),
         Step::Mutated(mutation) => {
-            let note = describe_mutation(mutation, stream);
+            let note = with_restored(describe_mutation(mutation, stream), &report.restored_tags);
             match mutation {
                 Mutation::Adopt => normal("AdoptedStream", "Adopt", note),
                 Mutation::UpdateStream { .. } => normal("UpdatedStream", "UpdateStream", note),

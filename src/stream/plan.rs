@@ -4,13 +4,14 @@
 //! One step per reconcile, because KVS refuses a second mutation while the first one still
 //! has the stream UPDATING, and every mutation must carry the version observed right before.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::api::{
-    DeletionPolicy, ImageGeneration, ManagementPolicy, Notification, StorageTier, VideoStream,
+    DeletionPolicy, ImageGeneration, ManagementPolicy, Notification, StorageTier, TagPolicy,
+    VideoStream,
 };
 use crate::engine::lifecycle::{self, CleanupPlan, Gate, gate};
-use crate::engine::ownership::{Owner, Ownership, TagChange, tag_mutation};
+use crate::engine::ownership::{Owner, Ownership, TagChange, TagScope, tag_mutation};
 use crate::kms;
 use crate::kvs::{NewStream, ResourceStatus, RetentionChange, Stream};
 use crate::tenancy::Refusal;
@@ -26,6 +27,12 @@ pub struct Desired {
     pub kms_key_id: Option<String>,
     pub data_retention_in_hours: Option<i32>,
     pub tags: Option<BTreeMap<String, String>>,
+    /// Whose tags may be removed: every key not in `tags`, or only those applied before.
+    pub tag_policy: TagPolicy,
+    /// The keys applied from `tags` before (`status.managedTagKeys`).
+    pub managed_tag_keys: BTreeSet<String>,
+    /// Read everything fresh from KVS, tags included (a reconcile was requested).
+    pub fresh: bool,
     pub storage_tier: Option<StorageTier>,
     pub image_generation: Option<ImageGeneration>,
     pub notification: Option<Notification>,
@@ -39,6 +46,23 @@ pub struct Desired {
 }
 
 impl Desired {
+    /// How fresh the tags must be read: from KVS when a reconcile was requested, else a
+    /// remembered answer will do.
+    pub fn tag_read(&self) -> crate::kvs::TagRead {
+        match self.fresh {
+            true => crate::kvs::TagRead::Fresh,
+            false => crate::kvs::TagRead::Cached,
+        }
+    }
+
+    /// Which of the resource's tags the spec may remove.
+    pub fn tag_scope(&self) -> TagScope<'_> {
+        match self.tag_policy {
+            TagPolicy::Exclusive => TagScope::Exclusive,
+            TagPolicy::Shared => TagScope::Shared(&self.managed_tag_keys),
+        }
+    }
+
     /// What `vs` asks for, owned by the cluster `cluster`.
     pub fn from_resource(vs: &VideoStream, cluster: &str) -> Self {
         let spec = &vs.spec;
@@ -50,6 +74,13 @@ impl Desired {
             kms_key_id: spec.kms_key_id.clone(),
             data_retention_in_hours: spec.data_retention_in_hours,
             tags: spec.tags.clone(),
+            tag_policy: spec.tag_policy,
+            managed_tag_keys: vs
+                .status
+                .as_ref()
+                .map(|s| s.managed_tag_keys.iter().cloned().collect())
+                .unwrap_or_default(),
+            fresh: false,
             storage_tier: spec.storage_tier,
             image_generation: spec.image_generation.clone(),
             notification: spec.notification.clone(),
@@ -247,7 +278,7 @@ fn next_mutation(desired: &Desired, observed: &Observed) -> Option<Mutation> {
     }
 
     if let Some(want) = &desired.tags
-        && let Some(change) = tag_mutation(want, &observed.tags)
+        && let Some(change) = tag_mutation(want, &observed.tags, desired.tag_scope())
     {
         return Some(Mutation::Tags(change));
     }
@@ -301,6 +332,8 @@ mod tests {
             storage_tier: None,
             adopt_existing: false,
             deletion_policy: DeletionPolicy::Delete,
+            // The spec as the whole truth: every key not in it is removed.
+            tag_policy: TagPolicy::Exclusive,
             ..Desired::default()
         }
     }

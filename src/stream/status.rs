@@ -34,6 +34,9 @@ pub fn next_status(
             if let Some(stream) = &report.stream {
                 record_stream(&mut status, stream);
             }
+            if let Some(keys) = &report.managed_tag_keys {
+                status.managed_tag_keys = keys.iter().cloned().collect();
+            }
             if let Some(tier) = report.storage_tier {
                 status.storage_tier = Some(tier);
             }
@@ -179,6 +182,8 @@ mod tests {
             storage_tier: None,
             step,
             endpoints: BTreeMap::from([("PUT_MEDIA".into(), "https://put".into())]),
+            managed_tag_keys: None,
+            restored_tags: Vec::new(),
         }
     }
 
@@ -432,6 +437,8 @@ mod tests {
                 arn: "arn:new".into(),
             },
             endpoints: BTreeMap::new(),
+            managed_tag_keys: None,
+            restored_tags: Vec::new(),
         };
         let s = next_status(None, Some(1), "s", Outcome::Synced(&created), at(10));
         assert_eq!(s.stream_arn.as_deref(), Some("arn:new"));

@@ -3,13 +3,13 @@
 //! Events and a requeue, and the component tests drive these functions against the
 //! emulator directly.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::plan::{Blocker, Desired, Mutation, Observed, Plan, plan, plan_cleanup};
 use crate::api::StorageTier;
 use crate::engine::kind::CleanupStep;
 use crate::engine::lifecycle::clean_up;
-use crate::engine::ownership::Claimed;
+use crate::engine::ownership::{Claimed, managed_after, restored_keys};
 use crate::kvs::{
     KinesisVideo, PUBLISHED_ENDPOINT_APIS, ResourceStatus, RetentionChange, Stream, TagRead,
 };
@@ -23,6 +23,10 @@ pub struct Report {
     /// The storage tier, when the spec manages it.
     pub storage_tier: Option<StorageTier>,
     pub step: Step,
+    /// The tag keys the operator may remove from now on, when it manages tags.
+    pub managed_tag_keys: Option<BTreeSet<String>>,
+    /// Keys this step set back to the spec's value after someone else changed them.
+    pub restored_tags: Vec<String>,
     /// Data-plane endpoints, once the stream is in sync.
     pub endpoints: BTreeMap<String, String>,
 }
@@ -90,8 +94,11 @@ pub async fn sync(
     known_arn: Option<&str>,
     known_endpoints: &BTreeMap<String, String>,
 ) -> Result<Report> {
-    let observed = observe(kvs, desired, TagRead::Cached).await?;
-    let step = match plan(desired, observed.as_ref()) {
+    let observed = observe(kvs, desired, desired.tag_read()).await?;
+    let next = plan(desired, observed.as_ref());
+    let (managed_tag_keys, restored_tags) =
+        tag_bookkeeping(desired, observed.as_ref().map(|o| &o.tags), &next);
+    let step = match next {
         Plan::Create(new) => Step::Created {
             arn: kvs.create_stream(&new).await?,
         },
@@ -119,6 +126,8 @@ pub async fn sync(
         stream: observed.map(|o| o.stream),
         step,
         endpoints,
+        managed_tag_keys,
+        restored_tags,
     })
 }
 
@@ -272,4 +281,33 @@ fn claimed<'a>(kvs: &'a dyn KinesisVideo, arn: &'a str, name: &'a str) -> Claime
         owner_kind: "VideoStream",
         name,
     }
+}
+
+/// The tag keys the operator may remove after this step (when it manages tags), and those
+/// the step sets back to the spec's value after someone else changed them.
+fn tag_bookkeeping(
+    desired: &Desired,
+    have: Option<&BTreeMap<String, String>>,
+    next: &Plan,
+) -> (Option<BTreeSet<String>>, Vec<String>) {
+    let change = match next {
+        Plan::Mutate(Mutation::Tags(change)) => Some(change),
+        _ => None,
+    };
+    let restored = match (change, have) {
+        (Some(change), Some(have)) => restored_keys(change, have),
+        _ => Vec::new(),
+    };
+    let Some(want) = &desired.tags else {
+        return (None, restored);
+    };
+    if desired.management_policy != crate::api::ManagementPolicy::Full {
+        return (None, restored);
+    }
+    let managed = match have {
+        Some(have) => managed_after(want, have, &desired.managed_tag_keys, change),
+        // Created now, with the spec's tags.
+        None => want.keys().cloned().collect(),
+    };
+    (Some(managed), restored)
 }

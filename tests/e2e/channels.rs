@@ -197,7 +197,9 @@ async fn a_signaling_channel_is_created_updated_and_deleted_through_kubectl() {
 async fn a_channel_changed_outside_kubernetes_is_put_back() {
     let h = Harness::without_operator("sc-drift").await;
     let _operator = h.spawn_operator(&OperatorOptions::auditing(&h.namespace, "2s"));
-    h.apply_ok(&doorbell(30, "{site: home}")).await;
+    // The spec as the whole truth: tags added outside go too.
+    h.apply_ok(&doorbell(30, "{site: home}\n  tagPolicy: Exclusive"))
+        .await;
     h.wait_ready_kind::<SignalingChannel>("doorbell").await;
     let live = h.emulator.channel("front-doorbell").unwrap();
     let console = sdk_client(&h.emulator);

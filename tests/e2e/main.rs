@@ -37,5 +37,6 @@ mod rest;
 mod rules;
 mod sharding;
 mod support;
+mod tags;
 mod tenancy;
 mod validation;

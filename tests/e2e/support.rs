@@ -459,6 +459,26 @@ impl Harness {
         panic!("the drift scans did not run {passes} times");
     }
 
+    /// Waits until the operator's drift scan has listed the account's streams `passes`
+    /// times since `mark` (for tests with no signaling channel, which has no scan).
+    pub async fn wait_stream_scans(&self, mark: u64, passes: usize) {
+        let deadline = Instant::now() + WAIT;
+        while self
+            .emulator
+            .call_log_since(mark)
+            .iter()
+            .filter(|r| r.operation == Operation::ListStreams)
+            .count()
+            < passes
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the stream scan did not run {passes} times"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Every call the emulator logged after `mark` that changes something at AWS.
     pub fn mutations_since(&self, mark: u64) -> Vec<CallRecord> {
         self.emulator
