@@ -67,6 +67,7 @@ spec:
   dataRetentionInHours: 24
   storageTier: HOT
   tags: {team: security, site: hq}
+  tagPolicy: Shared
   deletionPolicy: Delete
   adoptExisting: false
   managementPolicy: Full
@@ -104,6 +105,7 @@ spec:
   messageTtlSeconds: 60
   mediaStorage: {videoStreamName: full}
   tags: {device: bell}
+  tagPolicy: Exclusive
   exportTo: {configMapName: upgrade-bell-kvs}
   deletionPolicy: Delete
   adoptExisting: false
