@@ -6,7 +6,7 @@ use crate::engine::kind::CleanupStep;
 use crate::engine::lifecycle::clean_up;
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::engine::ownership::{Claimed, Owner, managed_after, restored_keys};
+use crate::engine::ownership::{Claimed, Owner, tag_bookkeeping_of};
 use crate::kvs::{Channel, KinesisVideo, MediaStorageConfig, ResourceStatus, TagRead};
 use crate::{Error, Result};
 
@@ -271,8 +271,7 @@ fn claimed<'a>(kvs: &'a dyn KinesisVideo, arn: &'a str, name: &'a str) -> Claime
     }
 }
 
-/// The tag keys the operator may remove after this step (when it manages tags), and those
-/// the step sets back to the spec's value after someone else changed them.
+/// The tag keys the operator may remove after this step, and those it puts back.
 fn tag_bookkeeping(
     desired: &Desired,
     have: Option<&BTreeMap<String, String>>,
@@ -282,20 +281,8 @@ fn tag_bookkeeping(
         Plan::Mutate(Mutation::Tags(change)) => Some(change),
         _ => None,
     };
-    let restored = match (change, have) {
-        (Some(change), Some(have)) => restored_keys(change, have),
-        _ => Vec::new(),
-    };
-    let Some(want) = &desired.tags else {
-        return (None, restored);
-    };
-    if desired.management_policy != crate::api::ManagementPolicy::Full {
-        return (None, restored);
-    }
-    let managed = match have {
-        Some(have) => managed_after(want, have, &desired.managed_tag_keys, change),
-        // Created now, with the spec's tags.
-        None => want.keys().cloned().collect(),
-    };
-    (Some(managed), restored)
+    let managed = (desired.management_policy == crate::api::ManagementPolicy::Full)
+        .then_some(desired.tags.as_ref())
+        .flatten();
+    tag_bookkeeping_of(managed, &desired.managed_tag_keys, have, change)
 }

@@ -162,6 +162,30 @@ pub fn restored_keys(change: &TagChange, have: &BTreeMap<String, String>) -> Vec
     }
 }
 
+/// The tag keys the operator may remove after a step that observed `have` and made
+/// `change` — `None` when it manages no tags (`want` absent) — and the keys the change sets
+/// back after someone else changed them.
+pub fn tag_bookkeeping_of(
+    want: Option<&BTreeMap<String, String>>,
+    managed: &BTreeSet<String>,
+    have: Option<&BTreeMap<String, String>>,
+    change: Option<&TagChange>,
+) -> (Option<BTreeSet<String>>, Vec<String>) {
+    let restored = match (change, have) {
+        (Some(change), Some(have)) => restored_keys(change, have),
+        _ => Vec::new(),
+    };
+    let Some(want) = want else {
+        return (None, restored);
+    };
+    let kept = match have {
+        Some(have) => managed_after(want, have, managed, change),
+        // Created now, with the spec's tags.
+        None => want.keys().cloned().collect(),
+    };
+    (Some(kept), restored)
+}
+
 /// A tag change's note, saying which keys it set back after someone else changed them.
 pub fn with_restored(note: String, restored: &[String]) -> String {
     if restored.is_empty() {

@@ -389,6 +389,13 @@ async fn client_for<K: Kind>(
     Ok((ReadOnly::new(kvs), placement))
 }
 
+/// The tag keys a live object's status says the operator applied (none without one).
+fn live_managed_tags<S: KindStatus>(status: Option<&S>) -> std::collections::BTreeSet<String> {
+    status
+        .map(|s| s.managed_tag_keys().iter().cloned().collect())
+        .unwrap_or_default()
+}
+
 /// An error as an entry: a refusal the operator would report as a condition until a person
 /// acts (a terminal error, by its reason; or media storage waiting for a VideoStream), or an
 /// error of the plan itself (reading the cluster or AWS failed).
@@ -424,6 +431,8 @@ async fn plan_stream(vs: &VideoStream, source: String, world: &World<'_>) -> (En
         Err(error) => return (failed(entry, error), end_state),
     };
     let mut desired = stream_plan::Desired::from_resource(vs, &world.cluster.cluster_id);
+    // The keys the live object's status says the operator applied: a manifest has none.
+    desired.managed_tag_keys = live_managed_tags(live_status.as_ref());
     desired.create_refusal = placement.create.clone();
     desired.adopt_refusal = placement.adopt.clone();
     let observed = match stream_sync::observe(&kvs, &desired, TagRead::Cached).await {
@@ -519,6 +528,7 @@ async fn plan_channel(
     });
     let mut desired =
         channel_plan::Desired::from_resource(channel, &world.cluster.cluster_id, target);
+    desired.managed_tag_keys = live_managed_tags(live_status.as_ref());
     desired.create_refusal = placement.create.clone();
     desired.adopt_refusal = placement.adopt.clone();
     let observed = match channel_sync::observe(&kvs, &desired, TagRead::Cached).await {

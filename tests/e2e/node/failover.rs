@@ -17,9 +17,15 @@ async fn a_force_deleted_leader_is_replaced_within_the_lease_and_nothing_is_done
     let release_ns = test.namespace("kvs-failover").await;
     let cameras = test.namespace("failover-cameras").await;
     // A tenth of the quotas: the burst's creates take about four seconds (5/s), so the kill
-    // lands in the middle of them.
-    test.install("failover", &release_ns, "operator: {awsQuotaShare: 0.1}\n")
-        .await;
+    // lands in the middle of them. One reconcile at a time: a SIGTERMed leader lets the
+    // reconciles in flight finish before it releases the Lease, and one in flight is what a
+    // handover within the lease allows for.
+    test.install(
+        "failover",
+        &release_ns,
+        "operator: {awsQuotaShare: 0.1, concurrency: 1}\n",
+    )
+    .await;
     let leader = test.leader(&release_ns).await;
     test.emulator.reset_calls();
 
