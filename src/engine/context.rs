@@ -233,11 +233,6 @@ impl Context {
         }
     }
 
-    /// Every VideoStream the running controllers know about.
-    pub fn known_resources(&self) -> Vec<Arc<VideoStream>> {
-        self.videostreams.known()
-    }
-
     /// The labels of a namespace, as watched (empty until it is seen).
     pub fn namespace_labels(&self, namespace: &str) -> BTreeMap<String, String> {
         self.namespaces
