@@ -23,8 +23,12 @@ use crate::api::{
 };
 use crate::metrics::Metrics;
 use crate::tenancy::accounts::{AccountKey, Accounts, Identity};
-use crate::tenancy::{self, Defaults, IdentityKey, Placed, Placement};
+use crate::tenancy::{self, Defaults, IdentityKey, Placed, Placement, Request};
 use crate::{Error, Result};
+
+/// The finalizer of AccountBindings kept by an operator that watches every namespace (the
+/// same string as the objects' finalizer, which such bindings have always carried).
+pub const BINDING_FINALIZER: &str = "kvs-operator.dev/finalizer";
 
 /// Field manager of every write the operator makes.
 pub const MANAGER: &str = "kvs-operator";
@@ -132,13 +136,33 @@ impl<K: Kind> Registry<K> {
     }
 }
 
-/// An object of any kind, for per-object bookkeeping.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ObjectKey {
-    kind: &'static str,
-    namespace: String,
-    name: String,
+/// Where `object` acts at AWS (and its shard), or why it may not, from the AccountBindings,
+/// its namespace's labels and `status` (its own, or — for `kvs-operator plan` — the live
+/// object's): the one tenancy decision the controller (from its watches) and `plan` (from
+/// one read of the cluster) both make, so a plan follows every rule the controller does.
+pub fn placement_of<K: Kind>(
+    object: &K,
+    status: Option<&K::Status>,
+    bindings: &[&AccountBinding],
+    namespace_labels: &BTreeMap<String, String>,
+    defaults: &Defaults,
+) -> Placed {
+    let namespace = object.namespace().unwrap_or_default();
+    let governing = tenancy::governing(bindings.iter().copied(), &namespace, namespace_labels);
+    let name = object.aws_name();
+    // What it made or took keeps its placement; what it merely observes does not.
+    let owned = (object.management_policy() == ManagementPolicy::Full
+        && status.and_then(KindStatus::arn).is_some())
+    .then(|| status.and_then(KindStatus::placement));
+    let request = Request {
+        namespace: &namespace,
+        name: &name,
+        owned,
+    };
+    tenancy::place(bindings, &governing, request, defaults)
 }
+
+pub use super::ledger::ObjectKey;
 
 impl ObjectKey {
     pub fn of<K: Kind>(object: &K) -> Self {
@@ -147,14 +171,6 @@ impl ObjectKey {
             &object.namespace().unwrap_or_default(),
             &object.name_any(),
         )
-    }
-
-    pub fn new(kind: &'static str, namespace: &str, name: &str) -> Self {
-        Self {
-            kind,
-            namespace: namespace.to_string(),
-            name: name.to_string(),
-        }
     }
 }
 
@@ -257,7 +273,7 @@ impl Context {
         let bindings = self.bindings.state();
         let all: Vec<&AccountBinding> = bindings.iter().map(AsRef::as_ref).collect();
         let labels = self.namespace_labels(&namespace);
-        tenancy::placement_of(object, object.status(), &all, &labels, &self.defaults())
+        placement_of(object, object.status(), &all, &labels, &self.defaults())
     }
 
     /// The shard `object` belongs to.
@@ -333,6 +349,27 @@ impl Context {
         shards
     }
 
+    /// The finalizer this operator keeps on the AccountBindings it serves. An operator
+    /// watching every namespace uses the one finalizer; one watching some namespaces uses
+    /// one of its own, named after them, so that several such operators on one cluster
+    /// each keep a binding until nothing of theirs is placed with it, and none lets go of
+    /// it for another.
+    pub fn binding_finalizer(&self) -> String {
+        let mut watched = self.settings.namespaces.clone();
+        if watched.is_empty() {
+            return BINDING_FINALIZER.to_string();
+        }
+        watched.sort();
+        // FNV-1a: stable across processes and releases.
+        let hash = watched
+            .join(",")
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            });
+        format!("kvs-operator.dev/binding-{:08x}", hash as u32)
+    }
+
     /// Whether `binding` is this operator's to run: every binding when it watches every
     /// namespace; otherwise one that selects a namespace it watches, or carries its
     /// finalizer.
@@ -340,8 +377,7 @@ impl Context {
         if self.settings.namespaces.is_empty() {
             return true;
         }
-        let finalizer = crate::tenancy::bindings::binding_finalizer(self);
-        binding.finalizers().contains(&finalizer)
+        binding.finalizers().contains(&self.binding_finalizer())
             || self
                 .settings
                 .namespaces

@@ -113,11 +113,20 @@ enum Decision {
     Wait,
 }
 
+/// The lease duration a Lease's holder advertises (`leaseDurationSeconds`), zero if none.
+pub fn advertised_duration(spec: Option<&LeaseSpec>) -> std::time::Duration {
+    let seconds = spec
+        .and_then(|s| s.lease_duration_seconds)
+        .unwrap_or(0)
+        .max(0);
+    std::time::Duration::from_secs(seconds as u64)
+}
+
 /// `unchanged_for`: how long the record has looked exactly like this to us. A holder that
 /// advertises a longer `leaseDurationSeconds` than ours is given that long, as client-go
 /// does: its fence stays open for its own renew deadline, not ours.
 fn decide(spec: &LeaseSpec, identity: &str, unchanged_for: Duration, lease: Duration) -> Decision {
-    let lease = lease.max(super::shards::advertised_duration(Some(spec)));
+    let lease = lease.max(advertised_duration(Some(spec)));
     match spec.holder_identity.as_deref() {
         Some(holder) if holder == identity => Decision::Renew,
         None | Some("") => Decision::Take,

@@ -9,7 +9,24 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::context::ObjectKey;
+/// An object of any kind, for per-object bookkeeping.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ObjectKey {
+    kind: &'static str,
+    namespace: String,
+    name: String,
+}
+
+impl ObjectKey {
+    /// The object `name` of `namespace`, of the kind whose KVS noun is `kind`.
+    pub fn new(kind: &'static str, namespace: &str, name: &str) -> Self {
+        Self {
+            kind,
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        }
+    }
+}
 
 /// What the engine remembers of one object.
 #[derive(Debug, Default, Clone, PartialEq)]

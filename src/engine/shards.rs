@@ -32,7 +32,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::leader::{Fence, LeaderElector, LeaseTiming};
+use super::leader::{Fence, LeaderElector, LeaseTiming, advertised_duration};
 use crate::{Error, Result};
 
 /// Label on this election's Leases, valued with the election id.
@@ -407,15 +407,6 @@ impl Members {
         live.insert(me.to_string());
         live
     }
-}
-
-/// The lease duration a Lease's holder advertises (`leaseDurationSeconds`), zero if none.
-pub fn advertised_duration(spec: Option<&LeaseSpec>) -> std::time::Duration {
-    let seconds = spec
-        .and_then(|s| s.lease_duration_seconds)
-        .unwrap_or(0)
-        .max(0);
-    std::time::Duration::from_secs(seconds as u64)
 }
 
 /// The member a shard belongs to: the highest hash of (shard, member) — every replica

@@ -363,7 +363,7 @@ async fn client_for<K: Kind>(
         region: world.accounts.default_region(),
     };
     let bindings: Vec<&crate::api::AccountBinding> = world.cluster.bindings.iter().collect();
-    let placement = tenancy::placement_of(
+    let placement = crate::engine::context::placement_of(
         object,
         live_status,
         &bindings,

@@ -21,28 +21,10 @@ use tracing::{debug, warn};
 
 use crate::api::{AccountBinding, AccountBindingStatus};
 use crate::engine::conditions::{ConditionStamp, READY, find};
+use crate::engine::context::BINDING_FINALIZER;
 use crate::engine::context::Context;
-use crate::engine::reconcile::{FINALIZER, set_finalizers};
+use crate::engine::reconcile::set_finalizers;
 
-/// The finalizer this operator keeps on the AccountBindings it serves. An operator
-/// watching every namespace uses the one finalizer; one watching some namespaces uses one
-/// of its own, named after them, so that several such operators on one cluster each keep a
-/// binding until nothing of theirs is placed with it, and none lets go of it for another.
-pub fn binding_finalizer(ctx: &Context) -> String {
-    let mut watched = ctx.settings.namespaces.clone();
-    if watched.is_empty() {
-        return FINALIZER.to_string();
-    }
-    watched.sort();
-    // FNV-1a: stable across processes and releases.
-    let hash = watched
-        .join(",")
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-    format!("kvs-operator.dev/binding-{:08x}", hash as u32)
-}
 use crate::tenancy::IdentityKey;
 use crate::{Error, Result};
 
@@ -187,7 +169,7 @@ async fn reconcile(binding: Arc<AccountBinding>, state: Arc<State>) -> Result<Ac
     if binding.meta().deletion_timestamp.is_some() {
         return finish_deletion(&state, &api, &binding, served, &holding).await;
     }
-    let finalizer = binding_finalizer(ctx);
+    let finalizer = ctx.binding_finalizer();
     if !binding.finalizers().contains(&finalizer) {
         let mut finalizers = binding.finalizers().to_vec();
         finalizers.push(finalizer);
@@ -321,13 +303,13 @@ async fn finish_deletion(
         // Ours, and — from an operator that watched the same namespaces before finalizers
         // were its own — the shared one, when the binding selects a namespace we watch.
         let ctx = &state.ctx;
-        let ours = binding_finalizer(ctx);
+        let ours = ctx.binding_finalizer();
         let selects_ours = ctx
             .settings
             .namespaces
             .iter()
             .any(|ns| binding.selects(ns, &ctx.namespace_labels(ns)));
-        let ours_to_remove = |f: &String| *f == ours || (*f == FINALIZER && selects_ours);
+        let ours_to_remove = |f: &String| *f == ours || (*f == BINDING_FINALIZER && selects_ours);
         if binding.finalizers().iter().any(ours_to_remove) {
             let remaining = binding
                 .finalizers()

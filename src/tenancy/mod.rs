@@ -22,8 +22,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelecto
 use kube::ResourceExt;
 
 use crate::Error;
-use crate::api::{AccountBinding, Adoption, ManagementPolicy, PlacementStatus};
-use crate::engine::kind::{Kind, KindStatus};
+use crate::api::{AccountBinding, Adoption, PlacementStatus};
 
 /// Who acts at AWS: a role assumed with the operator's credentials (or the operator's own
 /// identity when `role_arn` is `None`), in a region. One SDK client exists per key.
@@ -247,32 +246,6 @@ pub fn place(
         _ => own_shard,
     };
     placed(result, &fallback)
-}
-
-/// Where `object` acts at AWS (and its shard), or why it may not, from the AccountBindings,
-/// its namespace's labels and `status` (its own, or — for `kvs-operator plan` — the live
-/// object's): the one tenancy decision the controller (from its watches) and `plan` (from
-/// one read of the cluster) both make, so a plan follows every rule the controller does.
-pub fn placement_of<K: Kind>(
-    object: &K,
-    status: Option<&K::Status>,
-    bindings: &[&AccountBinding],
-    namespace_labels: &BTreeMap<String, String>,
-    defaults: &Defaults,
-) -> Placed {
-    let namespace = object.namespace().unwrap_or_default();
-    let governing = governing(bindings.iter().copied(), &namespace, namespace_labels);
-    let name = object.aws_name();
-    // What it made or took keeps its placement; what it merely observes does not.
-    let owned = (object.management_policy() == ManagementPolicy::Full
-        && status.and_then(KindStatus::arn).is_some())
-    .then(|| status.and_then(KindStatus::placement));
-    let request = Request {
-        namespace: &namespace,
-        name: &name,
-        owned,
-    };
-    place(bindings, &governing, request, defaults)
 }
 
 /// An owned object whose placement was not recorded, or whose binding is gone: placed by
