@@ -17,9 +17,13 @@ step() {
     "$@"
     timings+=("$(printf '%-28s %5ss' "$name" $((SECONDS - start)))")
 }
+# Disk as well as time: the disk CI runs on is shared, and a full one fails the build.
+disk() { df -h --output=avail . | tail -1 | tr -d ' '; }
+echo "==> disk: $(disk) free" >&2
 report() {
     echo "==> timings" >&2
     printf '    %s\n' "${timings[@]}" >&2
+    echo "==> disk: $(disk) free; target/ $(du -sh target 2>/dev/null | cut -f1)" >&2
 }
 trap report EXIT
 

@@ -240,7 +240,7 @@ impl Default for Metrics {
             shards_held: registered(
                 &mut r,
                 "shards_held",
-                "Shards (AccountBindings, and the default shard) this replica holds the Lease of",
+                "Shards (AWS accounts and regions) this replica holds the Lease of",
                 Gauge::default(),
             ),
             shard_held: registered(

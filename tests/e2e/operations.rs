@@ -136,7 +136,7 @@ async fn only_the_shard_holder_reconciles_and_a_killed_holder_is_replaced_within
     for replica in &replicas {
         replica.wait_ready().await;
     }
-    // Both have joined; the default shard settles on the one the assignment picks.
+    // Both have joined; the operator's own shard settles on the one the assignment picks.
     let deadline = Instant::now() + Duration::from_secs(30);
     let holder_name = loop {
         if let Some(name) = holder(&h).await {
@@ -145,7 +145,10 @@ async fn only_the_shard_holder_reconciles_and_a_killed_holder_is_replaced_within
                 break name;
             }
         }
-        assert!(Instant::now() < deadline, "nobody took the default shard");
+        assert!(
+            Instant::now() < deadline,
+            "nobody took the operator's own shard"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let holding = replicas

@@ -112,7 +112,7 @@ async fn the_installed_chart_runs_the_operator_in_pods_and_upgrades_and_uninstal
     );
     assert!(body.ends_with("# EOF\n"), "{body}");
     assert!(body.contains("# TYPE kvs_operator_leader gauge"), "{body}");
-    // The pod holding the default shard says so and counts the reconcile it did. Read
+    // The pod holding the operator's own shard says so and counts the reconcile it did. Read
     // again until the two agree: the shard can move to the second replica between the
     // Lease read and the scrape (rendezvous hashing over memberships).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
