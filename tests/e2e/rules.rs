@@ -30,20 +30,6 @@ async fn made_outside(h: &Harness, name: &str, retention: i32) {
     .await;
 }
 
-/// Waits until AccountBinding `name` no longer exists.
-async fn wait_binding_gone(h: &Harness, name: &str) {
-    let bindings: Api<AccountBinding> = Api::all(h.client.clone());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while let Some(binding) = bindings.get_opt(name).await.expect("get") {
-        assert!(
-            Instant::now() < deadline,
-            "AccountBinding {name} never went away: {:#?}",
-            binding.status
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 #[tokio::test]
 async fn an_unbound_namespace_may_not_adopt_a_stream_made_outside_kubernetes() {
     let h = Harness::start("unbound").await;
@@ -223,29 +209,14 @@ async fn a_binding_whose_namespace_was_relabelled_away_can_still_be_deleted() {
         .kubectl(&["label", "namespace", &ns, &format!("{label}-")])
         .await;
     assert!(unlabelled.success(), "{}", unlabelled.stderr);
-    let deleted = h
-        .kubectl(&["delete", "accountbinding", &name, "--wait=false"])
-        .await;
-    assert!(deleted.success(), "{}", deleted.stderr);
-    let kept = h
-        .wait_binding(&name, "kept for the stream placed with it", |b| {
-            b.status
-                .as_ref()
-                .is_some_and(|s| find(&s.conditions, READY).is_some_and(|c| c.reason == "Deleting"))
-        })
-        .await;
-    let message = find(&kept.status.unwrap().conditions, READY)
-        .unwrap()
-        .message
-        .clone();
-    assert!(message.contains(&format!("{ns}/cam")), "{message}");
+    h.delete_binding_kept_for(&name, &format!("{ns}/cam")).await;
 
     // ...which is cleaned up with that identity, wherever its namespace is now; then the
     // binding goes.
     h.delete_ok("vs", "cam").await;
     h.wait_gone("cam").await;
     assert!(h.emulator.stream(&stream).is_none(), "deleted at AWS");
-    wait_binding_gone(&h, &name).await;
+    h.wait_binding_gone(&name, Duration::from_secs(60)).await;
 
     // A binding that never served an object, whose namespace is relabelled away.
     let idle = format!("{ns}-idle");
@@ -264,7 +235,7 @@ async fn a_binding_whose_namespace_was_relabelled_away_can_still_be_deleted() {
         .kubectl(&["delete", "accountbinding", &idle, "--wait=false"])
         .await;
     assert!(deleted.success(), "{}", deleted.stderr);
-    wait_binding_gone(&h, &idle).await;
+    h.wait_binding_gone(&idle, Duration::from_secs(60)).await;
 }
 
 #[tokio::test]

@@ -285,6 +285,41 @@ impl Harness {
         panic!("AccountBinding {name} never became {what}; last seen: {last:#?}");
     }
 
+    /// Deletes AccountBinding `name` without waiting, checks that it is kept (Ready reason
+    /// `Deleting`) for `object` (`namespace/name`), which its message must name.
+    pub async fn delete_binding_kept_for(&self, name: &str, object: &str) {
+        let deleted = self
+            .kubectl(&["delete", "accountbinding", name, "--wait=false"])
+            .await;
+        assert!(deleted.success(), "{}", deleted.stderr);
+        let kept = self
+            .wait_binding(name, &format!("kept for {object}"), |b| {
+                b.status.as_ref().is_some_and(|s| {
+                    find(&s.conditions, READY).is_some_and(|c| c.reason == "Deleting")
+                })
+            })
+            .await;
+        let message = find(&kept.status.unwrap().conditions, READY)
+            .unwrap()
+            .message
+            .clone();
+        assert!(message.contains(object), "{message}");
+    }
+
+    /// Waits up to `within` until AccountBinding `name` no longer exists.
+    pub async fn wait_binding_gone(&self, name: &str, within: Duration) {
+        let bindings: Api<AccountBinding> = Api::all(self.client.clone());
+        let deadline = Instant::now() + within;
+        while let Some(binding) = bindings.get_opt(name).await.expect("get") {
+            assert!(
+                Instant::now() < deadline,
+                "AccountBinding {name} never went away: {:#?}",
+                binding.status
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Waits until `name`'s Synced condition has `reason`, and returns the VideoStream.
     pub async fn wait_synced_reason(&self, name: &str, reason: &str) -> VideoStream {
         self.wait_reason::<VideoStream>(name, SYNCED, reason).await

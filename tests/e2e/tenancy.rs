@@ -351,33 +351,13 @@ async fn a_binding_stays_until_the_streams_it_serves_are_cleaned_up_with_its_ide
     h.apply_ok(&camera("cam", &stream, "")).await;
     h.wait_ready("cam").await;
 
-    let deleted = h
-        .kubectl(&["delete", "accountbinding", &name, "--wait=false"])
-        .await;
-    assert!(deleted.success(), "{}", deleted.stderr);
-    let kept = h
-        .wait_binding(&name, "kept for its VideoStream", |b| {
-            b.status
-                .as_ref()
-                .is_some_and(|s| find(&s.conditions, READY).is_some_and(|c| c.reason == "Deleting"))
-        })
-        .await;
-    let message = find(&kept.status.unwrap().conditions, READY)
-        .unwrap()
-        .message
-        .clone();
-    assert!(message.contains(&format!("{ns}/cam")), "{message}");
+    h.delete_binding_kept_for(&name, &format!("{ns}/cam")).await;
 
     h.kubectl(&["delete", "vs", "cam", "-n", &ns, "--wait=false"])
         .await;
     h.wait_gone("cam").await;
     assert!(h.emulator.stream(&stream).is_none(), "deleted at AWS");
-    let bindings: kube::Api<AccountBinding> = kube::Api::all(h.client.clone());
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while bindings.get_opt(&name).await.expect("get").is_some() {
-        assert!(std::time::Instant::now() < deadline, "binding never let go");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    h.wait_binding_gone(&name, Duration::from_secs(30)).await;
 }
 
 #[tokio::test]
