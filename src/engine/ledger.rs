@@ -51,8 +51,11 @@ pub struct Ledger {
 impl Ledger {
     fn with<R>(&self, key: &ObjectKey, change: impl FnOnce(&mut Entry) -> R) -> R {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = entries.entry(key.clone()).or_default();
-        change(entry)
+        // Every reconcile passes here: copy the key only for an object seen the first time.
+        if let Some(entry) = entries.get_mut(key) {
+            return change(entry);
+        }
+        change(entries.entry(key.clone()).or_default())
     }
 
     /// Counts one more failure and returns the count.
