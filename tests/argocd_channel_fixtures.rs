@@ -75,6 +75,15 @@ impl Replay {
         Replay { status: None }
     }
 
+    /// The status the API server serves before the operator writes one: the CRD's default.
+    fn served_default(mut self) -> Self {
+        self.status = Some(SignalingChannelStatus {
+            observed_generation: Some(0),
+            ..Default::default()
+        });
+        self
+    }
+
     fn apply(mut self, generation: i64, time: &str, outcome: Outcome<'_, Report>) -> Self {
         self.status = Some(next_status(
             self.status.as_ref(),
@@ -137,6 +146,7 @@ fn history(fixture: &str) -> Option<Replay> {
     let t1 = "2026-03-02T09:14:06Z";
     let replay = match fixture {
         "new" => Replay::new(),
+        "unreconciled" => Replay::new().served_default(),
         "creating" => Replay::new().synced(1, t1, report(None, Step::Created { arn: ARN.into() })),
         "ready" => ready(),
         "waiting-for-stream" => Replay::new()

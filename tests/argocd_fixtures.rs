@@ -78,6 +78,15 @@ impl Replay {
         }
     }
 
+    /// The status the API server serves before the operator writes one: the CRD's default.
+    fn served_default(mut self) -> Self {
+        self.status = Some(VideoStreamStatus {
+            observed_generation: Some(0),
+            ..Default::default()
+        });
+        self
+    }
+
     fn apply(mut self, generation: i64, time: &str, outcome: Outcome<'_, Report>) -> Self {
         self.status = Some(next_status(
             self.status.as_ref(),
@@ -180,6 +189,7 @@ fn history(fixture: &str) -> Option<Replay> {
     };
     let replay = match fixture {
         "new" => fresh(),
+        "unreconciled" => fresh().served_default(),
         "creating" => fresh().synced(1, t1, None, Step::Created { arn: ARN.into() }),
         "waiting-for-creation" => fresh()
             .synced(1, t1, None, Step::Created { arn: ARN.into() })

@@ -15,8 +15,10 @@ const customizations = "../../deploy/argocd/resource_customizations"
 
 // Where kstatus cannot agree with the Argo CD health check, and why.
 var exceptions = map[string]status.Status{
-	// No status at all: before its first reconcile an object cannot say it uses
-	// conditions, so kstatus takes it as Current (its documented corner case).
+	// No status at all, which only CRDs without the status default (before 0.2) serve
+	// before the first reconcile: the object cannot say it uses conditions, so kstatus
+	// takes it as Current (its documented corner case). unreconciled.yaml is what the API
+	// server serves now, and kstatus reads it as InProgress.
 	"kvs-operator.dev/VideoStream/testdata/new.yaml":      status.CurrentStatus,
 	"kvs-operator.dev/SignalingChannel/testdata/new.yaml": status.CurrentStatus,
 }

@@ -4,6 +4,10 @@
 //! patterns, lengths, ranges and CEL rules), so the API server refuses a bad manifest at
 //! `kubectl apply` time instead of the operator discovering it at AWS.
 
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, JSON,
+};
+
 mod account_binding;
 mod export;
 mod signaling_channel;
@@ -159,8 +163,8 @@ pub fn crds() -> crate::Result<Vec<(String, String)>> {
     use kube::CustomResourceExt;
     let crds = [
         AccountBinding::crd(),
-        SignalingChannel::crd(),
-        VideoStream::crd(),
+        unreconciled_status_default(SignalingChannel::crd()),
+        unreconciled_status_default(VideoStream::crd()),
     ];
     crds.iter()
         .map(|crd| {
@@ -170,6 +174,28 @@ pub fn crds() -> crate::Result<Vec<(String, String)>> {
             Ok((format!("{name}.yaml"), format!("---\n{yaml}")))
         })
         .collect()
+}
+
+/// Gives the status a default, `{observedGeneration: 0}`, which the API server serves for
+/// every object the operator has not written a status to yet (defaults apply when an object
+/// is read back, so this holds for objects created before the CRD had it too). With no
+/// status at all, kstatus (Flux, kpt) takes an object as Current; with an observedGeneration
+/// behind its generation it is InProgress, which is the truth while the object waits for its
+/// first reconcile or for its turn at the CreateStream quota. Argo CD's health script reads
+/// either as Progressing.
+fn unreconciled_status_default(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    for version in &mut crd.spec.versions {
+        let status = version
+            .schema
+            .as_mut()
+            .and_then(|schema| schema.open_api_v3_schema.as_mut())
+            .and_then(|root| root.properties.as_mut())
+            .and_then(|properties| properties.get_mut("status"));
+        if let Some(status) = status {
+            status.default = Some(JSON(serde_json::json!({ "observedGeneration": 0 })));
+        }
+    }
+    crd
 }
 
 /// Every CRD as one YAML stream, exactly as `kvs-operator crd` prints it.

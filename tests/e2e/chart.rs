@@ -1275,10 +1275,15 @@ async fn namespaced_mode_reconciles_the_watched_namespaces_and_nothing_else() {
         wait_ready(&client, namespace, "door").await;
         assert!(emulator.stream(&format!("{namespace}-door")).is_some());
     }
-    // The unwatched namespace is left alone: no status, no finalizer, no stream.
+    // The unwatched namespace is left alone: no status but the CRD's default, no finalizer,
+    // no stream.
     let api: Api<VideoStream> = Api::namespaced(client.clone(), &other);
     let untouched = api.get("door").await.expect("get");
-    assert!(untouched.status.is_none(), "{untouched:?}");
+    let unreconciled = kvs_operator::api::VideoStreamStatus {
+        observed_generation: Some(0),
+        ..Default::default()
+    };
+    assert_eq!(untouched.status, Some(unreconciled), "{untouched:?}");
     assert!(untouched.metadata.finalizers.unwrap_or_default().is_empty());
     assert!(emulator.stream(&format!("{other}-door")).is_none());
 

@@ -3,18 +3,45 @@
 
 use std::time::Duration;
 
+use kube::api::Api;
 use kvs_emulator::{Delays, Operation, StreamStatus};
-use kvs_operator::api::OWNER_TAG;
+use kvs_operator::api::{OWNER_TAG, SignalingChannel};
 use kvs_operator::engine::conditions::{STALLED, find};
 
 use crate::argocd::Sync;
 use crate::kstatus;
-use crate::support::sdk_client;
+use crate::support::{Harness, channel_manifest, sdk_client};
 use crate::world::{World, video_stream};
 
 const SHORT: Duration = Duration::from_millis(300);
 /// Long enough at "AWS" for Argo CD and kstatus to be seen saying so.
 const SLOW: Duration = Duration::from_secs(4);
+
+/// Before the operator has written a word of an object's status (no operator serves this
+/// namespace; in a large commit, the objects waiting their turn at the CreateStream quota),
+/// the API server serves the CRD's default status, whose observedGeneration (0) is behind
+/// the object's generation: kstatus says InProgress, never Current.
+#[tokio::test]
+async fn objects_the_operator_has_not_reached_yet_are_in_progress_to_kstatus() {
+    let h = Harness::without_operator("gitops-unreached").await;
+    h.apply_ok(&video_stream("front-door", "front-door-cam", 24))
+        .await;
+    h.apply_ok(&channel_manifest("intercom", "  channelName: intercom\n"))
+        .await;
+
+    let (kstatus, stream) = kstatus::of(&h, "front-door").await;
+    assert_eq!(kstatus.status, "InProgress", "{kstatus:?} for {stream:?}");
+    let status = stream.status.expect("the CRD's default status");
+    assert_eq!(status.observed_generation, Some(0), "{status:?}");
+    assert!(status.conditions.is_empty(), "{status:?}");
+    assert_eq!(stream.metadata.generation, Some(1));
+
+    let channels: Api<SignalingChannel> = Api::namespaced(h.client.clone(), &h.namespace);
+    let channel = channels.get("intercom").await.expect("the channel");
+    let status = channel.status.expect("the CRD's default status");
+    assert_eq!(status.observed_generation, Some(0), "{status:?}");
+    assert!(status.conditions.is_empty(), "{status:?}");
+}
 
 #[tokio::test]
 async fn a_commit_that_adds_videostreams_is_progressing_until_their_streams_are_active() {
