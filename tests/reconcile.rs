@@ -868,7 +868,7 @@ async fn two_claimants_queued_in_the_limiter_never_both_win_one_stream() {
     let arn = emulator.stream("contested").unwrap().stream_arn;
     let busy = emulator.stream("busy").unwrap().stream_arn;
     // One account's limiter, shared by both claimants and by other work: TagStream at
-    // 45/s after a burst of 5.
+    // 49/s after a burst of 1.
     let gate = Arc::new(Gated::new(kvs(&emulator), 1.0, None));
     let claim = |owner: &'static str| {
         let gate = gate.clone();

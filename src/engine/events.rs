@@ -2,13 +2,18 @@
 //! thousand things a person reads. Normal and Warning Events each get a bounded rate (with a
 //! burst); past it they are dropped and counted (`kvs_operator_events_dropped_total`). What
 //! an Event would have said is in the object's conditions anyway.
+//!
+//! Normal Events (created, deleting, released) refill at one a second: in a fleet's burst
+//! they are the bulk of what the API server would be asked to store, and the object's
+//! Ready condition says the same. Warnings, which ask someone to act, refill faster.
 
 use kube::runtime::events::EventType;
 
 use super::budget::Budget;
 
 /// Events per second, and saved up, for each type.
-const PER_SECOND: f64 = 5.0;
+const NORMAL_PER_SECOND: f64 = 1.0;
+const WARNING_PER_SECOND: f64 = 5.0;
 const BURST: f64 = 50.0;
 
 #[derive(Debug)]
@@ -20,8 +25,8 @@ pub struct EventBudget {
 impl Default for EventBudget {
     fn default() -> Self {
         Self {
-            normal: Budget::new(PER_SECOND, BURST),
-            warning: Budget::new(PER_SECOND, BURST),
+            normal: Budget::new(NORMAL_PER_SECOND, BURST),
+            warning: Budget::new(WARNING_PER_SECOND, BURST),
         }
     }
 }
@@ -51,5 +56,16 @@ mod tests {
             budget.allows(&EventType::Warning),
             "warnings keep their own budget"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_a_burst_warnings_come_back_faster_than_normal_events() {
+        let budget = EventBudget::default();
+        while budget.allows(&EventType::Normal) {}
+        while budget.allows(&EventType::Warning) {}
+        tokio::time::advance(std::time::Duration::from_secs(4)).await;
+        let count = |type_: EventType| (0..100).filter(|_| budget.allows(&type_)).count();
+        assert_eq!(count(EventType::Normal), 4, "one Normal Event a second");
+        assert_eq!(count(EventType::Warning), 20, "five warnings a second");
     }
 }
