@@ -14,18 +14,23 @@
 //! | `BENCH_REST_SECS` | 900 | the rest window at the defaults (three 5-minute drift scans) |
 //! | `BENCH_TAG_AUDIT_SECS` | 120 | the tag-audit period of the tag-drift phase (the operator stretches it past its quota share) |
 //! | `BENCH_STALL_SECS` | 300 | stop when no VideoStream became Ready for this long, and say where it stopped |
-//! | `BENCH_PHASES` | all | the phases after convergence to run, e.g. `converge,restart` for a scale run's convergence, memory and restart cost only (`rest` and `drift` imply `restart`) |
+//! | `BENCH_PHASES` | all but churn | the phases after convergence to run, e.g. `converge,restart` for a scale run's convergence, memory and restart cost only (`rest`, `drift` and `churn` imply `restart`; `churn` implies `rest`, and runs only when named) |
 //! | `BENCH_DOCS` | `docs/benchmarks.md` | where the scenario's table is written (`-`: nowhere) |
 //! | `BENCH_OPERATOR_WRAPPER` | — | a command an operator runs under, e.g. `valgrind --tool=callgrind --callgrind-out-file=/tmp/op.%p` (its CPU and RSS are then the wrapper's) |
 //! | `BENCH_OPERATOR_WRAPPER_PHASE` | `converge` | whose operator runs under it: `converge`, `restart` (restart, rest and drift) or `tags` |
 //!
 //! Phases: (1) the idle control plane for 10 s, a baseline of the API server's own writes;
-//! (2) convergence: the operator with a 10 s drift scan and a 1-minute resync, N
-//! VideoStreams applied at once, until all are Ready; (3) a restart with every flag at its
-//! default, until the replicas are back at rest; (4) the rest window at the defaults; (5)
-//! version, status, retention, media-type and device-name drift made with the SDK, and how
-//! long the defaults take to correct each; (6) a restart with a short tag-audit period and
-//! a tag changed outside Kubernetes. Each phase counts the AWS calls at the emulator (per
+//! (2) kube-apiserver's write rate with no operator running (500–2,000 VideoStreams created
+//! and their status written once, then deleted), which sets the API server floor; (3)
+//! convergence: the operator with a 10 s drift scan and a 1-minute resync, N VideoStreams
+//! applied at once, until all are Ready, compared with the larger of the AWS quota floor
+//! and the API server floor (see `operator/floors.rs`) and drawn as an SVG next to the
+//! docs file; (4) a restart with every flag at its default, until the replicas are back at
+//! rest; (5) the rest window at the defaults; (6) version, status, retention, media-type
+//! and device-name drift made with the SDK, and how long the defaults take to correct
+//! each; (7) when named, churn: the fleet deleted and applied again twice, and the RSS at
+//! rest afterwards against the first rest's; (8) a restart with a short tag-audit period
+//! and a tag changed outside Kubernetes. Each phase counts the AWS calls at the emulator (per
 //! account), the API server's write requests (its `/metrics`), and the CPU and memory of
 //! the operator, kube-apiserver and etcd (from /proc). The last lines compare with
 //! Crossplane's and ACK's polling models at their documented defaults.
@@ -43,12 +48,18 @@ use kvs_testenv::ControlPlane;
 
 #[path = "operator/apiserver.rs"]
 mod apiserver;
+#[path = "operator/chart.rs"]
+mod chart;
+#[path = "operator/churn.rs"]
+mod churn;
 #[path = "../tests/common/mod.rs"]
 mod common;
 #[path = "operator/drift.rs"]
 mod drift;
 #[path = "operator/fleet.rs"]
 mod fleet;
+#[path = "operator/floors.rs"]
+mod floors;
 #[path = "operator/machine.rs"]
 mod machine;
 #[path = "operator/models.rs"]
@@ -62,6 +73,8 @@ mod report;
 #[path = "operator/scenario.rs"]
 mod scenario;
 
+use chart::Sample;
+use floors::Floors;
 use machine::{Machine, human};
 use operators::{Operator, Settings as OperatorSettings};
 use phase::{Mark, Measured, Process, Sampler};
@@ -72,6 +85,8 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// How often progress is printed while converging.
 const PROGRESS_EVERY: Duration = Duration::from_secs(15);
+/// How often convergence is sampled for its chart.
+const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 /// The default drift-scan interval, which bounds drift correction at the defaults.
 const DEFAULT_DRIFT_SCAN: Duration = Duration::from_secs(300);
 /// The benchmark's access key for out-of-band changes.
@@ -105,7 +120,14 @@ async fn main() -> Result<(), BoxError> {
     plane
         .apply_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/crds"))
         .await?;
-    let emulator = Arc::new(start_emulator(&scenario).await?);
+    let emulator_settings = emulator_settings(&scenario);
+    let emulator = Arc::new(
+        Emulator::start(Config {
+            settings: emulator_settings.clone(),
+            ..Config::default()
+        })
+        .await?,
+    );
     fleet::prepare(&plane, &scenario).await?;
     let client = plane.kube_client().await?;
     let sampler = Sampler::start(emulator.clone());
@@ -132,6 +154,18 @@ async fn main() -> Result<(), BoxError> {
     let end = Mark::take(&emulator, &client, &fixed).await?;
     results.baseline = Some(Measured::between(&start, &end, &fixed, sampler.take_load()));
 
+    // (2) How fast kube-apiserver takes writes with nobody else writing: the API server floor.
+    let probes = floors::probes(&scenario);
+    let rate = floors::write_rate(&client, probes).await?;
+    results.floors = Some(Floors::new(&scenario, &emulator_settings, Some(rate)));
+    println!(
+        "kube-apiserver alone: {} writes ({probes} creates and status writes, {} in flight) in {:.1}s = {:.0} writes/s",
+        rate.writes,
+        fleet::APPLY_IN_FLIGHT,
+        rate.took.as_secs_f64(),
+        rate.per_second()
+    );
+
     let run = Run {
         scenario: &scenario,
         plane: &plane,
@@ -150,7 +184,12 @@ async fn main() -> Result<(), BoxError> {
     println!("{}", report::table(&scenario, &results));
     println!("{}", report::details(&scenario, &results));
     if let Some(path) = &scenario.docs {
-        report::write_docs(path, &scenario.key(), &report::block(&scenario, &results))?;
+        let chart = report::write_chart(path, &scenario, &results)?;
+        report::write_docs(
+            path,
+            &scenario.key(),
+            &report::block(&scenario, &results, chart.as_deref()),
+        )?;
         println!("written to {path}");
     }
     outcome
@@ -158,7 +197,7 @@ async fn main() -> Result<(), BoxError> {
 
 /// The emulator at the published quotas and default delays; with accounts, the benchmark's
 /// own "console" key acts in the first tenant account, where the drifts are made.
-async fn start_emulator(scenario: &Scenario) -> Result<Running, BoxError> {
+fn emulator_settings(scenario: &Scenario) -> Settings {
     let mut settings = Settings::default();
     // Nothing reads the call log; keep it small.
     settings.log.capacity = 10_000;
@@ -168,22 +207,21 @@ async fn start_emulator(scenario: &Scenario) -> Result<Running, BoxError> {
             .access_keys
             .insert(CONSOLE_KEY.into(), account.clone());
     }
-    Ok(Emulator::start(Config {
-        settings,
-        ..Config::default()
-    })
-    .await?)
+    settings
 }
 
-/// The commit being measured, when git knows it.
+/// The commit being measured, when git knows it (`-dirty` when the tree has changes, which
+/// the run measures too).
 fn commit() -> String {
     std::process::Command::new("git")
         .args([
             "-C",
             env!("CARGO_MANIFEST_DIR"),
-            "rev-parse",
-            "--short",
-            "HEAD",
+            "describe",
+            "--always",
+            "--dirty",
+            "--abbrev=7",
+            "--exclude=*",
         ])
         .output()
         .ok()
@@ -218,6 +256,9 @@ impl Run<'_> {
             }
             if scenario.runs(Phase::Drift) {
                 self.drift(&operators, results).await?;
+            }
+            if scenario.runs(Phase::Churn) {
+                self.churn(&operators, results).await?;
             }
             stop_all(operators).await;
         }
@@ -282,8 +323,9 @@ impl Run<'_> {
         let began = Instant::now();
         let apply = fleet::apply(self.client, scenario, &applied);
         let watch = self.watch_convergence(&operators, &ready, &applied, began);
-        let (apply, watched) = tokio::join!(apply, watch);
+        let (apply, (watched, samples)) = tokio::join!(apply, watch);
         results.apply = Some(apply?);
+        results.samples = samples;
         match watched {
             Ok(t) => results.converged = Some(t),
             Err(stopped) => results.stopped = Some(stopped),
@@ -296,13 +338,13 @@ impl Run<'_> {
             self.sampler.take_load(),
         );
         results.create_rates = self.sampler.create_rates();
-        let floor = scenario.floor();
-        if let Some(t) = results.converged {
+        if let (Some(t), Some(floors)) = (results.converged, &results.floors) {
+            let floor = floors.binding();
             println!(
-                "convergence: all {} Ready in {:.1}s; the CreateStream quota (50/s) allows {:.1}s: {:.2}x the floor",
+                "convergence: all {} Ready in {:.1}s; floors: {}: {:.2}x the floor",
                 scenario.streams,
                 t.as_secs_f64(),
-                floor.as_secs_f64(),
+                floors.describe(),
                 t.as_secs_f64() / floor.as_secs_f64()
             );
         }
@@ -314,19 +356,42 @@ impl Run<'_> {
         Ok(operators)
     }
 
-    /// Prints progress while converging; the time until all are Ready, or where it stopped.
+    /// Prints progress while converging and samples it each second for the chart; the time
+    /// until all are Ready, or where it stopped.
     async fn watch_convergence(
         &self,
         operators: &[Operator],
         ready: &fleet::ReadyCount,
         applied: &AtomicUsize,
         began: Instant,
+    ) -> (Result<Duration, String>, Vec<Sample>) {
+        let mut samples = Vec::new();
+        let outcome = self
+            .watch_sampled(operators, ready, applied, began, &mut samples)
+            .await;
+        samples.push(self.sample(operators, ready, applied, began));
+        (outcome, samples)
+    }
+
+    async fn watch_sampled(
+        &self,
+        operators: &[Operator],
+        ready: &fleet::ReadyCount,
+        applied: &AtomicUsize,
+        began: Instant,
+        samples: &mut Vec<Sample>,
     ) -> Result<Duration, String> {
         let n = self.scenario.streams;
-        let limit = (self.scenario.floor() * 10).max(Duration::from_secs(1800));
+        let quota_floor = Duration::from_secs_f64(self.scenario.largest_account() as f64 / 50.0);
+        let limit = (quota_floor * 10).max(Duration::from_secs(1800));
         let mut last_progress = (0, Instant::now());
         let mut last_print = Instant::now();
+        let mut last_sample: Option<Instant> = None;
         loop {
+            if last_sample.is_none_or(|at| at.elapsed() >= SAMPLE_EVERY) {
+                samples.push(self.sample(operators, ready, applied, began));
+                last_sample = Some(Instant::now());
+            }
             let count = ready.ready();
             if count >= n {
                 return Ok(began.elapsed());
@@ -353,15 +418,9 @@ impl Run<'_> {
         }
     }
 
-    async fn progress(
-        &self,
-        operators: &[Operator],
-        ready: &fleet::ReadyCount,
-        applied: &AtomicUsize,
-        began: Instant,
-    ) -> String {
-        let created: u64 = self
-            .emulator
+    /// Streams created at the emulator so far, in every account.
+    fn created(&self) -> u64 {
+        self.emulator
             .scopes()
             .iter()
             .map(|s| {
@@ -369,7 +428,37 @@ impl Run<'_> {
                     .calls_of_in(&s.account, &s.region, Operation::CreateStream)
                     .succeeded
             })
-            .sum();
+            .sum()
+    }
+
+    fn sample(
+        &self,
+        operators: &[Operator],
+        ready: &fleet::ReadyCount,
+        applied: &AtomicUsize,
+        began: Instant,
+    ) -> Sample {
+        Sample {
+            at: began.elapsed().as_secs_f64(),
+            applied: applied.load(Ordering::Relaxed) as f64,
+            created: self.created() as f64,
+            ready: ready.ready() as f64,
+            rss_mib: operators
+                .iter()
+                .filter_map(|o| machine::memory(o.pid()?))
+                .map(|m| m.rss_mib)
+                .sum(),
+        }
+    }
+
+    async fn progress(
+        &self,
+        operators: &[Operator],
+        ready: &fleet::ReadyCount,
+        applied: &AtomicUsize,
+        began: Instant,
+    ) -> String {
+        let created = self.created();
         let memory = |pid: Option<u32>| {
             pid.and_then(machine::memory)
                 .map_or("?".into(), |m| format!("{:.0} MiB", m.rss_mib))
@@ -483,6 +572,36 @@ impl Run<'_> {
             .operator_metrics
             .push(("rest".into(), operators::summary(operators).await));
         results.rest = Some(measured);
+        Ok(())
+    }
+
+    /// (7) The fleet deleted and applied again, twice; the RSS once quiet against the
+    /// first rest's.
+    async fn churn(&self, operators: &[Operator], results: &mut Results) -> Result<(), BoxError> {
+        let first_rest = results
+            .rest
+            .as_ref()
+            .map(|rest| {
+                rest.processes
+                    .iter()
+                    .filter(|(label, _, _)| label.starts_with("operator"))
+                    .filter_map(|(_, _, memory)| memory.map(|m| m.rss_mib))
+                    .sum()
+            })
+            .unwrap_or(0.0);
+        self.emulator.reset_calls();
+        self.sampler.take_load();
+        let start = self.mark(operators).await?;
+        let churned = churn::churn(self.client, self.scenario, operators, first_rest).await?;
+        let end = self.mark(operators).await?;
+        results.churn_phase = Some(Measured::between(
+            &start,
+            &end,
+            &self.processes(operators),
+            self.sampler.take_load(),
+        ));
+        println!("churn: {}", churned.describe());
+        results.churn = Some(churned);
         Ok(())
     }
 

@@ -19,7 +19,7 @@ use crate::scenario::{REGION, Scenario};
 
 /// Requests the benchmark keeps in flight while applying VideoStreams, like a GitOps tool
 /// applying a large commit.
-const APPLY_IN_FLIGHT: usize = 32;
+pub const APPLY_IN_FLIGHT: usize = 32;
 
 /// The name of the `i`th VideoStream of a namespace (its stream name too).
 pub fn camera(i: usize) -> String {

@@ -9,11 +9,14 @@ use kvs_emulator::Operation;
 
 use crate::BoxError;
 use crate::apiserver::describe_writes;
+use crate::chart::{self, Sample};
+use crate::churn::{Churned, ROUNDS};
 use crate::drift::Corrected;
+use crate::floors::Floors;
 use crate::machine::{Machine, human};
 use crate::models::{ACK, CROSSPLANE, Model, span};
 use crate::phase::{CreateRate, Measured};
-use crate::scenario::{Scenario, thousands};
+use crate::scenario::{Phase, Scenario, thousands};
 
 /// Everything the run measured.
 #[derive(Default)]
@@ -28,6 +31,10 @@ pub struct Results {
     /// run stopped first, with `stopped` saying where.
     pub converged: Option<Duration>,
     pub stopped: Option<String>,
+    /// The two floors (the API server's after its write-rate phase).
+    pub floors: Option<Floors>,
+    /// Convergence sampled each second, for its chart.
+    pub samples: Vec<Sample>,
     pub create_rates: BTreeMap<String, CreateRate>,
     pub restart: Option<Measured>,
     /// Time from the restart until the replicas were back at rest.
@@ -40,6 +47,9 @@ pub struct Results {
     /// The tag-audit period the tag phase ran with, after the operator's stretching.
     pub tag_period: Duration,
     pub tag_share: f64,
+    /// The churn phase: its rounds and memory, and what it cost.
+    pub churn: Option<Churned>,
+    pub churn_phase: Option<Measured>,
     /// Per replica: name, shards held at rest.
     pub shards: Vec<(String, f64)>,
     /// The replicas' own metrics at the end of a phase: (phase, summary).
@@ -87,9 +97,9 @@ fn cpu_line(phase: &Measured, label: &str) -> String {
     format!("{cpu:.1} s ({:.0} % of a core)", cpu / secs * 100.0)
 }
 
-/// Writes by the operator and the API server itself during a phase, the benchmark's own
-/// creates taken out.
-fn writes_line(phase: &Measured, own_creates: u64) -> String {
+/// Writes by the operator and the API server itself during a phase, by resource, the
+/// benchmark's own creates taken out.
+fn writes_besides(phase: &Measured, own_creates: u64) -> BTreeMap<String, u64> {
     let mut writes = phase.requests.writes_by_resource();
     if own_creates > 0
         && let Some(count) = writes.get_mut("videostreams")
@@ -99,6 +109,16 @@ fn writes_line(phase: &Measured, own_creates: u64) -> String {
             writes.remove("videostreams");
         }
     }
+    writes
+}
+
+/// All writes of a phase but the benchmark's own creates.
+fn operator_writes(phase: &Measured, own_creates: u64) -> u64 {
+    writes_besides(phase, own_creates).values().sum()
+}
+
+fn writes_line(phase: &Measured, own_creates: u64) -> String {
+    let writes = writes_besides(phase, own_creates);
     let total: u64 = writes.values().sum();
     format!("{total} ({})", describe_writes(&writes))
 }
@@ -111,17 +131,19 @@ fn models_cell(model: &Model, f: impl Fn(&Model) -> String) -> String {
 pub fn table(scenario: &Scenario, results: &Results) -> String {
     let n = scenario.streams;
     let largest = scenario.largest_account();
-    let floor = scenario.floor();
+    let floors = results.floors.as_ref();
+    let floor = floors.map_or(Duration::from_secs(1), Floors::binding);
+    let quota_floor = floors.map_or(floor, |f| f.quota);
     let mut rows: Vec<[String; 4]> = Vec::new();
     let both = |f: &dyn Fn(&Model) -> String| [models_cell(&CROSSPLANE, f), models_cell(&ACK, f)];
 
     // Convergence.
     let converged = match (results.converged, &results.stopped) {
         (Some(t), _) => format!(
-            "all Ready in {} = **{:.2}× the floor** ({} at 50 CreateStream/s per account); apply took {}",
+            "all Ready in {} = **{:.2}× the floor**; floors: {}; apply took {}",
             human(t),
             t.as_secs_f64() / floor.as_secs_f64(),
-            human(floor),
+            floors.map_or("?".into(), Floors::describe),
             results.apply.map_or("?".into(), human)
         ),
         (None, Some(stopped)) => format!("**did not converge**: {stopped}"),
@@ -130,7 +152,7 @@ pub fn table(scenario: &Scenario, results: &Results) -> String {
     let [cp, ack] = both(&|_| {
         format!(
             "≥ {} (the same CreateStream quota); not measured",
-            human(floor)
+            human(quota_floor)
         )
     });
     rows.push([
@@ -164,6 +186,21 @@ pub fn table(scenario: &Scenario, results: &Results) -> String {
                 } else {
                     String::new()
                 }
+            ),
+            "—".into(),
+            "—".into(),
+        ]);
+    }
+    if let Some(converge) = &results.converge
+        && results.converged.is_some()
+    {
+        let writes = operator_writes(converge, n as u64);
+        rows.push([
+            "API server writes per converged VideoStream (besides the user's create)".into(),
+            format!(
+                "**{:.2}** ({} in all; the fewest possible: 2, the finalizer and the Ready status)",
+                writes as f64 / n as f64,
+                thousands(writes)
             ),
             "—".into(),
             "—".into(),
@@ -274,6 +311,22 @@ pub fn table(scenario: &Scenario, results: &Results) -> String {
         ]);
     }
 
+    if let Some(churned) = &results.churn {
+        rows.push([
+            format!(
+                "churn: all {} deleted and applied again, {ROUNDS} times",
+                thousands(n as u64)
+            ),
+            format!(
+                "operator RSS at rest afterwards **{:+.1} %** against the first rest; {}",
+                churned.change_percent(),
+                churned.describe()
+            ),
+            "—".into(),
+            "—".into(),
+        ]);
+    }
+
     // Footprint.
     let own = n as u64;
     for (label, phase, own_creates) in [
@@ -342,6 +395,7 @@ fn sts_text(phase: &Measured) -> String {
 /// Each phase in full: calls, writes, CPU and memory of every process, load.
 pub fn details(scenario: &Scenario, results: &Results) -> String {
     let mut out = String::new();
+    let n_streams = scenario.streams;
     let phases = [
         (
             "idle control plane, before the operator",
@@ -357,6 +411,11 @@ pub fn details(scenario: &Scenario, results: &Results) -> String {
         ("rest at the defaults", &results.rest, 0),
         ("drift (out-of-band changes, defaults)", &results.drift, 0),
         ("tag drift (short tag-audit period)", &results.tag_phase, 0),
+        (
+            "churn (the fleet deleted and applied again, twice)",
+            &results.churn_phase,
+            (n_streams * ROUNDS) as u64,
+        ),
     ];
     for (title, phase, own) in phases {
         let Some(phase) = phase else { continue };
@@ -450,8 +509,9 @@ pub fn details(scenario: &Scenario, results: &Results) -> String {
     out
 }
 
-/// The scenario's block for docs/benchmarks.md.
-pub fn block(scenario: &Scenario, results: &Results) -> String {
+/// The scenario's block for docs/benchmarks.md, with its chart when one was drawn (`chart`:
+/// its path relative to the docs file).
+pub fn block(scenario: &Scenario, results: &Results, chart: Option<&str>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "### {}", scenario.title());
     let _ = writeln!(out);
@@ -467,10 +527,44 @@ pub fn block(scenario: &Scenario, results: &Results) -> String {
         command(scenario)
     );
     let _ = writeln!(out);
+    if let Some(chart) = chart {
+        let _ = writeln!(out, "![convergence of {}]({chart})", scenario.title());
+        let _ = writeln!(out);
+    }
     out.push_str(&table(scenario, results));
     let _ = writeln!(out);
     out.push_str(&details(scenario, results));
     out
+}
+
+/// Draws the convergence chart next to the docs file (`benchmarks/<scenario>.svg`) and
+/// returns its path relative to it; `None` when convergence was not sampled.
+pub fn write_chart(
+    docs: &str,
+    scenario: &Scenario,
+    results: &Results,
+) -> Result<Option<String>, BoxError> {
+    let Some(floors) = &results.floors else {
+        return Ok(None);
+    };
+    if results.samples.is_empty() {
+        return Ok(None);
+    }
+    let relative = format!("benchmarks/{}.svg", scenario.key().replace([',', '='], "-"));
+    let directory = std::path::Path::new(docs)
+        .parent()
+        .unwrap_or(std::path::Path::new("."));
+    let path = directory.join(&relative);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let title = format!("{}, commit {}", scenario.title(), results.commit);
+    std::fs::write(
+        &path,
+        chart::svg(&title, scenario.streams, &results.samples, floors),
+    )?;
+    println!("chart written to {}", path.display());
+    Ok(Some(relative))
 }
 
 /// The command line that reproduces the run.
@@ -488,7 +582,7 @@ pub fn command(scenario: &Scenario) -> String {
     if scenario.rest != Duration::from_secs(900) {
         vars.push(format!("BENCH_REST_SECS={}", scenario.rest.as_secs()));
     }
-    if scenario.phases.len() < 4 {
+    if scenario.phases.len() != 4 || scenario.runs(Phase::Churn) {
         let mut names = vec!["converge".to_string()];
         names.extend(scenario.phases.iter().map(|p| p.name().to_string()));
         vars.push(format!("BENCH_PHASES={}", names.join(",")));

@@ -40,10 +40,20 @@ pub enum Phase {
     Rest,
     Drift,
     Tags,
+    Churn,
 }
 
 impl Phase {
-    const ALL: [Phase; 4] = [Phase::Restart, Phase::Rest, Phase::Drift, Phase::Tags];
+    /// What a run with no `BENCH_PHASES` runs (churn, which takes as long again as the
+    /// rest, only when asked for).
+    const DEFAULT: [Phase; 4] = [Phase::Restart, Phase::Rest, Phase::Drift, Phase::Tags];
+    const ALL: [Phase; 5] = [
+        Phase::Restart,
+        Phase::Rest,
+        Phase::Drift,
+        Phase::Tags,
+        Phase::Churn,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -51,6 +61,7 @@ impl Phase {
             Phase::Rest => "rest",
             Phase::Drift => "drift",
             Phase::Tags => "tags",
+            Phase::Churn => "churn",
         }
     }
 }
@@ -67,14 +78,18 @@ fn phases(list: &str) -> Result<Vec<Phase>, BoxError> {
             .into_iter()
             .find(|p| p.name() == name)
             .ok_or_else(|| {
-                format!("BENCH_PHASES: unknown phase {name:?} (known: converge, restart, rest, drift, tags)")
+                format!("BENCH_PHASES: unknown phase {name:?} (known: converge, restart, rest, drift, tags, churn)")
             })?;
         chosen.push(phase);
     }
-    // The rest and drift phases watch the replicas the restart started.
+    // Churn is compared with the first rest.
+    if chosen.contains(&Phase::Churn) && !chosen.contains(&Phase::Rest) {
+        chosen.push(Phase::Rest);
+    }
+    // The rest, drift and churn phases watch the replicas the restart started.
     if chosen
         .iter()
-        .any(|p| matches!(p, Phase::Rest | Phase::Drift))
+        .any(|p| matches!(p, Phase::Rest | Phase::Drift | Phase::Churn))
         && !chosen.contains(&Phase::Restart)
     {
         chosen.push(Phase::Restart);
@@ -132,7 +147,7 @@ impl Scenario {
             wrapper_phase: var("BENCH_OPERATOR_WRAPPER_PHASE").unwrap_or_else(|| "converge".into()),
             phases: match var("BENCH_PHASES") {
                 Some(list) => phases(&list)?,
-                None => Phase::ALL.to_vec(),
+                None => Phase::DEFAULT.to_vec(),
             },
         })
     }
@@ -165,11 +180,6 @@ impl Scenario {
     /// The most streams any one account holds: what its CreateStream quota must create.
     pub fn largest_account(&self) -> usize {
         self.streams_in(0)
-    }
-
-    /// The convergence floor: the largest account's streams at 50 CreateStream/s.
-    pub fn floor(&self) -> Duration {
-        Duration::from_secs_f64(self.largest_account() as f64 / 50.0)
     }
 
     /// `1,000 VideoStreams, 1 account, 1 replica`.
