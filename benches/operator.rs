@@ -322,7 +322,13 @@ impl Run<'_> {
         let applied = AtomicUsize::new(0);
         let began = Instant::now();
         let apply = fleet::apply(self.client, scenario, &applied);
-        let watch = self.watch_convergence(&operators, &ready, &applied, began);
+        // Give up at ten times the floor, and never before half an hour.
+        let floor = results
+            .floors
+            .as_ref()
+            .map_or(Duration::ZERO, Floors::binding);
+        let limit = (floor * 10).max(Duration::from_secs(1800));
+        let watch = self.watch_convergence(&operators, &ready, &applied, began, limit);
         let (apply, (watched, samples)) = tokio::join!(apply, watch);
         results.apply = Some(apply?);
         results.samples = samples;
@@ -364,10 +370,11 @@ impl Run<'_> {
         ready: &fleet::ReadyCount,
         applied: &AtomicUsize,
         began: Instant,
+        limit: Duration,
     ) -> (Result<Duration, String>, Vec<Sample>) {
         let mut samples = Vec::new();
         let outcome = self
-            .watch_sampled(operators, ready, applied, began, &mut samples)
+            .watch_sampled(operators, ready, applied, (began, limit), &mut samples)
             .await;
         samples.push(self.sample(operators, ready, applied, began));
         (outcome, samples)
@@ -378,12 +385,10 @@ impl Run<'_> {
         operators: &[Operator],
         ready: &fleet::ReadyCount,
         applied: &AtomicUsize,
-        began: Instant,
+        (began, limit): (Instant, Duration),
         samples: &mut Vec<Sample>,
     ) -> Result<Duration, String> {
         let n = self.scenario.streams;
-        let quota_floor = Duration::from_secs_f64(self.scenario.largest_account() as f64 / 50.0);
-        let limit = (quota_floor * 10).max(Duration::from_secs(1800));
         let mut last_progress = (0, Instant::now());
         let mut last_print = Instant::now();
         let mut last_sample: Option<Instant> = None;
@@ -443,11 +448,7 @@ impl Run<'_> {
             applied: applied.load(Ordering::Relaxed) as f64,
             created: self.created() as f64,
             ready: ready.ready() as f64,
-            rss_mib: operators
-                .iter()
-                .filter_map(|o| machine::memory(o.pid()?))
-                .map(|m| m.rss_mib)
-                .sum(),
+            rss_mib: operators::rss_mib(operators),
         }
     }
 

@@ -12,7 +12,7 @@ use kvs_operator::api::VideoStream;
 use crate::BoxError;
 use crate::fleet::{self, ReadyCount};
 use crate::machine;
-use crate::operators::{self, Operator};
+use crate::operators::{self, Operator, rss_mib};
 use crate::scenario::Scenario;
 
 /// Rounds of delete-everything, apply-everything.
@@ -82,15 +82,6 @@ impl Churned {
             self.change_percent()
         )
     }
-}
-
-/// Every replica's RSS, added up.
-pub fn rss_mib(operators: &[Operator]) -> f64 {
-    operators
-        .iter()
-        .filter_map(|o| machine::memory(o.pid()?))
-        .map(|m| m.rss_mib)
-        .sum()
 }
 
 /// Runs [`ROUNDS`] rounds against `operators`, then waits for them to be quiet.

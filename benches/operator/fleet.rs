@@ -82,6 +82,18 @@ pub async fn wait_bindings_ready(client: &kube::Client, within: Duration) -> Res
     }
 }
 
+/// The benchmark's VideoStream `name` (its stream name too), for device `device`.
+pub fn video_stream(name: &str, device: &str) -> VideoStream {
+    let spec = VideoStreamSpec {
+        device_name: Some(device.into()),
+        media_type: Some("video/h264".into()),
+        data_retention_in_hours: Some(24),
+        tags: Some(BTreeMap::from([("bench".into(), "true".into())])),
+        ..VideoStreamSpec::default()
+    };
+    VideoStream::new(name, spec)
+}
+
 /// Creates every VideoStream of the scenario, namespaces interleaved so that every account
 /// has work from the start. Returns how long the API server took to accept them all.
 pub async fn apply(
@@ -104,14 +116,7 @@ pub async fn apply(
     futures::stream::iter(work)
         .map(|(namespace, i)| {
             let api: Api<VideoStream> = Api::namespaced(client.clone(), &namespace);
-            let spec = VideoStreamSpec {
-                device_name: Some(format!("cam-{i}")),
-                media_type: Some("video/h264".into()),
-                data_retention_in_hours: Some(24),
-                tags: Some(BTreeMap::from([("bench".into(), "true".into())])),
-                ..VideoStreamSpec::default()
-            };
-            let vs = VideoStream::new(&camera(i), spec);
+            let vs = video_stream(&camera(i), &format!("cam-{i}"));
             async move { api.create(&PostParams::default(), &vs).await }
         })
         .buffer_unordered(APPLY_IN_FLIGHT)

@@ -7,16 +7,15 @@
 //!   create, its finalizer and its Ready status) at the write rate kube-apiserver takes on
 //!   this machine with no operator running, measured by [`write_rate`].
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kvs_emulator::{Operation, Settings};
-use kvs_operator::api::{VideoStream, VideoStreamSpec};
+use kvs_operator::api::VideoStream;
 
 use crate::BoxError;
-use crate::fleet::APPLY_IN_FLIGHT;
+use crate::fleet::{APPLY_IN_FLIGHT, video_stream};
 use crate::machine::human;
 use crate::scenario::Scenario;
 
@@ -44,31 +43,36 @@ impl WriteRate {
 #[derive(Debug, Clone, Copy)]
 pub struct Floors {
     pub quota: Duration,
-    /// `None` until the write rate was measured.
-    pub apiserver: Option<Duration>,
+    /// `None` until it was measured.
     pub write_rate: Option<WriteRate>,
     pub writes_needed: u64,
 }
 
 impl Floors {
     pub fn new(scenario: &Scenario, emulator: &Settings, rate: Option<WriteRate>) -> Floors {
-        let writes_needed = scenario.streams as u64 * WRITES_PER_OBJECT;
         Floors {
             quota: quota_floor(scenario.largest_account(), emulator),
-            apiserver: rate.map(|r| Duration::from_secs_f64(writes_needed as f64 / r.per_second())),
             write_rate: rate,
-            writes_needed,
+            writes_needed: scenario.streams as u64 * WRITES_PER_OBJECT,
         }
+    }
+
+    /// The writes needed at the measured write rate.
+    pub fn apiserver(&self) -> Option<Duration> {
+        let rate = self.write_rate?;
+        Some(Duration::from_secs_f64(
+            self.writes_needed as f64 / rate.per_second(),
+        ))
     }
 
     /// The larger floor, which convergence is compared with.
     pub fn binding(&self) -> Duration {
-        self.apiserver.map_or(self.quota, |a| a.max(self.quota))
+        self.apiserver().map_or(self.quota, |a| a.max(self.quota))
     }
 
     /// Which floor binds: `AWS quota` or `API server`.
     pub fn which(&self) -> &'static str {
-        match self.apiserver {
+        match self.apiserver() {
             Some(a) if a > self.quota => "API server",
             _ => "AWS quota",
         }
@@ -84,7 +88,7 @@ impl Floors {
             }
         };
         let quota = format!("AWS quota {}{}", human(self.quota), binds("AWS quota"));
-        match (self.apiserver, self.write_rate) {
+        match (self.apiserver(), self.write_rate) {
             (Some(floor), Some(rate)) => format!(
                 "{quota}; API server {}{} ({} writes at {:.0}/s)",
                 human(floor),
@@ -139,14 +143,7 @@ pub async fn write_rate(client: &kube::Client, count: usize) -> Result<WriteRate
 /// One object's create and one status write, like a converging object's.
 async fn write_one(api: Api<VideoStream>, i: usize) -> Result<(), BoxError> {
     let name = format!("probe-{i:05}");
-    let spec = VideoStreamSpec {
-        device_name: Some(name.clone()),
-        media_type: Some("video/h264".into()),
-        data_retention_in_hours: Some(24),
-        tags: Some(BTreeMap::from([("bench".into(), "true".into())])),
-        ..VideoStreamSpec::default()
-    };
-    api.create(&PostParams::default(), &VideoStream::new(&name, spec))
+    api.create(&PostParams::default(), &video_stream(&name, &name))
         .await?;
     let status = serde_json::json!({ "status": { "streamName": name, "observedGeneration": 1 } });
     api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))

@@ -11,6 +11,7 @@ use kvs_testenv::ControlPlane;
 
 use crate::BoxError;
 use crate::common::{free_local_addr, http_get, terminate};
+use crate::machine;
 
 /// Where the replicas' Leases live when they elect.
 pub const ELECTION_NAMESPACE: &str = "kvs-bench-system";
@@ -190,6 +191,15 @@ pub fn metric_sum(text: &str, name: &str) -> f64 {
         .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
         // A sum of nothing is -0.0 for floats.
         .fold(0.0, |sum, v| sum + v)
+}
+
+/// Every replica's RSS, added up.
+pub fn rss_mib(operators: &[Operator]) -> f64 {
+    operators
+        .iter()
+        .filter_map(|o| machine::memory(o.pid()?))
+        .map(|m| m.rss_mib)
+        .sum()
 }
 
 /// Reconciles every replica has recorded so far (all outcomes).
