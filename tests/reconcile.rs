@@ -927,6 +927,37 @@ async fn two_claimants_queued_in_the_limiter_never_both_win_one_stream() {
     assert_eq!(tag_writes, 1, "the second claimant never wrote");
 }
 
+/// Deleting every stream of a fleet shares one ListTagsForStream quota (50/s per account):
+/// a deletion reads the ownership tags fresh once, and decides and deletes from that read.
+#[tokio::test]
+async fn a_deletion_reads_the_ownership_tags_once() {
+    let emulator = emulator().await;
+    let kvs = self::kvs(&emulator);
+    let want = desired("read-once");
+    converge(&kvs, &want).await;
+    let tag_reads = || {
+        emulator
+            .call_log()
+            .into_iter()
+            .filter(|r| r.operation == Operation::ListTagsForStream)
+            .count()
+    };
+    let before = tag_reads();
+    let steps = clean_up(&kvs, &want).await;
+    assert!(
+        steps
+            .iter()
+            .any(|s| matches!(s, CleanupStep::Deleted { .. })),
+        "{steps:?}"
+    );
+    assert!(emulator.stream("read-once").is_none(), "the stream is gone");
+    assert_eq!(
+        tag_reads() - before,
+        1,
+        "ListTagsForStream calls to delete it"
+    );
+}
+
 #[tokio::test]
 async fn cleanup_reads_ownership_fresh_so_a_stale_cache_never_leaves_a_stream_behind() {
     let emulator = emulator().await;

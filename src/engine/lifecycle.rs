@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use super::kind::CleanupStep;
 use super::ownership::{Claimed, Owner, Ownership};
+use crate::Result;
 use crate::api::DeletionPolicy;
 use crate::kvs::ResourceStatus;
-use crate::{Error, Result};
 
 /// What an existing resource's state and tags allow.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,8 +87,11 @@ pub fn plan_cleanup(
     }
 }
 
-/// Carries out a cleanup plan. Ownership was planned from remembered tags, so it is read
-/// fresh before deleting or releasing; `delete` makes the kind's delete call.
+/// Carries out a cleanup plan, which must come from tags read fresh for it (each kind's
+/// cleanup reads them so): `delete` makes the kind's delete call, a release removes the
+/// ownership tags. A second read here would add nothing: the time between the last read
+/// and the call is the call's wait in the rate limiter either way, and it would cost every
+/// deletion a second call of the quota all deletions share (ListTagsForStream, 50/s).
 pub async fn clean_up(
     plan: CleanupPlan,
     claimed: &Claimed<'_>,
@@ -99,19 +102,14 @@ pub async fn clean_up(
     Ok(match plan {
         CleanupPlan::Done => CleanupStep::Done,
         CleanupPlan::Wait(status) => CleanupStep::Waiting(status),
-        CleanupPlan::Delete => match claimed.confirm(owner).await {
-            Ok(()) => {
-                delete().await?;
-                CleanupStep::Deleted { arn }
-            }
-            // Someone else's after all: never touched, and nothing left for us to do.
-            Err(Error::NotOwned(_)) => CleanupStep::Done,
-            Err(other) => return Err(other),
-        },
-        CleanupPlan::Release => match claimed.release(owner).await? {
-            true => CleanupStep::Released { arn },
-            false => CleanupStep::Done,
-        },
+        CleanupPlan::Delete => {
+            delete().await?;
+            CleanupStep::Deleted { arn }
+        }
+        CleanupPlan::Release => {
+            claimed.release(owner).await?;
+            CleanupStep::Released { arn }
+        }
     })
 }
 

@@ -291,18 +291,11 @@ impl Claimed<'_> {
         }
     }
 
-    /// Removes our ownership tags after confirming them fresh; `Ok(false)` when the
-    /// resource turned out not to be ours (then nothing is touched).
-    pub async fn release(&self, owner: &Owner) -> Result<bool> {
-        match self.confirm(owner).await {
-            Ok(()) => {
-                let keys: Vec<String> = owner.tags().into_keys().collect();
-                self.kvs.untag(self.arn, &keys).await?;
-                Ok(true)
-            }
-            Err(Error::NotOwned(_)) => Ok(false),
-            Err(other) => Err(other),
-        }
+    /// Removes our ownership tags. The caller has just read them fresh and found them ours
+    /// (a cleanup plans from such a read).
+    pub async fn release(&self, owner: &Owner) -> Result<()> {
+        let keys: Vec<String> = owner.tags().into_keys().collect();
+        self.kvs.untag(self.arn, &keys).await
     }
 }
 
