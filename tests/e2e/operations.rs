@@ -136,8 +136,18 @@ async fn only_the_shard_holder_reconciles_and_a_killed_holder_is_replaced_within
     for replica in &replicas {
         replica.wait_ready().await;
     }
-    // Both have joined; the operator's own shard settles on the one the assignment picks.
+    // Both have joined (their member Leases are there: a replica seen late moves the
+    // assignment); the operator's own shard settles on the one the assignment picks.
+    let leases: Api<Lease> = Api::namespaced(h.client.clone(), &h.namespace);
     let deadline = Instant::now() + Duration::from_secs(30);
+    for replica in &replicas {
+        let member =
+            kvs_operator::engine::shards::lease_name("kvs-operator", "member", replica.identity());
+        while leases.get_opt(&member).await.ok().flatten().is_none() {
+            assert!(Instant::now() < deadline, "{member} never appeared");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
     let holder_name = loop {
         if let Some(name) = holder(&h).await {
             tokio::time::sleep(Duration::from_secs(2)).await;
