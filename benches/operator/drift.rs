@@ -196,10 +196,11 @@ pub async fn tag_drift(target: &Target<'_>, within: Duration) -> Result<Correcte
         after: None,
     };
     while changed.elapsed() < within {
-        let restored = target.stream(&name).is_some_and(|s| {
-            s.tags.get("bench").map(String::as_str) == Some("true")
-                && !s.tags.contains_key("added-by")
-        });
+        // The spec's key is set back; the key the console added stays (`tagPolicy:
+        // Shared`, the default, removes only keys the operator applied itself).
+        let restored = target
+            .stream(&name)
+            .is_some_and(|s| s.tags.get("bench").map(String::as_str) == Some("true"));
         if restored {
             result.after = Some(changed.elapsed());
             break;
