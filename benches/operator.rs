@@ -157,7 +157,7 @@ async fn main() -> Result<(), BoxError> {
     // (2) How fast kube-apiserver takes writes with nobody else writing: the API server floor.
     let probes = floors::probes(&scenario);
     let rate = floors::write_rate(&client, probes).await?;
-    results.floors = Some(Floors::new(&scenario, &emulator_settings, Some(rate)));
+    results.floors = Some(Floors::new(&scenario, &emulator_settings, rate));
     println!(
         "kube-apiserver alone: {} writes ({probes} creates and status writes, {} in flight) in {:.1}s = {:.0} writes/s",
         rate.writes,
@@ -286,6 +286,21 @@ impl Run<'_> {
         Mark::take(self.emulator, self.client, &self.processes(operators)).await
     }
 
+    /// What a phase that began at `start` cost, up to now.
+    async fn measured_since(
+        &self,
+        start: &Mark,
+        operators: &[Operator],
+    ) -> Result<Measured, BoxError> {
+        let end = self.mark(operators).await?;
+        Ok(Measured::between(
+            start,
+            &end,
+            &self.processes(operators),
+            self.sampler.take_load(),
+        ))
+    }
+
     fn start(&self, settings: &OperatorSettings, phase: &str) -> Result<Vec<Operator>, BoxError> {
         let wrapped = self.scenario.wrapper_phase == phase;
         let operators = operators::start(&operators::Launch {
@@ -336,13 +351,7 @@ impl Run<'_> {
             Ok(t) => results.converged = Some(t),
             Err(stopped) => results.stopped = Some(stopped),
         }
-        let end = self.mark(&operators).await?;
-        let measured = Measured::between(
-            &start,
-            &end,
-            &self.processes(&operators),
-            self.sampler.take_load(),
-        );
+        let measured = self.measured_since(&start, &operators).await?;
         results.create_rates = self.sampler.create_rates();
         if let (Some(t), Some(floors)) = (results.converged, &results.floors) {
             let floor = floors.binding();
@@ -494,13 +503,7 @@ impl Run<'_> {
         let began = Instant::now();
         let operators = self.start(&OperatorSettings::Defaults, "restart")?;
         let at_rest = self.wait_at_rest(&operators, began).await;
-        let end = self.mark(&operators).await?;
-        let measured = Measured::between(
-            &start,
-            &end,
-            &self.processes(&operators),
-            self.sampler.take_load(),
-        );
+        let measured = self.measured_since(&start, &operators).await?;
         results.back_at_rest = at_rest;
         results
             .operator_metrics
@@ -550,13 +553,7 @@ impl Run<'_> {
         self.sampler.take_load();
         let start = self.mark(operators).await?;
         tokio::time::sleep(window).await;
-        let end = self.mark(operators).await?;
-        let measured = Measured::between(
-            &start,
-            &end,
-            &self.processes(operators),
-            self.sampler.take_load(),
-        );
+        let measured = self.measured_since(&start, operators).await?;
         let rate = report::per_stream_hour(&measured, self.scenario.streams);
         println!(
             "at rest: {rate:.2} calls per stream per hour over {}s at the default settings ({}; target 0.2; Crossplane {}, ACK {})",
@@ -594,13 +591,7 @@ impl Run<'_> {
         self.sampler.take_load();
         let start = self.mark(operators).await?;
         let churned = churn::churn(self.client, self.scenario, operators, first_rest).await?;
-        let end = self.mark(operators).await?;
-        results.churn_phase = Some(Measured::between(
-            &start,
-            &end,
-            &self.processes(operators),
-            self.sampler.take_load(),
-        ));
+        results.churn_phase = Some(self.measured_since(&start, operators).await?);
         println!("churn: {}", churned.describe());
         results.churn = Some(churned);
         Ok(())
@@ -635,13 +626,7 @@ impl Run<'_> {
         let start = self.mark(operators).await?;
         let within = DEFAULT_DRIFT_SCAN * 2 + Duration::from_secs(120);
         results.drifts = drift::listed_drifts(&self.target(), within).await?;
-        let end = self.mark(operators).await?;
-        results.drift = Some(Measured::between(
-            &start,
-            &end,
-            &self.processes(operators),
-            self.sampler.take_load(),
-        ));
+        results.drift = Some(self.measured_since(&start, operators).await?);
         for d in &results.drifts {
             println!(
                 "drift: {} on {} corrected after {} (drift scan every {}s)",
@@ -678,13 +663,7 @@ impl Run<'_> {
         results.tag_share = share;
         let within = results.tag_period.mul_f64(1.2) + Duration::from_secs(60);
         let corrected = drift::tag_drift(&self.target(), within).await?;
-        let end = self.mark(&operators).await?;
-        results.tag_phase = Some(Measured::between(
-            &start,
-            &end,
-            &self.processes(&operators),
-            self.sampler.take_load(),
-        ));
+        results.tag_phase = Some(self.measured_since(&start, &operators).await?);
         println!(
             "drift: tags on {} corrected after {} (tag-audit period {})",
             corrected.stream,

@@ -96,10 +96,9 @@ pub fn svg(title: &str, objects: usize, samples: &[Sample], floors: &Floors) -> 
     );
     axes(&mut out, x_max, y_max, rss_max, &x, &y);
     for (floor, label) in [
-        (Some(floors.quota), "AWS quota floor"),
+        (floors.quota, "AWS quota floor"),
         (floors.apiserver(), "API server floor"),
     ] {
-        let Some(floor) = floor else { continue };
         let fx = x(floor.as_secs_f64());
         let _ = writeln!(
             out,

@@ -43,13 +43,12 @@ impl WriteRate {
 #[derive(Debug, Clone, Copy)]
 pub struct Floors {
     pub quota: Duration,
-    /// `None` until it was measured.
-    pub write_rate: Option<WriteRate>,
+    pub write_rate: WriteRate,
     pub writes_needed: u64,
 }
 
 impl Floors {
-    pub fn new(scenario: &Scenario, emulator: &Settings, rate: Option<WriteRate>) -> Floors {
+    pub fn new(scenario: &Scenario, emulator: &Settings, rate: WriteRate) -> Floors {
         Floors {
             quota: quota_floor(scenario.largest_account(), emulator),
             write_rate: rate,
@@ -58,23 +57,21 @@ impl Floors {
     }
 
     /// The writes needed at the measured write rate.
-    pub fn apiserver(&self) -> Option<Duration> {
-        let rate = self.write_rate?;
-        Some(Duration::from_secs_f64(
-            self.writes_needed as f64 / rate.per_second(),
-        ))
+    pub fn apiserver(&self) -> Duration {
+        Duration::from_secs_f64(self.writes_needed as f64 / self.write_rate.per_second())
     }
 
     /// The larger floor, which convergence is compared with.
     pub fn binding(&self) -> Duration {
-        self.apiserver().map_or(self.quota, |a| a.max(self.quota))
+        self.apiserver().max(self.quota)
     }
 
     /// Which floor binds: `AWS quota` or `API server`.
     pub fn which(&self) -> &'static str {
-        match self.apiserver() {
-            Some(a) if a > self.quota => "API server",
-            _ => "AWS quota",
+        if self.apiserver() > self.quota {
+            "API server"
+        } else {
+            "AWS quota"
         }
     }
 
@@ -88,16 +85,13 @@ impl Floors {
             }
         };
         let quota = format!("AWS quota {}{}", human(self.quota), binds("AWS quota"));
-        match (self.apiserver(), self.write_rate) {
-            (Some(floor), Some(rate)) => format!(
-                "{quota}; API server {}{} ({} writes at {:.0}/s)",
-                human(floor),
-                binds("API server"),
-                crate::scenario::thousands(self.writes_needed),
-                rate.per_second()
-            ),
-            _ => format!("{quota}; API server not measured"),
-        }
+        format!(
+            "{quota}; API server {}{} ({} writes at {:.0}/s)",
+            human(self.apiserver()),
+            binds("API server"),
+            crate::scenario::thousands(self.writes_needed),
+            self.write_rate.per_second()
+        )
     }
 }
 
