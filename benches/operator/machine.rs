@@ -95,6 +95,18 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
     Some((utime + stime) / TICKS_PER_SECOND)
 }
 
+/// `pid` or the first of its descendants (depth first) whose executable is `binary`.
+pub fn descendant_running(pid: u32, binary: &std::path::Path) -> Option<u32> {
+    if std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == binary) {
+        return Some(pid);
+    }
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
+    children
+        .split_whitespace()
+        .filter_map(|child| child.parse().ok())
+        .find_map(|child| descendant_running(child, binary))
+}
+
 /// Resident memory now and at its peak, in MiB.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Memory {

@@ -84,8 +84,13 @@ pub struct Operator {
 }
 
 impl Operator {
+    /// The operator's own process: under a profiler (`BENCH_OPERATOR_WRAPPER`) the child
+    /// is the profiler's, and its RSS and CPU are not the operator's.
     pub fn pid(&self) -> Option<u32> {
-        self.child.id()
+        let child = self.child.id()?;
+        let binary = std::fs::canonicalize(env!("CARGO_BIN_EXE_kvs-operator")).ok();
+        let own = binary.and_then(|binary| machine::descendant_running(child, &binary));
+        Some(own.unwrap_or(child))
     }
 
     /// The operator's Prometheus metrics, or an empty text when it does not answer.
