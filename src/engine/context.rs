@@ -19,7 +19,8 @@ use super::ledger::Ledger;
 use super::scan;
 use super::shards::Shards;
 use crate::api::{
-    ACCOUNT_ANNOTATION, AccountBinding, Adoption, ManagementPolicy, SignalingChannel, VideoStream,
+    ACCOUNT_ANNOTATION, AccountBinding, Adoption, ManagementPolicy, PlacementStatus,
+    SignalingChannel, VideoStream,
 };
 use crate::metrics::Metrics;
 use crate::tenancy::accounts::{AccountKey, Accounts, Identity};
@@ -140,9 +141,12 @@ impl<K: Kind> Registry<K> {
 /// its namespace's labels and `status` (its own, or — for `kvs-operator plan` — the live
 /// object's): the one tenancy decision the controller (from its watches) and `plan` (from
 /// one read of the cluster) both make, so a plan follows every rule the controller does.
+/// `unrecorded` is where a create this replica made was placed while no status says so
+/// yet: the object owns that resource as much as one its status records.
 pub fn placement_of<K: Kind>(
     object: &K,
     status: Option<&K::Status>,
+    unrecorded: Option<&PlacementStatus>,
     bindings: &[&AccountBinding],
     namespace_labels: &BTreeMap<String, String>,
     defaults: &Defaults,
@@ -151,9 +155,15 @@ pub fn placement_of<K: Kind>(
     let governing = tenancy::governing(bindings.iter().copied(), &namespace, namespace_labels);
     let name = object.aws_name();
     // What it made or took keeps its placement; what it merely observes does not.
+    let recorded = status.and_then(KindStatus::arn).is_some();
     let owned = (object.management_policy() == ManagementPolicy::Full
-        && status.and_then(KindStatus::arn).is_some())
-    .then(|| status.and_then(KindStatus::placement));
+        && (recorded || unrecorded.is_some()))
+    .then(|| {
+        status
+            .filter(|_| recorded)
+            .and_then(KindStatus::placement)
+            .or(unrecorded)
+    });
     let request = Request {
         namespace: &namespace,
         name: &name,
@@ -273,7 +283,15 @@ impl Context {
         let bindings = self.bindings.state();
         let all: Vec<&AccountBinding> = bindings.iter().map(AsRef::as_ref).collect();
         let labels = self.namespace_labels(&namespace);
-        placement_of(object, object.status(), &all, &labels, &self.defaults())
+        let unrecorded = self.ledger.created(&ObjectKey::of(object));
+        placement_of(
+            object,
+            object.status(),
+            unrecorded.as_ref(),
+            &all,
+            &labels,
+            &self.defaults(),
+        )
     }
 
     /// The shard `object` belongs to.
@@ -458,16 +476,26 @@ impl Context {
             .count();
         let holding = objects
             .iter()
-            .filter(|o| o.status().and_then(KindStatus::arn).is_some())
-            .filter(|o| match self.placed(o.as_ref()).result {
+            .filter_map(|o| {
+                // What its status records, or a create not recorded there yet.
+                let unrecorded = self.ledger.created(&ObjectKey::of(o.as_ref()));
+                let owns = o.status().and_then(KindStatus::arn).is_some() || unrecorded.is_some();
+                owns.then_some((o, unrecorded))
+            })
+            .filter(|(o, unrecorded)| match self.placed(o.as_ref()).result {
                 Ok(placement) => placement.binding.as_deref() == Some(binding),
                 // Refused now (a conflict): held by the binding it was placed with, or by
                 // this one if its namespace is among those this binding selects.
-                Err(_) => o.status().and_then(KindStatus::placement).map_or_else(
-                    || selected(&o.namespace().unwrap_or_default()),
-                    |p| p.account_binding.as_deref() == Some(binding),
-                ),
+                Err(_) => o
+                    .status()
+                    .and_then(KindStatus::placement)
+                    .or(unrecorded.as_ref())
+                    .map_or_else(
+                        || selected(&o.namespace().unwrap_or_default()),
+                        |p| p.account_binding.as_deref() == Some(binding),
+                    ),
             })
+            .map(|(o, _)| o)
             .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
             .collect();
         (served, holding)

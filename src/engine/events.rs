@@ -3,18 +3,21 @@
 //! burst); past it they are dropped and counted (`kvs_operator_events_dropped_total`). What
 //! an Event would have said is in the object's conditions anyway.
 //!
-//! Normal Events (created, deleting, released) refill at one a second: in a fleet's burst
-//! they are the bulk of what the API server would be asked to store, and the object's
-//! Ready condition says the same. Warnings, which ask someone to act, refill faster.
+//! Normal Events (created, deleting, released) come 20 at once and then one every ten
+//! seconds: a person applying a few objects sees each one's, while in a fleet's burst they
+//! would be the bulk of what the API server is asked to store (at 10,000 creates, more
+//! than a status write per hundred objects at one a second), and the object's Ready
+//! condition says the same. Warnings, which ask someone to act, refill far faster.
 
 use kube::runtime::events::EventType;
 
 use super::budget::Budget;
 
 /// Events per second, and saved up, for each type.
-const NORMAL_PER_SECOND: f64 = 1.0;
+const NORMAL_PER_SECOND: f64 = 0.1;
+const NORMAL_BURST: f64 = 20.0;
 const WARNING_PER_SECOND: f64 = 5.0;
-const BURST: f64 = 50.0;
+const WARNING_BURST: f64 = 50.0;
 
 #[derive(Debug)]
 pub struct EventBudget {
@@ -25,8 +28,8 @@ pub struct EventBudget {
 impl Default for EventBudget {
     fn default() -> Self {
         Self {
-            normal: Budget::new(NORMAL_PER_SECOND, BURST),
-            warning: Budget::new(WARNING_PER_SECOND, BURST),
+            normal: Budget::new(NORMAL_PER_SECOND, NORMAL_BURST),
+            warning: Budget::new(WARNING_PER_SECOND, WARNING_BURST),
         }
     }
 }
@@ -51,7 +54,7 @@ mod tests {
         let sent = (0..10_000)
             .filter(|_| budget.allows(&EventType::Normal))
             .count();
-        assert_eq!(sent, 50, "only the burst of a flood gets through");
+        assert_eq!(sent, 20, "only the burst of a flood gets through");
         assert!(
             budget.allows(&EventType::Warning),
             "warnings keep their own budget"
@@ -63,9 +66,15 @@ mod tests {
         let budget = EventBudget::default();
         while budget.allows(&EventType::Normal) {}
         while budget.allows(&EventType::Warning) {}
-        tokio::time::advance(std::time::Duration::from_secs(4)).await;
+        tokio::time::advance(std::time::Duration::from_secs(8)).await;
         let count = |type_: EventType| (0..100).filter(|_| budget.allows(&type_)).count();
-        assert_eq!(count(EventType::Normal), 4, "one Normal Event a second");
-        assert_eq!(count(EventType::Warning), 20, "five warnings a second");
+        assert_eq!(
+            count(EventType::Normal),
+            0,
+            "one Normal Event in ten seconds"
+        );
+        assert_eq!(count(EventType::Warning), 40, "five warnings a second");
+        tokio::time::advance(std::time::Duration::from_secs(2)).await;
+        assert_eq!(count(EventType::Normal), 1);
     }
 }

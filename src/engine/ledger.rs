@@ -1,5 +1,6 @@
 //! The engine's memory of each object between reconciles — its failure and wait counts for
-//! the backoffs, and when its tags are audited next — kept in one entry per object, so
+//! the backoffs, when its tags are audited next, and where a create it just made was
+//! placed until its status records it — kept in one entry per object, so
 //! that forgetting an object (it was deleted, or left the watched namespaces) drops all of
 //! it at once and nothing grows with the objects that came and went.
 
@@ -8,6 +9,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+use crate::api::PlacementStatus;
 
 /// An object of any kind, for per-object bookkeeping.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -40,6 +43,9 @@ struct Entry {
     /// An audit found drift (or is a full reconcile) and its repair has not succeeded yet:
     /// the audit counts as done only once it has.
     repairing: bool,
+    /// Where a resource this replica created was placed, while no status records it yet
+    /// (the first status write waits until KVS has finished creating it).
+    created: Option<PlacementStatus>,
 }
 
 /// Every object's entry.
@@ -115,6 +121,25 @@ impl Ledger {
         });
     }
 
+    /// A create was made for the object, at `placement`; its status does not say so yet.
+    pub fn record_created(&self, key: &ObjectKey, placement: PlacementStatus) {
+        self.with(key, |entry| entry.created = Some(placement));
+    }
+
+    /// Where the object's unrecorded create was placed, if it made one.
+    pub fn created(&self, key: &ObjectKey) -> Option<PlacementStatus> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.get(key).and_then(|entry| entry.created.clone())
+    }
+
+    /// The object's status now records what it made: the ledger need not.
+    pub fn creation_recorded(&self, key: &ObjectKey) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = entries.get_mut(key) {
+            entry.created = None;
+        }
+    }
+
     /// Drops everything remembered of an object.
     pub fn forget(&self, key: &ObjectKey) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
@@ -182,6 +207,24 @@ mod tests {
         ledger.audited(&key("a"), period);
         assert!(!ledger.is_repairing(&key("a")));
         assert_eq!(ledger.audit_due_in(&key("a"), period), period);
+    }
+
+    #[test]
+    fn an_unrecorded_create_is_remembered_until_the_status_records_it() {
+        let ledger = Ledger::default();
+        assert_eq!(ledger.created(&key("a")), None);
+        ledger.creation_recorded(&key("a"));
+        assert!(ledger.is_empty(), "clearing adds no entry");
+        let placed = PlacementStatus {
+            account_binding: Some("team".into()),
+            account: "111122223333".into(),
+            region: "eu-west-1".into(),
+        };
+        ledger.record_created(&key("a"), placed.clone());
+        assert_eq!(ledger.created(&key("a")), Some(placed));
+        assert_eq!(ledger.created(&key("b")), None);
+        ledger.creation_recorded(&key("a"));
+        assert_eq!(ledger.created(&key("a")), None);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! One reconcile of an object of any kind: shard and pause first, tenancy before any AWS
 //! call, the finalizer (with the account annotation) before anything is created, then
 //! cleanup or apply (the settled fast path, one kind step), the status written when it
-//! changed, Events for mutations and for changes of error state, and the requeue — backoff
-//! by error class, or a wait for KVS.
+//! changed (a new resource's first status at the next look, when KVS has usually finished
+//! creating it: one write instead of two), Events for mutations and for changes of error
+//! state, and the requeue — backoff by error class, or a wait for KVS.
 //!
 //! Every AWS mutation and every API write of a reconcile passes [`StillPlaced`] right
 //! before it leaves: the object must still be placed where the reconcile started, in a
@@ -279,7 +280,8 @@ async fn ensure_finalizer<K: Kind>(api: &Api<K>, object: &K, identity: &Identity
 
 async fn cleanup<K: Kind>(object: &K, api: &Api<K>, ctx: &Arc<Context>) -> Result<Action> {
     let key = ObjectKey::of(object);
-    let recorded = object.status().and_then(KindStatus::arn).is_some();
+    let recorded =
+        object.status().and_then(KindStatus::arn).is_some() || ctx.ledger.created(&key).is_some();
     let result = if object.management_policy() == ManagementPolicy::ObserveOnly {
         // Never deleted, never released: there is nothing of ours at AWS.
         Ok(CleanupStep::Done)
@@ -399,9 +401,13 @@ async fn report<K: Kind>(
         return Ok(object.clone());
     }
     let previous = object.status();
+    let key = ObjectKey::of(object);
+    // A create's placement is the one it was made with, kept here until a status says so.
+    let unrecorded = ctx.ledger.created(&key);
+    let record = unrecorded.clone().or_else(|| record.cloned());
     let now = Timestamp::now();
     let mut status = object.next_status(outcome, now);
-    status.set_placement(placement_record(object, &status, record));
+    status.set_placement(placement_record(object, &status, record.as_ref()));
     export.record(&mut status, object.meta().generation, now);
     if let Some(request) = request {
         status.set_last_handled_reconcile_at(Some(request.to_string()));
@@ -410,9 +416,36 @@ async fn report<K: Kind>(
     if previous.is_some_and(|p| unchanged(p, &status)) {
         return Ok(object.clone());
     }
+    if unrecorded.is_none()
+        && request.is_none()
+        && just_created(previous, &status)
+        && let Some(placement) = status.placement()
+    {
+        // The first news of a new resource is "creating": its Ready status, usually one
+        // scan later, says all this one would, so the API server is written once, not
+        // twice. Until then the ledger keeps where it was made (see `Context::placed`);
+        // only a restart in that gap falls back on the account annotation, as a create
+        // whose status write failed always has.
+        ctx.ledger.record_created(&key, placement.clone());
+        return Ok(object.clone());
+    }
     let stored = patch_status(api, object, &status).await?;
+    if status.arn().is_some() {
+        ctx.ledger.creation_recorded(&key);
+    }
     publish_condition_change(ctx, object, previous, &status).await;
     Ok(stored)
+}
+
+/// Whether `next` is the first status of an object the operator never reported on (it
+/// has only the CRDs' default status), and says it just made a resource KVS is creating.
+/// Without the default (CRDs older than 0.2) the drift scan would not wake the object when
+/// the resource is ACTIVE, so its Creating status is written as it always was.
+fn just_created<S: KindStatus>(previous: Option<&S>, next: &S) -> bool {
+    let unreported = previous.is_some_and(|p| p.conditions().is_empty() && p.arn().is_none());
+    unreported
+        && next.arn().is_some()
+        && next.aws_status() == Some(crate::kvs::ResourceStatus::Creating.as_str())
 }
 
 /// The placement a status records: none while the object owns nothing (or only observes),

@@ -19,7 +19,7 @@ use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use super::context::Context;
+use super::context::{Context, ObjectKey};
 use super::kind::{Kind, KindStatus, Listed};
 use crate::ErrorClass;
 use crate::kvs::ResourceStatus;
@@ -106,7 +106,8 @@ impl KindScans {
 /// changed outside Kubernetes, finished a transition, or disappeared.
 ///
 /// An object never reconciled (no status) is skipped: it is already on its way through the
-/// queue. One being deleted is woken only when its resource changed or went.
+/// queue. One whose create no status reports yet is woken when KVS has finished creating
+/// it. One being deleted is woken only when its resource changed or went.
 pub fn drifted<K: Kind>(listed: &HashMap<String, Listed>, objects: &[Arc<K>]) -> Vec<ObjectRef<K>> {
     objects
         .iter()
@@ -120,6 +121,10 @@ pub fn drifted<K: Kind>(listed: &HashMap<String, Listed>, objects: &[Arc<K>]) ->
                     && item.is_none_or(|s| status.aws_status() != Some(s.status.as_str()));
             }
             match item {
+                // Made, and not reported yet: its first status waits until KVS is done.
+                Some(item) if status.aws_status().is_none() => {
+                    item.status != ResourceStatus::Creating
+                }
                 Some(item) => {
                     status.version() != Some(item.version.as_str())
                         || status.aws_status() != Some(item.status.as_str())
@@ -171,7 +176,9 @@ pub async fn scan_forever<K: Kind>(
         let objects: Vec<Arc<K>> = registry
             .known()
             .into_iter()
-            .filter(|object| in_account(object.as_ref(), &key))
+            .filter(|object| {
+                in_account(object.as_ref(), &key) || created_in(&ctx, object.as_ref(), &key)
+            })
             .collect();
         match list_with_any::<K>(&ctx, &account, &candidates).await {
             Some(items) => {
@@ -186,7 +193,10 @@ pub async fn scan_forever<K: Kind>(
             }
             None => scans.publish(None),
         }
-        let busy = objects.iter().any(|object| in_transition(object.as_ref()));
+        // A create no status records yet keeps the scan at the poll cadence too.
+        let busy = objects.iter().any(|object| {
+            in_transition(object.as_ref()) || object.status().and_then(KindStatus::arn).is_none()
+        });
         let next = if busy { poll } else { interval };
         tokio::select! {
             () = tokio::time::sleep(next) => {}
@@ -238,6 +248,13 @@ async fn list_with_any<K: Kind>(
 fn record<K: Kind>(ctx: &Context, account: &Account, outcome: &str) {
     ctx.metrics
         .record_drift_scan(&K::kind(&()), &account.key.to_string(), outcome);
+}
+
+/// Whether `object` made a resource in `account` that its status does not record yet.
+fn created_in<K: Kind>(ctx: &Context, object: &K, account: &AccountKey) -> bool {
+    ctx.ledger
+        .created(&ObjectKey::of(object))
+        .is_some_and(|p| p.account == account.account_id && p.region == account.region)
 }
 
 /// Whether the resource `object` recorded lives in `account`.
@@ -342,5 +359,31 @@ mod tests {
         ];
         assert_eq!(names(drifted(&items, &objects)), ["created", "deleted"]);
         assert!(objects.iter().all(|o| in_transition(o.as_ref())));
+    }
+
+    #[test]
+    fn a_create_not_reported_yet_wakes_its_object_once_kvs_is_done() {
+        let items: HashMap<String, Listed> = [
+            listed("done", "v1", ResourceStatus::Active),
+            listed("still-creating", "v1", ResourceStatus::Creating),
+        ]
+        .into_iter()
+        .collect();
+        // The CRDs' default status: nothing reported yet.
+        let unreported = |name: &str| {
+            let mut vs = VideoStream::new(name, VideoStreamSpec::default());
+            vs.metadata.namespace = Some("ns".into());
+            vs.status = Some(VideoStreamStatus {
+                observed_generation: Some(0),
+                ..Default::default()
+            });
+            Arc::new(vs)
+        };
+        let objects = [
+            unreported("done"),
+            unreported("still-creating"),
+            unreported("not-made"),
+        ];
+        assert_eq!(names(drifted(&items, &objects)), ["done"]);
     }
 }

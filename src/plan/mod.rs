@@ -366,6 +366,7 @@ async fn client_for<K: Kind>(
     let placement = crate::engine::context::placement_of(
         object,
         live_status,
+        None,
         &bindings,
         &world.cluster.labels(&namespace),
         &defaults,

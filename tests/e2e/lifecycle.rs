@@ -216,3 +216,81 @@ async fn retain_policy_keeps_the_stream_when_the_videostream_is_deleted() {
     );
     assert_eq!(h.emulator.calls_of(Operation::DeleteStream).total, 0);
 }
+
+/// Converging a new VideoStream writes it twice besides the user's create: the finalizer
+/// (with the account annotation) and the Ready status. When the stream is ACTIVE by the
+/// operator's first look there is no separate "Creating" status in between.
+#[tokio::test]
+async fn a_new_videostream_is_written_twice_on_its_way_to_ready() {
+    use futures::TryStreamExt;
+    use kube::api::{ListParams, WatchEvent, WatchParams};
+
+    let h = Harness::start("two-writes").await;
+    // KVS has finished creating by the time the operator looks again.
+    h.emulator.set_delays(kvs_emulator::Delays {
+        create: std::time::Duration::ZERO,
+        update: std::time::Duration::from_millis(300),
+        delete: std::time::Duration::from_millis(300),
+    });
+    let api = h.api();
+    let from = api
+        .list_metadata(&ListParams::default())
+        .await
+        .expect("list")
+        .metadata
+        .resource_version
+        .expect("a list has a resourceVersion");
+    let only_this = WatchParams::default().fields("metadata.name=front-door");
+    let mut versions = Box::pin(api.watch(&only_this, &from).await.expect("watch"));
+
+    h.apply_ok(&front_door("cam-01", "video/h264", 24, "{team: security}"))
+        .await;
+    let mut seen = Vec::new();
+    let ready = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(event) = versions.try_next().await.expect("watch event") {
+            let vs = match event {
+                WatchEvent::Added(vs) | WatchEvent::Modified(vs) => vs,
+                WatchEvent::Bookmark(_) => continue,
+                other => panic!("unexpected watch event: {other:?}"),
+            };
+            let is_ready = vs.status.as_ref().is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Ready" && c.status == "True")
+            });
+            seen.push(vs);
+            if is_ready {
+                return;
+            }
+        }
+        panic!("the watch ended before the VideoStream was Ready");
+    })
+    .await;
+    assert!(ready.is_ok(), "not Ready within a minute: {seen:#?}");
+    let statuses: Vec<_> = seen
+        .iter()
+        .map(|vs| vs.status.as_ref().and_then(|s| s.aws_status.clone()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [None, None, Some("ACTIVE".to_string())],
+        "the user's create, the finalizer, the Ready status: {seen:#?}"
+    );
+    let finalized = &seen[1].metadata;
+    assert!(
+        finalized
+            .finalizers
+            .as_ref()
+            .is_some_and(|f| f.contains(&FINALIZER.to_string())),
+        "the finalizer comes before anything is created: {finalized:?}"
+    );
+    let placement = seen[2].status.as_ref().and_then(|s| s.placement.clone());
+    assert_eq!(
+        placement.map(|p| p.account),
+        Some(h.emulator.account_id().to_string()),
+        "the Ready status records where the stream was made"
+    );
+    drop(versions);
+    h.delete_ok("vs", "front-door").await;
+    h.wait_gone("front-door").await;
+}

@@ -332,3 +332,80 @@ async fn a_binding_narrowed_while_creates_wait_in_the_rate_limiter_stops_the_one
         .count();
     assert_eq!(refused, COUNT - created as usize);
 }
+
+/// A new stream's first status waits for KVS to finish creating it (one status write instead
+/// of two); a binding narrowed in that gap must not strand it. The operator remembers where
+/// it made the stream until a status records it: the object becomes Ready with that
+/// placement, and its deletion deletes the stream instead of leaving it behind.
+#[tokio::test]
+async fn a_binding_narrowed_before_a_new_stream_is_recorded_does_not_strand_it() {
+    let h = Harness::without_operator("unrecorded").await;
+    let ns = h.namespace.clone();
+    // KVS takes 4 s to create; the operator's scan looks again after 5 s.
+    h.emulator.set_delays(kvs_emulator::Delays {
+        create: Duration::from_secs(4),
+        update: Duration::from_millis(300),
+        delete: Duration::from_millis(300),
+    });
+    let _operator = h.spawn_operator(&OperatorOptions {
+        namespaces: vec![ns.clone()],
+        args: vec![
+            "--poll-interval=5s".into(),
+            "--drift-scan-interval=1m".into(),
+        ],
+        ..OperatorOptions::default()
+    });
+    let name = format!("{ns}-team");
+    h.apply_cluster_ok(&binding(&name, &ns, "")).await;
+    wait_binding_ready(&h, &name).await;
+    // A first VideoStream starts the account's scan, so that no first listing of it
+    // happens to see the next stream while KVS is still creating it.
+    h.apply_ok(&camera("first", &format!("{ns}-first"), ""))
+        .await;
+    h.wait_ready("first").await;
+    // A look the first one asked for may still be due: let it pass (one poll interval).
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let stream = format!("{ns}-cam");
+    h.apply_ok(&camera("cam", &stream, "")).await;
+    h.wait_stream(&stream, "made", |s| s.is_some()).await;
+    // A second on, still nothing but the operator's memory says where the stream went.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let vs: Api<kvs_operator::api::VideoStream> = h.api();
+    let unwritten = vs.get("cam").await.unwrap().status.unwrap_or_default();
+    assert!(
+        unwritten.stream_arn.is_none() && unwritten.conditions.is_empty(),
+        "no status records the stream while KVS creates it: {unwritten:?}"
+    );
+
+    // The admin narrows the prefixes; the change wakes the object at once.
+    let narrowed = binding(&name, &ns, "").replace(
+        &format!("streamNamePrefixes: [\"{ns}-\"]"),
+        &format!("streamNamePrefixes: [\"{ns}-other-\"]"),
+    );
+    h.apply_cluster_ok(&narrowed).await;
+    let bindings: Api<AccountBinding> = Api::all(h.client.clone());
+    let generation = bindings.get(&name).await.unwrap().metadata.generation;
+    h.wait_binding(&name, "seen at its new generation", |b| {
+        b.status
+            .as_ref()
+            .is_some_and(|s| s.observed_generation == generation)
+    })
+    .await;
+
+    let ready = h.wait_ready("cam").await;
+    assert_eq!(
+        ready.status.unwrap().placement,
+        Some(PlacementStatus {
+            account_binding: Some(name.clone()),
+            account: h.emulator.account_id().to_string(),
+            region: h.emulator.region().to_string(),
+        }),
+        "recorded with the binding it was made with"
+    );
+    h.delete_ok("vs", "cam").await;
+    h.wait_gone("cam").await;
+    h.wait_stream(&stream, "deleted with its VideoStream", |s| s.is_none())
+        .await;
+    h.delete_ok("vs", "first").await;
+    h.wait_gone("first").await;
+}
