@@ -283,7 +283,7 @@ impl Context {
         let bindings = self.bindings.state();
         let all: Vec<&AccountBinding> = bindings.iter().map(AsRef::as_ref).collect();
         let labels = self.namespace_labels(&namespace);
-        let unrecorded = self.ledger.created(&ObjectKey::of(object));
+        let unrecorded = self.unrecorded_create(object);
         placement_of(
             object,
             object.status(),
@@ -292,6 +292,15 @@ impl Context {
             &labels,
             &self.defaults(),
         )
+    }
+
+    /// Where a create `object` made was placed, while its status records no resource (the
+    /// ledger is asked only then: most objects' status records theirs).
+    pub(super) fn unrecorded_create<K: Kind>(&self, object: &K) -> Option<PlacementStatus> {
+        if object.status().and_then(KindStatus::arn).is_some() {
+            return None;
+        }
+        self.ledger.created(&ObjectKey::of(object))
     }
 
     /// The shard `object` belongs to.
@@ -478,7 +487,7 @@ impl Context {
             .iter()
             .filter_map(|o| {
                 // What its status records, or a create not recorded there yet.
-                let unrecorded = self.ledger.created(&ObjectKey::of(o.as_ref()));
+                let unrecorded = self.unrecorded_create(o.as_ref());
                 let owns = o.status().and_then(KindStatus::arn).is_some() || unrecorded.is_some();
                 owns.then_some((o, unrecorded))
             })

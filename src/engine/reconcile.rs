@@ -280,8 +280,8 @@ async fn ensure_finalizer<K: Kind>(api: &Api<K>, object: &K, identity: &Identity
 
 async fn cleanup<K: Kind>(object: &K, api: &Api<K>, ctx: &Arc<Context>) -> Result<Action> {
     let key = ObjectKey::of(object);
-    let recorded =
-        object.status().and_then(KindStatus::arn).is_some() || ctx.ledger.created(&key).is_some();
+    let recorded = object.status().and_then(KindStatus::arn).is_some()
+        || ctx.unrecorded_create(object).is_some();
     let result = if object.management_policy() == ManagementPolicy::ObserveOnly {
         // Never deleted, never released: there is nothing of ours at AWS.
         Ok(CleanupStep::Done)
@@ -403,7 +403,7 @@ async fn report<K: Kind>(
     let previous = object.status();
     let key = ObjectKey::of(object);
     // A create's placement is the one it was made with, kept here until a status says so.
-    let unrecorded = ctx.ledger.created(&key);
+    let unrecorded = ctx.unrecorded_create(object);
     let record = unrecorded.clone().or_else(|| record.cloned());
     let now = Timestamp::now();
     let mut status = object.next_status(outcome, now);

@@ -19,7 +19,7 @@ use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use super::context::{Context, ObjectKey};
+use super::context::Context;
 use super::kind::{Kind, KindStatus, Listed};
 use crate::ErrorClass;
 use crate::kvs::ResourceStatus;
@@ -252,8 +252,7 @@ fn record<K: Kind>(ctx: &Context, account: &Account, outcome: &str) {
 
 /// Whether `object` made a resource in `account` that its status does not record yet.
 fn created_in<K: Kind>(ctx: &Context, object: &K, account: &AccountKey) -> bool {
-    ctx.ledger
-        .created(&ObjectKey::of(object))
+    ctx.unrecorded_create(object)
         .is_some_and(|p| p.account == account.account_id && p.region == account.region)
 }
 
