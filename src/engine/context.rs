@@ -159,10 +159,11 @@ pub fn placement_of<K: Kind>(
     let owned = (object.management_policy() == ManagementPolicy::Full
         && (recorded || unrecorded.is_some()))
     .then(|| {
-        status
-            .filter(|_| recorded)
-            .and_then(KindStatus::placement)
-            .or(unrecorded)
+        if recorded {
+            status.and_then(KindStatus::placement)
+        } else {
+            unrecorded
+        }
     });
     let request = Request {
         namespace: &namespace,
@@ -504,8 +505,7 @@ impl Context {
                         |p| p.account_binding.as_deref() == Some(binding),
                     ),
             })
-            .map(|(o, _)| o)
-            .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
+            .map(|(o, _)| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
             .collect();
         (served, holding)
     }

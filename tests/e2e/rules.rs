@@ -30,6 +30,18 @@ async fn made_outside(h: &Harness, name: &str, retention: i32) {
     .await;
 }
 
+/// Waits until the operator has seen AccountBinding `name` at its current generation.
+async fn wait_binding_seen(h: &Harness, name: &str) {
+    let bindings: Api<AccountBinding> = Api::all(h.client.clone());
+    let generation = bindings.get(name).await.unwrap().metadata.generation;
+    h.wait_binding(name, "seen at its new generation", |b| {
+        b.status
+            .as_ref()
+            .is_some_and(|s| s.observed_generation == generation)
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn an_unbound_namespace_may_not_adopt_a_stream_made_outside_kubernetes() {
     let h = Harness::start("unbound").await;
@@ -116,14 +128,7 @@ async fn what_an_object_owns_is_still_reconciled_and_deleted_after_its_binding_i
         "apiVersion: kvs-operator.dev/v1alpha1\nkind: AccountBinding\nmetadata:\n  name: {name}\nspec:\n  namespaces: [{ns}]\n  streamNamePrefixes: [\"{ns}-new-\"]\n  adoption: Forbidden\n"
     );
     h.apply_cluster_ok(&narrowed).await;
-    let bindings: Api<AccountBinding> = Api::all(h.client.clone());
-    let generation = bindings.get(&name).await.unwrap().metadata.generation;
-    h.wait_binding(&name, "seen at its new generation", |b| {
-        b.status
-            .as_ref()
-            .is_some_and(|s| s.observed_generation == generation)
-    })
-    .await;
+    wait_binding_seen(&h, &name).await;
 
     // What it owns takes spec changes...
     let longer = camera("legacy", &existing, "  adoptExisting: true\n")
@@ -383,14 +388,7 @@ async fn a_binding_narrowed_before_a_new_stream_is_recorded_does_not_strand_it()
         &format!("streamNamePrefixes: [\"{ns}-other-\"]"),
     );
     h.apply_cluster_ok(&narrowed).await;
-    let bindings: Api<AccountBinding> = Api::all(h.client.clone());
-    let generation = bindings.get(&name).await.unwrap().metadata.generation;
-    h.wait_binding(&name, "seen at its new generation", |b| {
-        b.status
-            .as_ref()
-            .is_some_and(|s| s.observed_generation == generation)
-    })
-    .await;
+    wait_binding_seen(&h, &name).await;
 
     let ready = h.wait_ready("cam").await;
     assert_eq!(
