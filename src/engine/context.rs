@@ -17,6 +17,7 @@ use super::events::EventBudget;
 use super::kind::{Kind, KindStatus};
 use super::ledger::Ledger;
 use super::scan;
+use super::shard_watch::Selection;
 use super::shards::Shards;
 use crate::api::{
     ACCOUNT_ANNOTATION, AccountBinding, Adoption, ManagementPolicy, PlacementStatus,
@@ -102,6 +103,11 @@ impl<K: Kind> Registry<K> {
     /// Every object of the kind the running controllers know about.
     pub fn known(&self) -> Vec<Arc<K>> {
         lock(&self.stores).iter().flat_map(Store::state).collect()
+    }
+
+    /// How many objects of the kind the caches hold.
+    pub fn cached(&self) -> usize {
+        lock(&self.stores).iter().map(|s| s.state().len()).sum()
     }
 
     /// Registers a controller's cache and queue.
@@ -213,6 +219,8 @@ pub struct Context {
     scans: Mutex<HashSet<(AccountKey, &'static str)>>,
     /// Wakes every AccountBinding for a look (set once the controllers run).
     pub(super) bindings_wake: Mutex<Option<Sender<()>>>,
+    /// Which objects the watches select: those of the shards this replica holds.
+    pub(super) selection: tokio::sync::watch::Sender<Arc<Selection>>,
 }
 
 pub(super) struct Writers {
@@ -257,7 +265,24 @@ impl Context {
             events: EventBudget::default(),
             scans: Mutex::new(HashSet::new()),
             bindings_wake: Mutex::new(None),
+            selection: tokio::sync::watch::Sender::new(Arc::new(Selection::default())),
         }
+    }
+
+    /// Makes the watches select the objects of the shards held now (with election; a
+    /// single replica watches everything).
+    pub(super) fn refresh_selection(&self) {
+        if !self.shards.is_elected() {
+            return;
+        }
+        let wanted = Selection::of(&self.shard_names(), self.shards.held());
+        self.selection.send_if_modified(|current| {
+            let changed = **current != wanted;
+            if changed {
+                *current = Arc::new(wanted);
+            }
+            changed
+        });
     }
 
     /// The labels of a namespace, as watched (empty until it is seen).
@@ -429,6 +454,14 @@ impl Context {
         self.trigger_sharded(&self.channels, shard).await;
     }
 
+    /// Reconciles the objects of kind `K` in the shards `taken`, which its watch has just
+    /// listed.
+    pub(super) async fn reconcile_listed<K: Kind>(&self, taken: &[String]) {
+        for shard in taken {
+            self.trigger_sharded(K::registry(self), shard).await;
+        }
+    }
+
     /// Reconciles every object of `registry` in `shard`.
     async fn trigger_sharded<K: Kind>(&self, registry: &Registry<K>, shard: &str) {
         for object in registry.known() {
@@ -467,19 +500,63 @@ impl Context {
     /// which of them (`namespace/name`) own an AWS resource placed with the binding
     /// `binding` — wherever their namespace is now.
     pub fn holdings(&self, binding: &str, selected: impl Fn(&str) -> bool) -> (usize, Vec<String>) {
-        let (streams, mut holding) = self.holdings_of(&self.videostreams, binding, &selected);
-        let (channels, held) = self.holdings_of(&self.channels, binding, &selected);
+        let streams = self.videostreams.known();
+        let channels = self.channels.known();
+        self.holdings_among(&streams, &channels, binding, &selected)
+    }
+
+    /// [`Context::holdings`] read fresh from the API server rather than from the watches,
+    /// which hold only the objects of this replica's shards: an object whose shard label
+    /// is being moved is in no replica's cache for a moment, and a binding must not let go
+    /// of it then.
+    pub async fn holdings_fresh(
+        &self,
+        binding: &str,
+        selected: impl Fn(&str) -> bool,
+    ) -> Result<(usize, Vec<String>)> {
+        let streams = self.list_all::<VideoStream>().await?;
+        let channels = self.list_all::<SignalingChannel>().await?;
+        Ok(self.holdings_among(&streams, &channels, binding, &selected))
+    }
+
+    /// Every object of kind `K` in the namespaces this operator serves, from the API server.
+    async fn list_all<K: Kind>(&self) -> Result<Vec<Arc<K>>> {
+        let scopes: Vec<kube::Api<K>> = if self.settings.namespaces.is_empty() {
+            vec![kube::Api::all(self.client.clone())]
+        } else {
+            self.settings
+                .namespaces
+                .iter()
+                .map(|ns| kube::Api::namespaced(self.client.clone(), ns))
+                .collect()
+        };
+        let mut objects = Vec::new();
+        for api in scopes {
+            let list = api.list(&kube::api::ListParams::default()).await?;
+            objects.extend(list.items.into_iter().map(Arc::new));
+        }
+        Ok(objects)
+    }
+
+    fn holdings_among(
+        &self,
+        streams: &[Arc<VideoStream>],
+        channels: &[Arc<SignalingChannel>],
+        binding: &str,
+        selected: &impl Fn(&str) -> bool,
+    ) -> (usize, Vec<String>) {
+        let (served, mut holding) = self.holdings_of(streams, binding, selected);
+        let (channels, held) = self.holdings_of(channels, binding, selected);
         holding.extend(held);
-        (streams + channels, holding)
+        (served + channels, holding)
     }
 
     fn holdings_of<K: Kind>(
         &self,
-        registry: &Registry<K>,
+        objects: &[Arc<K>],
         binding: &str,
         selected: &impl Fn(&str) -> bool,
     ) -> (usize, Vec<String>) {
-        let objects = registry.known();
         let served = objects
             .iter()
             .filter(|o| selected(&o.namespace().unwrap_or_default()))
@@ -523,6 +600,10 @@ impl Context {
         self.metrics.set_held("tag_cache", tags);
         self.metrics
             .set_held("identities", self.accounts.identity_count());
+        self.metrics
+            .set_held("cached_videostreams", self.videostreams.cached());
+        self.metrics
+            .set_held("cached_signalingchannels", self.channels.cached());
     }
 
     /// Drops the state of objects and identities no one uses any more: the ledger entries

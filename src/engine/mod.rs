@@ -11,6 +11,7 @@
 //! - [`scan`] and [`settle`]: one listing per account and kind finds drift and proves
 //!   in-sync objects without per-resource calls; tag audits on a budget;
 //! - [`shards`] and [`leader`]: Lease-fenced shards shared between replicas;
+//!   [`shard_watch`]: each replica watches the objects of its shards only;
 //! - [`context`], [`ledger`], [`events`], [`budget`]: shared state, each object's memory
 //!   between reconciles, bounded Events, token budgets.
 
@@ -28,4 +29,5 @@ pub mod reconcile;
 pub mod run;
 pub mod scan;
 pub mod settle;
+pub mod shard_watch;
 pub mod shards;

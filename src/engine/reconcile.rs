@@ -25,6 +25,7 @@ use super::context::{Context, MANAGER, ObjectKey, jittered};
 use super::export;
 use super::kind::{CleanupStep, Env, Kind, KindStatus, Outcome, Readiness};
 use super::settle::{self, Settled};
+use super::shard_watch::{SHARD_LABEL, label_value, relabel_by};
 use crate::api::{
     ACCOUNT_ANNOTATION, ManagementPolicy, PlacementStatus, is_paused, reconcile_request,
 };
@@ -43,6 +44,7 @@ pub async fn reconcile<K: Kind>(object: Arc<K>, ctx: Arc<Context>) -> Result<Act
     // Another replica's shard: it reconciles this one (and this replica is woken when the
     // shard comes to it).
     if !ctx.shards.holds(&check.shard) {
+        relabel(object.as_ref(), &check.shard, &ctx).await;
         return Ok(Action::requeue(ctx.settings.resync_period));
     }
     let started = std::time::Instant::now();
@@ -54,6 +56,33 @@ pub async fn reconcile<K: Kind>(object: Arc<K>, ctx: Arc<Context>) -> Result<Act
     ctx.metrics
         .record_reconcile(&K::kind(&()), outcome, started.elapsed());
     result
+}
+
+/// Points the shard label of an object that acts in another replica's `shard` there, when
+/// its label names a shard this replica holds (this replica is the one watching it). A
+/// metadata write only: nothing at AWS, nothing the holder would write differently.
+async fn relabel<K: Kind>(object: &K, shard: &str, ctx: &Context) {
+    let label = object.labels().get(SHARD_LABEL).map(String::as_str);
+    let held = ctx.shards.held();
+    if !relabel_by(label, shard, |s| ctx.shards.holds(s), &held) {
+        return;
+    }
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &object.namespace().unwrap_or_default());
+    let patch = serde_json::json!({
+        "metadata": { "labels": { SHARD_LABEL: label_value(shard) } }
+    });
+    let patched = api
+        .patch(
+            &object.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await;
+    match patched {
+        Ok(_) => debug!(%shard, "relabelled for the holder of its shard"),
+        // Looked at again at the next resync, if this replica still watches it.
+        Err(error) => debug!(%error, "could not relabel the object for its shard"),
+    }
 }
 
 /// The reconcile's placement, checked again before each of its writes.
@@ -223,7 +252,7 @@ async fn prepare<K: Kind>(
         Ok(resolved) => resolved,
         Err(refused) => return Prepared::Refused(refused),
     };
-    if let Err(error) = ensure_finalizer(api, object, &identity).await {
+    if let Err(error) = ensure_finalizer(api, object, &identity, &placement.shard()).await {
         return Prepared::Refused(error);
     }
     if requested {
@@ -239,8 +268,14 @@ async fn prepare<K: Kind>(
 /// Adds the finalizer — and, for an object that may create its resource and has none
 /// recorded yet, the account annotation — in one write, before anything is created at
 /// AWS, so a deletion never loses track of it and a create whose answer was lost is never
-/// made again elsewhere.
-async fn ensure_finalizer<K: Kind>(api: &Api<K>, object: &K, identity: &Identity) -> Result<()> {
+/// made again elsewhere. The same write labels the object with its shard (see
+/// [`super::shard_watch`]), or a later one when only the label is wrong.
+async fn ensure_finalizer<K: Kind>(
+    api: &Api<K>,
+    object: &K,
+    identity: &Identity,
+    shard: &str,
+) -> Result<()> {
     let has_finalizer = object.finalizers().iter().any(|f| f == FINALIZER);
     let recorded = object.status().and_then(KindStatus::arn).is_some()
         || object
@@ -249,7 +284,9 @@ async fn ensure_finalizer<K: Kind>(api: &Api<K>, object: &K, identity: &Identity
             .as_ref()
             .is_some_and(|a| a.contains_key(ACCOUNT_ANNOTATION));
     let annotate = object.management_policy() == ManagementPolicy::Full && !recorded;
-    if has_finalizer && !annotate {
+    let label = label_value(shard);
+    let labelled = object.labels().get(SHARD_LABEL) == Some(&label);
+    if has_finalizer && !annotate && labelled {
         return Ok(());
     }
     check_reconcile("adding the finalizer")?;
@@ -263,6 +300,9 @@ async fn ensure_finalizer<K: Kind>(api: &Api<K>, object: &K, identity: &Identity
             "finalizers": finalizers,
         }
     });
+    if !labelled {
+        patch["metadata"]["labels"] = serde_json::json!({ SHARD_LABEL: label });
+    }
     if annotate {
         let key = &identity.account.key;
         patch["metadata"]["annotations"] = serde_json::json!({

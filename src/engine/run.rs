@@ -1,8 +1,8 @@
 //! Starting the controllers: the namespace and AccountBinding watches that tenancy is
 //! decided from, then one controller per kind and watched namespace.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
 use futures::channel::mpsc::Sender;
 use futures::{StreamExt, TryStreamExt};
@@ -19,6 +19,7 @@ use tracing::{debug, warn};
 use super::context::{Context, lock};
 use super::kind::Kind;
 use super::reconcile::{error_policy, reconcile};
+use super::shard_watch::{self, Selection};
 use crate::api::{AccountBinding, SignalingChannel, VideoStream, is_paused, reconcile_request};
 use crate::tenancy::bindings;
 use crate::{Error, Result};
@@ -71,6 +72,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     }
     debug!("AccountBinding and namespace caches filled");
     tokio::spawn(prune_forever(ctx.clone(), shutdown.clone()));
+    tokio::spawn(select_forever(ctx.clone(), shutdown.clone()));
     futures::future::join(
         run_kind::<VideoStream>(&ctx, &shutdown),
         run_kind::<SignalingChannel>(&ctx, &shutdown),
@@ -89,6 +91,24 @@ async fn prune_forever(ctx: Arc<Context>, shutdown: CancellationToken) {
         }
     }
 }
+
+/// Keeps the watches' selection on the shards held (they change as replicas come and go,
+/// and as AccountBindings do).
+async fn select_forever(ctx: Arc<Context>, shutdown: CancellationToken) {
+    if !ctx.shards.is_elected() {
+        return;
+    }
+    loop {
+        ctx.refresh_selection();
+        tokio::select! {
+            () = tokio::time::sleep(SELECTION_CHECK) => {}
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// How often the shards held are compared with what the watches select.
+const SELECTION_CHECK: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// One controller per watched namespace (one for all when none is given) for kind `K`.
 async fn run_kind<K>(ctx: &Arc<Context>, shutdown: &CancellationToken)
@@ -122,19 +142,32 @@ where
     let (reader, writer) = reflector::store::<K>();
     // Status writes must not trigger reconciles, so only spec changes (generation),
     // deletion and pausing wake an object up; everything else comes from requeues and the
-    // drift scan.
+    // drift scan. Only the objects of the shards this replica holds are watched.
     let cached = ctx.clone();
-    let objects = watcher(
+    let listing = Arc::new(Mutex::new(Arc::new(Selection::default())));
+    let mut listed: Option<BTreeSet<String>> = None;
+    let (arriving, before) = (ctx.clone(), reader.clone());
+    let objects = shard_watch::watch(
         api::<K>(&ctx.client, namespace.as_deref()),
-        watcher::Config::default().any_semantic(),
+        ctx.selection.subscribe(),
+        listing.clone(),
     )
-    .default_backoff()
     .modify(slim)
-    .reflect(writer)
     .inspect_ok(move |event| {
         if let watcher::Event::Apply(object) = event {
-            object.wake_dependents(&cached);
+            arrived(&arriving, &before, object);
         }
+    })
+    .reflect(writer)
+    .inspect_ok(move |event| match event {
+        watcher::Event::Apply(object) => object.wake_dependents(&cached),
+        watcher::Event::InitDone => {
+            let now = lock(&listing).held.clone();
+            if let Some(before) = listed.replace(now.clone()) {
+                taken_listed::<K>(&cached, now.difference(&before).cloned().collect());
+            }
+        }
+        _ => {}
     })
     .applied_objects()
     .predicate_filter(spec_deletion_or_pause::<K>, Default::default());
@@ -156,6 +189,34 @@ where
             }
         })
         .await;
+}
+
+/// Reconciles an object that a relabel just brought into this replica's watch: the
+/// predicate filter would pass it on only if its spec changed since this replica last saw
+/// it (as a new object, say, before its holder labelled it). New objects come unlabelled
+/// and pass the filter anyway.
+fn arrived<K>(ctx: &Context, cached: &reflector::Store<K>, object: &K)
+where
+    K: Kind + Lookup<DynamicType = ()>,
+{
+    let labelled = object.labels().contains_key(shard_watch::SHARD_LABEL);
+    if !ctx.shards.is_elected() || !labelled {
+        return;
+    }
+    let reference = reflector::ObjectRef::from(object);
+    if cached.get(&reference).is_none() {
+        K::registry(ctx).try_trigger(reference);
+    }
+}
+
+/// Reconciles the objects of the shards `taken` once a watch started for them has listed
+/// them: a watch does not pass on objects it had seen before the shard left.
+fn taken_listed<K: Kind>(ctx: &Arc<Context>, taken: Vec<String>) {
+    if taken.is_empty() {
+        return;
+    }
+    let ctx = ctx.clone();
+    tokio::spawn(async move { ctx.reconcile_listed::<K>(&taken).await });
 }
 
 /// Drops what the cache never reads but would hold for every object: managed fields and

@@ -107,6 +107,11 @@ impl Shards {
         )
     }
 
+    /// The shards this replica holds now (none listed without election: it holds all).
+    pub fn held(&self) -> BTreeSet<String> {
+        self.lock().clone()
+    }
+
     /// How many shards this replica holds (every one, without election: reported as 1).
     pub fn held_count(&self) -> usize {
         match self.election {

@@ -167,6 +167,14 @@ async fn reconcile(binding: Arc<AccountBinding>, state: Arc<State>) -> Result<Ac
     }
 
     if binding.meta().deletion_timestamp.is_some() {
+        // Replicas cache only their shards' objects: before letting go, ask the API
+        // server itself (one listing, only when the cache says nothing holds it).
+        let (served, holding) = if holding.is_empty() && ctx.shards.is_elected() {
+            ctx.holdings_fresh(&name, |ns| selected.contains(ns))
+                .await?
+        } else {
+            (served, holding)
+        };
         return finish_deletion(&state, &api, &binding, served, &holding).await;
     }
     let finalizer = ctx.binding_finalizer();

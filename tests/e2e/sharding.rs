@@ -8,8 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
+use kube::ResourceExt;
 use kube::api::Api;
 use kvs_emulator::CallRecord;
+use kvs_operator::engine::shard_watch::{SHARD_LABEL, label_value};
 use kvs_operator::engine::shards::{assignee, lease_name};
 use kvs_operator::tenancy::IdentityKey;
 
@@ -82,6 +84,28 @@ async fn wait_holders(
             return holders;
         }
         assert!(Instant::now() < deadline, "shards not settled: {holders:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits until `replica`'s watch caches `count` VideoStreams (those of its shards).
+async fn wait_cached(replica: &Operator, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let cached = replica
+            .metric(
+                "kvs_operator_held_entries",
+                &[("state", "cached_videostreams")],
+            )
+            .await;
+        if cached == count as f64 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} caches {cached} VideoStreams, not the {count} of its shards",
+            replica.identity()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -230,6 +254,60 @@ async fn replicas_share_the_shards_fail_over_within_the_lease_and_never_write_to
         );
     }
 
+    // Each replica caches only the VideoStreams of the shard it holds: the holder labelled
+    // them in the write that added the finalizer, and the other replicas' watches leave
+    // them out.
+    let per_shard: BTreeMap<String, usize> = shards.iter().cloned().zip([5, 7, 5]).collect();
+    for (shard, ns) in shards.iter().zip(&namespaces) {
+        let vs = h.api_in(ns).get("cam-0").await.expect("get");
+        assert_eq!(
+            vs.labels().get(SHARD_LABEL).map(String::as_str),
+            Some(label_value(shard).as_str()),
+            "{ns}/cam-0 is labelled with its shard"
+        );
+    }
+    for replica in &replicas {
+        let held: usize = holders
+            .iter()
+            .filter(|(_, holder)| holder.as_str() == replica.identity())
+            .map(|(shard, _)| per_shard[shard])
+            .sum();
+        wait_cached(replica, held).await;
+    }
+    // A person points a camera's label at another replica's shard: that replica, now the
+    // one watching it, points it back, and nothing acts elsewhere.
+    let edited = &namespaces[2];
+    let label = format!("{SHARD_LABEL}={}", label_value(&shards[0]));
+    let out = h
+        .kubectl(&[
+            "label",
+            "--overwrite",
+            "-n",
+            edited,
+            "videostream",
+            "cam-0",
+            &label,
+        ])
+        .await;
+    assert!(out.success(), "{}", out.stderr);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let vs = h.api_in(edited).get("cam-0").await.expect("get");
+        if vs.labels().get(SHARD_LABEL) == Some(&label_value(&shards[2])) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the label was never put back");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for replica in &replicas {
+        let held: usize = holders
+            .iter()
+            .filter(|(_, holder)| holder.as_str() == replica.identity())
+            .map(|(shard, _)| per_shard[shard])
+            .sum();
+        wait_cached(replica, held).await;
+    }
+
     // The holder of the first binding's shard dies: its shard moves within the lease.
     let victim = holders[&shards[1]].clone();
     let position = replicas
@@ -271,6 +349,18 @@ async fn replicas_share_the_shards_fail_over_within_the_lease_and_never_write_to
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+
+    // The heir's watch now lists the victim's shard too.
+    let heir_replica = replicas
+        .iter()
+        .find(|r| r.identity() == heir)
+        .expect("heir");
+    let inherited: usize = holders
+        .iter()
+        .filter(|(_, holder)| **holder == heir || **holder == victim)
+        .map(|(shard, _)| per_shard[shard])
+        .sum();
+    wait_cached(heir_replica, inherited).await;
 
     let log = h.emulator.call_log();
     for (stream, keys) in writers(&log) {
