@@ -2,6 +2,7 @@
 //! its pure planner and its KVS calls; the engine brings everything else, once:
 //!
 //! - [`run`]: the watches (namespaces, AccountBindings, one controller per kind);
+//!   [`wake_filter`]: which watch events wake an object;
 //! - [`reconcile`]: shard and pause, finalizer, tenancy before any AWS call, the step,
 //!   status and Events, backoff;
 //! - [`conditions`]: Ready, Synced and the kstatus conditions;
@@ -31,3 +32,4 @@ pub mod scan;
 pub mod settle;
 pub mod shard_watch;
 pub mod shards;
+pub mod wake_filter;

@@ -41,11 +41,12 @@ pub const FINALIZER: &str = "kvs-operator.dev/finalizer";
 #[instrument(skip_all, fields(kind = K::NOUN, namespace = object.namespace(), name = object.name_any()))]
 pub async fn reconcile<K: Kind>(object: Arc<K>, ctx: Arc<Context>) -> Result<Action> {
     let check = Arc::new(StillPlaced::new(ctx.clone(), object.clone()));
-    // Another replica's shard: it reconciles this one (and this replica is woken when the
-    // shard comes to it).
+    // Another replica's shard: it reconciles this one. This replica is woken when the shard
+    // comes to it, or the object does (see `super::shard_watch`); until then it keeps no
+    // requeue for it.
     if !ctx.shards.holds(&check.shard) {
         relabel(object.as_ref(), &check.shard, &ctx).await;
-        return Ok(Action::requeue(ctx.settings.resync_period));
+        return Ok(Action::await_change());
     }
     let started = std::time::Instant::now();
     let result = checking(check, reconcile_inner(object.as_ref(), &ctx)).await;

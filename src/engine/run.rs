@@ -20,7 +20,8 @@ use super::context::{Context, lock};
 use super::kind::Kind;
 use super::reconcile::{error_policy, reconcile};
 use super::shard_watch::{self, Selection};
-use crate::api::{AccountBinding, SignalingChannel, VideoStream, is_paused, reconcile_request};
+use super::wake_filter::WakeFilter;
+use crate::api::{AccountBinding, SignalingChannel, VideoStream};
 use crate::tenancy::bindings;
 use crate::{Error, Result};
 
@@ -72,6 +73,8 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     }
     debug!("AccountBinding and namespace caches filled");
     tokio::spawn(prune_forever(ctx.clone(), shutdown.clone()));
+    // The first watches already select by the shards held (none yet, with election).
+    ctx.refresh_selection();
     tokio::spawn(select_forever(ctx.clone(), shutdown.clone()));
     futures::future::join(
         run_kind::<VideoStream>(&ctx, &shutdown),
@@ -169,8 +172,10 @@ where
         }
         _ => {}
     })
-    .applied_objects()
-    .predicate_filter(spec_deletion_or_pause::<K>, Default::default());
+    .try_filter_map({
+        let mut wakes = WakeFilter::default();
+        move |event| futures::future::ready(Ok(wakes.pass(event)))
+    });
 
     // Drift scans, binding changes and shard moves wake objects up through this channel.
     let (trigger_tx, trigger_rx) = futures::channel::mpsc::channel(1024);
@@ -226,18 +231,6 @@ pub fn slim<K: Resource>(object: &mut K) {
     if let Some(annotations) = object.meta_mut().annotations.as_mut() {
         annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
     }
-}
-
-/// Predicate: the spec generation, whether deletion started, whether it is paused, and
-/// the reconcile request (`kvs-operator.dev/reconcile-requested-at`) it carries.
-fn spec_deletion_or_pause<K: Resource>(object: &K) -> Option<u64> {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    object.meta().generation.hash(&mut hasher);
-    object.meta().deletion_timestamp.is_some().hash(&mut hasher);
-    is_paused(object.meta()).hash(&mut hasher);
-    reconcile_request(object.meta()).hash(&mut hasher);
-    Some(hasher.finish())
 }
 
 /// Keeps the namespace cache for binding selectors. When a namespace appears or its labels
