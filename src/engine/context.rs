@@ -17,6 +17,7 @@ use super::events::EventBudget;
 use super::kind::{Kind, KindStatus};
 use super::ledger::Ledger;
 use super::scan;
+use super::scope_index::ScopeIndex;
 use super::shard_watch::Selection;
 use super::shards::Shards;
 use crate::api::{
@@ -88,6 +89,8 @@ type Trigger<K> = (Option<String>, Sender<ObjectRef<K>>);
 pub struct Registry<K: Kind> {
     stores: Mutex<Vec<Store<K>>>,
     triggers: Mutex<Vec<Trigger<K>>>,
+    /// Each controller's objects by account, for the drift scans.
+    indexes: Mutex<Vec<Arc<Mutex<ScopeIndex<K>>>>>,
 }
 
 impl<K: Kind> Default for Registry<K> {
@@ -95,6 +98,7 @@ impl<K: Kind> Default for Registry<K> {
         Self {
             stores: Mutex::new(Vec::new()),
             triggers: Mutex::new(Vec::new()),
+            indexes: Mutex::new(Vec::new()),
         }
     }
 }
@@ -110,9 +114,25 @@ impl<K: Kind> Registry<K> {
         lock(&self.stores).iter().map(|s| s.state().len()).sum()
     }
 
-    /// Registers a controller's cache and queue.
-    pub fn add(&self, store: Store<K>, namespace: Option<String>, queue: Sender<ObjectRef<K>>) {
+    /// The objects whose status records a resource in `account`, and those recording none
+    /// for which `unrecorded` says yes (a create not reported yet, say).
+    pub fn in_account(&self, account: &AccountKey, unrecorded: impl Fn(&K) -> bool) -> Vec<Arc<K>> {
+        lock(&self.indexes)
+            .iter()
+            .flat_map(|index| lock(index).in_account(account, &unrecorded))
+            .collect()
+    }
+
+    /// Registers a controller's cache, its index by account and its queue.
+    pub fn add(
+        &self,
+        store: Store<K>,
+        index: Arc<Mutex<ScopeIndex<K>>>,
+        namespace: Option<String>,
+        queue: Sender<ObjectRef<K>>,
+    ) {
         lock(&self.stores).push(store);
+        lock(&self.indexes).push(index);
         lock(&self.triggers).push((namespace, queue));
     }
 

@@ -10,7 +10,8 @@
 //! - [`ownership`]: owner and cluster tags, fresh reads, claim-then-confirm adoption;
 //! - [`lifecycle`]: the gate every planner starts with, and the cleanup plan;
 //! - [`scan`] and [`settle`]: one listing per account and kind finds drift and proves
-//!   in-sync objects without per-resource calls; tag audits on a budget;
+//!   in-sync objects without per-resource calls; tag audits on a budget; [`scope_index`]:
+//!   each account's objects, so a scan looks at those only;
 //! - [`shards`] and [`leader`]: Lease-fenced shards shared between replicas;
 //!   [`shard_watch`]: each replica watches the objects of its shards only;
 //! - [`context`], [`ledger`], [`events`], [`budget`]: shared state, each object's memory
@@ -29,6 +30,7 @@ pub mod ownership;
 pub mod reconcile;
 pub mod run;
 pub mod scan;
+pub mod scope_index;
 pub mod settle;
 pub mod shard_watch;
 pub mod shards;

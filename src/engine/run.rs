@@ -19,6 +19,7 @@ use tracing::{debug, warn};
 use super::context::{Context, lock};
 use super::kind::Kind;
 use super::reconcile::{error_policy, reconcile};
+use super::scope_index::ScopeIndex;
 use super::shard_watch::{self, Selection};
 use super::wake_filter::WakeFilter;
 use crate::api::{AccountBinding, SignalingChannel, VideoStream};
@@ -150,6 +151,8 @@ where
     let listing = Arc::new(Mutex::new(Arc::new(Selection::default())));
     let mut listed: Option<BTreeSet<String>> = None;
     let (arriving, before) = (ctx.clone(), reader.clone());
+    let index = Arc::new(Mutex::new(ScopeIndex::default()));
+    let (indexed, watched) = (index.clone(), reader.clone());
     let objects = shard_watch::watch(
         api::<K>(&ctx.client, namespace.as_deref()),
         ctx.selection.subscribe(),
@@ -163,8 +166,15 @@ where
     })
     .reflect(writer)
     .inspect_ok(move |event| match event {
-        watcher::Event::Apply(object) => object.wake_dependents(&cached),
+        watcher::Event::Apply(object) => {
+            object.wake_dependents(&cached);
+            if let Some(latest) = watched.get(&reflector::ObjectRef::from(object)) {
+                lock(&indexed).put(latest);
+            }
+        }
+        watcher::Event::Delete(object) => lock(&indexed).remove(object),
         watcher::Event::InitDone => {
+            lock(&indexed).rebuild(watched.state());
             let now = lock(&listing).held.clone();
             if let Some(before) = listed.replace(now.clone()) {
                 taken_listed::<K>(&cached, now.difference(&before).cloned().collect());
@@ -179,7 +189,7 @@ where
 
     // Drift scans, binding changes and shard moves wake objects up through this channel.
     let (trigger_tx, trigger_rx) = futures::channel::mpsc::channel(1024);
-    K::registry(&ctx).add(reader.clone(), namespace, trigger_tx);
+    K::registry(&ctx).add(reader.clone(), index, namespace, trigger_tx);
 
     let config = kube::runtime::controller::Config::default().concurrency(ctx.settings.concurrency);
     Controller::for_stream(objects, reader)

@@ -23,7 +23,6 @@ use super::context::Context;
 use super::kind::{Kind, KindStatus, Listed};
 use crate::ErrorClass;
 use crate::kvs::ResourceStatus;
-use crate::tenancy;
 use crate::tenancy::accounts::{Account, AccountKey};
 
 /// One listing of one kind over an account.
@@ -173,13 +172,8 @@ pub async fn scan_forever<K: Kind>(
             ctx.scan_ended(&key, K::NOUN);
             return;
         }
-        let objects: Vec<Arc<K>> = registry
-            .known()
-            .into_iter()
-            .filter(|object| {
-                in_account(object.as_ref(), &key) || created_in(&ctx, object.as_ref(), &key)
-            })
-            .collect();
+        // This account's objects only, from the index the watch keeps.
+        let objects = registry.in_account(&key, |object| created_in(&ctx, object, &key));
         match list_with_any::<K>(&ctx, &account, &candidates).await {
             Some(items) => {
                 let taken = Instant::now();
@@ -254,15 +248,6 @@ fn record<K: Kind>(ctx: &Context, account: &Account, outcome: &str) {
 fn created_in<K: Kind>(ctx: &Context, object: &K, account: &AccountKey) -> bool {
     ctx.unrecorded_create(object)
         .is_some_and(|p| p.account == account.account_id && p.region == account.region)
-}
-
-/// Whether the resource `object` recorded lives in `account`.
-pub fn in_account<K: Kind>(object: &K, account: &AccountKey) -> bool {
-    object
-        .status()
-        .and_then(KindStatus::arn)
-        .and_then(tenancy::arn_scope)
-        .is_some_and(|(id, region)| id == account.account_id && region == account.region)
 }
 
 #[cfg(test)]

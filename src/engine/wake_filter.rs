@@ -31,12 +31,12 @@ impl WakeFilter {
             watcher::Event::Apply(object) => self.changed(object),
             watcher::Event::InitApply(object) => {
                 if let Some(listing) = &mut self.listing {
-                    listing.insert(key(&object));
+                    listing.insert(key_of(&object));
                 }
                 self.changed(object)
             }
             watcher::Event::Delete(object) => {
-                self.seen.remove(&key(&object));
+                self.seen.remove(&key_of(&object));
                 None
             }
             watcher::Event::Init => {
@@ -64,14 +64,14 @@ impl WakeFilter {
 
     fn changed<K: Resource>(&mut self, object: K) -> Option<K> {
         let wake = wake_hash(&object);
-        (self.seen.insert(key(&object), wake) != Some(wake)).then_some(object)
+        (self.seen.insert(key_of(&object), wake) != Some(wake)).then_some(object)
     }
 }
 
 /// The object's namespace and name, hashed: 64 bits make a collision between two objects
 /// of one watch unlikely beyond concern (about 1 in 10^9 at 100,000 objects), and one
-/// would only skip a wake the next requeue or scan makes up for.
-fn key<K: Resource>(object: &K) -> u64 {
+/// would only skip a wake, or a scan's look, that the next requeue makes up for.
+pub fn key_of<K: Resource>(object: &K) -> u64 {
     let mut hasher = DefaultHasher::new();
     object.meta().namespace.hash(&mut hasher);
     object.meta().name.hash(&mut hasher);
