@@ -37,6 +37,9 @@ use crate::{Error, Result};
 /// Finalizer that keeps an object until its AWS resource is cleaned up.
 pub const FINALIZER: &str = "kvs-operator.dev/finalizer";
 
+/// When to look again at an object whose finalizer write found the cache a version behind.
+const STALE_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Reconciles one object: finalizer first, then cleanup or apply.
 #[instrument(skip_all, fields(kind = K::NOUN, namespace = object.namespace(), name = object.name_any()))]
 pub async fn reconcile<K: Kind>(object: Arc<K>, ctx: Arc<Context>) -> Result<Action> {
@@ -235,7 +238,7 @@ async fn apply<K: Kind>(object: &K, api: &Api<K>, ctx: &Arc<Context>) -> Result<
 
 /// Where an apply stands before its step.
 enum Prepared {
-    /// In sync, proven without a step: look again after this.
+    /// In sync, proven without a step (or the cache is behind): look again after this.
     Settled(Action),
     /// Tenancy, the identity or an audit read refused it: report why.
     Refused(Error),
@@ -253,8 +256,15 @@ async fn prepare<K: Kind>(
         Ok(resolved) => resolved,
         Err(refused) => return Prepared::Refused(refused),
     };
-    if let Err(error) = ensure_finalizer(api, object, &identity, &placement.shard()).await {
-        return Prepared::Refused(error);
+    match ensure_finalizer(api, object, &identity, &placement.shard()).await {
+        Ok(()) => {}
+        // The cache is a version behind (a second wake right after the first reconcile
+        // wrote the finalizer): nothing failed; look again once the watch has caught up.
+        Err(Error::Kube(kube::Error::Api(status))) if status.code == 409 => {
+            debug!("the finalizer write met a newer version; looking again");
+            return Prepared::Settled(Action::requeue(STALE_RETRY));
+        }
+        Err(error) => return Prepared::Refused(error),
     }
     if requested {
         return Prepared::Placed(placement, identity);

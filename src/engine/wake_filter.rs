@@ -1,5 +1,5 @@
-//! Which watch events wake an object: a change of its spec (generation), of its deletion,
-//! of its pause, or a new reconcile request. Status writes, the operator's own included,
+//! Which watch events wake an object: a new object, a change of its spec (generation), of
+//! its deletion, of its pause, or a new reconcile request. Status writes, the operator's own included,
 //! wake nothing; requeues and the drift scan cover everything else.
 //!
 //! Unlike kube-runtime's predicate filter, which keeps an entry per object ever seen for an
@@ -78,10 +78,12 @@ pub fn key_of<K: Resource>(object: &K) -> u64 {
     hasher.finish()
 }
 
-/// The spec generation, whether deletion started, whether it is paused, and the reconcile
-/// request (`kvs-operator.dev/reconcile-requested-at`) it carries.
+/// The object's uid (one deleted and made again under its name is new), its spec
+/// generation, whether deletion started, whether it is paused, and the reconcile request
+/// (`kvs-operator.dev/reconcile-requested-at`) it carries.
 fn wake_hash<K: Resource>(object: &K) -> u64 {
     let mut hasher = DefaultHasher::new();
+    object.meta().uid.hash(&mut hasher);
     object.meta().generation.hash(&mut hasher);
     object.meta().deletion_timestamp.is_some().hash(&mut hasher);
     is_paused(object.meta()).hash(&mut hasher);
@@ -143,6 +145,17 @@ mod tests {
             passes(&mut filter, watcher::Event::Apply(object("a", 1, "3"))),
             "back (created again, or its shard came back): woken"
         );
+    }
+
+    #[test]
+    fn an_object_made_again_under_its_name_wakes_even_if_its_delete_was_missed() {
+        let mut filter = WakeFilter::default();
+        let mut first = object("a", 1, "1");
+        first.metadata.uid = Some("u1".into());
+        let mut again = object("a", 1, "9");
+        again.metadata.uid = Some("u2".into());
+        assert!(passes(&mut filter, watcher::Event::Apply(first)));
+        assert!(passes(&mut filter, watcher::Event::Apply(again)));
     }
 
     #[test]
