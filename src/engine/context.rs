@@ -295,7 +295,7 @@ impl Context {
         if !self.shards.is_elected() {
             return;
         }
-        let wanted = Selection::of(&self.shard_names(), self.shards.held());
+        let wanted = Selection::of(&self.shard_names(), &self.shards.held());
         self.selection.send_if_modified(|current| {
             let changed = **current != wanted;
             if changed {
@@ -472,14 +472,6 @@ impl Context {
         }
         self.trigger_sharded(&self.videostreams, shard).await;
         self.trigger_sharded(&self.channels, shard).await;
-    }
-
-    /// Reconciles the objects of kind `K` in the shards `taken`, which its watch has just
-    /// listed.
-    pub(super) async fn reconcile_listed<K: Kind>(&self, taken: &[String]) {
-        for shard in taken {
-            self.trigger_sharded(K::registry(self), shard).await;
-        }
     }
 
     /// Reconciles every object of `registry` in `shard`.

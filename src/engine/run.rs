@@ -1,7 +1,7 @@
 //! Starting the controllers: the namespace and AccountBinding watches that tenancy is
 //! decided from, then one controller per kind and watched namespace.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use futures::channel::mpsc::Sender;
@@ -20,7 +20,7 @@ use super::context::{Context, lock};
 use super::kind::Kind;
 use super::reconcile::{error_policy, reconcile};
 use super::scope_index::ScopeIndex;
-use super::shard_watch::{self, Selection};
+use super::shard_watch;
 use super::wake_filter::WakeFilter;
 use crate::api::{AccountBinding, SignalingChannel, VideoStream};
 use crate::tenancy::bindings;
@@ -148,22 +148,13 @@ where
     // deletion and pausing wake an object up; everything else comes from requeues and the
     // drift scan. Only the objects of the shards this replica holds are watched.
     let cached = ctx.clone();
-    let listing = Arc::new(Mutex::new(Arc::new(Selection::default())));
-    let mut listed: Option<BTreeSet<String>> = None;
-    let (arriving, before) = (ctx.clone(), reader.clone());
     let index = Arc::new(Mutex::new(ScopeIndex::default()));
     let (indexed, watched) = (index.clone(), reader.clone());
     let objects = shard_watch::watch(
         api::<K>(&ctx.client, namespace.as_deref()),
         ctx.selection.subscribe(),
-        listing.clone(),
     )
     .modify(slim)
-    .inspect_ok(move |event| {
-        if let watcher::Event::Apply(object) = event {
-            arrived(&arriving, &before, object);
-        }
-    })
     .reflect(writer)
     .inspect_ok(move |event| match event {
         watcher::Event::Apply(object) => {
@@ -173,18 +164,17 @@ where
             }
         }
         watcher::Event::Delete(object) => lock(&indexed).remove(object),
-        watcher::Event::InitDone => {
-            lock(&indexed).rebuild(watched.state());
-            let now = lock(&listing).held.clone();
-            if let Some(before) = listed.replace(now.clone()) {
-                taken_listed::<K>(&cached, now.difference(&before).cloned().collect());
-            }
-        }
+        watcher::Event::InitDone => lock(&indexed).rebuild(watched.state()),
         _ => {}
     })
     .try_filter_map({
         let mut wakes = WakeFilter::default();
-        move |event| futures::future::ready(Ok(wakes.pass(event)))
+        let woken = ctx.clone();
+        move |event| {
+            let now = wakes.pass(event);
+            wake_listed::<K>(&woken, wakes.take_listed());
+            futures::future::ready(Ok(now))
+        }
     });
 
     // Drift scans, binding changes and shard moves wake objects up through this channel.
@@ -206,32 +196,18 @@ where
         .await;
 }
 
-/// Reconciles an object that a relabel just brought into this replica's watch: the
-/// predicate filter would pass it on only if its spec changed since this replica last saw
-/// it (as a new object, say, before its holder labelled it). New objects come unlabelled
-/// and pass the filter anyway.
-fn arrived<K>(ctx: &Context, cached: &reflector::Store<K>, object: &K)
-where
-    K: Kind + Lookup<DynamicType = ()>,
-{
-    let labelled = object.labels().contains_key(shard_watch::SHARD_LABEL);
-    if !ctx.shards.is_elected() || !labelled {
-        return;
-    }
-    let reference = reflector::ObjectRef::from(object);
-    if cached.get(&reference).is_none() {
-        K::registry(ctx).try_trigger(reference);
-    }
-}
-
-/// Reconciles the objects of the shards `taken` once a watch started for them has listed
-/// them: a watch does not pass on objects it had seen before the shard left.
-fn taken_listed<K: Kind>(ctx: &Arc<Context>, taken: Vec<String>) {
-    if taken.is_empty() {
+/// Reconciles the objects a listing after the first brought (a shard just taken, the
+/// watch back after an outage), now that the cache holds them.
+fn wake_listed<K: Kind>(ctx: &Arc<Context>, listed: Vec<reflector::ObjectRef<K>>) {
+    if listed.is_empty() {
         return;
     }
     let ctx = ctx.clone();
-    tokio::spawn(async move { ctx.reconcile_listed::<K>(&taken).await });
+    tokio::spawn(async move {
+        for object in listed {
+            K::registry(&ctx).trigger(object).await;
+        }
+    });
 }
 
 /// Drops what the cache never reads but would hold for every object: managed fields and

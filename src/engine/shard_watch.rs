@@ -14,8 +14,10 @@
 //!   person edited the label) is relabelled by the holder of the shard its label names,
 //!   the one replica that sees it; the label is then the shard it acts in.
 //! - When the shards held change, the watch starts again with the new selector; the
-//!   reflector swaps in the new listing once it is complete, and the objects of shards just
-//!   taken are reconciled then (a watch cannot wake them before it has listed them).
+//!   reflector swaps in the new listing once it is complete. An object that enters a
+//!   replica's watch (its shard just taken, or its label just pointed there) is reconciled
+//!   there: the wake filter forgets an object when the watch stops seeing it (see
+//!   [`super::wake_filter`]), so it comes back as new.
 //! - A shard that no replica holds (handed over) is left out by all of them until its new
 //!   holder lists it; a shard no binding names any more is left out by none.
 //!
@@ -23,13 +25,12 @@
 //! labels what it serves, so that scaling out later needs no relabelling.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
 use kube::Api;
 use kube::runtime::{WatchStreamExt, watcher};
 
-use super::context::lock;
 use super::kind::Kind;
 
 /// The label that says which shard's holder watches an object.
@@ -69,13 +70,11 @@ pub fn label_value(shard: &str) -> String {
 pub struct Selection {
     /// The label selector (`None`: every object).
     pub selector: Option<String>,
-    /// The shards this replica held when the selection was made.
-    pub held: BTreeSet<String>,
 }
 
 impl Selection {
     /// The selection of a replica holding `held` among the shards that exist (`all`).
-    pub fn of(all: &BTreeSet<String>, held: BTreeSet<String>) -> Self {
+    pub fn of(all: &BTreeSet<String>, held: &BTreeSet<String>) -> Self {
         let others: BTreeSet<String> = all
             .iter()
             .filter(|shard| !held.contains(*shard))
@@ -85,25 +84,22 @@ impl Selection {
             let values: Vec<&str> = others.iter().map(String::as_str).collect();
             format!("{SHARD_LABEL} notin ({})", values.join(","))
         });
-        Self { selector, held }
+        Self { selector }
     }
 }
 
 /// The watch events of `api`'s objects under the current selection, started again each
-/// time the selection changes. `listing` says which selection the events come from.
+/// time the selection changes.
 pub fn watch<K: Kind>(
     api: Api<K>,
     selection: tokio::sync::watch::Receiver<Arc<Selection>>,
-    listing: Arc<Mutex<Arc<Selection>>>,
 ) -> impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send {
     futures::stream::unfold(selection, move |mut selection| {
         let api = api.clone();
-        let listing = listing.clone();
         async move {
             // The selection's sender lives as long as the engine: gone means shutting down.
             selection.has_changed().ok()?;
             let current = selection.borrow_and_update().clone();
-            *lock(&listing) = current.clone();
             let mut config = watcher::Config::default().any_semantic();
             if let Some(selector) = &current.selector {
                 config = config.labels(selector);
@@ -152,12 +148,12 @@ mod tests {
             "self-us-east-1",
             "222222222222-us-east-1",
         ]);
-        let selection = Selection::of(&all, set(&["self-us-east-1"]));
+        let selection = Selection::of(&all, &set(&["self-us-east-1"]));
         assert_eq!(
             selection.selector.as_deref(),
             Some("kvs-operator.dev/shard notin (111111111111-eu-west-1,222222222222-us-east-1)")
         );
-        let everything = Selection::of(&all, all.clone());
+        let everything = Selection::of(&all, &all);
         assert_eq!(
             everything.selector, None,
             "holding every shard: no selector"

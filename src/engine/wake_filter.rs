@@ -5,35 +5,62 @@
 //! Unlike kube-runtime's predicate filter, which keeps an entry per object ever seen for an
 //! hour, this one forgets an object when the watch stops seeing it (deleted, or moved to
 //! another replica's shard), and keeps a small hash per object rather than its full
-//! reference.
+//! reference. And what a watch lists when it starts again (a shard taken, a watch back
+//! after an outage) is woken once the listing is complete and the cache holds it: woken
+//! before, the reconcile would not find it and the object would wait for its next change.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
 use kube::Resource;
+use kube::runtime::reflector::{Lookup, ObjectRef};
 use kube::runtime::watcher;
 
 use crate::api::{is_paused, reconcile_request};
 
 /// What the watch has seen of each object: its key's hash to its wake hash.
-#[derive(Debug, Default)]
-pub struct WakeFilter {
+pub struct WakeFilter<K: Lookup> {
     seen: HashMap<u64, u64>,
     /// The keys of a listing under way (a watch starting or starting again).
     listing: Option<HashSet<u64>>,
+    /// Whether a listing has completed: the controller waits for the first one itself.
+    listed_once: bool,
+    /// The objects a listing after the first brought that should be reconciled once it is
+    /// complete: until then the cache does not hold them, and a reconcile would not find
+    /// them.
+    deferred: Vec<ObjectRef<K>>,
 }
 
-impl WakeFilter {
-    /// The object `event` brings, when it should be reconciled.
-    pub fn pass<K: Resource>(&mut self, event: watcher::Event<K>) -> Option<K> {
+impl<K: Lookup> Default for WakeFilter<K> {
+    fn default() -> Self {
+        Self {
+            seen: HashMap::new(),
+            listing: None,
+            listed_once: false,
+            deferred: Vec::new(),
+        }
+    }
+}
+
+impl<K> WakeFilter<K>
+where
+    K: Resource + Lookup<DynamicType = ()>,
+{
+    /// The object `event` brings, when it should be reconciled now.
+    pub fn pass(&mut self, event: watcher::Event<K>) -> Option<K> {
         match event {
             watcher::Event::Apply(object) => self.changed(object),
             watcher::Event::InitApply(object) => {
                 if let Some(listing) = &mut self.listing {
                     listing.insert(key_of(&object));
                 }
-                self.changed(object)
+                let object = self.changed(object)?;
+                if !self.listed_once {
+                    return Some(object);
+                }
+                self.deferred.push(ObjectRef::from_obj(&object));
+                None
             }
             watcher::Event::Delete(object) => {
                 self.seen.remove(&key_of(&object));
@@ -48,9 +75,19 @@ impl WakeFilter {
                 if let Some(listed) = self.listing.take() {
                     self.seen.retain(|key, _| listed.contains(key));
                 }
+                self.listed_once = true;
                 None
             }
         }
+    }
+
+    /// The objects a completed listing brought that are to be reconciled now that the
+    /// cache holds them (none while a listing is under way).
+    pub fn take_listed(&mut self) -> Vec<ObjectRef<K>> {
+        if self.listing.is_some() {
+            return Vec::new();
+        }
+        std::mem::take(&mut self.deferred)
     }
 
     /// How many objects it remembers.
@@ -62,7 +99,7 @@ impl WakeFilter {
         self.seen.is_empty()
     }
 
-    fn changed<K: Resource>(&mut self, object: K) -> Option<K> {
+    fn changed(&mut self, object: K) -> Option<K> {
         let wake = wake_hash(&object);
         (self.seen.insert(key_of(&object), wake) != Some(wake)).then_some(object)
     }
@@ -110,7 +147,7 @@ mod tests {
         }
     }
 
-    fn passes(filter: &mut WakeFilter, event: watcher::Event<ConfigMap>) -> bool {
+    fn passes(filter: &mut WakeFilter<ConfigMap>, event: watcher::Event<ConfigMap>) -> bool {
         filter.pass(event).is_some()
     }
 
@@ -170,5 +207,34 @@ mod tests {
         );
         filter.pass(watcher::Event::<ConfigMap>::InitDone);
         assert_eq!(filter.len(), 1, "b went while the watch was away");
+    }
+
+    #[test]
+    fn what_a_later_listing_brings_is_woken_once_it_is_complete() {
+        let mut filter = WakeFilter::default();
+        filter.pass(watcher::Event::<ConfigMap>::Init);
+        assert!(
+            passes(&mut filter, watcher::Event::InitApply(object("a", 1, "1"))),
+            "the first listing: the controller waits for the cache itself"
+        );
+        filter.pass(watcher::Event::<ConfigMap>::InitDone);
+        // The watch starts again (a shard taken): the cache swaps at the end.
+        filter.pass(watcher::Event::<ConfigMap>::Init);
+        assert!(!passes(
+            &mut filter,
+            watcher::Event::InitApply(object("a", 1, "1"))
+        ));
+        assert!(!passes(
+            &mut filter,
+            watcher::Event::InitApply(object("b", 1, "2"))
+        ));
+        assert!(
+            filter.take_listed().is_empty(),
+            "not before the listing is complete"
+        );
+        filter.pass(watcher::Event::<ConfigMap>::InitDone);
+        let listed: Vec<String> = filter.take_listed().into_iter().map(|r| r.name).collect();
+        assert_eq!(listed, ["b"], "only what is new to the watch");
+        assert!(filter.take_listed().is_empty());
     }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::ResourceExt;
 use kube::api::Api;
-use kvs_emulator::CallRecord;
+use kvs_emulator::{CallRecord, Operation};
 use kvs_operator::engine::shard_watch::{SHARD_LABEL, label_value};
 use kvs_operator::engine::shards::{assignee, lease_name};
 use kvs_operator::tenancy::IdentityKey;
@@ -331,6 +331,21 @@ async fn replicas_share_the_shards_fail_over_within_the_lease_and_never_write_to
         took <= Duration::from_secs(4 + 3),
         "the shard moved after {took:?}"
     );
+    // The heir reconciles what it inherited without a change to wake it: its watch lists
+    // the shard's objects anew, and once they are cached they are reconciled, which starts
+    // the heir's drift scan of that account and region.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !h.emulator.call_log().iter().any(|record| {
+        record.operation == Operation::ListStreams
+            && record.access_key_id == key_of(&heir)
+            && record.region == regions[0]
+    }) {
+        assert!(
+            Instant::now() < deadline,
+            "{heir} never reconciled the shard it inherited"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let ns = &namespaces[1];
     for c in 0..5 {
         let updated = camera(&format!("cam-{c}"), &format!("{ns}-cam-{c}"), "")
