@@ -48,7 +48,8 @@ pub async fn reconcile<K: Kind>(object: Arc<K>, ctx: Arc<Context>) -> Result<Act
     // comes to it, or the object does (see `super::shard_watch`); until then it keeps no
     // requeue for it.
     if !ctx.shards.holds(&check.shard) {
-        relabel(object.as_ref(), &check.shard, &ctx).await;
+        // A failed relabel is retried with backoff: no one else watches the object.
+        relabel(object.as_ref(), &check.shard, &ctx).await?;
         return Ok(Action::await_change());
     }
     let started = std::time::Instant::now();
@@ -65,28 +66,24 @@ pub async fn reconcile<K: Kind>(object: Arc<K>, ctx: Arc<Context>) -> Result<Act
 /// Points the shard label of an object that acts in another replica's `shard` there, when
 /// its label names a shard this replica holds (this replica is the one watching it). A
 /// metadata write only: nothing at AWS, nothing the holder would write differently.
-async fn relabel<K: Kind>(object: &K, shard: &str, ctx: &Context) {
+async fn relabel<K: Kind>(object: &K, shard: &str, ctx: &Context) -> Result<()> {
     let label = object.labels().get(SHARD_LABEL).map(String::as_str);
     let held = ctx.shards.held();
     if !relabel_by(label, shard, |s| ctx.shards.holds(s), &held) {
-        return;
+        return Ok(());
     }
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &object.namespace().unwrap_or_default());
     let patch = serde_json::json!({
         "metadata": { "labels": { SHARD_LABEL: label_value(shard) } }
     });
-    let patched = api
-        .patch(
-            &object.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await;
-    match patched {
-        Ok(_) => debug!(%shard, "relabelled for the holder of its shard"),
-        // Looked at again at the next resync, if this replica still watches it.
-        Err(error) => debug!(%error, "could not relabel the object for its shard"),
-    }
+    api.patch(
+        &object.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    debug!(%shard, "relabelled for the holder of its shard");
+    Ok(())
 }
 
 /// The reconcile's placement, checked again before each of its writes.
