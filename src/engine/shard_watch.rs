@@ -16,8 +16,9 @@
 //! - When the shards held change, the watch starts again with the new selector; the
 //!   reflector swaps in the new listing once it is complete. An object that enters a
 //!   replica's watch (its shard just taken, or its label just pointed there) is reconciled
-//!   there: the wake filter forgets an object when the watch stops seeing it (see
-//!   [`super::wake_filter`]), so it comes back as new.
+//!   there: the wake filter forgets an object when the watch stops seeing it, so it comes
+//!   back as new, and wakes what a listing brings once the cache holds it (see
+//!   [`super::wake_filter`]).
 //! - A shard that no replica holds (handed over) is left out by all of them until its new
 //!   holder lists it; a shard no binding names any more is left out by none.
 //!
