@@ -88,6 +88,19 @@ async fn wait_holders(
     }
 }
 
+/// The VideoStreams of the shards `replicas` held when the holders were read.
+fn held_by(
+    holders: &BTreeMap<String, String>,
+    per_shard: &BTreeMap<String, usize>,
+    replicas: &[&str],
+) -> usize {
+    holders
+        .iter()
+        .filter(|(_, holder)| replicas.contains(&holder.as_str()))
+        .map(|(shard, _)| per_shard[shard])
+        .sum()
+}
+
 /// Waits until `replica`'s watch caches `count` VideoStreams (those of its shards).
 async fn wait_cached(replica: &Operator, count: usize) {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -267,12 +280,11 @@ async fn replicas_share_the_shards_fail_over_within_the_lease_and_never_write_to
         );
     }
     for replica in &replicas {
-        let held: usize = holders
-            .iter()
-            .filter(|(_, holder)| holder.as_str() == replica.identity())
-            .map(|(shard, _)| per_shard[shard])
-            .sum();
-        wait_cached(replica, held).await;
+        wait_cached(
+            replica,
+            held_by(&holders, &per_shard, &[replica.identity()]),
+        )
+        .await;
     }
     // A person points a camera's label at another replica's shard: that replica, now the
     // one watching it, points it back, and nothing acts elsewhere.
@@ -300,12 +312,11 @@ async fn replicas_share_the_shards_fail_over_within_the_lease_and_never_write_to
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     for replica in &replicas {
-        let held: usize = holders
-            .iter()
-            .filter(|(_, holder)| holder.as_str() == replica.identity())
-            .map(|(shard, _)| per_shard[shard])
-            .sum();
-        wait_cached(replica, held).await;
+        wait_cached(
+            replica,
+            held_by(&holders, &per_shard, &[replica.identity()]),
+        )
+        .await;
     }
 
     // The holder of the first binding's shard dies: its shard moves within the lease.
@@ -370,11 +381,7 @@ async fn replicas_share_the_shards_fail_over_within_the_lease_and_never_write_to
         .iter()
         .find(|r| r.identity() == heir)
         .expect("heir");
-    let inherited: usize = holders
-        .iter()
-        .filter(|(_, holder)| **holder == heir || **holder == victim)
-        .map(|(shard, _)| per_shard[shard])
-        .sum();
+    let inherited = held_by(&holders, &per_shard, &[heir.as_str(), victim.as_str()]);
     wait_cached(heir_replica, inherited).await;
 
     let log = h.emulator.call_log();
