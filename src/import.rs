@@ -208,7 +208,7 @@ pub fn stream_manifest(
         media_type: stream.media_type.clone(),
         kms_key_id: stream.kms_key_id.clone(),
         data_retention_in_hours: Some(stream.data_retention_in_hours),
-        tags: Some(tags),
+        tags: Some(tags.into()),
         image_generation: configurations.image_generation.clone(),
         notification: configurations.notification.clone(),
         deletion_policy,
@@ -240,7 +240,7 @@ pub fn channel_manifest(
         message_ttl_seconds: channel
             .message_ttl_seconds
             .unwrap_or(DEFAULT_MESSAGE_TTL_SECONDS),
-        tags: Some(tags),
+        tags: Some(tags.into()),
         tag_policy: TagPolicy::default(),
         deletion_policy,
         adopt_existing,
@@ -312,6 +312,7 @@ fn push_document(out: &mut String, resource: &impl Serialize) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::StringMap;
 
     fn options() -> ImportOptions {
         ImportOptions {
@@ -366,7 +367,7 @@ mod tests {
         );
         assert_eq!(
             spec.tags,
-            Some(BTreeMap::from([("team".into(), "ops".into())]))
+            Some(StringMap::from([("team".into(), "ops".into())]))
         );
         assert!(spec.adopt_existing);
         assert_eq!(spec.deletion_policy, DeletionPolicy::Retain);
@@ -463,7 +464,7 @@ mod tests {
         assert_eq!(sc.metadata.name.as_deref(), Some("site-door"));
         assert_eq!(sc.spec.channel_name.as_deref(), Some("site-door"));
         assert_eq!(sc.spec.message_ttl_seconds, 30);
-        assert_eq!(sc.spec.tags, Some(tags));
+        assert_eq!(sc.spec.tags, Some(tags.into()));
         assert!(sc.spec.adopt_existing);
         assert_eq!(
             sc.spec
@@ -496,7 +497,7 @@ mod tests {
         );
         assert_eq!(
             vs.spec.tags,
-            Some(BTreeMap::new()),
+            Some(StringMap::default()),
             "the owner tag is not the user's"
         );
         let sc =

@@ -1,7 +1,7 @@
 //! The fleet under test: namespaces and AccountBindings, N VideoStreams applied at once,
 //! and a watch that counts how many are Ready.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -10,7 +10,9 @@ use futures::{StreamExt, TryStreamExt};
 use kube::ResourceExt;
 use kube::api::{Api, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
-use kvs_operator::api::{AccountBinding, AccountBindingSpec, VideoStream, VideoStreamSpec};
+use kvs_operator::api::{
+    AccountBinding, AccountBindingSpec, StringMap, VideoStream, VideoStreamSpec,
+};
 use kvs_operator::engine::conditions::{READY, find};
 use kvs_testenv::ControlPlane;
 
@@ -88,7 +90,7 @@ pub fn video_stream(name: &str, device: &str) -> VideoStream {
         device_name: Some(device.into()),
         media_type: Some("video/h264".into()),
         data_retention_in_hours: Some(24),
-        tags: Some(BTreeMap::from([("bench".into(), "true".into())])),
+        tags: Some(StringMap::from([("bench".into(), "true".into())])),
         ..VideoStreamSpec::default()
     };
     VideoStream::new(name, spec)

@@ -11,6 +11,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 mod account_binding;
 mod export;
 mod signaling_channel;
+mod string_map;
 mod video_stream;
 
 pub use account_binding::{AccountBinding, AccountBindingSpec, AccountBindingStatus, Adoption};
@@ -19,6 +20,7 @@ pub use signaling_channel::{
     ChannelEndpoints, DEFAULT_MESSAGE_TTL_SECONDS, MediaStorage, MediaStorageStatus, RoleEndpoints,
     SignalingChannel, SignalingChannelSpec, SignalingChannelStatus,
 };
+pub use string_map::StringMap;
 pub use video_stream::{
     ConfigurationStatus, DeletionPolicy, ImageFormat, ImageGeneration, ImageSelectorType,
     Notification, StorageTier, VideoStream, VideoStreamSpec, VideoStreamStatus,

@@ -1,8 +1,6 @@
 //! The `SignalingChannel` custom resource: one WebRTC signaling channel of Kinesis Video
 //! Streams (live two-way video), optionally storing its media into a VideoStream's stream.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
@@ -54,7 +52,7 @@ pub struct SignalingChannelSpec {
     /// tags are kept). Absent: tags are not managed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "super::tags_schema")]
-    pub tags: Option<BTreeMap<String, String>>,
+    pub tags: Option<super::StringMap>,
 
     /// `Shared` (the default): only tag keys the operator applied from `tags` and that
     /// have left it are removed; keys others write are left alone. `Exclusive`: every key

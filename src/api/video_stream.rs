@@ -82,7 +82,7 @@ pub struct VideoStreamSpec {
     /// are kept). Absent: tags are not managed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "super::tags_schema")]
-    pub tags: Option<BTreeMap<String, String>>,
+    pub tags: Option<super::StringMap>,
 
     /// `Shared` (the default): only tag keys the operator applied from `tags` and that
     /// have left it are removed; keys others write are left alone. `Exclusive`: every key
@@ -286,8 +286,8 @@ pub struct VideoStreamStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_tier: Option<StorageTier>,
     /// Endpoints for the data-plane APIs (PUT_MEDIA, GET_MEDIA, ...), from GetDataEndpoint.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub data_endpoints: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "super::StringMap::is_empty")]
+    pub data_endpoints: super::StringMap,
     /// The ConfigMap the coordinates were last written into (`spec.exportTo`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exported_config_map: Option<String>,

@@ -137,7 +137,7 @@ impl Kind for SignalingChannel {
     fn status(&self) -> Option<&SignalingChannelStatus> {
         self.status.as_ref()
     }
-    fn desired_tags(&self) -> Option<&BTreeMap<String, String>> {
+    fn desired_tags(&self) -> Option<&crate::api::StringMap> {
         self.spec.tags.as_ref()
     }
     fn tag_policy(&self) -> crate::api::TagPolicy {

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::api::{DeletionPolicy, ManagementPolicy, SignalingChannel, TagPolicy};
+use crate::api::{DeletionPolicy, ManagementPolicy, SignalingChannel, StringMap, TagPolicy};
 use crate::engine::lifecycle::{self, CleanupPlan, Gate, gate};
 use crate::engine::ownership::{Owner, Ownership, TagChange, TagScope, tag_mutation};
 use crate::kvs::{Channel, MediaStorageConfig, NewChannel, ResourceStatus};
@@ -77,7 +77,7 @@ impl Desired {
             name: channel.channel_name(),
             owner: Owner::of(channel, cluster),
             message_ttl_seconds: spec.message_ttl_seconds,
-            tags: spec.tags.clone(),
+            tags: spec.tags.as_ref().map(StringMap::to_map),
             tag_policy: spec.tag_policy,
             managed_tag_keys: channel
                 .status

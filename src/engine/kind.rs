@@ -174,7 +174,7 @@ pub trait Kind:
     fn management_policy(&self) -> ManagementPolicy;
     fn status(&self) -> Option<&Self::Status>;
     /// The tags the spec manages, for the tag audit (`None`: tags not managed).
-    fn desired_tags(&self) -> Option<&BTreeMap<String, String>>;
+    fn desired_tags(&self) -> Option<&crate::api::StringMap>;
     /// Whose tags the spec may remove (`spec.tagPolicy`).
     fn tag_policy(&self) -> TagPolicy;
     /// Whether the periodic audit must be a full reconcile: the spec manages state that

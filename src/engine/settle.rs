@@ -185,7 +185,7 @@ async fn audit<K: Kind>(object: &K, identity: &Identity, ctx: &Context, period: 
     };
     let tags_drifted = object
         .desired_tags()
-        .is_some_and(|want| tag_mutation(want, &tags, scope).is_some());
+        .is_some_and(|want| tag_mutation(&want.to_map(), &tags, scope).is_some());
     if !ours || tags_drifted {
         debug!(
             kind = K::NOUN,

@@ -94,7 +94,7 @@ impl Kind for VideoStream {
     fn status(&self) -> Option<&VideoStreamStatus> {
         self.status.as_ref()
     }
-    fn desired_tags(&self) -> Option<&BTreeMap<String, String>> {
+    fn desired_tags(&self) -> Option<&crate::api::StringMap> {
         self.spec.tags.as_ref()
     }
     fn tag_policy(&self) -> crate::api::TagPolicy {
@@ -125,7 +125,7 @@ impl Kind for VideoStream {
             &desired,
             previous.and_then(|s| s.stream_arn.as_deref()),
             &previous
-                .map(|s| s.data_endpoints.clone())
+                .map(|s| s.data_endpoints.to_map())
                 .unwrap_or_default(),
         )
         .await

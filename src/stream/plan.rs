@@ -7,8 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::api::{
-    DeletionPolicy, ImageGeneration, ManagementPolicy, Notification, StorageTier, TagPolicy,
-    VideoStream,
+    DeletionPolicy, ImageGeneration, ManagementPolicy, Notification, StorageTier, StringMap,
+    TagPolicy, VideoStream,
 };
 use crate::engine::lifecycle::{self, CleanupPlan, Gate, gate};
 use crate::engine::ownership::{Owner, Ownership, TagChange, TagScope, tag_mutation};
@@ -73,7 +73,7 @@ impl Desired {
             media_type: spec.media_type.clone(),
             kms_key_id: spec.kms_key_id.clone(),
             data_retention_in_hours: spec.data_retention_in_hours,
-            tags: spec.tags.clone(),
+            tags: spec.tags.as_ref().map(StringMap::to_map),
             tag_policy: spec.tag_policy,
             managed_tag_keys: vs
                 .status

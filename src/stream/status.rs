@@ -8,7 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
 use super::sync::{Report, Step, describe_mutation};
-use crate::api::VideoStreamStatus;
+use crate::api::{StringMap, VideoStreamStatus};
 use crate::engine::conditions::{Verdict, observed_generation, reason, set_conditions};
 use crate::engine::kind::{Outcome, Readiness};
 use crate::kvs::{ResourceStatus, Stream};
@@ -44,9 +44,11 @@ pub fn next_status(
                 Step::Created { arn } => {
                     status.stream_arn = Some(arn.clone());
                     status.aws_status = Some(ResourceStatus::Creating.as_str().to_string());
-                    status.data_endpoints.clear();
+                    status.data_endpoints = StringMap::default();
                 }
-                Step::InSync | Step::Observed => status.data_endpoints = report.endpoints.clone(),
+                Step::InSync | Step::Observed => {
+                    status.data_endpoints = report.endpoints.clone().into()
+                }
                 Step::Absent => forget_stream(&mut status),
                 Step::Mutated(_) | Step::Waiting(_) => {}
             }
@@ -81,7 +83,7 @@ pub fn next_status(
 fn record_stream(status: &mut VideoStreamStatus, stream: &Stream) {
     if status.stream_arn.as_deref() != Some(stream.arn.as_str()) {
         // A different stream (re-created): its endpoints must be fetched again.
-        status.data_endpoints.clear();
+        status.data_endpoints = StringMap::default();
     }
     status.stream_arn = Some(stream.arn.clone());
     status.version = Some(stream.version.clone());
@@ -102,7 +104,7 @@ fn forget_stream(status: &mut VideoStreamStatus) {
     status.creation_time = None;
     status.data_retention_in_hours = None;
     status.kms_key_id = None;
-    status.data_endpoints.clear();
+    status.data_endpoints = StringMap::default();
 }
 
 /// How a successful step reads.
