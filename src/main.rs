@@ -22,6 +22,21 @@ use kvs_operator::server::{self, Endpoint, Liveness};
 use kvs_operator::tenancy::accounts::{self, Accounts};
 use kvs_operator::{Error, api, fleet, telemetry};
 
+/// jemalloc rather than glibc's malloc: with the reflector's objects, watch events and
+/// reconciles allocating from many threads, glibc kept far more of the heap's peak
+/// (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's options, read once at start: a background thread hands pages freed for a
+/// second back to the kernel, so memory falls after a burst even when the operator then
+/// rests and allocates nothing (by default, unused pages are returned only as later
+/// allocations happen, after ten seconds). jemalloc reads the symbol as a C string: a
+/// thin pointer to bytes ending in NUL (the array's length is checked by the compiler).
+#[unsafe(export_name = "_rjem_malloc_conf")]
+pub static JEMALLOC_OPTIONS: &[u8; 60] =
+    b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let command = match cli::parse_args(std::env::args_os().collect()) {
