@@ -517,6 +517,13 @@ impl Context {
         self.holdings_among(&streams, &channels, binding, &selected)
     }
 
+    /// How many objects of every kind the namespaces `selected` says yes to hold: a count
+    /// over the caches that allocates nothing per object.
+    pub fn served(&self, selected: impl Fn(&str) -> bool) -> usize {
+        served_in(&self.videostreams.known(), &selected)
+            + served_in(&self.channels.known(), &selected)
+    }
+
     /// [`Context::holdings`] read fresh from the API server rather than from the watches,
     /// which hold only the objects of this replica's shards: an object whose shard label
     /// is being moved is in no replica's cache for a moment, and a binding must not let go
@@ -569,10 +576,7 @@ impl Context {
         binding: &str,
         selected: &impl Fn(&str) -> bool,
     ) -> (usize, Vec<String>) {
-        let served = objects
-            .iter()
-            .filter(|o| selected(&o.namespace().unwrap_or_default()))
-            .count();
+        let served = served_in(objects, selected);
         let holding = objects
             .iter()
             .filter_map(|o| {
@@ -695,4 +699,12 @@ fn home<K: Kind>(object: &K) -> Option<(String, String, String)> {
 /// `base` ± 10%, so that periodic work of many objects does not synchronise.
 pub fn jittered(base: Duration) -> Duration {
     base.mul_f64(rand::random_range(0.9..1.1))
+}
+
+/// How many of `objects` live in a namespace `selected` says yes to.
+fn served_in<K: Kind>(objects: &[Arc<K>], selected: &impl Fn(&str) -> bool) -> usize {
+    objects
+        .iter()
+        .filter(|o| selected(o.meta().namespace.as_deref().unwrap_or_default()))
+        .count()
 }

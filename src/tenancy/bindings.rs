@@ -151,7 +151,6 @@ async fn reconcile(binding: Arc<AccountBinding>, state: Arc<State>) -> Result<Ac
     let name = binding.name_any();
     forget_gone(&state);
     let selected = selected_namespaces(ctx, &binding);
-    let (served, holding) = ctx.holdings(&name, |ns| selected.contains(ns));
     // An operator watching only some namespaces runs only the bindings that are its own:
     // those that select a namespace it watches, or carry its finalizer (something of its
     // objects may still be placed with them). Looked at again later: a namespace it selects
@@ -167,6 +166,9 @@ async fn reconcile(binding: Arc<AccountBinding>, state: Arc<State>) -> Result<Ac
     }
 
     if binding.meta().deletion_timestamp.is_some() {
+        // Which objects it holds is worked out only here: it looks at every object, and
+        // a binding's own status writes wake it again and again while a fleet converges.
+        let (served, holding) = ctx.holdings(&name, |ns| selected.contains(ns));
         // Replicas cache only their shards' objects: before letting go, ask the API
         // server itself (one listing, only when the cache says nothing holds it).
         let (served, holding) = if holding.is_empty() && ctx.shards.is_elected() {
@@ -213,7 +215,7 @@ async fn reconcile(binding: Arc<AccountBinding>, state: Arc<State>) -> Result<Ac
     let mut status = binding.status.clone().unwrap_or_default();
     status.observed_generation = binding.meta().generation;
     status.region = Some(key.region.clone());
-    status.video_streams = Some(served as i64);
+    status.video_streams = Some(ctx.served(|ns| selected.contains(ns)) as i64);
     match &verified {
         Ok(identity) => {
             status.account_id = Some(identity.account.key.account_id.clone());
