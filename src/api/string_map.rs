@@ -12,7 +12,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// String keys to string values, sorted by key, each key once.
-#[derive(Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct StringMap(Box<[(String, String)]>);
 
 impl StringMap {
@@ -59,12 +59,6 @@ impl From<BTreeMap<String, String>> for StringMap {
     }
 }
 
-impl From<StringMap> for BTreeMap<String, String> {
-    fn from(map: StringMap) -> Self {
-        map.0.into_vec().into_iter().collect()
-    }
-}
-
 impl<const N: usize> From<[(String, String); N]> for StringMap {
     fn from(pairs: [(String, String); N]) -> Self {
         pairs.into_iter().collect()
@@ -87,12 +81,6 @@ impl std::ops::Index<&str> for StringMap {
             Some(value) => value,
             None => panic!("no entry {key:?}"),
         }
-    }
-}
-
-impl PartialEq<BTreeMap<String, String>> for StringMap {
-    fn eq(&self, other: &BTreeMap<String, String>) -> bool {
-        self.len() == other.len() && self.iter().eq(other.iter())
     }
 }
 
@@ -160,7 +148,7 @@ mod tests {
         let as_map: BTreeMap<String, String> = serde_json::from_str(&json).unwrap();
         assert_eq!(json, serde_json::to_string(&as_map).unwrap());
         assert_eq!(serde_json::from_str::<StringMap>(&json).unwrap(), map);
-        assert!(map == as_map);
+        assert_eq!(map.to_map(), as_map);
         assert_eq!(
             schemars::schema_for!(StringMap).as_value()["additionalProperties"],
             schemars::schema_for!(BTreeMap<String, String>).as_value()["additionalProperties"]
