@@ -16,9 +16,10 @@ const WRITE_VERBS: [&str; 6] = [
     "DELETECOLLECTION",
 ];
 
-/// Requests served so far, by (verb, resource[/subresource]).
+/// Requests served so far, by (verb, resource[/subresource], whether refused with 409
+/// Conflict).
 #[derive(Debug, Clone, Default)]
-pub struct Requests(pub BTreeMap<(String, String), f64>);
+pub struct Requests(pub BTreeMap<(String, String, bool), f64>);
 
 impl Requests {
     pub async fn read(client: &kube::Client) -> Result<Requests, BoxError> {
@@ -46,7 +47,10 @@ impl Requests {
                 "" => get("resource"),
                 sub => format!("{}/{sub}", get("resource")),
             };
-            *counts.entry((get("verb"), resource)).or_insert(0.0) += value;
+            let conflict = get("code") == "409";
+            *counts
+                .entry((get("verb"), resource, conflict))
+                .or_insert(0.0) += value;
         }
         Requests(counts)
     }
@@ -65,9 +69,19 @@ impl Requests {
 
     /// Write requests by resource, e.g. `videostreams/status` → 1000.
     pub fn writes_by_resource(&self) -> BTreeMap<String, u64> {
+        self.writes_where(|_| true)
+    }
+
+    /// The write requests refused with 409 Conflict (a write against a version that is no
+    /// longer the latest), by resource.
+    pub fn conflicts_by_resource(&self) -> BTreeMap<String, u64> {
+        self.writes_where(|conflict| conflict)
+    }
+
+    fn writes_where(&self, counted: impl Fn(bool) -> bool) -> BTreeMap<String, u64> {
         let mut writes = BTreeMap::new();
-        for ((verb, resource), count) in &self.0 {
-            if WRITE_VERBS.contains(&verb.as_str()) {
+        for ((verb, resource, conflict), count) in &self.0 {
+            if WRITE_VERBS.contains(&verb.as_str()) && counted(*conflict) {
                 *writes.entry(resource.clone()).or_insert(0) += *count as u64;
             }
         }

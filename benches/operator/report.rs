@@ -132,7 +132,15 @@ fn operator_writes(phase: &Measured, own_creates: u64, idle: Option<&Measured>) 
 fn writes_line(phase: &Measured, own_creates: u64) -> String {
     let writes = writes_besides(phase, own_creates);
     let total: u64 = writes.values().sum();
-    format!("{total} ({})", describe_writes(&writes))
+    let conflicts = phase.requests.conflicts_by_resource();
+    if conflicts.is_empty() {
+        return format!("{total} ({})", describe_writes(&writes));
+    }
+    format!(
+        "{total} ({}; of them refused with 409 Conflict: {})",
+        describe_writes(&writes),
+        describe_writes(&conflicts)
+    )
 }
 
 fn models_cell(model: &Model, f: impl Fn(&Model) -> String) -> String {
@@ -458,7 +466,7 @@ pub fn details(scenario: &Scenario, results: &Results) -> String {
             .requests
             .0
             .iter()
-            .filter(|((verb, _), _)| matches!(verb.as_str(), "GET" | "LIST" | "WATCH"))
+            .filter(|((verb, _, _), _)| matches!(verb.as_str(), "GET" | "LIST" | "WATCH"))
             .map(|(_, c)| *c as u64)
             .sum();
         let _ = writeln!(out, "  - API server reads (GET, LIST, WATCH): {reads}");

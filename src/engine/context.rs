@@ -114,12 +114,13 @@ impl<K: Kind> Registry<K> {
         lock(&self.stores).iter().map(|s| s.state().len()).sum()
     }
 
-    /// The objects whose status records a resource in `account`, and those recording none
-    /// for which `unrecorded` says yes (a create not reported yet, say).
-    pub fn in_account(&self, account: &AccountKey, unrecorded: impl Fn(&K) -> bool) -> Vec<Arc<K>> {
+    /// The objects whose status records a resource in `account`, and those of `pending`
+    /// (keys as `wake_filter::key_of` makes them: a create not reported yet, say) whose
+    /// status records none.
+    pub fn in_account(&self, account: &AccountKey, pending: &[u64]) -> Vec<Arc<K>> {
         lock(&self.indexes)
             .iter()
-            .flat_map(|index| lock(index).in_account(account, &unrecorded))
+            .flat_map(|index| lock(index).in_account(account, pending))
             .collect()
     }
 

@@ -1,10 +1,13 @@
 //! The engine's memory of each object between reconciles — its failure and wait counts for
-//! the backoffs, when its tags are audited next, and where a create it just made was
-//! placed until its status records it — kept in one entry per object, so
+//! the backoffs, when its tags are audited next, where a create it just made was
+//! placed until its status records it, and which version its last write replaced until
+//! the watch brings a newer one — kept in one entry per object, so
 //! that forgetting an object (it was deleted, or left the watched namespaces) drops all of
 //! it at once and nothing grows with the objects that came and went.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::num::NonZeroU64;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -29,6 +32,14 @@ impl ObjectKey {
             name: name.to_string(),
         }
     }
+
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
 }
 
 /// What the engine remembers of one object.
@@ -46,22 +57,38 @@ struct Entry {
     /// Where a resource this replica created was placed, while no status records it yet
     /// (the first status write waits until KVS has finished creating it).
     created: Option<PlacementStatus>,
+    /// The hash of the resource version a write of this replica replaced, while the cache
+    /// still holds that version: the cache is behind the object's own last write.
+    written_over: Option<NonZeroU64>,
 }
 
 /// Every object's entry.
 #[derive(Debug, Default)]
 pub struct Ledger {
-    entries: Mutex<HashMap<ObjectKey, Entry>>,
+    entries: Mutex<Entries>,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    by_object: HashMap<ObjectKey, Entry>,
+    /// The objects whose entry holds an unrecorded create: few (a create stays
+    /// unrecorded until its next reconcile), so a scan asks these rather than every
+    /// object that has no status yet.
+    unrecorded: HashSet<ObjectKey>,
 }
 
 impl Ledger {
+    fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn with<R>(&self, key: &ObjectKey, change: impl FnOnce(&mut Entry) -> R) -> R {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut entries = self.entries();
         // Every reconcile passes here: copy the key only for an object seen the first time.
-        if let Some(entry) = entries.get_mut(key) {
+        if let Some(entry) = entries.by_object.get_mut(key) {
             return change(entry);
         }
-        change(entries.entry(key.clone()).or_default())
+        change(entries.by_object.entry(key.clone()).or_default())
     }
 
     /// Counts one more failure and returns the count.
@@ -123,43 +150,102 @@ impl Ledger {
 
     /// A create was made for the object, at `placement`; its status does not say so yet.
     pub fn record_created(&self, key: &ObjectKey, placement: PlacementStatus) {
-        self.with(key, |entry| entry.created = Some(placement));
+        let mut entries = self.entries();
+        entries.by_object.entry(key.clone()).or_default().created = Some(placement);
+        entries.unrecorded.insert(key.clone());
     }
 
     /// Where the object's unrecorded create was placed, if it made one.
     pub fn created(&self, key: &ObjectKey) -> Option<PlacementStatus> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.get(key).and_then(|entry| entry.created.clone())
+        let entries = self.entries();
+        entries
+            .by_object
+            .get(key)
+            .and_then(|entry| entry.created.clone())
+    }
+
+    /// The objects of `kind` (a KVS noun) with an unrecorded create placed where `placed`
+    /// says yes.
+    pub fn created_where(
+        &self,
+        kind: &str,
+        placed: impl Fn(&PlacementStatus) -> bool,
+    ) -> Vec<ObjectKey> {
+        let entries = self.entries();
+        entries
+            .unrecorded
+            .iter()
+            .filter(|key| key.kind == kind)
+            .filter(|key| {
+                let created = entries.by_object.get(*key).and_then(|e| e.created.as_ref());
+                created.is_some_and(&placed)
+            })
+            .cloned()
+            .collect()
     }
 
     /// The object's status now records what it made: the ledger need not.
     pub fn creation_recorded(&self, key: &ObjectKey) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(entry) = entries.get_mut(key) {
+        let mut entries = self.entries();
+        if let Some(entry) = entries.by_object.get_mut(key) {
             entry.created = None;
         }
+        entries.unrecorded.remove(key);
+    }
+
+    /// A write of this replica replaced `version` of the object with a newer one.
+    pub fn wrote_over(&self, key: &ObjectKey, version: &str) {
+        self.with(key, |entry| {
+            entry.written_over = Some(version_hash(version))
+        });
+    }
+
+    /// Whether `cached`, the version of the object the cache holds, is one a write of this
+    /// replica already replaced. A newer version ends that: the cache has caught up.
+    pub fn behind_own_write(&self, key: &ObjectKey, cached: Option<&str>) -> bool {
+        let mut entries = self.entries();
+        let Some(entry) = entries.by_object.get_mut(key) else {
+            return false;
+        };
+        let Some(written_over) = entry.written_over else {
+            return false;
+        };
+        if cached.map(version_hash) == Some(written_over) {
+            return true;
+        }
+        entry.written_over = None;
+        false
     }
 
     /// Drops everything remembered of an object.
     pub fn forget(&self, key: &ObjectKey) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.remove(key);
+        let mut entries = self.entries();
+        entries.by_object.remove(key);
+        entries.unrecorded.remove(key);
     }
 
     /// Keeps only the entries of objects `known` says still exist.
     pub fn retain(&self, known: impl Fn(&ObjectKey) -> bool) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.retain(|key, _| known(key));
+        let mut entries = self.entries();
+        entries.by_object.retain(|key, _| known(key));
+        entries.unrecorded.retain(|key| known(key));
     }
 
     /// How many objects have an entry.
     pub fn len(&self) -> usize {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.entries().by_object.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Resource versions are opaque strings; the ledger keeps a hash, not the string.
+fn version_hash(version: &str) -> NonZeroU64 {
+    let mut hasher = DefaultHasher::new();
+    version.hash(&mut hasher);
+    NonZeroU64::new(hasher.finish()).unwrap_or(NonZeroU64::MIN)
 }
 
 #[cfg(test)]
@@ -225,6 +311,48 @@ mod tests {
         assert_eq!(ledger.created(&key("b")), None);
         ledger.creation_recorded(&key("a"));
         assert_eq!(ledger.created(&key("a")), None);
+    }
+
+    #[test]
+    fn a_scan_finds_the_unrecorded_creates_of_its_account_among_them_only() {
+        let ledger = Ledger::default();
+        let placed = |account: &str| PlacementStatus {
+            account_binding: None,
+            account: account.into(),
+            region: "eu-west-1".into(),
+        };
+        ledger.record_created(&key("a"), placed("1"));
+        ledger.record_created(&key("b"), placed("2"));
+        ledger.record_created(&ObjectKey::new("signaling channel", "ns", "c"), placed("1"));
+        ledger.record_failure(&key("d"));
+        let in_one = |p: &PlacementStatus| p.account == "1";
+        assert_eq!(ledger.created_where("stream", in_one), [key("a")]);
+        ledger.creation_recorded(&key("a"));
+        assert!(ledger.created_where("stream", in_one).is_empty());
+        ledger.record_created(&key("a"), placed("1"));
+        ledger.forget(&key("a"));
+        assert!(ledger.created_where("stream", in_one).is_empty());
+        ledger.retain(|k| *k != key("b"));
+        assert!(ledger.created_where("stream", |_| true).is_empty());
+    }
+
+    #[test]
+    fn the_cache_is_behind_until_it_holds_a_newer_version_than_the_one_written_over() {
+        let ledger = Ledger::default();
+        assert!(!ledger.behind_own_write(&key("a"), Some("10")));
+        assert!(ledger.is_empty(), "asking adds no entry");
+        ledger.wrote_over(&key("a"), "10");
+        assert!(ledger.behind_own_write(&key("a"), Some("10")));
+        assert!(
+            ledger.behind_own_write(&key("a"), Some("10")),
+            "still behind while the cache holds that version"
+        );
+        assert!(!ledger.behind_own_write(&key("b"), Some("10")));
+        assert!(!ledger.behind_own_write(&key("a"), Some("11")));
+        assert!(
+            !ledger.behind_own_write(&key("a"), Some("10")),
+            "once caught up, the mark is gone"
+        );
     }
 
     #[test]

@@ -137,6 +137,17 @@ async fn reconcile_inner<K: Kind>(object: &K, ctx: &Arc<Context>) -> Result<Acti
         ctx.ledger.forget(&ObjectKey::of(object));
         return Ok(Action::await_change());
     }
+    // A wake that comes before the watch brought this replica's own last write (a requeue
+    // right after the finalizer or a status was written, the watch lagging under load)
+    // would decide from what that write replaced, and write it again: look once the cache
+    // has caught up instead.
+    if ctx.ledger.behind_own_write(
+        &ObjectKey::of(object),
+        object.meta().resource_version.as_deref(),
+    ) {
+        debug!("the cache is behind this replica's last write; looking again");
+        return Ok(Action::requeue(STALE_RETRY));
+    }
     // Paused: no AWS call at all, and a deletion waits. Woken when the annotation changes.
     if is_paused(object.meta()) {
         let untouched = &export::Export::untouched();
@@ -254,9 +265,9 @@ async fn prepare<K: Kind>(
         Err(refused) => return Prepared::Refused(refused),
     };
     match ensure_finalizer(api, object, &identity, &placement.shard()).await {
-        Ok(()) => {}
-        // The cache is a version behind (a second wake right after the first reconcile
-        // wrote the finalizer): nothing failed; look again once the watch has caught up.
+        Ok(stored) => note_write(ctx, object, stored.as_ref()),
+        // The cache is a version behind (another writer, or a restart lost what this
+        // replica wrote): nothing failed; look again once the watch has caught up.
         Err(Error::Kube(kube::Error::Api(status))) if status.code == 409 => {
             debug!("the finalizer write met a newer version; looking again");
             return Prepared::Settled(Action::requeue(STALE_RETRY));
@@ -283,7 +294,7 @@ async fn ensure_finalizer<K: Kind>(
     object: &K,
     identity: &Identity,
     shard: &str,
-) -> Result<()> {
+) -> Result<Option<K>> {
     let has_finalizer = object.finalizers().iter().any(|f| f == FINALIZER);
     let recorded = object.status().and_then(KindStatus::arn).is_some()
         || object
@@ -295,7 +306,7 @@ async fn ensure_finalizer<K: Kind>(
     let label = label_value(shard);
     let labelled = object.labels().get(SHARD_LABEL) == Some(&label);
     if has_finalizer && !annotate && labelled {
-        return Ok(());
+        return Ok(None);
     }
     check_reconcile("adding the finalizer")?;
     let mut finalizers = object.finalizers().to_vec();
@@ -317,13 +328,25 @@ async fn ensure_finalizer<K: Kind>(
             ACCOUNT_ANNOTATION: format!("{}/{}", key.account_id, key.region),
         });
     }
-    api.patch(
-        &object.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await?;
-    Ok(())
+    let stored = api
+        .patch(
+            &object.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await?;
+    Ok(Some(stored))
+}
+
+/// Remembers that `stored`, what a write of this reconcile returned, replaced the cached
+/// `object` (a write that changed nothing keeps the version and is no news to wait for).
+fn note_write<K: Kind>(ctx: &Context, object: &K, stored: Option<&K>) {
+    let Some(stored) = stored else { return };
+    if let Some(version) = object.meta().resource_version.as_deref()
+        && stored.meta().resource_version.as_deref() != Some(version)
+    {
+        ctx.ledger.wrote_over(&ObjectKey::of(object), version);
+    }
 }
 
 async fn cleanup<K: Kind>(object: &K, api: &Api<K>, ctx: &Arc<Context>) -> Result<Action> {
@@ -478,6 +501,7 @@ async fn report<K: Kind>(
         return Ok(object.clone());
     }
     let stored = patch_status(api, object, &status).await?;
+    note_write(ctx, object, Some(&stored));
     if status.arn().is_some() {
         ctx.ledger.creation_recorded(&key);
     }

@@ -21,7 +21,9 @@ use tracing::{debug, warn};
 
 use super::context::Context;
 use super::kind::{Kind, KindStatus, Listed};
+use super::wake_filter::key_of_parts;
 use crate::ErrorClass;
+use crate::api::PlacementStatus;
 use crate::kvs::ResourceStatus;
 use crate::tenancy::accounts::{Account, AccountKey};
 
@@ -173,7 +175,7 @@ pub async fn scan_forever<K: Kind>(
             return;
         }
         // This account's objects only, from the index the watch keeps.
-        let objects = registry.in_account(&key, |object| created_in(&ctx, object, &key));
+        let objects = registry.in_account(&key, &created_in::<K>(&ctx, &key));
         match list_with_any::<K>(&ctx, &account, &candidates).await {
             Some(items) => {
                 let taken = Instant::now();
@@ -244,10 +246,15 @@ fn record<K: Kind>(ctx: &Context, account: &Account, outcome: &str) {
         .record_drift_scan(&K::kind(&()), &account.key.to_string(), outcome);
 }
 
-/// Whether `object` made a resource in `account` that its status does not record yet.
-fn created_in<K: Kind>(ctx: &Context, object: &K, account: &AccountKey) -> bool {
-    ctx.unrecorded_create(object)
-        .is_some_and(|p| p.account == account.account_id && p.region == account.region)
+/// The objects (keys as `key_of` makes them) that made a resource in `account` their
+/// status does not record yet.
+fn created_in<K: Kind>(ctx: &Context, account: &AccountKey) -> Vec<u64> {
+    let here = |p: &PlacementStatus| p.account == account.account_id && p.region == account.region;
+    ctx.ledger
+        .created_where(K::NOUN, here)
+        .iter()
+        .map(|key| key_of_parts(Some(key.namespace()), Some(key.name())))
+        .collect()
 }
 
 #[cfg(test)]

@@ -65,9 +65,9 @@ impl<K: Kind> ScopeIndex<K> {
         }
     }
 
-    /// The objects whose status records a resource in `account`, and those recording none
-    /// for which `unrecorded` says yes.
-    pub fn in_account(&self, account: &AccountKey, unrecorded: impl Fn(&K) -> bool) -> Vec<Arc<K>> {
+    /// The objects whose status records a resource in `account`, and those of `pending`
+    /// (keys as [`key_of`] makes them) whose status records none.
+    pub fn in_account(&self, account: &AccountKey, pending: &[u64]) -> Vec<Arc<K>> {
         let scope = self
             .accounts
             .iter()
@@ -77,18 +77,11 @@ impl<K: Kind> ScopeIndex<K> {
             .and_then(|scope| self.by_scope.get(&Some(scope)))
             .into_iter()
             .flatten();
-        let pending = self
-            .by_scope
-            .get(&None)
-            .into_iter()
-            .flatten()
-            .filter(|key| {
-                self.objects
-                    .get(*key)
-                    .is_some_and(|(_, object)| unrecorded(object))
-            });
+        let unrecorded = pending
+            .iter()
+            .filter(|key| matches!(self.objects.get(*key), Some((None, _))));
         recorded
-            .chain(pending)
+            .chain(unrecorded)
             .filter_map(|key| self.objects.get(key).map(|(_, object)| object.clone()))
             .collect()
     }
@@ -125,6 +118,7 @@ impl<K: Kind> ScopeIndex<K> {
 mod tests {
     use super::*;
     use crate::api::{VideoStream, VideoStreamSpec, VideoStreamStatus};
+    use crate::engine::wake_filter::key_of_parts;
 
     fn stream(name: &str, arn: Option<&str>) -> Arc<VideoStream> {
         let mut object = VideoStream::new(name, VideoStreamSpec::default());
@@ -152,6 +146,10 @@ mod tests {
         names
     }
 
+    fn pending(name: &str) -> u64 {
+        key_of_parts(Some("ns"), Some(name))
+    }
+
     const A: &str = "arn:aws:kinesisvideo:eu-west-1:111111111111:stream/a/1";
     const B: &str = "arn:aws:kinesisvideo:eu-west-1:222222222222:stream/b/1";
 
@@ -162,14 +160,19 @@ mod tests {
         index.put(stream("b", Some(B)));
         index.put(stream("new", None));
         index.put(stream("refused", None));
-        let made_here = |o: &VideoStream| o.metadata.name.as_deref() == Some("new");
+        let made_here = [pending("new")];
         assert_eq!(
-            names(index.in_account(&account("111111111111"), made_here)),
+            names(index.in_account(&account("111111111111"), &made_here)),
             ["a", "new"]
         );
         assert_eq!(
-            names(index.in_account(&account("333333333333"), |_| false)),
+            names(index.in_account(&account("333333333333"), &[])),
             Vec::<String>::new()
+        );
+        assert_eq!(
+            names(index.in_account(&account("222222222222"), &[pending("a")])),
+            ["b"],
+            "an object whose status records another account is not pending here"
         );
     }
 
@@ -179,25 +182,25 @@ mod tests {
         index.put(stream("a", None));
         index.put(stream("a", Some(B)));
         assert_eq!(
-            names(index.in_account(&account("222222222222"), |_| true)),
+            names(index.in_account(&account("222222222222"), &[pending("a")])),
             ["a"]
         );
         assert!(
             index
-                .in_account(&account("111111111111"), |_| true)
+                .in_account(&account("111111111111"), &[pending("a")])
                 .is_empty()
         );
         index.remove(&stream("a", Some(B)));
         assert!(index.is_empty());
         assert!(
             index
-                .in_account(&account("222222222222"), |_| true)
+                .in_account(&account("222222222222"), &[pending("a")])
                 .is_empty()
         );
         index.put(stream("b", Some(A)));
         index.rebuild([stream("c", Some(A))]);
         assert_eq!(
-            names(index.in_account(&account("111111111111"), |_| true)),
+            names(index.in_account(&account("111111111111"), &[pending("a")])),
             ["c"]
         );
     }

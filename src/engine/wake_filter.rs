@@ -109,9 +109,15 @@ where
 /// of one watch unlikely beyond concern (about 1 in 10^9 at 100,000 objects), and one
 /// would only skip a wake, or a scan's look, that the next requeue makes up for.
 pub fn key_of<K: Resource>(object: &K) -> u64 {
+    let meta = object.meta();
+    key_of_parts(meta.namespace.as_deref(), meta.name.as_deref())
+}
+
+/// [`key_of`] an object named `name` in `namespace`.
+pub fn key_of_parts(namespace: Option<&str>, name: Option<&str>) -> u64 {
     let mut hasher = DefaultHasher::new();
-    object.meta().namespace.hash(&mut hasher);
-    object.meta().name.hash(&mut hasher);
+    namespace.hash(&mut hasher);
+    name.hash(&mut hasher);
     hasher.finish()
 }
 
