@@ -16,6 +16,7 @@ use kube::{Client, ResourceExt};
 use super::events::EventBudget;
 use super::kind::{Kind, KindStatus};
 use super::ledger::Ledger;
+use super::resync::Resyncs;
 use super::scan;
 use super::scope_index::ScopeIndex;
 use super::shard_watch::Selection;
@@ -91,6 +92,8 @@ pub struct Registry<K: Kind> {
     triggers: Mutex<Vec<Trigger<K>>>,
     /// Each controller's objects by account, for the drift scans.
     indexes: Mutex<Vec<Arc<Mutex<ScopeIndex<K>>>>>,
+    /// When each object found in sync is looked at next.
+    pub resyncs: Resyncs,
 }
 
 impl<K: Kind> Default for Registry<K> {
@@ -99,6 +102,7 @@ impl<K: Kind> Default for Registry<K> {
             stores: Mutex::new(Vec::new()),
             triggers: Mutex::new(Vec::new()),
             indexes: Mutex::new(Vec::new()),
+            resyncs: Resyncs::default(),
         }
     }
 }
@@ -122,6 +126,13 @@ impl<K: Kind> Registry<K> {
             .iter()
             .flat_map(|index| lock(index).in_account(account, pending))
             .collect()
+    }
+
+    /// The watched object of key `key` (as `wake_filter::key_of` makes it), if any.
+    pub fn find(&self, key: u64) -> Option<Arc<K>> {
+        lock(&self.indexes)
+            .iter()
+            .find_map(|index| lock(index).get(key))
     }
 
     /// Registers a controller's cache, its index by account and its queue.
@@ -617,6 +628,8 @@ impl Context {
         self.metrics.set_held("tag_cache", tags);
         self.metrics
             .set_held("identities", self.accounts.identity_count());
+        let resyncs = self.videostreams.resyncs.len() + self.channels.resyncs.len();
+        self.metrics.set_held("resyncs", resyncs);
         self.metrics
             .set_held("cached_videostreams", self.videostreams.cached());
         self.metrics

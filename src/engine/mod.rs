@@ -14,6 +14,7 @@
 //!   each account's objects, so a scan looks at those only;
 //! - [`shards`] and [`leader`]: Lease-fenced shards shared between replicas;
 //!   [`shard_watch`]: each replica watches the objects of its shards only;
+//! - [`resync`]: when each in-sync object is looked at next, held compactly;
 //! - [`context`], [`ledger`], [`events`], [`budget`]: shared state, each object's memory
 //!   between reconciles, bounded Events, token budgets.
 
@@ -28,6 +29,7 @@ pub mod ledger;
 pub mod lifecycle;
 pub mod ownership;
 pub mod reconcile;
+pub mod resync;
 pub mod run;
 pub mod scan;
 pub mod scope_index;

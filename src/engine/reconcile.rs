@@ -24,6 +24,7 @@ use super::conditions::{SYNCED, find};
 use super::context::{Context, MANAGER, ObjectKey, jittered};
 use super::export;
 use super::kind::{CleanupStep, Env, Kind, KindStatus, Outcome, Readiness};
+use super::resync;
 use super::settle::{self, Settled};
 use super::shard_watch::{SHARD_LABEL, label_value, relabel_by};
 use crate::api::{
@@ -226,22 +227,23 @@ async fn apply<K: Kind>(object: &K, api: &Api<K>, ctx: &Arc<Context>) -> Result<
     }
     export.into_result()?;
     ctx.record_success(&key);
-    let next = match K::readiness(&step) {
+    let action = match K::readiness(&step) {
         Readiness::Ready { .. } | Readiness::Absent { .. } => {
             ctx.done_waiting(&key);
             if requested.is_some() {
                 // Read fresh and found in sync: as good as an audit.
                 ctx.ledger.audit_repairing(&key);
             }
-            match &identity {
+            let next = match &identity {
                 Some(identity) => settle::next_check(object, identity, ctx),
                 None => jittered(ctx.settings.resync_period),
-            }
+            };
+            resync::later(ctx, object, next)
         }
-        Readiness::Progressing { .. } => ctx.wait_backoff(&key),
-        Readiness::Changed { .. } => jittered(ctx.settings.poll_interval),
+        Readiness::Progressing { .. } => Action::requeue(ctx.wait_backoff(&key)),
+        Readiness::Changed { .. } => Action::requeue(jittered(ctx.settings.poll_interval)),
     };
-    Ok(Action::requeue(next))
+    Ok(action)
 }
 
 /// Where an apply stands before its step.

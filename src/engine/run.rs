@@ -19,9 +19,10 @@ use tracing::{debug, warn};
 use super::context::{Context, lock};
 use super::kind::Kind;
 use super::reconcile::{error_policy, reconcile};
+use super::resync::resync_forever;
 use super::scope_index::ScopeIndex;
 use super::shard_watch;
-use super::wake_filter::WakeFilter;
+use super::wake_filter::{WakeFilter, key_of};
 use crate::api::{AccountBinding, SignalingChannel, VideoStream};
 use crate::tenancy::bindings;
 use crate::{Error, Result};
@@ -125,6 +126,8 @@ where
     } else {
         namespaces.into_iter().map(Some).collect()
     };
+    // One schedule of in-sync looks for the kind, whichever controller watches the object.
+    tokio::spawn(resync_forever::<K>(ctx.clone(), shutdown.clone()));
     let controllers = watched
         .into_iter()
         .map(|namespace| run_one::<K>(namespace, ctx.clone(), shutdown.clone()));
@@ -163,7 +166,10 @@ where
                 lock(&indexed).put(latest);
             }
         }
-        watcher::Event::Delete(object) => lock(&indexed).remove(object),
+        watcher::Event::Delete(object) => {
+            lock(&indexed).remove(object);
+            K::registry(&cached).resyncs.cancel(key_of(object));
+        }
         watcher::Event::InitDone => lock(&indexed).rebuild(watched.state()),
         _ => {}
     })

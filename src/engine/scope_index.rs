@@ -86,6 +86,11 @@ impl<K: Kind> ScopeIndex<K> {
             .collect()
     }
 
+    /// The object of key `key` (as [`key_of`] makes it), if watched.
+    pub fn get(&self, key: u64) -> Option<Arc<K>> {
+        self.objects.get(&key).map(|(_, object)| object.clone())
+    }
+
     pub fn len(&self) -> usize {
         self.objects.len()
     }

@@ -22,6 +22,7 @@ use super::conditions::{READY, SYNCED, find};
 use super::context::{Context, ObjectKey, jittered};
 use super::kind::{Kind, KindStatus};
 use super::ownership::{Owner, Ownership, TagScope, tag_mutation};
+use super::resync;
 use crate::Error;
 use crate::api::{ManagementPolicy, TagPolicy};
 use crate::kvs::{ResourceStatus, TagRead};
@@ -84,7 +85,8 @@ pub async fn settled<K: Kind>(object: &K, identity: &Identity, ctx: &Arc<Context
         Audit::Due => return Settled::No,
         Audit::Failed(error) => return Settled::Failed(error),
     };
-    Settled::Yes(Action::requeue(next_audit.min(ctx.settings.resync_period)))
+    let next = next_audit.min(ctx.settings.resync_period);
+    Settled::Yes(resync::later(ctx, object, next))
 }
 
 /// When an object just found in sync by a full reconcile is looked at next: at the resync

@@ -435,8 +435,22 @@ async fn what_the_operator_remembers_of_an_object_goes_with_the_object() {
         h.operator()
             .metric("kvs_operator_held_entries", &[("state", "tag_cache")])
     };
+    let resyncs = || {
+        h.operator()
+            .metric("kvs_operator_held_entries", &[("state", "resyncs")])
+    };
     assert!(ledger().await >= 6.0, "one entry per object");
     assert!(tags().await >= 6.0, "the tags of each stream");
+    // Scheduled as the reconcile that wrote Ready returns, a moment after the write.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while resyncs().await < 6.0 {
+        assert!(
+            Instant::now() < deadline,
+            "each Ready stream's next look is scheduled: {}",
+            resyncs().await
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
     for i in 0..6 {
         h.delete_ok("vs", &format!("cam-{i}")).await;
     }
@@ -445,12 +459,13 @@ async fn what_the_operator_remembers_of_an_object_goes_with_the_object() {
     }
     // Counted from the state itself, at each scrape.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while ledger().await > 0.0 || tags().await > 0.0 {
+    while ledger().await > 0.0 || tags().await > 0.0 || resyncs().await > 0.0 {
         assert!(
             Instant::now() < deadline,
-            "state outlived its objects: {} ledger entries, {} tag cache entries",
+            "state outlived its objects: {} ledger entries, {} tag cache entries, {} resyncs",
             ledger().await,
-            tags().await
+            tags().await,
+            resyncs().await
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
