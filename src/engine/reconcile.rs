@@ -1,9 +1,11 @@
-//! One reconcile of an object of any kind: shard and pause first, tenancy before any AWS
+//! One reconcile of an object of any kind: shard and pause first (and a cache still behind
+//! this replica's own last write of the object waits for the watch), tenancy before any AWS
 //! call, the finalizer (with the account annotation) before anything is created, then
 //! cleanup or apply (the settled fast path, one kind step), the status written when it
 //! changed (a new resource's first status at the next look, when KVS has usually finished
 //! creating it: one write instead of two), Events for mutations and for changes of error
-//! state, and the requeue — backoff by error class, or a wait for KVS.
+//! state, and what comes next — backoff by error class, a wait for KVS, or, in sync, the
+//! engine's resync schedule ([`super::resync`]).
 //!
 //! Every AWS mutation and every API write of a reconcile passes [`StillPlaced`] right
 //! before it leaves: the object must still be placed where the reconcile started, in a
