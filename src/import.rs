@@ -209,8 +209,8 @@ pub fn stream_manifest(
         kms_key_id: stream.kms_key_id.clone(),
         data_retention_in_hours: Some(stream.data_retention_in_hours),
         tags: Some(tags.into()),
-        image_generation: configurations.image_generation.clone(),
-        notification: configurations.notification.clone(),
+        image_generation: configurations.image_generation.clone().map(Box::new),
+        notification: configurations.notification.clone().map(Box::new),
         deletion_policy,
         adopt_existing,
         management_policy,
@@ -523,7 +523,10 @@ mod tests {
             &mut HashSet::new(),
         )
         .unwrap();
-        assert_eq!(vs.spec.notification, configurations.notification);
+        assert_eq!(
+            vs.spec.notification.as_deref(),
+            configurations.notification.as_ref()
+        );
         assert_eq!(vs.spec.image_generation, None, "absent: not managed");
     }
 }

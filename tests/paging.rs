@@ -14,7 +14,7 @@ use kvs_operator::api::{
     VideoStreamSpec, VideoStreamStatus,
 };
 use kvs_operator::engine::kind::{Kind, Listed};
-use kvs_operator::engine::scan::drifted;
+use kvs_operator::engine::scan::{Snapshot, drifted};
 use kvs_operator::import::{ImportKind, ImportOptions, import};
 use kvs_operator::kvs::KinesisVideo;
 use kvs_operator::kvs::gate::Gated;
@@ -130,6 +130,11 @@ fn listed_by_name(items: Vec<Listed>) -> std::collections::HashMap<String, Liste
     items.into_iter().map(|i| (i.name.clone(), i)).collect()
 }
 
+/// The drift scan's snapshot of a listing.
+fn snapshot(listed: &std::collections::HashMap<String, Listed>) -> Snapshot {
+    Snapshot::new(listed.values().cloned(), tokio::time::Instant::now())
+}
+
 /// A VideoStream whose status records the listed stream, as after a reconcile.
 fn reconciled_stream(item: &Listed) -> Arc<VideoStream> {
     let mut vs = VideoStream::new(&item.name, VideoStreamSpec::default());
@@ -175,8 +180,8 @@ async fn the_drift_scan_sees_every_page_of_each_kind() {
     // wakes exactly their objects.
     let video_streams: Vec<_> = streams.values().map(reconciled_stream).collect();
     let signaling_channels: Vec<_> = channels.values().map(reconciled_channel).collect();
-    assert!(drifted(&streams, &video_streams).is_empty());
-    assert!(drifted(&channels, &signaling_channels).is_empty());
+    assert!(drifted(&snapshot(&streams), &video_streams).is_empty());
+    assert!(drifted(&snapshot(&channels), &signaling_channels).is_empty());
     let sdk = sdk_client(&emulator);
     let last_stream = &streams[&format!("cam-{:02}", STREAMS - 1)];
     sdk.update_data_retention()
@@ -197,14 +202,14 @@ async fn the_drift_scan_sees_every_page_of_each_kind() {
 
     emulator.reset_calls();
     let rescanned = listed_by_name(VideoStream::list(&kvs).await.expect("rescan"));
-    let moved: Vec<String> = drifted(&rescanned, &video_streams)
+    let moved: Vec<String> = drifted(&snapshot(&rescanned), &video_streams)
         .into_iter()
         .map(|o| o.name)
         .collect();
     assert_eq!(moved, std::slice::from_ref(&last_stream.name));
     assert_eq!(calls(&emulator, Operation::ListStreams), pages(STREAMS));
     let rescanned = listed_by_name(SignalingChannel::list(&kvs).await.expect("rescan"));
-    let moved: Vec<String> = drifted(&rescanned, &signaling_channels)
+    let moved: Vec<String> = drifted(&snapshot(&rescanned), &signaling_channels)
         .into_iter()
         .map(|o| o.name)
         .collect();

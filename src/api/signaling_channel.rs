@@ -164,7 +164,7 @@ pub struct SignalingChannelStatus {
     pub last_sync_time: Option<Time>,
     /// Where the resource this object made or took lives, and whose identity manages it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub placement: Option<super::PlacementStatus>,
+    pub placement: Option<Box<super::PlacementStatus>>,
     /// `Ready`, `Synced`, and while applicable `Reconciling` and `Stalled` (kstatus).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]

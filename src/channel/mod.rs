@@ -61,10 +61,10 @@ impl KindStatus for SignalingChannelStatus {
         self.last_handled_reconcile_at = value;
     }
     fn placement(&self) -> Option<&PlacementStatus> {
-        self.placement.as_ref()
+        self.placement.as_deref()
     }
     fn set_placement(&mut self, placement: Option<PlacementStatus>) {
-        self.placement = placement;
+        self.placement = placement.map(Box::new);
     }
     fn exported_config_map(&self) -> Option<&str> {
         self.exported_config_map.as_deref()

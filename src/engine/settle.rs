@@ -70,16 +70,15 @@ pub async fn settled<K: Kind>(object: &K, identity: &Identity, ctx: &Arc<Context
     if snapshot.taken.elapsed() > interval * 2 + ctx.settings.poll_interval {
         return Settled::No;
     }
-    let Some(listed) = snapshot.items.get(&object.aws_name()) else {
+    let Some(listed) = snapshot.get(&object.aws_name()) else {
         return Settled::No;
     };
-    let unchanged = Some(listed.arn.as_str()) == status.arn()
-        && Some(listed.version.as_str()) == status.version()
-        && listed.status == ResourceStatus::Active;
+    let unchanged =
+        listed.shows(status.arn(), status.version()) && listed.status == ResourceStatus::Active;
     if !unchanged {
         return Settled::No;
     }
-    let period = audit_period(ctx, identity, snapshot.items.len());
+    let period = audit_period(ctx, identity, snapshot.len());
     let next_audit = match audit(object, identity, ctx, period).await {
         Audit::Clean { next } | Audit::Deferred { next } => next,
         Audit::Due => return Settled::No,
@@ -103,7 +102,7 @@ pub fn next_check<K: Kind>(object: &K, identity: &Identity, ctx: &Context) -> Du
         .scans
         .of(K::NOUN)
         .latest()
-        .map_or(0, |snapshot| snapshot.items.len());
+        .map_or(0, |snapshot| snapshot.len());
     let period = audit_period(ctx, identity, resources);
     let key = ObjectKey::of(object);
     if ctx.ledger.is_repairing(&key) {

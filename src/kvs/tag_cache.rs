@@ -6,7 +6,9 @@
 //! so it knows the tags; only changes made outside Kubernetes are missed, and those are found
 //! when an entry ages out, at least once per resync period.
 
+use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -39,7 +41,12 @@ fn unhold(held: &Held) -> Tags {
 #[derive(Debug)]
 pub struct TagCache {
     max_age: Duration,
-    entries: Mutex<HashMap<String, (Held, Instant)>>,
+    /// By the hash of the resource's ARN: 8 bytes rather than the ARN's hundred (about
+    /// 1 MB at 10,000 streams). A collision (about 1 in 10^9 at 100,000 streams in one
+    /// account) would answer another resource's tags until the entry ages out; their owner
+    /// tag names another object, so the worst is a resource reported not owned meanwhile
+    /// (a deletion reads the tags afresh).
+    entries: Mutex<HashMap<u64, (Held, Instant)>>,
     /// When expired entries were last dropped.
     swept: Mutex<Instant>,
 }
@@ -53,13 +60,13 @@ impl TagCache {
         }
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Held, Instant)>> {
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (Held, Instant)>> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn fresh(&self, arn: &str) -> Option<Tags> {
         let entries = self.entries();
-        let (tags, at) = entries.get(arn)?;
+        let (tags, at) = entries.get(&key(arn))?;
         (at.elapsed() < self.max_age).then(|| unhold(tags))
     }
 
@@ -68,7 +75,7 @@ impl TagCache {
     fn remember(&self, arn: &str, tags: Tags) {
         let now = Instant::now();
         let mut entries = self.entries();
-        entries.insert(arn.to_string(), (hold(tags), now));
+        entries.insert(key(arn), (hold(tags), now));
         let mut swept = self.swept.lock().unwrap_or_else(|e| e.into_inner());
         if now.duration_since(*swept) >= self.max_age {
             entries.retain(|_, (_, at)| now.duration_since(*at) < self.max_age);
@@ -86,18 +93,25 @@ impl TagCache {
     }
 
     fn forget(&self, arn: &str) {
-        self.entries().remove(arn);
+        self.entries().remove(&key(arn));
     }
 
     /// Applies a change to a remembered entry, keeping its age: the rest of it is as old
     /// as it was.
     fn amend(&self, arn: &str, change: impl FnOnce(&mut Tags)) {
-        if let Some((held, _)) = self.entries().get_mut(arn) {
+        if let Some((held, _)) = self.entries().get_mut(&key(arn)) {
             let mut tags = unhold(held);
             change(&mut tags);
             *held = hold(tags);
         }
     }
+}
+
+/// The key of `arn`'s entry.
+fn key(arn: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    arn.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// Wraps a [`KinesisVideo`]: `list_tags` answers from the cache while the entry is

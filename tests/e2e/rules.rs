@@ -114,8 +114,8 @@ async fn what_an_object_owns_is_still_reconciled_and_deleted_after_its_binding_i
     let adopted = h.wait_ready("legacy").await;
     let placement = adopted.status.unwrap().placement;
     assert_eq!(
-        placement,
-        Some(PlacementStatus {
+        placement.as_deref(),
+        Some(&PlacementStatus {
             account_binding: Some(name.clone()),
             account: h.emulator.account_id().to_string(),
             region: h.emulator.region().to_string(),
@@ -392,8 +392,8 @@ async fn a_binding_narrowed_before_a_new_stream_is_recorded_does_not_strand_it()
 
     let ready = h.wait_ready("cam").await;
     assert_eq!(
-        ready.status.unwrap().placement,
-        Some(PlacementStatus {
+        ready.status.unwrap().placement.as_deref(),
+        Some(&PlacementStatus {
             account_binding: Some(name.clone()),
             account: h.emulator.account_id().to_string(),
             region: h.emulator.region().to_string(),
