@@ -16,7 +16,7 @@
 //! | `BENCH_STALL_SECS` | 300 | stop when no VideoStream became Ready for this long, and say where it stopped |
 //! | `BENCH_PHASES` | all but churn | the phases after convergence to run, e.g. `converge,restart` for a scale run's convergence, memory and restart cost only (`rest`, `drift` and `churn` imply `restart`; `churn` implies `rest`, and runs only when named) |
 //! | `BENCH_DOCS` | `docs/benchmarks.md` | where the scenario's table is written (`-`: nowhere) |
-//! | `BENCH_OPERATOR_WRAPPER` | — | a command an operator runs under, e.g. `valgrind --tool=callgrind --callgrind-out-file=/tmp/op.%p` (CPU and RSS are then the operator's own process when the wrapper starts it as a child, as heaptrack does; else the wrapper's, as under valgrind) |
+//! | `BENCH_OPERATOR_WRAPPER` | — | a command an operator runs under, e.g. `valgrind --tool=callgrind --callgrind-out-file=/tmp/op.%p` (CPU and RSS are then the operator's own process when the wrapper starts it as a child, as heaptrack does, and the stop signal goes to that child; else the wrapper's, as under valgrind). heaptrack sees glibc's allocations only: the operator's binary allocates with jemalloc, so a heap profile needs a build without its `#[global_allocator]` |
 //! | `BENCH_OPERATOR_WRAPPER_PHASE` | `converge` | whose operator runs under it: `converge`, `restart` (restart, rest and drift) or `tags` |
 //!
 //! Phases: (1) the idle control plane for 10 s, a baseline of the API server's own writes;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use kvs_emulator::Running;
 use kvs_testenv::ControlPlane;
+use rustix::process::{Pid, Signal, kill_process};
 
 use crate::BoxError;
 use crate::common::{free_local_addr, http_get, terminate};
@@ -102,7 +103,20 @@ impl Operator {
     }
 
     /// SIGTERM, as a kubelet stops a pod; SIGKILL if it has not exited within a minute.
+    /// Under a profiler the signal goes to the operator itself: the profiler's script
+    /// does not pass it on, and the operator would outlive the benchmark. The profiler
+    /// then writes its data and exits with it.
     pub async fn stop(mut self) {
+        let child = self.child.id();
+        if let Some(own) = self.pid().filter(|own| Some(*own) != child)
+            && let Some(own) = i32::try_from(own).ok().and_then(Pid::from_raw)
+            && kill_process(own, Signal::TERM).is_ok()
+        {
+            let within = Duration::from_secs(60);
+            if let Ok(Ok(_)) = tokio::time::timeout(within, self.child.wait()).await {
+                return;
+            }
+        }
         if terminate(&mut self.child, Duration::from_secs(60))
             .await
             .is_none()
