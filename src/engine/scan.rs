@@ -377,6 +377,24 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_snapshot_shows_only_the_resource_a_status_records_at_its_version() {
+        let items = snapshot([listed("cam", "v1", ResourceStatus::Active)]);
+        let seen = items.get("cam").expect("listed");
+        let arn = "arn:aws:kinesisvideo:us-west-2:1:stream/cam/1";
+        assert!(seen.shows(Some(arn), Some("v1")));
+        // The same name made again (a new ARN), a newer version, nothing recorded.
+        assert!(!seen.shows(
+            Some("arn:aws:kinesisvideo:us-west-2:1:stream/cam/2"),
+            Some("v1")
+        ));
+        assert!(!seen.shows(Some(arn), Some("v2")));
+        assert!(!seen.shows(None, Some("v1")));
+        assert!(!seen.shows(Some(arn), None));
+        assert!(items.get("other").is_none());
+        assert_eq!(items.len(), 1);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_failed_first_scan_is_not_waited_for() {
         let scans = Scans::default();
