@@ -14,6 +14,7 @@ pub mod channel;
 pub mod cli;
 pub mod engine;
 pub mod error;
+pub mod fingerprint;
 pub mod fleet;
 pub mod import;
 pub mod kms;

@@ -6,7 +6,7 @@
 //! it at once and nothing grows with the objects that came and went.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::Hash;
 use std::num::NonZeroU64;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -247,9 +247,7 @@ impl Ledger {
 
 /// Resource versions are opaque strings; the ledger keeps a hash, not the string.
 fn version_hash(version: &str) -> NonZeroU64 {
-    let mut hasher = DefaultHasher::new();
-    version.hash(&mut hasher);
-    NonZeroU64::new(hasher.finish()).unwrap_or(NonZeroU64::MIN)
+    NonZeroU64::new(crate::fingerprint::of(version)).unwrap_or(NonZeroU64::MIN)
 }
 
 #[cfg(test)]

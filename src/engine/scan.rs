@@ -11,8 +11,6 @@
 //! audited separately (see [`super::settle`]).
 
 use std::collections::HashMap;
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,6 +24,7 @@ use super::kind::{Kind, KindStatus, Listed};
 use super::wake_filter::key_of_parts;
 use crate::ErrorClass;
 use crate::api::PlacementStatus;
+use crate::fingerprint;
 use crate::kvs::ResourceStatus;
 use crate::tenancy::accounts::{Account, AccountKey};
 
@@ -49,14 +48,14 @@ pub struct Seen {
 impl Seen {
     /// Whether the listing shows `version` (as a status records it).
     pub fn has_version(&self, version: Option<&str>) -> bool {
-        version.is_some_and(|version| hash(version) == self.version)
+        version.is_some_and(|version| fingerprint::of(version) == self.version)
     }
 
     /// Whether the listing shows the resource of `arn`, at `version`: the resource a
     /// status records, unchanged since. 64-bit hashes make a false "unchanged" about
     /// 1 in 10^19 per comparison.
     pub fn shows(&self, arn: Option<&str>, version: Option<&str>) -> bool {
-        arn.is_some_and(|arn| hash(arn) == self.arn) && self.has_version(version)
+        arn.is_some_and(|arn| fingerprint::of(arn) == self.arn) && self.has_version(version)
     }
 }
 
@@ -66,11 +65,11 @@ impl Snapshot {
             .into_iter()
             .map(|item| {
                 let seen = Seen {
-                    arn: hash(&item.arn),
-                    version: hash(&item.version),
+                    arn: fingerprint::of(&item.arn),
+                    version: fingerprint::of(&item.version),
                     status: item.status,
                 };
-                (hash(&item.name), seen)
+                (fingerprint::of(&item.name), seen)
             })
             .collect();
         Self { items, taken }
@@ -78,7 +77,7 @@ impl Snapshot {
 
     /// The resource called `name`, if the listing showed it.
     pub fn get(&self, name: &str) -> Option<&Seen> {
-        self.items.get(&hash(name))
+        self.items.get(&fingerprint::of(name))
     }
 
     /// How many resources the listing showed.
@@ -89,12 +88,6 @@ impl Snapshot {
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
-}
-
-fn hash(text: &str) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    text.hash(&mut hasher);
-    hasher.finish()
 }
 
 /// One kind's scans of an account: the latest snapshot, and a way to ask for the next one

@@ -6,9 +6,7 @@
 //! so it knows the tags; only changes made outside Kubernetes are missed, and those are found
 //! when an entry ages out, at least once per resync period.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,8 +17,8 @@ use super::{
     Channel, KinesisVideo, MediaStorageConfig, NewChannel, NewStream, RetentionChange, Stream,
     TagCheck, TagRead,
 };
-use crate::Result;
 use crate::api::{ChannelEndpoints, ImageGeneration, Notification, StorageTier};
+use crate::{Result, fingerprint};
 
 type Tags = BTreeMap<String, String>;
 
@@ -66,7 +64,7 @@ impl TagCache {
 
     fn fresh(&self, arn: &str) -> Option<Tags> {
         let entries = self.entries();
-        let (tags, at) = entries.get(&key(arn))?;
+        let (tags, at) = entries.get(&fingerprint::of(arn))?;
         (at.elapsed() < self.max_age).then(|| unhold(tags))
     }
 
@@ -75,7 +73,7 @@ impl TagCache {
     fn remember(&self, arn: &str, tags: Tags) {
         let now = Instant::now();
         let mut entries = self.entries();
-        entries.insert(key(arn), (hold(tags), now));
+        entries.insert(fingerprint::of(arn), (hold(tags), now));
         let mut swept = self.swept.lock().unwrap_or_else(|e| e.into_inner());
         if now.duration_since(*swept) >= self.max_age {
             entries.retain(|_, (_, at)| now.duration_since(*at) < self.max_age);
@@ -93,25 +91,18 @@ impl TagCache {
     }
 
     fn forget(&self, arn: &str) {
-        self.entries().remove(&key(arn));
+        self.entries().remove(&fingerprint::of(arn));
     }
 
     /// Applies a change to a remembered entry, keeping its age: the rest of it is as old
     /// as it was.
     fn amend(&self, arn: &str, change: impl FnOnce(&mut Tags)) {
-        if let Some((held, _)) = self.entries().get_mut(&key(arn)) {
+        if let Some((held, _)) = self.entries().get_mut(&fingerprint::of(arn)) {
             let mut tags = unhold(held);
             change(&mut tags);
             *held = hold(tags);
         }
     }
-}
-
-/// The key of `arn`'s entry.
-fn key(arn: &str) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    arn.hash(&mut hasher);
-    hasher.finish()
 }
 
 /// Wraps a [`KinesisVideo`]: `list_tags` answers from the cache while the entry is
