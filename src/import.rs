@@ -247,6 +247,7 @@ pub fn channel_manifest(
         management_policy,
         media_storage: stored_into.map(|video_stream_name| MediaStorage { video_stream_name }),
         export_to: None,
+        _cached_marks: None,
     };
     Ok(SignalingChannel {
         metadata: metadata(resource_name(&channel.name, "channel", names), options),

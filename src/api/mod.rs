@@ -10,12 +10,14 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 
 mod account_binding;
 mod export;
+mod marks;
 mod signaling_channel;
 mod string_map;
 mod video_stream;
 
 pub use account_binding::{AccountBinding, AccountBindingSpec, AccountBindingStatus, Adoption};
 pub use export::{DELETION_PROTECTION_ANNOTATION, ExportTo, is_deletion_protected};
+pub use marks::{CachedMarks, Mark, Marked};
 pub use signaling_channel::{
     ChannelEndpoints, DEFAULT_MESSAGE_TTL_SECONDS, MediaStorage, MediaStorageStatus, RoleEndpoints,
     SignalingChannel, SignalingChannelSpec, SignalingChannelStatus,
@@ -58,6 +60,9 @@ pub const PAUSED_ANNOTATION: &str = "kvs-operator.dev/paused";
 /// their own object.
 pub const ACCOUNT_ANNOTATION: &str = "kvs-operator.dev/account";
 
+/// The label that says which shard's holder watches an object.
+pub const SHARD_LABEL: &str = "kvs-operator.dev/shard";
+
 /// Where an object's AWS resource was made or taken, recorded in its status — which only
 /// the operator writes — so that what it owns keeps being reconciled, and can always be
 /// cleaned up, with the identity it was placed with, whatever AccountBindings do later.
@@ -83,14 +88,8 @@ pub struct PlacementStatus {
 pub const RECONCILE_REQUEST_ANNOTATION: &str = "kvs-operator.dev/reconcile-requested-at";
 
 /// The value of the reconcile-request annotation, if set.
-pub fn reconcile_request(
-    metadata: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-) -> Option<&str> {
-    metadata
-        .annotations
-        .as_ref()?
-        .get(RECONCILE_REQUEST_ANNOTATION)
-        .map(String::as_str)
+pub fn reconcile_request(object: &impl Marked) -> Option<&str> {
+    object.mark(Mark::ReconcileRequest)
 }
 
 /// Whose tags the operator removes.
@@ -149,13 +148,9 @@ impl ManagementPolicy {
     }
 }
 
-/// Whether `metadata` carries the pause annotation.
-pub fn is_paused(metadata: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> bool {
-    metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(PAUSED_ANNOTATION))
-        .is_some_and(|v| v == "true")
+/// Whether `object` carries the pause annotation, set to `"true"`.
+pub fn is_paused(object: &impl Marked) -> bool {
+    object.mark(Mark::Paused) == Some("true")
 }
 
 /// Every CRD this operator serves, as `(file name in crds/, YAML document)`. Each document

@@ -82,6 +82,24 @@ pub struct SignalingChannelSpec {
     /// pods to read with `envFrom`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub export_to: Option<ExportTo>,
+
+    /// Not part of the resource: the labels and annotations the engine reads, once the
+    /// watch cache has moved them out of the metadata (see [`super::Marked`]). Never
+    /// serialized.
+    // The underscore: kube's schema derive copies this struct, and in the copy a field
+    // serde skips is never read.
+    #[serde(skip)]
+    pub _cached_marks: Option<super::CachedMarks>,
+}
+
+impl super::Marked for SignalingChannel {
+    fn cached_marks(&self) -> Option<&super::CachedMarks> {
+        self.spec._cached_marks.as_ref()
+    }
+
+    fn set_cached_marks(&mut self, marks: super::CachedMarks) {
+        self.spec._cached_marks = Some(marks);
+    }
 }
 
 impl Default for SignalingChannelSpec {
@@ -96,6 +114,7 @@ impl Default for SignalingChannelSpec {
             management_policy: ManagementPolicy::default(),
             media_storage: None,
             export_to: None,
+            _cached_marks: None,
         }
     }
 }

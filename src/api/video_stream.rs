@@ -124,6 +124,24 @@ pub struct VideoStreamSpec {
     /// pods to read with `envFrom`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub export_to: Option<ExportTo>,
+
+    /// Not part of the resource: the labels and annotations the engine reads, once the
+    /// watch cache has moved them out of the metadata (see [`super::Marked`]). Never
+    /// serialized.
+    // The underscore: kube's schema derive copies this struct, and in the copy a field
+    // serde skips is never read.
+    #[serde(skip)]
+    pub _cached_marks: Option<super::CachedMarks>,
+}
+
+impl super::Marked for VideoStream {
+    fn cached_marks(&self) -> Option<&super::CachedMarks> {
+        self.spec._cached_marks.as_ref()
+    }
+
+    fn set_cached_marks(&mut self, marks: super::CachedMarks) {
+        self.spec._cached_marks = Some(marks);
+    }
 }
 
 /// Image generation (UpdateImageGenerationConfiguration): every range and pattern is the

@@ -22,7 +22,7 @@ use super::scope_index::ScopeIndex;
 use super::shard_watch::Selection;
 use super::shards::Shards;
 use crate::api::{
-    ACCOUNT_ANNOTATION, AccountBinding, Adoption, ManagementPolicy, PlacementStatus,
+    ACCOUNT_ANNOTATION, AccountBinding, Adoption, ManagementPolicy, Mark, PlacementStatus,
     SignalingChannel, VideoStream,
 };
 use crate::metrics::Metrics;
@@ -697,11 +697,7 @@ fn home<K: Kind>(object: &K) -> Option<(String, String, String)> {
         let (account, region) = tenancy::arn_scope(arn)?;
         return Some((account.into(), region.into(), format!("{} {arn}", K::NOUN)));
     }
-    let annotated = object
-        .meta()
-        .annotations
-        .as_ref()?
-        .get(ACCOUNT_ANNOTATION)?;
+    let annotated = object.mark(Mark::Account)?;
     let (account, region) = annotated.split_once('/')?;
     let source = format!(
         "a {} this object may already have created (annotation {ACCOUNT_ANNOTATION}: {annotated})",

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::context::{Context, Registry};
-use crate::api::{ManagementPolicy, PlacementStatus, TagPolicy};
+use crate::api::{ManagementPolicy, Marked, PlacementStatus, TagPolicy};
 use crate::kvs::{KinesisVideo, ResourceStatus};
 use crate::tenancy::Placement;
 use crate::{Error, Result};
@@ -150,6 +150,7 @@ pub struct Env<'a> {
 #[async_trait]
 pub trait Kind:
     Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Marked
     + Clone
     + Debug
     + Serialize

@@ -30,7 +30,7 @@ use super::resync;
 use super::settle::{self, Settled};
 use super::shard_watch::{SHARD_LABEL, label_value, relabel_by};
 use crate::api::{
-    ACCOUNT_ANNOTATION, ManagementPolicy, PlacementStatus, is_paused, reconcile_request,
+    ACCOUNT_ANNOTATION, ManagementPolicy, Mark, PlacementStatus, is_paused, reconcile_request,
 };
 use crate::kvs::gate::{MutationCheck, check_reconcile, checking};
 use crate::tenancy::Placement;
@@ -70,7 +70,7 @@ pub async fn reconcile<K: Kind>(object: Arc<K>, ctx: Arc<Context>) -> Result<Act
 /// its label names a shard this replica holds (this replica is the one watching it). A
 /// metadata write only: nothing at AWS, nothing the holder would write differently.
 async fn relabel<K: Kind>(object: &K, shard: &str, ctx: &Context) -> Result<()> {
-    let label = object.labels().get(SHARD_LABEL).map(String::as_str);
+    let label = object.mark(Mark::Shard);
     let held = ctx.shards.held();
     if !relabel_by(label, shard, |s| ctx.shards.holds(s), &held) {
         return Ok(());
@@ -152,7 +152,7 @@ async fn reconcile_inner<K: Kind>(object: &K, ctx: &Arc<Context>) -> Result<Acti
         return Ok(Action::requeue(STALE_RETRY));
     }
     // Paused: no AWS call at all, and a deletion waits. Woken when the annotation changes.
-    if is_paused(object.meta()) {
+    if is_paused(object) {
         let untouched = &export::Export::untouched();
         report(
             object,
@@ -176,7 +176,7 @@ async fn apply<K: Kind>(object: &K, api: &Api<K>, ctx: &Arc<Context>) -> Result<
     let key = ObjectKey::of(object);
     // A reconcile asked for with a new value of the annotation: in full, everything read
     // fresh, whatever the scan and the audit schedule say.
-    let requested = reconcile_request(object.meta()).filter(|value| {
+    let requested = reconcile_request(object).filter(|value| {
         object
             .status()
             .and_then(KindStatus::last_handled_reconcile_at)
@@ -300,15 +300,11 @@ async fn ensure_finalizer<K: Kind>(
     shard: &str,
 ) -> Result<Option<K>> {
     let has_finalizer = object.finalizers().iter().any(|f| f == FINALIZER);
-    let recorded = object.status().and_then(KindStatus::arn).is_some()
-        || object
-            .meta()
-            .annotations
-            .as_ref()
-            .is_some_and(|a| a.contains_key(ACCOUNT_ANNOTATION));
+    let recorded =
+        object.status().and_then(KindStatus::arn).is_some() || object.mark(Mark::Account).is_some();
     let annotate = object.management_policy() == ManagementPolicy::Full && !recorded;
     let label = label_value(shard);
-    let labelled = object.labels().get(SHARD_LABEL) == Some(&label);
+    let labelled = object.mark(Mark::Shard) == Some(label.as_str());
     if has_finalizer && !annotate && labelled {
         return Ok(None);
     }

@@ -23,7 +23,7 @@ use super::resync::resync_forever;
 use super::scope_index::ScopeIndex;
 use super::shard_watch;
 use super::wake_filter::{WakeFilter, key_of};
-use crate::api::{AccountBinding, SignalingChannel, VideoStream};
+use crate::api::{AccountBinding, Marked, SignalingChannel, VideoStream};
 use crate::tenancy::bindings;
 use crate::{Error, Result};
 
@@ -216,13 +216,13 @@ fn wake_listed<K: Kind>(ctx: &Arc<Context>, listed: Vec<reflector::ObjectRef<K>>
     });
 }
 
-/// Drops what the cache never reads but would hold for every object: managed fields and
-/// kubectl's copy of the last applied manifest (each about as large as the object).
-pub fn slim<K: Resource>(object: &mut K) {
+/// Drops what the cache never reads but would hold for every object: managed fields,
+/// kubectl's copy of the last applied manifest (each about as large as the object), and the
+/// labels and annotations but for the few the engine reads, which it keeps apart
+/// ([`Marked`]).
+pub fn slim<K: Marked>(object: &mut K) {
     object.meta_mut().managed_fields = None;
-    if let Some(annotations) = object.meta_mut().annotations.as_mut() {
-        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
-    }
+    object.slim_marks();
 }
 
 /// Keeps the namespace cache for binding selectors. When a namespace appears or its labels

@@ -34,8 +34,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 
 use super::kind::Kind;
 
-/// The label that says which shard's holder watches an object.
-pub const SHARD_LABEL: &str = "kvs-operator.dev/shard";
+pub use crate::api::SHARD_LABEL;
 
 /// The longest label value Kubernetes accepts.
 const MAX_LABEL_VALUE: usize = 63;

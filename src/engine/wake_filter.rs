@@ -17,7 +17,7 @@ use kube::Resource;
 use kube::runtime::reflector::{Lookup, ObjectRef};
 use kube::runtime::watcher;
 
-use crate::api::{is_paused, reconcile_request};
+use crate::api::{Marked, is_paused, reconcile_request};
 
 /// What the watch has seen of each object: its key's hash to its wake hash.
 pub struct WakeFilter<K: Lookup> {
@@ -45,7 +45,7 @@ impl<K: Lookup> Default for WakeFilter<K> {
 
 impl<K> WakeFilter<K>
 where
-    K: Resource + Lookup<DynamicType = ()>,
+    K: Marked + Lookup<DynamicType = ()>,
 {
     /// The object `event` brings, when it should be reconciled now.
     pub fn pass(&mut self, event: watcher::Event<K>) -> Option<K> {
@@ -124,36 +124,35 @@ pub fn key_of_parts(namespace: Option<&str>, name: Option<&str>) -> u64 {
 /// The object's uid (one deleted and made again under its name is new), its spec
 /// generation, whether deletion started, whether it is paused, and the reconcile request
 /// (`kvs-operator.dev/reconcile-requested-at`) it carries.
-fn wake_hash<K: Resource>(object: &K) -> u64 {
+fn wake_hash<K: Marked>(object: &K) -> u64 {
     let mut hasher = DefaultHasher::new();
     object.meta().uid.hash(&mut hasher);
     object.meta().generation.hash(&mut hasher);
     object.meta().deletion_timestamp.is_some().hash(&mut hasher);
-    is_paused(object.meta()).hash(&mut hasher);
-    reconcile_request(object.meta()).hash(&mut hasher);
+    is_paused(object).hash(&mut hasher);
+    reconcile_request(object).hash(&mut hasher);
     hasher.finish()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::ConfigMap;
+    use crate::api::{PAUSED_ANNOTATION, VideoStream, VideoStreamSpec};
     use kube::api::ObjectMeta;
 
-    fn object(name: &str, generation: i64, resource_version: &str) -> ConfigMap {
-        ConfigMap {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                namespace: Some("ns".into()),
-                generation: Some(generation),
-                resource_version: Some(resource_version.into()),
-                ..ObjectMeta::default()
-            },
-            ..ConfigMap::default()
-        }
+    fn object(name: &str, generation: i64, resource_version: &str) -> VideoStream {
+        let mut object = VideoStream::new(name, VideoStreamSpec::default());
+        object.metadata = ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some("ns".into()),
+            generation: Some(generation),
+            resource_version: Some(resource_version.into()),
+            ..ObjectMeta::default()
+        };
+        object
     }
 
-    fn passes(filter: &mut WakeFilter<ConfigMap>, event: watcher::Event<ConfigMap>) -> bool {
+    fn passes(filter: &mut WakeFilter<VideoStream>, event: watcher::Event<VideoStream>) -> bool {
         filter.pass(event).is_some()
     }
 
@@ -206,26 +205,26 @@ mod tests {
         let mut filter = WakeFilter::default();
         filter.pass(watcher::Event::Apply(object("a", 1, "1")));
         filter.pass(watcher::Event::Apply(object("b", 1, "2")));
-        filter.pass(watcher::Event::<ConfigMap>::Init);
+        filter.pass(watcher::Event::<VideoStream>::Init);
         assert!(
             !passes(&mut filter, watcher::Event::InitApply(object("a", 1, "1"))),
             "listed again unchanged: not woken"
         );
-        filter.pass(watcher::Event::<ConfigMap>::InitDone);
+        filter.pass(watcher::Event::<VideoStream>::InitDone);
         assert_eq!(filter.len(), 1, "b went while the watch was away");
     }
 
     #[test]
     fn what_a_later_listing_brings_is_woken_once_it_is_complete() {
         let mut filter = WakeFilter::default();
-        filter.pass(watcher::Event::<ConfigMap>::Init);
+        filter.pass(watcher::Event::<VideoStream>::Init);
         assert!(
             passes(&mut filter, watcher::Event::InitApply(object("a", 1, "1"))),
             "the first listing: the controller waits for the cache itself"
         );
-        filter.pass(watcher::Event::<ConfigMap>::InitDone);
+        filter.pass(watcher::Event::<VideoStream>::InitDone);
         // The watch starts again (a shard taken): the cache swaps at the end.
-        filter.pass(watcher::Event::<ConfigMap>::Init);
+        filter.pass(watcher::Event::<VideoStream>::Init);
         assert!(!passes(
             &mut filter,
             watcher::Event::InitApply(object("a", 1, "1"))
@@ -238,9 +237,39 @@ mod tests {
             filter.take_listed().is_empty(),
             "not before the listing is complete"
         );
-        filter.pass(watcher::Event::<ConfigMap>::InitDone);
+        filter.pass(watcher::Event::<VideoStream>::InitDone);
         let listed: Vec<String> = filter.take_listed().into_iter().map(|r| r.name).collect();
         assert_eq!(listed, ["b"], "only what is new to the watch");
         assert!(filter.take_listed().is_empty());
+    }
+
+    #[test]
+    fn pausing_an_object_the_cache_slimmed_wakes_it() {
+        let mut filter = WakeFilter::default();
+        let slimmed = |resource_version: &str, paused: bool| {
+            let mut object = object("a", 1, resource_version);
+            if paused {
+                object.metadata.annotations =
+                    Some([(PAUSED_ANNOTATION.to_string(), "true".to_string())].into());
+            }
+            object.slim_marks();
+            object
+        };
+        assert!(passes(
+            &mut filter,
+            watcher::Event::Apply(slimmed("1", false))
+        ));
+        assert!(!passes(
+            &mut filter,
+            watcher::Event::Apply(slimmed("2", false))
+        ));
+        assert!(
+            passes(&mut filter, watcher::Event::Apply(slimmed("3", true))),
+            "paused: woken"
+        );
+        assert!(
+            passes(&mut filter, watcher::Event::Apply(slimmed("4", false))),
+            "unpaused: woken"
+        );
     }
 }

@@ -449,7 +449,7 @@ async fn plan_stream(vs: &VideoStream, source: String, world: &World<'_>) -> (En
             ..VideoStreamStatus::default()
         });
     }
-    let entry = entry.with_steps(steps).paused(is_paused(&vs.metadata));
+    let entry = entry.with_steps(steps).paused(is_paused(vs));
     (entry, end_state)
 }
 
@@ -537,7 +537,7 @@ async fn plan_channel(
         Err(error) => return entry.error(error.to_string()),
     };
     let steps = steps::channel_steps(&desired, observed, eventual_arn.as_deref());
-    entry.with_steps(steps).paused(is_paused(&channel.metadata))
+    entry.with_steps(steps).paused(is_paused(channel))
 }
 
 /// What a prune of the selected live objects the manifests no longer hold would do.
@@ -643,7 +643,7 @@ async fn prune_one<K: Kind>(
     } else {
         entry.verdict = Verdict::Changes;
     }
-    entry.paused(is_paused(object.meta()))
+    entry.paused(is_paused(object))
 }
 
 async fn prune_stream(vs: &VideoStream, world: &World<'_>) -> Entry {
