@@ -718,3 +718,29 @@ fn served_in<K: Kind>(objects: &[Arc<K>], selected: &impl Fn(&str) -> bool) -> u
         .filter(|o| selected(o.meta().namespace.as_deref().unwrap_or_default()))
         .count()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{Marked, VideoStreamSpec};
+
+    #[test]
+    fn a_cached_object_lives_where_its_account_annotation_says_as_when_the_api_server_sent_it() {
+        let mut object = VideoStream::new("cam", VideoStreamSpec::default());
+        object.metadata.annotations = Some(
+            [(
+                ACCOUNT_ANNOTATION.to_string(),
+                "111122223333/eu-west-1".to_string(),
+            )]
+            .into(),
+        );
+        let sent = home(&object).map(|(account, region, _)| (account, region));
+        object.slim_marks();
+        assert_eq!(object.metadata.annotations, None, "the map is dropped");
+        assert_eq!(
+            home(&object).map(|(account, region, _)| (account, region)),
+            sent
+        );
+        assert_eq!(sent, Some(("111122223333".into(), "eu-west-1".into())));
+    }
+}
