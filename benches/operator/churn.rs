@@ -98,9 +98,7 @@ pub async fn churn(
         wait_for(&ready, within, |r| r.seen() >= scenario.streams).await?;
         let began = Instant::now();
         for namespace in scenario.namespaces() {
-            let api: Api<VideoStream> = Api::namespaced(client.clone(), &namespace);
-            api.delete_collection(&DeleteParams::default(), &ListParams::default())
-                .await?;
+            delete_all(&Api::namespaced(client.clone(), &namespace)).await?;
         }
         wait_for(&ready, within, |r| r.seen() == 0).await?;
         let deleted = began.elapsed();
@@ -128,6 +126,27 @@ pub async fn churn(
         after_mib: rss_mib(operators),
         quiet,
     })
+}
+
+/// Deletes every VideoStream `api` sees. The request follows minutes without one on its
+/// connection, which the API server may close just as it is reused (the answer is then
+/// `IncompleteMessage`; it stopped a run on 2026-12-07): a delete of the collection can
+/// be asked again, so it is, at most three times in all.
+async fn delete_all(api: &Api<VideoStream>) -> Result<(), BoxError> {
+    let mut attempt = 1;
+    loop {
+        match api
+            .delete_collection(&DeleteParams::default(), &ListParams::default())
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(error @ (kube::Error::Service(_) | kube::Error::HyperError(_))) if attempt < 3 => {
+                println!("churn: the delete failed before an answer ({error}); asking again");
+                attempt += 1;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
 }
 
 async fn wait_for(
