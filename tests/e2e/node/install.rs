@@ -6,7 +6,6 @@
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams};
 use kvs_emulator::Operation;
 use kvs_operator::api::VideoStream;
@@ -82,15 +81,9 @@ async fn the_installed_chart_runs_the_operator_in_pods_and_upgrades_and_uninstal
         .expect("stream created");
     let arn = stream.stream_arn.clone();
     assert_eq!(vs.status.and_then(|s| s.stream_arn), Some(arn.clone()));
-    let events: Api<Event> = Api::namespaced(test.client.clone(), &cameras);
-    let created = events
-        .list(&ListParams::default().fields("regarding.name=front-door"))
-        .await
-        .expect("events")
-        .items
-        .into_iter()
-        .find(|e| e.reason.as_deref() == Some("CreatedStream"))
-        .expect("a CreatedStream Event");
+    let created = test
+        .wait_event(&cameras, "front-door", "CreatedStream")
+        .await;
     // Reported by one of the chart's pods: the shard may have moved to the second replica
     // between the Lease read above and the create (rendezvous hashing over memberships).
     let reporter = created.reporting_instance.unwrap_or_default();

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use http_body_util::BodyExt;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams};
 use kvs_emulator::{Emulator, Running};
 use kvs_operator::api::VideoStream;
@@ -374,6 +375,32 @@ spec: {{streamName: {stream}, deviceName: cam-01, mediaType: video/h264, dataRet
         }
         panic!(
             "{namespace}/{name} never became Ready; last seen: {last:#?}\n{}",
+            self.describe_pods(&self.namespaces[0]).await
+        );
+    }
+
+    /// Waits for an Event with `reason` on the object `name` in `namespace`. The operator
+    /// publishes an Event after the status write it accompanies, so an object read as Ready
+    /// may not have its Event yet.
+    pub async fn wait_event(&self, namespace: &str, name: &str, reason: &str) -> Event {
+        let events: Api<Event> = Api::namespaced(self.client.clone(), namespace);
+        let selector = format!("regarding.name={name}");
+        let deadline = Instant::now() + WAIT;
+        let mut seen = Vec::new();
+        while Instant::now() < deadline {
+            let list = events
+                .list(&ListParams::default().fields(&selector))
+                .await
+                .expect("list events");
+            seen = list.items;
+            if let Some(event) = seen.iter().find(|e| e.reason.as_deref() == Some(reason)) {
+                return event.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let reasons: Vec<_> = seen.iter().filter_map(|e| e.reason.clone()).collect();
+        panic!(
+            "no {reason} Event on {namespace}/{name}; Events seen: {reasons:?}\n{}",
             self.describe_pods(&self.namespaces[0]).await
         );
     }
