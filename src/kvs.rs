@@ -11,7 +11,9 @@
 //! - reads never mutate; `describe_*` return `Ok(None)` for a resource that does not exist;
 //! - every mutation takes the `version` observed just before and fails with
 //!   [`Error::VersionMismatch`](crate::Error::VersionMismatch) when the stream moved on;
-//! - list calls follow every `NextToken` and return all pages;
+//! - `list_*_page` returns one page and the token of the next (`None` after the last);
+//!   the provided `list_*` and `for_each_*` follow every token, so a wrapper that counts
+//!   or paces calls sees each page as the call it is;
 //! - every AWS error is mapped to [`crate::Error`] once, here, so callers never see SDK types.
 
 pub mod gate;
@@ -25,6 +27,13 @@ use async_trait::async_trait;
 
 use crate::Result;
 use crate::api::{ChannelEndpoints, ImageGeneration, Notification, StorageTier};
+
+/// One page of a listing, and the token that asks for the next (`None` after the last).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
 
 /// A stream as DescribeStream and ListStreams report it.
 #[derive(Debug, Clone, PartialEq)]
@@ -160,8 +169,39 @@ pub trait KinesisVideo: Send + Sync {
     /// DescribeStream by name; `None` when there is no such stream.
     async fn describe_stream(&self, name: &str) -> Result<Option<Stream>>;
 
+    /// One page of ListStreams from `token` (the first when `None`), optionally only names
+    /// that begin with `prefix`.
+    async fn list_streams_page(
+        &self,
+        prefix: Option<&str>,
+        token: Option<String>,
+    ) -> Result<Page<Stream>>;
+
     /// ListStreams, all pages, optionally only names that begin with `prefix`.
-    async fn list_streams(&self, prefix: Option<&str>) -> Result<Vec<Stream>>;
+    async fn list_streams(&self, prefix: Option<&str>) -> Result<Vec<Stream>> {
+        let mut streams = Vec::new();
+        self.for_each_stream(prefix, &mut |stream| streams.push(stream))
+            .await?;
+        Ok(streams)
+    }
+
+    /// ListStreams, all pages, handing each stream to `each` as its page is read: only one
+    /// page is held at a time, however many streams the account has.
+    async fn for_each_stream(
+        &self,
+        prefix: Option<&str>,
+        each: &mut (dyn FnMut(Stream) + Send),
+    ) -> Result<()> {
+        let mut token = None;
+        loop {
+            let page = self.list_streams_page(prefix, token).await?;
+            page.items.into_iter().for_each(&mut *each);
+            match page.next {
+                Some(next) => token = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
 
     /// CreateStream; returns the new stream's ARN.
     async fn create_stream(&self, stream: &NewStream) -> Result<String>;
@@ -243,8 +283,30 @@ pub trait KinesisVideo: Send + Sync {
     /// DescribeSignalingChannel by name; `None` when there is no such channel.
     async fn describe_channel(&self, name: &str) -> Result<Option<Channel>>;
 
+    /// One page of ListSignalingChannels from `token` (the first when `None`).
+    async fn list_channels_page(&self, token: Option<String>) -> Result<Page<Channel>>;
+
     /// ListSignalingChannels, all pages.
-    async fn list_channels(&self) -> Result<Vec<Channel>>;
+    async fn list_channels(&self) -> Result<Vec<Channel>> {
+        let mut channels = Vec::new();
+        self.for_each_channel(&mut |channel| channels.push(channel))
+            .await?;
+        Ok(channels)
+    }
+
+    /// ListSignalingChannels, all pages, handing each channel to `each` as its page is
+    /// read: only one page is held at a time.
+    async fn for_each_channel(&self, each: &mut (dyn FnMut(Channel) + Send)) -> Result<()> {
+        let mut token = None;
+        loop {
+            let page = self.list_channels_page(token).await?;
+            page.items.into_iter().for_each(&mut *each);
+            match page.next {
+                Some(next) => token = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
 
     /// CreateSignalingChannel (SINGLE_MASTER); returns the new channel's ARN.
     async fn create_channel(&self, channel: &NewChannel) -> Result<String>;

@@ -3,9 +3,11 @@
 //! the SDK adapter's listings, the drift scan's listing of each kind (through the gate
 //! and the tag cache, as an account's client is built) and `kvs-operator import` still
 //! see every stream and channel. The emulator's call counters show that each listing
-//! asked for every page.
+//! asked for every page, and that the SDK adapter asks for pages of its own size.
 
 use std::sync::Arc;
+
+use futures::StreamExt;
 use std::time::Duration;
 
 use kvs_emulator::{Delays, Emulator, Operation, Running, Settings};
@@ -18,7 +20,7 @@ use kvs_operator::engine::scan::{Snapshot, drifted};
 use kvs_operator::import::{ImportKind, ImportOptions, import};
 use kvs_operator::kvs::KinesisVideo;
 use kvs_operator::kvs::gate::Gated;
-use kvs_operator::kvs::sdk::SdkKinesisVideo;
+use kvs_operator::kvs::sdk::{LIST_PAGE_SIZE, SdkKinesisVideo};
 use kvs_operator::kvs::tag_cache::TagCached;
 
 mod common;
@@ -126,8 +128,15 @@ async fn the_sdk_listings_follow_every_next_token() {
     assert_eq!(calls(&emulator, Operation::ListStreams), pages(10));
 }
 
-fn listed_by_name(items: Vec<Listed>) -> std::collections::HashMap<String, Listed> {
-    items.into_iter().map(|i| (i.name.clone(), i)).collect()
+/// What the drift scan's listing of kind `K` hands over, page by page, by name.
+async fn scan<K: Kind>(kvs: &dyn KinesisVideo) -> std::collections::HashMap<String, Listed> {
+    let mut listed = std::collections::HashMap::new();
+    K::list(kvs, &mut |item| {
+        listed.insert(item.name.clone(), item);
+    })
+    .await
+    .expect("scan");
+    listed
 }
 
 /// The drift scan's snapshot of a listing.
@@ -165,10 +174,10 @@ async fn the_drift_scan_sees_every_page_of_each_kind() {
     let emulator = emulator().await;
     let kvs = account_client(&emulator);
 
-    let streams = listed_by_name(VideoStream::list(&kvs).await.expect("scan streams"));
+    let streams = scan::<VideoStream>(&kvs).await;
     assert_eq!(streams.len(), STREAMS);
     assert_eq!(calls(&emulator, Operation::ListStreams), pages(STREAMS));
-    let channels = listed_by_name(SignalingChannel::list(&kvs).await.expect("scan channels"));
+    let channels = scan::<SignalingChannel>(&kvs).await;
     assert_eq!(channels.len(), CHANNELS);
     assert_eq!(
         calls(&emulator, Operation::ListSignalingChannels),
@@ -201,14 +210,14 @@ async fn the_drift_scan_sees_every_page_of_each_kind() {
         .expect("changed outside");
 
     emulator.reset_calls();
-    let rescanned = listed_by_name(VideoStream::list(&kvs).await.expect("rescan"));
+    let rescanned = scan::<VideoStream>(&kvs).await;
     let moved: Vec<String> = drifted(&snapshot(&rescanned), &video_streams)
         .into_iter()
         .map(|o| o.name)
         .collect();
     assert_eq!(moved, std::slice::from_ref(&last_stream.name));
     assert_eq!(calls(&emulator, Operation::ListStreams), pages(STREAMS));
-    let rescanned = listed_by_name(SignalingChannel::list(&kvs).await.expect("rescan"));
+    let rescanned = scan::<SignalingChannel>(&kvs).await;
     let moved: Vec<String> = drifted(&snapshot(&rescanned), &signaling_channels)
         .into_iter()
         .map(|o| o.name)
@@ -247,4 +256,52 @@ async fn import_writes_a_manifest_for_every_page() {
         calls(&emulator, Operation::ListSignalingChannels),
         pages(CHANNELS)
     );
+}
+
+/// The drift scan reads a listing a page at a time, and asks for pages of
+/// `LIST_PAGE_SIZE` even from a server that would answer 10,000 at once (as AWS does): one
+/// stream more than a page is two calls, and nothing is lost at the seam.
+#[tokio::test]
+async fn a_scan_asks_for_pages_of_the_list_page_size_from_a_server_that_answers_more() {
+    let config = kvs_emulator::Config {
+        settings: Settings {
+            delays: Delays::NONE,
+            ..Settings::default()
+        },
+        ..kvs_emulator::Config::default()
+    };
+    let emulator = Emulator::start(config).await.expect("emulator starts");
+    assert!(emulator.settings().limits.list_page_size > LIST_PAGE_SIZE as usize);
+    emulator.set_quotas_enabled(false);
+    let sdk = sdk_client(&emulator);
+    let count = LIST_PAGE_SIZE as usize + 1;
+    futures::stream::iter(0..count)
+        .map(|i| {
+            sdk.create_stream()
+                .stream_name(format!("cam-{i:04}"))
+                .data_retention_in_hours(24)
+                .send()
+        })
+        .buffer_unordered(16)
+        .for_each(|created| async {
+            created.expect("create stream");
+        })
+        .await;
+    emulator.reset_calls();
+
+    let kvs = account_client(&emulator);
+    let streams = scan::<VideoStream>(&kvs).await;
+    assert_eq!(streams.len(), count);
+    assert_eq!(calls(&emulator, Operation::ListStreams), 2);
+
+    // The adapter's own pages: a full one, then the one stream left over.
+    let first = kvs.list_streams_page(None, None).await.expect("first page");
+    assert_eq!(first.items.len(), LIST_PAGE_SIZE as usize);
+    let second = kvs
+        .list_streams_page(None, first.next)
+        .await
+        .expect("second page");
+    assert_eq!(second.items.len(), 1);
+    assert_eq!(second.next, None, "the last page says so");
+    assert_eq!(calls(&emulator, Operation::ListStreams), 4);
 }

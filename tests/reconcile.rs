@@ -19,7 +19,7 @@ use kvs_operator::kvs::gate::Gated;
 use kvs_operator::kvs::sdk::SdkKinesisVideo;
 use kvs_operator::kvs::tag_cache::TagCached;
 use kvs_operator::kvs::{
-    Channel, KinesisVideo, MediaStorageConfig, NewChannel, NewStream, ResourceStatus,
+    Channel, KinesisVideo, MediaStorageConfig, NewChannel, NewStream, Page, ResourceStatus,
     RetentionChange, Stream, TagRead,
 };
 use kvs_operator::stream::plan::{Desired, Mutation};
@@ -490,8 +490,12 @@ impl KinesisVideo for RacingWriter {
     async fn describe_stream(&self, name: &str) -> kvs_operator::Result<Option<Stream>> {
         self.inner.describe_stream(name).await
     }
-    async fn list_streams(&self, prefix: Option<&str>) -> kvs_operator::Result<Vec<Stream>> {
-        self.inner.list_streams(prefix).await
+    async fn list_streams_page(
+        &self,
+        prefix: Option<&str>,
+        token: Option<String>,
+    ) -> kvs_operator::Result<Page<Stream>> {
+        self.inner.list_streams_page(prefix, token).await
     }
     async fn create_stream(&self, stream: &NewStream) -> kvs_operator::Result<String> {
         self.inner.create_stream(stream).await
@@ -578,8 +582,11 @@ impl KinesisVideo for RacingWriter {
     async fn describe_channel(&self, name: &str) -> kvs_operator::Result<Option<Channel>> {
         self.inner.describe_channel(name).await
     }
-    async fn list_channels(&self) -> kvs_operator::Result<Vec<Channel>> {
-        self.inner.list_channels().await
+    async fn list_channels_page(
+        &self,
+        token: Option<String>,
+    ) -> kvs_operator::Result<Page<Channel>> {
+        self.inner.list_channels_page(token).await
     }
     async fn create_channel(&self, channel: &NewChannel) -> kvs_operator::Result<String> {
         self.inner.create_channel(channel).await

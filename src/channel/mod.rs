@@ -223,17 +223,16 @@ impl Kind for SignalingChannel {
         )
     }
 
-    async fn list(kvs: &dyn KinesisVideo) -> Result<Vec<Listed>> {
-        let channels = kvs.list_channels().await?;
-        Ok(channels
-            .into_iter()
-            .map(|c| Listed {
+    async fn list(kvs: &dyn KinesisVideo, each: &mut (dyn FnMut(Listed) + Send)) -> Result<()> {
+        kvs.for_each_channel(&mut |c| {
+            each(Listed {
                 name: c.name,
                 arn: c.arn,
                 version: c.version,
                 status: c.status,
             })
-            .collect())
+        })
+        .await
     }
 }
 

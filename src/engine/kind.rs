@@ -200,8 +200,9 @@ pub trait Kind:
     /// The status after a reconcile of the current generation at `now`.
     fn next_status(&self, outcome: Outcome<'_, Self::Report>, now: Timestamp) -> Self::Status;
 
-    /// Every resource of this kind in an account, for the drift scan.
-    async fn list(kvs: &dyn KinesisVideo) -> Result<Vec<Listed>>;
+    /// Every resource of this kind in an account, for the drift scan: each is handed to
+    /// `each` as its page is read, so no more than a page is held at a time.
+    async fn list(kvs: &dyn KinesisVideo, each: &mut (dyn FnMut(Listed) + Send)) -> Result<()>;
 
     /// Called when the cache sees a new version of this object (its status included):
     /// wakes the objects of other kinds that wait for it.

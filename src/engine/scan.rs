@@ -1,10 +1,13 @@
 //! Finding resources changed outside Kubernetes with one listing per account and kind.
 //!
-//! ListStreams returns up to 10,000 streams per call, each with its version and status (and
+//! ListStreams returns streams a page at a time, each with its version and status (and
 //! ListSignalingChannels the same for channels), so one pass observes every resource of an
-//! account for the price of N/10,000 calls. The pass is kept as the account's [`Snapshot`]:
-//! an object whose resource it shows unchanged since the object was last in sync needs no
-//! call of its own (that is how the operator is almost free at rest, and after a restart).
+//! account for the price of N/1,000 calls (the pages the SDK adapter asks for; KVS would
+//! answer up to 10,000 a call, but a page is held while it is read, and a smaller one
+//! keeps a scan's passing memory small). Each page is hashed into the pass as it arrives,
+//! and the pass is kept as the account's [`Snapshot`]: an object whose resource it shows
+//! unchanged since the object was last in sync needs no call of its own (that is how the
+//! operator is almost free at rest, and after a restart).
 //! Only the objects whose resource moved on are woken up — including those waiting for KVS
 //! to finish creating, updating or deleting it, so that waiting costs one listing per
 //! account rather than a describe per resource. Tags, which listings do not show, are
@@ -61,18 +64,27 @@ impl Seen {
 
 impl Snapshot {
     pub fn new(listed: impl IntoIterator<Item = Listed>, taken: Instant) -> Self {
-        let items = listed
-            .into_iter()
-            .map(|item| {
-                let seen = Seen {
-                    arn: fingerprint::of(&item.arn),
-                    version: fingerprint::of(&item.version),
-                    status: item.status,
-                };
-                (fingerprint::of(&item.name), seen)
-            })
-            .collect();
-        Self { items, taken }
+        let mut snapshot = Self::with_capacity(0, taken);
+        listed.into_iter().for_each(|item| snapshot.insert(item));
+        snapshot
+    }
+
+    /// An empty snapshot with room for `capacity` resources: a scan fills it page by page.
+    fn with_capacity(capacity: usize, taken: Instant) -> Self {
+        Self {
+            items: HashMap::with_capacity(capacity),
+            taken,
+        }
+    }
+
+    /// Records one listed resource.
+    fn insert(&mut self, item: Listed) {
+        let seen = Seen {
+            arn: fingerprint::of(&item.arn),
+            version: fingerprint::of(&item.version),
+            status: item.status,
+        };
+        self.items.insert(fingerprint::of(&item.name), seen);
     }
 
     /// The resource called `name`, if the listing showed it.
@@ -232,9 +244,10 @@ pub async fn scan_forever<K: Kind>(
         }
         // This account's objects only, from the index the watch keeps.
         let objects = registry.in_account(&key, &created_in::<K>(&ctx, &key));
-        match list_with_any::<K>(&ctx, &account, &candidates).await {
-            Some(items) => {
-                let snapshot = Snapshot::new(items, Instant::now());
+        // Sized as the last pass was: the table is filled without growing.
+        let expected = scans.latest().map_or(0, |last| last.len());
+        match list_with_any::<K>(&ctx, &account, &candidates, expected).await {
+            Some(snapshot) => {
                 for object in drifted(&snapshot, &objects) {
                     debug!(kind = K::NOUN, namespace = object.namespace.as_deref(), name = %object.name, "resource moved on");
                     registry.trigger(object).await;
@@ -256,12 +269,15 @@ pub async fn scan_forever<K: Kind>(
     }
 }
 
-/// Lists `K` in `account` with the first of `candidates` that may; `None` when none could.
+/// Lists `K` in `account` with the first of `candidates` that may, page by page into a
+/// snapshot (each resource hashed as its page is read, so a listing of 10,000 is never
+/// held whole); `None` when none could.
 async fn list_with_any<K: Kind>(
     ctx: &Context,
     account: &Account,
     candidates: &[crate::tenancy::IdentityKey],
-) -> Option<Vec<Listed>> {
+    expected: usize,
+) -> Option<Snapshot> {
     for candidate in candidates {
         let identity = match ctx.accounts.identity(candidate).await {
             // A role that now lives elsewhere lists elsewhere.
@@ -273,10 +289,15 @@ async fn list_with_any<K: Kind>(
                 continue;
             }
         };
-        match K::list(identity.kvs.as_ref()).await {
-            Ok(items) => {
+        // A listing that fails half-way leaves nothing behind: the next candidate, or the
+        // next pass, starts from an empty snapshot.
+        let mut snapshot = Snapshot::with_capacity(expected, Instant::now());
+        let listed = K::list(identity.kvs.as_ref(), &mut |item| snapshot.insert(item)).await;
+        match listed {
+            Ok(()) => {
                 record::<K>(ctx, account, "success");
-                return Some(items);
+                snapshot.taken = Instant::now();
+                return Some(snapshot);
             }
             Err(error) if error.class() == ErrorClass::Permission => {
                 warn!(kind = K::NOUN, account = %account.key, identity = %candidate.describe(), %error, "this identity may not list; trying another");

@@ -17,8 +17,8 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::{
-    Channel, KinesisVideo, MediaStorageConfig, NewChannel, NewStream, RetentionChange, Stream,
-    TagCheck, TagRead,
+    Channel, KinesisVideo, MediaStorageConfig, NewChannel, NewStream, Page, RetentionChange,
+    Stream, TagCheck, TagRead,
 };
 use crate::Result;
 use crate::api::{
@@ -361,10 +361,17 @@ impl<K: KinesisVideo> KinesisVideo for Gated<K> {
             .await
     }
 
-    async fn list_streams(&self, prefix: Option<&str>) -> Result<Vec<Stream>> {
-        // One token per call, not per page: pages of 10,000 make more than one rare.
-        self.call(Operation::ListStreams, self.inner.list_streams(prefix))
-            .await
+    async fn list_streams_page(
+        &self,
+        prefix: Option<&str>,
+        token: Option<String>,
+    ) -> Result<Page<Stream>> {
+        // A turn per page: each page is a call against the quota.
+        self.call(
+            Operation::ListStreams,
+            self.inner.list_streams_page(prefix, token),
+        )
+        .await
     }
 
     async fn create_stream(&self, stream: &NewStream) -> Result<String> {
@@ -508,9 +515,12 @@ impl<K: KinesisVideo> KinesisVideo for Gated<K> {
         .await
     }
 
-    async fn list_channels(&self) -> Result<Vec<Channel>> {
-        self.call(Operation::ListSignalingChannels, self.inner.list_channels())
-            .await
+    async fn list_channels_page(&self, token: Option<String>) -> Result<Page<Channel>> {
+        self.call(
+            Operation::ListSignalingChannels,
+            self.inner.list_channels_page(token),
+        )
+        .await
     }
 
     async fn create_channel(&self, channel: &NewChannel) -> Result<String> {

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{
-    Channel, KinesisVideo, MediaStorageConfig, NewChannel, NewStream, RetentionChange, Stream,
-    TagRead,
+    Channel, KinesisVideo, MediaStorageConfig, NewChannel, NewStream, Page, RetentionChange,
+    Stream, TagRead,
 };
 use crate::api::{ChannelEndpoints, ImageGeneration, Notification, StorageTier};
 use crate::{Error, Result};
@@ -32,8 +32,12 @@ impl KinesisVideo for ReadOnly {
     async fn describe_stream(&self, name: &str) -> Result<Option<Stream>> {
         self.0.describe_stream(name).await
     }
-    async fn list_streams(&self, prefix: Option<&str>) -> Result<Vec<Stream>> {
-        self.0.list_streams(prefix).await
+    async fn list_streams_page(
+        &self,
+        prefix: Option<&str>,
+        token: Option<String>,
+    ) -> Result<Page<Stream>> {
+        self.0.list_streams_page(prefix, token).await
     }
     async fn list_tags(&self, arn: &str, read: TagRead) -> Result<BTreeMap<String, String>> {
         self.0.list_tags(arn, read).await
@@ -53,8 +57,8 @@ impl KinesisVideo for ReadOnly {
     async fn describe_channel(&self, name: &str) -> Result<Option<Channel>> {
         self.0.describe_channel(name).await
     }
-    async fn list_channels(&self) -> Result<Vec<Channel>> {
-        self.0.list_channels().await
+    async fn list_channels_page(&self, token: Option<String>) -> Result<Page<Channel>> {
+        self.0.list_channels_page(token).await
     }
     async fn channel_endpoints(&self, arn: &str) -> Result<ChannelEndpoints> {
         self.0.channel_endpoints(arn).await

@@ -14,7 +14,7 @@ use aws_sdk_kinesisvideo::types::{
 };
 
 use super::{
-    Channel, KinesisVideo, MediaStorageConfig, NewChannel, NewStream, ResourceStatus,
+    Channel, KinesisVideo, MediaStorageConfig, NewChannel, NewStream, Page, ResourceStatus,
     RetentionChange, Stream, TagRead, is_channel_arn,
 };
 use crate::api::{
@@ -23,8 +23,12 @@ use crate::api::{
 };
 use crate::{Error, Result};
 
-/// ListStreams page size: the most KVS returns in one call.
-const LIST_PAGE_SIZE: i32 = 10_000;
+/// Streams (and channels) asked for per ListStreams (ListSignalingChannels) page. KVS
+/// returns up to 10,000 in one call; a page of 10,000 is about 3 MB of JSON and as much
+/// again parsed, held while a drift scan reads it, so a scan (which keeps only a hash of
+/// each) asks for smaller pages: ten calls per 10,000 streams, against a quota of 50 a
+/// second per account.
+pub const LIST_PAGE_SIZE: i32 = 1_000;
 
 /// The adapter. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -146,6 +150,11 @@ fn to_stream(info: &StreamInfo) -> Stream {
     }
 }
 
+/// The token of the next page; an empty one, like none, means the listing is complete.
+fn next_token(token: Option<&str>) -> Option<String> {
+    token.filter(|token| !token.is_empty()).map(str::to_string)
+}
+
 fn to_channel(info: &ChannelInfo) -> Channel {
     Channel {
         name: info.channel_name().unwrap_or_default().to_string(),
@@ -259,31 +268,30 @@ impl KinesisVideo for SdkKinesisVideo {
         }
     }
 
-    async fn list_streams(&self, prefix: Option<&str>) -> Result<Vec<Stream>> {
-        let mut streams = Vec::new();
-        let mut next_token: Option<String> = None;
-        loop {
-            let mut request = self
-                .client
-                .list_streams()
-                .max_results(LIST_PAGE_SIZE)
-                .set_next_token(next_token.take());
-            // The model's ComparisonValue has at least one character: "" is no condition.
-            if let Some(prefix) = prefix.filter(|prefix| !prefix.is_empty()) {
-                request = request.stream_name_condition(
-                    StreamNameCondition::builder()
-                        .comparison_operator(ComparisonOperator::BeginsWith)
-                        .comparison_value(prefix)
-                        .build(),
-                );
-            }
-            let page = request.send().await.map_err(map_err)?;
-            streams.extend(page.stream_info_list().iter().map(to_stream));
-            match page.next_token() {
-                Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
-                _ => return Ok(streams),
-            }
+    async fn list_streams_page(
+        &self,
+        prefix: Option<&str>,
+        token: Option<String>,
+    ) -> Result<Page<Stream>> {
+        let mut request = self
+            .client
+            .list_streams()
+            .max_results(LIST_PAGE_SIZE)
+            .set_next_token(token);
+        // The model's ComparisonValue has at least one character: "" is no condition.
+        if let Some(prefix) = prefix.filter(|prefix| !prefix.is_empty()) {
+            request = request.stream_name_condition(
+                StreamNameCondition::builder()
+                    .comparison_operator(ComparisonOperator::BeginsWith)
+                    .comparison_value(prefix)
+                    .build(),
+            );
         }
+        let page = request.send().await.map_err(map_err)?;
+        Ok(Page {
+            items: page.stream_info_list().iter().map(to_stream).collect(),
+            next: next_token(page.next_token()),
+        })
     }
 
     async fn create_stream(&self, stream: &NewStream) -> Result<String> {
@@ -560,24 +568,19 @@ impl KinesisVideo for SdkKinesisVideo {
         }
     }
 
-    async fn list_channels(&self) -> Result<Vec<Channel>> {
-        let mut channels = Vec::new();
-        let mut next_token: Option<String> = None;
-        loop {
-            let page = self
-                .client
-                .list_signaling_channels()
-                .max_results(LIST_PAGE_SIZE)
-                .set_next_token(next_token.take())
-                .send()
-                .await
-                .map_err(map_err)?;
-            channels.extend(page.channel_info_list().iter().map(to_channel));
-            match page.next_token() {
-                Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
-                _ => return Ok(channels),
-            }
-        }
+    async fn list_channels_page(&self, token: Option<String>) -> Result<Page<Channel>> {
+        let page = self
+            .client
+            .list_signaling_channels()
+            .max_results(LIST_PAGE_SIZE)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(map_err)?;
+        Ok(Page {
+            items: page.channel_info_list().iter().map(to_channel).collect(),
+            next: next_token(page.next_token()),
+        })
     }
 
     async fn create_channel(&self, channel: &NewChannel) -> Result<String> {

@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use tokio::time::Instant;
 
 use super::{
-    Channel, KinesisVideo, MediaStorageConfig, NewChannel, NewStream, RetentionChange, Stream,
-    TagCheck, TagRead,
+    Channel, KinesisVideo, MediaStorageConfig, NewChannel, NewStream, Page, RetentionChange,
+    Stream, TagCheck, TagRead,
 };
 use crate::api::{ChannelEndpoints, ImageGeneration, Notification, StorageTier};
 use crate::{Result, fingerprint};
@@ -130,8 +130,12 @@ impl<K: KinesisVideo> KinesisVideo for TagCached<K> {
         self.inner.describe_stream(name).await
     }
 
-    async fn list_streams(&self, prefix: Option<&str>) -> Result<Vec<Stream>> {
-        self.inner.list_streams(prefix).await
+    async fn list_streams_page(
+        &self,
+        prefix: Option<&str>,
+        token: Option<String>,
+    ) -> Result<Page<Stream>> {
+        self.inner.list_streams_page(prefix, token).await
     }
 
     async fn create_stream(&self, stream: &NewStream) -> Result<String> {
@@ -249,8 +253,8 @@ impl<K: KinesisVideo> KinesisVideo for TagCached<K> {
         self.inner.describe_channel(name).await
     }
 
-    async fn list_channels(&self) -> Result<Vec<Channel>> {
-        self.inner.list_channels().await
+    async fn list_channels_page(&self, token: Option<String>) -> Result<Page<Channel>> {
+        self.inner.list_channels_page(token).await
     }
 
     async fn create_channel(&self, channel: &NewChannel) -> Result<String> {

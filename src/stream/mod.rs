@@ -173,17 +173,16 @@ impl Kind for VideoStream {
         }
     }
 
-    async fn list(kvs: &dyn KinesisVideo) -> Result<Vec<Listed>> {
-        let streams = kvs.list_streams(None).await?;
-        Ok(streams
-            .into_iter()
-            .map(|s| Listed {
+    async fn list(kvs: &dyn KinesisVideo, each: &mut (dyn FnMut(Listed) + Send)) -> Result<()> {
+        kvs.for_each_stream(None, &mut |s| {
+            each(Listed {
                 name: s.name,
                 arn: s.arn,
                 version: s.version,
                 status: s.status,
             })
-            .collect())
+        })
+        .await
     }
 }
 
