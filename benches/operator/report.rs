@@ -6,6 +6,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use kvs_emulator::Operation;
+use kvs_operator::kvs::sdk::LIST_PAGE_SIZE;
 
 use crate::BoxError;
 use crate::apiserver::describe_writes;
@@ -307,7 +308,7 @@ pub fn table(scenario: &Scenario, results: &Results) -> String {
 
     // Restart.
     if let Some(restart) = &results.restart {
-        let pages = largest.div_ceil(10_000).max(1);
+        let pages = largest.div_ceil(LIST_PAGE_SIZE as usize).max(1);
         let [cp, ack] = both(&|m| {
             let (calls, time) = m.restart(n, largest);
             format!(
