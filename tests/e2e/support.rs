@@ -529,26 +529,6 @@ impl Harness {
         self.emulator.call_log().last().map_or(0, |r| r.seq)
     }
 
-    /// The Events recorded for the object `name` of kind `K`: (type, reason, note).
-    pub async fn events_of<K: Kind>(&self, name: &str) -> Vec<(String, String, String)> {
-        let events: Api<Event> = Api::namespaced(self.client.clone(), &self.namespace);
-        let selector = format!("regarding.name={name},regarding.kind={}", K::kind(&()));
-        let list = events
-            .list(&ListParams::default().fields(&selector))
-            .await
-            .expect("list events");
-        list.items
-            .into_iter()
-            .map(|e| {
-                (
-                    e.type_.unwrap_or_default(),
-                    e.reason.unwrap_or_default(),
-                    e.note.unwrap_or_default(),
-                )
-            })
-            .collect()
-    }
-
     /// Waits for an Event with `reason` on VideoStream `name` and returns its note.
     pub async fn wait_event(&self, name: &str, reason: &str) -> (String, String) {
         self.wait_event_of::<VideoStream>(name, reason).await
@@ -556,17 +536,49 @@ impl Harness {
 
     /// Waits for an Event with `reason` on the object `name` of kind `K`: (type, note).
     pub async fn wait_event_of<K: Kind>(&self, name: &str, reason: &str) -> (String, String) {
-        let deadline = Instant::now() + WAIT;
-        let mut seen = Vec::new();
-        while Instant::now() < deadline {
-            seen = self.events_of::<K>(name).await;
-            if let Some((type_, _, note)) = seen.iter().find(|(_, r, _)| r == reason) {
-                return (type_.clone(), note.clone());
+        let selector = format!("regarding.name={name},regarding.kind={}", K::kind(&()));
+        match wait_for_event(&self.client, &self.namespace, &selector, reason, WAIT).await {
+            Ok(event) => (
+                event.type_.unwrap_or_default(),
+                event.note.unwrap_or_default(),
+            ),
+            Err(seen) => {
+                let seen: Vec<_> = seen
+                    .into_iter()
+                    .map(|e| (e.type_, e.reason, e.note))
+                    .collect();
+                panic!("no {reason} event on {name}; events (type, reason, note): {seen:#?}")
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        panic!("no {reason} event on {name}; events: {seen:#?}");
     }
+}
+
+/// Lists the Events in `namespace` that `selector` picks (a field selector over
+/// `regarding`) until one has `reason`, for up to `within`; `Err` with the Events of the
+/// last listing when none came. The operator publishes an Event after the status write
+/// it accompanies, so an object read as Ready may not have its Event yet.
+pub async fn wait_for_event(
+    client: &kube::Client,
+    namespace: &str,
+    selector: &str,
+    reason: &str,
+    within: Duration,
+) -> Result<Event, Vec<Event>> {
+    let events: Api<Event> = Api::namespaced(client.clone(), namespace);
+    let deadline = Instant::now() + within;
+    let mut seen = Vec::new();
+    while Instant::now() < deadline {
+        seen = events
+            .list(&ListParams::default().fields(selector))
+            .await
+            .expect("list events")
+            .items;
+        if let Some(event) = seen.iter().find(|e| e.reason.as_deref() == Some(reason)) {
+            return Ok(event.clone());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Err(seen)
 }
 
 /// The sum of the samples of metric `name` in OpenMetrics `text` whose labels include every

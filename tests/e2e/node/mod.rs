@@ -34,6 +34,7 @@ use serde_json::json;
 use tokio::sync::{Mutex, MutexGuard, OnceCell};
 
 use crate::common::emulator_config;
+use crate::support::wait_for_event;
 
 /// How long any one wait may take before the test fails.
 const WAIT: Duration = Duration::from_secs(120);
@@ -379,30 +380,19 @@ spec: {{streamName: {stream}, deviceName: cam-01, mediaType: video/h264, dataRet
         );
     }
 
-    /// Waits for an Event with `reason` on the object `name` in `namespace`. The operator
-    /// publishes an Event after the status write it accompanies, so an object read as Ready
-    /// may not have its Event yet.
+    /// Waits for an Event with `reason` on the object `name` in `namespace`.
     pub async fn wait_event(&self, namespace: &str, name: &str, reason: &str) -> Event {
-        let events: Api<Event> = Api::namespaced(self.client.clone(), namespace);
         let selector = format!("regarding.name={name}");
-        let deadline = Instant::now() + WAIT;
-        let mut seen = Vec::new();
-        while Instant::now() < deadline {
-            let list = events
-                .list(&ListParams::default().fields(&selector))
-                .await
-                .expect("list events");
-            seen = list.items;
-            if let Some(event) = seen.iter().find(|e| e.reason.as_deref() == Some(reason)) {
-                return event.clone();
+        match wait_for_event(&self.client, namespace, &selector, reason, WAIT).await {
+            Ok(event) => event,
+            Err(seen) => {
+                let reasons: Vec<_> = seen.into_iter().filter_map(|e| e.reason).collect();
+                panic!(
+                    "no {reason} Event on {namespace}/{name}; Events seen: {reasons:?}\n{}",
+                    self.describe_pods(&self.namespaces[0]).await
+                );
             }
-            tokio::time::sleep(Duration::from_millis(250)).await;
         }
-        let reasons: Vec<_> = seen.iter().filter_map(|e| e.reason.clone()).collect();
-        panic!(
-            "no {reason} Event on {namespace}/{name}; Events seen: {reasons:?}\n{}",
-            self.describe_pods(&self.namespaces[0]).await
-        );
     }
 
     /// An AccountBinding (cluster-scoped) this test made, deleted at [`NodeTest::finish`].
