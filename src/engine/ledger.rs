@@ -13,14 +13,18 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::wake_filter::key_of_parts;
 use crate::api::PlacementStatus;
 
-/// An object of any kind, for per-object bookkeeping.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// An object of any kind, for per-object bookkeeping: its kind and the 64-bit hash of its
+/// namespace and name that the watch's wake filter keys it by (24 bytes and no allocation,
+/// against two strings: about 9 MB less at 100,000 objects). Two objects of one kind whose
+/// names hash alike (about 1 in 10^9 at 100,000) would share counts and an audit schedule;
+/// nothing decides ownership from the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ObjectKey {
     kind: &'static str,
-    namespace: String,
-    name: String,
+    object: u64,
 }
 
 impl ObjectKey {
@@ -28,17 +32,13 @@ impl ObjectKey {
     pub fn new(kind: &'static str, namespace: &str, name: &str) -> Self {
         Self {
             kind,
-            namespace: namespace.to_string(),
-            name: name.to_string(),
+            object: key_of_parts(Some(namespace), Some(name)),
         }
     }
 
-    pub fn namespace(&self) -> &str {
-        &self.namespace
-    }
-
-    pub fn name(&self) -> &str {
-        &self.name
+    /// The object's key in its watch (see [`key_of_parts`]).
+    pub fn object(&self) -> u64 {
+        self.object
     }
 }
 
@@ -84,12 +84,7 @@ impl Ledger {
     }
 
     fn with<R>(&self, key: &ObjectKey, change: impl FnOnce(&mut Entry) -> R) -> R {
-        let mut entries = self.entries();
-        // Every reconcile passes here: copy the key only for an object seen the first time.
-        if let Some(entry) = entries.by_object.get_mut(key) {
-            return change(entry);
-        }
-        change(entries.by_object.entry(key.clone()).or_default())
+        change(self.entries().by_object.entry(*key).or_default())
     }
 
     /// Counts one more failure and returns the count.
@@ -152,8 +147,8 @@ impl Ledger {
     /// A create was made for the object, at `placement`; its status does not say so yet.
     pub fn record_created(&self, key: &ObjectKey, placement: PlacementStatus) {
         let mut entries = self.entries();
-        entries.by_object.entry(key.clone()).or_default().created = Some(Box::new(placement));
-        entries.unrecorded.insert(key.clone());
+        entries.by_object.entry(*key).or_default().created = Some(Box::new(placement));
+        entries.unrecorded.insert(*key);
     }
 
     /// Where the object's unrecorded create was placed, if it made one.
@@ -184,7 +179,7 @@ impl Ledger {
                     .and_then(|e| e.created.as_deref());
                 created.is_some_and(&placed)
             })
-            .cloned()
+            .copied()
             .collect()
     }
 

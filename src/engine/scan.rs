@@ -24,7 +24,6 @@ use tracing::{debug, warn};
 
 use super::context::Context;
 use super::kind::{Kind, KindStatus, Listed};
-use super::wake_filter::key_of_parts;
 use crate::ErrorClass;
 use crate::api::PlacementStatus;
 use crate::fingerprint;
@@ -328,7 +327,7 @@ fn created_in<K: Kind>(ctx: &Context, account: &AccountKey) -> Vec<u64> {
     ctx.ledger
         .created_where(K::NOUN, here)
         .iter()
-        .map(|key| key_of_parts(Some(key.namespace()), Some(key.name())))
+        .map(|key| key.object())
         .collect()
 }
 
