@@ -213,6 +213,13 @@ impl Kind for SignalingChannel {
         Some(event)
     }
 
+    fn resource_arn(report: &Report) -> Option<&str> {
+        match &report.step {
+            Step::Created { arn } => Some(arn),
+            _ => report.channel.as_ref().map(|channel| channel.arn.as_str()),
+        }
+    }
+
     fn next_status(&self, outcome: Outcome<'_, Report>, now: Timestamp) -> SignalingChannelStatus {
         status::next_status(
             self.status.as_ref(),

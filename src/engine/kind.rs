@@ -197,6 +197,8 @@ pub trait Kind:
     fn readiness(report: &Self::Report) -> Readiness;
     /// The Event of the mutation a step made, if any.
     fn mutation_event(report: &Self::Report) -> Option<Event>;
+    /// The ARN of the resource a step saw or made (`None` when there is none).
+    fn resource_arn(report: &Self::Report) -> Option<&str>;
     /// The status after a reconcile of the current generation at `now`.
     fn next_status(&self, outcome: Outcome<'_, Self::Report>, now: Timestamp) -> Self::Status;
 

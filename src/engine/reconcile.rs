@@ -232,6 +232,10 @@ async fn apply<K: Kind>(object: &K, api: &Api<K>, ctx: &Arc<Context>) -> Result<
     let action = match K::readiness(&step) {
         Readiness::Ready { .. } | Readiness::Absent { .. } => {
             ctx.done_waiting(&key);
+            // In sync: its tags are read fresh next time (see `TagCache::forget`).
+            if let (Some(identity), Some(arn)) = (&identity, K::resource_arn(&step)) {
+                identity.account.tags.forget(arn);
+            }
             if requested.is_some() {
                 // Read fresh and found in sync: as good as an audit.
                 ctx.ledger.audit_repairing(&key);

@@ -207,5 +207,7 @@ async fn audit<K: Kind>(object: &K, identity: &Identity, ctx: &Context, period: 
     }
     ctx.metrics.record_tag_audit(&K::kind(&()), "in-sync");
     ctx.ledger.audited(&key, jittered(period));
+    // Nothing to repair: the read served the audit only (see `TagCache::forget`).
+    identity.account.tags.forget(arn);
     Audit::Clean { next: period }
 }

@@ -4,7 +4,11 @@
 //! every reconcile would make it the bottleneck when many VideoStreams converge at once. The
 //! operator writes every tag change itself (CreateStream with tags, TagStream, UntagStream),
 //! so it knows the tags; only changes made outside Kubernetes are missed, and those are found
-//! when an entry ages out, at least once per resync period.
+//! when an entry ages out.
+//!
+//! An entry serves one convergence: the reconciles between a write (or a fresh read) and
+//! the one that finds the resource in sync, which drops it ([`TagCache::forget`]). A settled
+//! fleet holds none; the reconcile a later change brings reads the tags fresh, once.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -90,7 +94,11 @@ impl TagCache {
         self.len() == 0
     }
 
-    fn forget(&self, arn: &str) {
+    /// Drops what is known of `arn`'s tags: the next cached read asks AWS. The engine
+    /// calls it once it has found the resource in sync, so entries live through a
+    /// convergence (a create, the reconciles that wait for it) rather than for the
+    /// fleet's lifetime: at 100,000 streams that is about 28 MB not held at rest.
+    pub fn forget(&self, arn: &str) {
         self.entries().remove(&fingerprint::of(arn));
     }
 

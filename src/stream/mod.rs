@@ -143,6 +143,13 @@ impl Kind for VideoStream {
         mutation_event(report)
     }
 
+    fn resource_arn(report: &Report) -> Option<&str> {
+        match &report.step {
+            Step::Created { arn } => Some(arn),
+            _ => report.stream.as_ref().map(|stream| stream.arn.as_str()),
+        }
+    }
+
     fn next_status(&self, outcome: Outcome<'_, Report>, now: Timestamp) -> VideoStreamStatus {
         status::next_status(
             self.status.as_ref(),

@@ -186,7 +186,9 @@ async fn a_reconcile_request_reads_everything_fresh_and_repairs_drift_at_once() 
     assert!(fresh_reads >= 1, "the tags were read from KVS");
 
     // A spec change afterwards is an ordinary reconcile: the handled request is not
-    // handled again (no fresh tag read).
+    // handled again. The stream was settled, so its tags are read fresh once; the
+    // reconcile after UpdateDataRetention reads what that one remembered (a request served
+    // again would read them fresh in both).
     let mark = h.log_mark();
     h.apply_ok(
         &camera("{team: security}", "")
@@ -204,5 +206,38 @@ async fn a_reconcile_request_reads_everything_fresh_and_repairs_drift_at_once() 
         .into_iter()
         .filter(|r| r.operation == Operation::ListTagsForStream)
         .count();
-    assert_eq!(reads, 0, "the same request is not served twice");
+    assert_eq!(reads, 1, "the same request is not served twice");
+}
+
+#[tokio::test]
+async fn a_change_to_a_settled_stream_reads_its_tags_fresh_and_repairs_them() {
+    // The default audit period (6 h): only the reconcile the spec change brings can see it.
+    let h = Harness::start("settled-tags").await;
+    h.apply_ok(&camera("{team: security}", "")).await;
+    h.wait_ready("cam").await;
+    let arn = h.emulator.stream("cam").unwrap().stream_arn;
+    tagged_by_others(&h, &arn).await;
+
+    let mark = h.log_mark();
+    h.apply_ok(
+        &camera("{team: security}", "")
+            .replace("dataRetentionInHours: 24", "dataRetentionInHours: 30"),
+    )
+    .await;
+    h.wait_stream("cam", "at 30h with team put back", |s| {
+        s.is_some_and(|s| {
+            s.data_retention_in_hours == 30
+                && s.tags.get("team").map(String::as_str) == Some("security")
+        })
+    })
+    .await;
+    let tagged: Vec<_> = h
+        .emulator
+        .call_log_since(mark)
+        .into_iter()
+        .filter(|r| r.operation == Operation::TagStream)
+        .collect();
+    assert_eq!(tagged.len(), 1, "team put back once: {tagged:?}");
+    let live = h.emulator.stream("cam").unwrap().tags;
+    assert_eq!(live.get("cost-center").map(String::as_str), Some("42"));
 }
