@@ -18,9 +18,10 @@ use crate::api::PlacementStatus;
 
 /// An object of any kind, for per-object bookkeeping: its kind and the 64-bit hash of its
 /// namespace and name that the watch's wake filter keys it by (24 bytes and no allocation,
-/// against two strings: about 9 MB less at 100,000 objects). Two objects of one kind whose
-/// names hash alike (about 1 in 10^9 at 100,000) would share counts and an audit schedule;
-/// nothing decides ownership from the ledger.
+/// against two strings: about 90 bytes less an object). Two objects of one kind whose names
+/// hash alike (about 1 in 10^9 at 100,000) would share one entry — backoff counts, an audit
+/// schedule, an unrecorded create's placement; ownership is never decided from the ledger
+/// (a deletion reads the tags fresh).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ObjectKey {
     kind: &'static str,
