@@ -3,16 +3,31 @@
 //! truth; and the reconcile-request annotation makes the operator look at everything fresh
 //! at once, the way Flux's `reconcile.fluxcd.io/requestedAt` does.
 
+use std::time::{Duration, Instant};
+
 use kvs_emulator::Operation;
 use kvs_operator::api::{RECONCILE_REQUEST_ANNOTATION, SignalingChannel, TagPolicy, VideoStream};
 
-use crate::support::{Harness, OperatorOptions, channel_manifest, sdk_client, stream_manifest};
+use crate::support::{
+    Harness, Operator, OperatorOptions, channel_manifest, sdk_client, stream_manifest,
+};
 
 fn camera(tags: &str, extra: &str) -> String {
     stream_manifest(
         "cam",
         &format!("  dataRetentionInHours: 24\n  tags: {tags}\n{extra}"),
     )
+}
+
+/// Waits until `operator` holds no stream's tags: every convergence that wrote or read them
+/// has found its stream in sync (a Ready status can come a step before that).
+async fn wait_settled(operator: &Operator) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let held = || operator.metric("kvs_operator_held_entries", &[("state", "tag_cache")]);
+    while held().await > 0.0 {
+        assert!(Instant::now() < deadline, "a stream's tags are still held");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// A FinOps tagger's key, and a change to one of the spec's keys, made outside Kubernetes.
@@ -135,7 +150,7 @@ async fn a_channel_shares_its_tags_the_same_way() {
 async fn a_reconcile_request_reads_everything_fresh_and_repairs_drift_at_once() {
     let h = Harness::without_operator("refresh").await;
     // Resyncs and audits hours away: only the request can find a tag change.
-    let _operator = h.spawn_operator(&OperatorOptions {
+    let operator = h.spawn_operator(&OperatorOptions {
         namespaces: vec![h.namespace.clone()],
         args: vec!["--resync-period=1h".into()],
         ..OperatorOptions::default()
@@ -186,9 +201,10 @@ async fn a_reconcile_request_reads_everything_fresh_and_repairs_drift_at_once() 
     assert!(fresh_reads >= 1, "the tags were read from KVS");
 
     // A spec change afterwards is an ordinary reconcile: the handled request is not
-    // handled again. The stream was settled, so its tags are read fresh once; the
-    // reconcile after UpdateDataRetention reads what that one remembered (a request served
-    // again would read them fresh in both).
+    // handled again. Once the repair has settled, the stream's tags are read fresh once;
+    // the reconcile after UpdateDataRetention reads what that one remembered (a request
+    // served again would read them fresh in both).
+    wait_settled(&operator).await;
     let mark = h.log_mark();
     h.apply_ok(
         &camera("{team: security}", "")
@@ -215,6 +231,7 @@ async fn a_change_to_a_settled_stream_reads_its_tags_fresh_and_repairs_them() {
     let h = Harness::start("settled-tags").await;
     h.apply_ok(&camera("{team: security}", "")).await;
     h.wait_ready("cam").await;
+    wait_settled(h.operator()).await;
     let arn = h.emulator.stream("cam").unwrap().stream_arn;
     tagged_by_others(&h, &arn).await;
 
