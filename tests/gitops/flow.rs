@@ -59,14 +59,19 @@ async fn a_commit_that_adds_videostreams_is_progressing_until_their_streams_are_
         .write("lobby.yaml", &video_stream("lobby", "lobby-cam", 72));
     let sha = w.commit("two cameras").await;
 
-    // Argo CD and kstatus, watched side by side while the streams are created.
+    // Argo CD and kstatus, watched side by side while the streams are created. Synced as
+    // well as Progressing: between the sync's apply and the controller's cache seeing the
+    // second object, Argo CD briefly says Progressing with `lobby` still Missing.
     let (progressing, seen) = tokio::join!(
-        w.wait_app("Progressing on the new commit", |a| {
-            a.revision == sha && a.health == "Progressing"
+        w.wait_app("Synced and Progressing on the new commit", |a| {
+            a.revision == sha && a.sync == "Synced" && a.health == "Progressing"
         }),
         kstatus::follow(&w.h, "front-door", "Current"),
     );
-    assert_eq!(progressing.sync, "Synced", "{progressing:#?}");
+    for name in ["front-door", "lobby"] {
+        let resource = progressing.resource("VideoStream", name).expect("managed");
+        assert_eq!(resource.sync, "Synced", "{name}: {progressing:#?}");
+    }
     assert!(
         seen.contains(&"InProgress".to_string()),
         "kstatus never said InProgress while the stream was created: {seen:?}"
