@@ -5,7 +5,7 @@
 #   docker build -t kvs-operator:<version> .    # the version in Cargo.toml
 #
 # The builder is Debian 12 like the runtime, so the binary needs no newer glibc
-# than the runtime has; stripping its symbol table saves about a quarter of it.
+# than the runtime has; stripping its symbol table saves about a fifth of it.
 # hack/image-check.sh proves in CI that the binary this copies builds with
 # --locked from this build context, runs, and links against nothing else;
 # hack/image.sh then builds this image without Docker (USER, ENTRYPOINT and CMD
