@@ -427,32 +427,27 @@ async fn what_the_operator_remembers_of_an_object_goes_with_the_object() {
     for i in 0..6 {
         h.wait_ready(&format!("cam-{i}")).await;
     }
-    let ledger = || {
-        h.operator()
-            .metric("kvs_operator_held_entries", &[("state", "ledger")])
-    };
-    let tags = || {
-        h.operator()
-            .metric("kvs_operator_held_entries", &[("state", "tag_cache")])
-    };
-    let resyncs = || {
-        h.operator()
-            .metric("kvs_operator_held_entries", &[("state", "resyncs")])
-    };
-    assert!(ledger().await >= 6.0, "one entry per object");
+    let operator = h.operator();
+    let ledger = operator
+        .metric("kvs_operator_held_entries", &[("state", "ledger")])
+        .await;
+    assert!(ledger >= 6.0, "one entry per object");
     // Scheduled as the reconcile that wrote Ready returns, a moment after the write.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while resyncs().await < 6.0 {
-        assert!(
-            Instant::now() < deadline,
-            "each Ready stream's next look is scheduled: {}",
-            resyncs().await
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    operator
+        .wait_metric(
+            "kvs_operator_held_entries",
+            &[("state", "resyncs")],
+            Duration::from_secs(10),
+            |resyncs| resyncs >= 6.0,
+            "each Ready stream's next look is scheduled",
+        )
+        .await;
     // The tags each create wrote served the reconciles that waited for it, and went
     // with the one that found the stream in sync.
-    assert_eq!(tags().await, 0.0, "a settled stream's tags are not held");
+    let tags = operator
+        .metric("kvs_operator_held_entries", &[("state", "tag_cache")])
+        .await;
+    assert_eq!(tags, 0.0, "a settled stream's tags are not held");
     for i in 0..6 {
         h.delete_ok("vs", &format!("cam-{i}")).await;
     }
@@ -460,15 +455,15 @@ async fn what_the_operator_remembers_of_an_object_goes_with_the_object() {
         h.wait_gone(&format!("cam-{i}")).await;
     }
     // Counted from the state itself, at each scrape.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while ledger().await > 0.0 || tags().await > 0.0 || resyncs().await > 0.0 {
-        assert!(
-            Instant::now() < deadline,
-            "state outlived its objects: {} ledger entries, {} tag cache entries, {} resyncs",
-            ledger().await,
-            tags().await,
-            resyncs().await
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
+    for state in ["ledger", "tag_cache", "resyncs"] {
+        operator
+            .wait_metric(
+                "kvs_operator_held_entries",
+                &[("state", state)],
+                Duration::from_secs(30),
+                |entries| entries == 0.0,
+                "state outlived its objects",
+            )
+            .await;
     }
 }

@@ -103,24 +103,15 @@ fn held_by(
 
 /// Waits until `replica`'s watch caches `count` VideoStreams (those of its shards).
 async fn wait_cached(replica: &Operator, count: usize) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let cached = replica
-            .metric(
-                "kvs_operator_held_entries",
-                &[("state", "cached_videostreams")],
-            )
-            .await;
-        if cached == count as f64 {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} caches {cached} VideoStreams, not the {count} of its shards",
-            replica.identity()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    replica
+        .wait_metric(
+            "kvs_operator_held_entries",
+            &[("state", "cached_videostreams")],
+            Duration::from_secs(20),
+            |cached| cached == count as f64,
+            &format!("does not cache the {count} VideoStreams of its shards"),
+        )
+        .await;
 }
 
 /// Per stream, the access keys of its successful mutations in order, with repeats merged:

@@ -706,6 +706,31 @@ impl Operator {
         metric_sum(&text, name, labels)
     }
 
+    /// Polls metric `name` with `labels` until `until` holds for it, for at most `within`;
+    /// past that, fails with `what` and the last value.
+    pub async fn wait_metric(
+        &self,
+        name: &str,
+        labels: &[(&str, &str)],
+        within: Duration,
+        until: impl Fn(f64) -> bool,
+        what: &str,
+    ) {
+        let deadline = Instant::now() + within;
+        loop {
+            let value = self.metric(name, labels).await;
+            if until(value) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: {what} ({name} {labels:?} = {value} after {within:?})",
+                self.identity()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Waits until `/readyz` answers 200.
     pub async fn wait_ready(&self) {
         let deadline = Instant::now() + WAIT;

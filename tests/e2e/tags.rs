@@ -3,7 +3,7 @@
 //! truth; and the reconcile-request annotation makes the operator look at everything fresh
 //! at once, the way Flux's `reconcile.fluxcd.io/requestedAt` does.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kvs_emulator::Operation;
 use kvs_operator::api::{RECONCILE_REQUEST_ANNOTATION, SignalingChannel, TagPolicy, VideoStream};
@@ -22,12 +22,15 @@ fn camera(tags: &str, extra: &str) -> String {
 /// Waits until `operator` holds no stream's tags: every convergence that wrote or read them
 /// has found its stream in sync (a Ready status can come a step before that).
 async fn wait_settled(operator: &Operator) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let held = || operator.metric("kvs_operator_held_entries", &[("state", "tag_cache")]);
-    while held().await > 0.0 {
-        assert!(Instant::now() < deadline, "a stream's tags are still held");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    operator
+        .wait_metric(
+            "kvs_operator_held_entries",
+            &[("state", "tag_cache")],
+            Duration::from_secs(30),
+            |held| held == 0.0,
+            "a stream's tags are still held",
+        )
+        .await;
 }
 
 /// A FinOps tagger's key, and a change to one of the spec's keys, made outside Kubernetes.
