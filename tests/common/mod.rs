@@ -41,10 +41,44 @@ pub fn sdk_client(emulator: &Running) -> aws_sdk_kinesisvideo::Client {
     aws_sdk_kinesisvideo::Client::from_conf(config)
 }
 
-/// A loopback address whose port is free right now.
+/// A loopback address whose port is free right now, for a server a test starts that binds
+/// it a while later. The port lies below the kernel's ephemeral range, so no outgoing
+/// connection (nor a port testenv asks the kernel for) can take it in the meantime, as one
+/// did to Argo CD's controller in a CI run; and this process never hands one out twice.
 pub fn free_local_addr() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("address")
+    use std::collections::BTreeSet;
+    use std::hash::{BuildHasher, RandomState};
+    use std::net::{Ipv4Addr, TcpListener};
+    use std::sync::{Mutex, PoisonError};
+
+    const LOWEST: u16 = 10_000;
+    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    let ephemeral = first_ephemeral_port();
+    if ephemeral <= LOWEST {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+        return listener.local_addr().expect("address");
+    }
+    let span = u64::from(ephemeral - LOWEST);
+    // A random start, so test processes running side by side rarely try the same ports.
+    let start = RandomState::new().hash_one(std::process::id());
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(PoisonError::into_inner);
+    for step in 0..span {
+        let port = LOWEST + ((start.wrapping_add(step)) % span) as u16;
+        // Free on every interface: the servers started here bind 0.0.0.0 or 127.0.0.1.
+        if !handed_out.contains(&port) && TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)).is_ok() {
+            handed_out.insert(port);
+            return SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        }
+    }
+    panic!("no free port between {LOWEST} and {ephemeral}");
+}
+
+/// Where the kernel's ephemeral ports begin (`ip_local_port_range`; Linux's default 32768).
+fn first_ephemeral_port() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
 }
 
 /// A minimal HTTP/1.0 GET: (status, body), or `None` when nothing listens.
